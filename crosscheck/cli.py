@@ -1,0 +1,171 @@
+"""The ``crosscheck`` command line. Parsers only: each job is imported when it runs, so
+``crosscheck --help`` stays fast and never imports torch or JAX.
+
+Exit codes: 0 everything compared and agreed; 1 a gradient disagreement; 2 a usage error;
+3 (``check``) the implementation under test failed to run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib import import_module
+
+EXIT_OK, EXIT_MISMATCH, EXIT_USAGE, EXIT_IMPL_ERROR = 0, 1, 2, 3
+
+# subcommand -> "module:function"; the function takes the parsed namespace, returns an exit code
+_JOBS = {
+    "sweep": "crosscheck.sweep:run_from_args",
+    "check": "crosscheck.check:run_from_args",
+    "shapes": "crosscheck.layout:run_from_args",
+    "conventions": "crosscheck.presets:run_from_args",
+    "env": "crosscheck.environment:run_from_args",
+}
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
+    return v
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {v}")
+    return v
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return v
+
+
+def _convention_options(p: argparse.ArgumentParser, *, with_defaults: bool = False) -> None:
+    g = p.add_argument_group("convention (how your code lays out the network)")
+    g.add_argument("--preset", metavar="NAME", help="a named convention; see `crosscheck conventions`")
+    g.add_argument("--batch", choices=["rows", "columns", "single"], help="X as m x n (rows), n x m (columns) "
+                   "or one n x 1 sample (single)")
+    g.add_argument("--weights", choices=["out_in", "in_out"], help="W_l as n_l x n_{l-1} (out_in) or transposed")
+    g.add_argument("--bias", choices=["none", "vector", "column", "row", "augmented"],
+                   help="bias as (n,), (n,1), (1,n), absent, or a constant-1 input (augmented, seed 000)")
+    g.add_argument("--params", choices=["pairs", "dict"], help="list of (W, b) or dict W1, b1, ...")
+
+
+def _network_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("network")
+    g.add_argument("--hidden", metavar="ACT", help="hidden activation (e.g. tanh, relu, relu:1)")
+    g.add_argument("--output", metavar="ACT", help="output activation")
+    g.add_argument("--loss", choices=["output", "readout", "half_sse", "sse", "bce", "softmax_ce"])
+    g.add_argument("--reduction", choices=["sum", "mean"])
+    d = g.add_mutually_exclusive_group()
+    d.add_argument("--depth", type=_positive_int, metavar="N", help="exactly N layers")
+    d.add_argument("--max-depth", type=_positive_int, metavar="N", help="1..N layers")
+    g.add_argument("--max-width", type=_positive_int, metavar="N")
+    g.add_argument("--output-width", type=_positive_int, metavar="N")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="crosscheck",
+        description="Prove a neural network's gradients right: the NumPy reference of backprop in "
+        "matrix notation against torch.autograd, jax.grad, or your own implementation.",
+        epilog="exit codes: 0 agree, 1 gradients differ, 2 usage error, 3 implementation failed to run",
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    s = sub.add_parser("sweep", help="hypothesis sweep: reference routes vs torch / JAX on random networks",
+                       description="Generate networks with hypothesis and compare every reference route "
+                       "and backend on each. Exit 0 when all agree, 1 on a disagreement (with the minimal "
+                       "network and a reproduction command), 2 on a usage error.")
+    s.add_argument("--backends", metavar="LIST", help="comma list of numpy,torch,jax (default: every installed one)")
+    s.add_argument("--routes", metavar="LIST", help="reference routes to cross-check (default: all six)")
+    s.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    s.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    s.add_argument("--precision", choices=["default", "highest"], default="default",
+                   help="float32 matmul precision for torch and JAX (GPU TF32 matters here)")
+    s.add_argument("--examples", type=_positive_int, metavar="N", help="networks to generate")
+    s.add_argument("--draws", type=_positive_int, metavar="N",
+                   help="parameter draws per network, checked in one vectorised call")
+    s.add_argument("--seed", type=_nonneg_int, metavar="S", default=0)
+    s.add_argument("--profile", choices=["ci", "dev", "thorough"], help="hypothesis settings profile")
+    s.add_argument("--kinks", action="store_true", help="place some pre-activations exactly on kinks")
+    s.add_argument("--strict-kinks", action="store_true", help="count kink-only disagreements as failures")
+    s.add_argument("--shard", metavar="I/N", help="run shard I of N (1-based); shards add up to the whole sweep")
+    s.add_argument("--activations", metavar="LIST", help="restrict activations (comma list)")
+    s.add_argument("--losses", metavar="LIST", help="restrict losses (comma list)")
+    s.add_argument("--json", metavar="PATH", help="write the JSON report here ('-' for stdout)")
+    s.add_argument("--replay", metavar="JSON", help="re-run one failing case from a JSON report or case file")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    c = sub.add_parser("check", help="check your own backprop implementation against the reference",
+                       description="Call TARGET as fn(params, X, Y) on generated networks in your "
+                       "convention and compare its gradients with the reference; name the mistake.")
+    c.add_argument("target", metavar="TARGET", help="path/to/file.py:function or package.module:function")
+    _convention_options(c)
+    _network_options(c)
+    c.add_argument("--examples", type=_positive_int, metavar="N")
+    c.add_argument("--seed", type=_nonneg_int, metavar="S", default=0)
+    c.add_argument("--timeout", type=_positive_float, metavar="SECONDS", default=10.0, help="per call")
+    c.add_argument("--memory", type=_positive_int, metavar="MB", default=1024, help="memory cap of its process")
+    c.add_argument("--profile", choices=["ci", "dev", "thorough"])
+    c.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    c.add_argument("--json", metavar="PATH", help="write the JSON verdict here ('-' for stdout)")
+    c.add_argument("--plot", metavar="PATH", help="write a PNG of expected, got and difference")
+
+    sh = sub.add_parser("shapes", help="print the shape of every quantity and each gradient formula "
+                        "in a convention")
+    _convention_options(sh)
+    sh.add_argument("--widths", metavar="N0,N1,...", default="2,3,2")
+    sh.add_argument("--batch-size", type=_positive_int, metavar="M", default=4)
+
+    sub.add_parser("conventions", help="list the convention presets, one line each")
+
+    e = sub.add_parser("env", help="versions, devices, precision settings and what they do to float32")
+    e.add_argument("--json", metavar="PATH")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse exits 2 on usage errors, 0 on --help
+        return int(e.code or 0)
+    if args.version:
+        from . import __version__
+
+        print(f"crosscheck {__version__}")
+        return EXIT_OK
+    if not args.command:
+        parser.print_help()
+        return EXIT_USAGE
+    module, func = _JOBS[args.command].split(":")
+    job = getattr(import_module(module), func)
+    from .errors import UsageError
+
+    try:
+        return int(job(args))
+    except UsageError as e:
+        print(f"crosscheck {args.command}: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

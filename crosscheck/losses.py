@@ -1,0 +1,125 @@
+"""Loss table: per-sample loss of the network output and its gradient.
+
+Everything here is canonical: the output ``A`` and target ``Y`` are ``(n_k, m)`` with one
+column per sample. ``value`` returns the ``(m,)`` per-sample losses; ``grad`` returns
+d loss_j / d A[:, j], shape ``(n_k, m)``. The batch reduction (sum or mean) is applied by
+the caller. ``alpha`` is the fixed read-out vector of seed 002, ``(n_k,)``.
+
+Adding a loss means adding one ``Loss`` to ``_TABLE``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+__all__ = ["Loss", "LOSSES", "get_loss", "loss_names"]
+
+
+def _softmax(A):
+    e = np.exp(A - A.max(axis=0, keepdims=True))
+    return e / e.sum(axis=0, keepdims=True)
+
+
+def _log_softmax(A):
+    shifted = A - A.max(axis=0, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=0, keepdims=True))
+
+
+@dataclass(frozen=True)
+class Loss:
+    """A per-sample loss l(a, y) of the last layer's activation a: (n_k,).
+
+    ``torch``/``jax`` take the imported module and return ``f(A, Y, alpha) -> (m,)``
+    written with that library's primitives, in the canonical (n_k, m) layout.
+    """
+
+    name: str
+    value: Callable[[np.ndarray, Any, np.ndarray], np.ndarray]
+    grad: Callable[[np.ndarray, Any, np.ndarray], np.ndarray]
+    torch: Callable[[Any], Callable]
+    jax: Callable[[Any], Callable]
+    needs_target: bool = True
+    output_width: int | None = None  # fixed n_k, when the loss demands one
+    output_activation: str | None = None  # required last activation
+    min_output_width: int = 1
+    description: str = ""
+
+
+def _bce_torch(t):
+    return lambda A, Y, alpha: -(Y * t.log(A) + (1 - Y) * t.log(1 - A)).sum(0)
+
+
+def _bce_jax(jax):
+    jnp = jax.numpy
+    return lambda A, Y, alpha: -(Y * jnp.log(A) + (1 - Y) * jnp.log(1 - A)).sum(0)
+
+
+_TABLE: tuple[Loss, ...] = (
+    Loss(
+        "output",
+        lambda A, Y, alpha: A[0],
+        lambda A, Y, alpha: np.ones_like(A),
+        torch=lambda t: (lambda A, Y, alpha: A[0]),
+        jax=lambda jax: (lambda A, Y, alpha: A[0]),
+        needs_target=False, output_width=1,
+        description="the scalar network function f itself (seed 000), n_k = 1",
+    ),
+    Loss(
+        "readout",
+        lambda A, Y, alpha: alpha @ A,
+        lambda A, Y, alpha: np.broadcast_to(alpha[:, None], A.shape).copy(),
+        torch=lambda t: (lambda A, Y, alpha: alpha @ A),
+        jax=lambda jax: (lambda A, Y, alpha: alpha @ A),
+        needs_target=False,
+        description="y_hat = alpha^T z with a fixed alpha (seed 002)",
+    ),
+    Loss(
+        "half_sse",
+        lambda A, Y, alpha: 0.5 * ((A - Y) ** 2).sum(0),
+        lambda A, Y, alpha: A - Y,
+        torch=lambda t: (lambda A, Y, alpha: 0.5 * ((A - Y) ** 2).sum(0)),
+        jax=lambda jax: (lambda A, Y, alpha: 0.5 * ((A - Y) ** 2).sum(0)),
+        description="1/2 sum (y_hat - y)^2 (seed 001)",
+    ),
+    Loss(
+        "sse",
+        lambda A, Y, alpha: ((A - Y) ** 2).sum(0),
+        lambda A, Y, alpha: 2.0 * (A - Y),
+        torch=lambda t: (lambda A, Y, alpha: ((A - Y) ** 2).sum(0)),
+        jax=lambda jax: (lambda A, Y, alpha: ((A - Y) ** 2).sum(0)),
+        description="sum (y_hat - y)^2",
+    ),
+    Loss(
+        "bce",
+        lambda A, Y, alpha: -(Y * np.log(A) + (1 - Y) * np.log1p(-A)).sum(0),
+        lambda A, Y, alpha: (A - Y) / (A * (1 - A)),
+        torch=_bce_torch, jax=_bce_jax,
+        output_activation="sigmoid",
+        description="binary cross-entropy of a sigmoid output (seed 003), targets in [0, 1]",
+    ),
+    Loss(
+        "softmax_ce",
+        lambda A, Y, alpha: -(Y * _log_softmax(A)).sum(0),
+        lambda A, Y, alpha: _softmax(A) * Y.sum(0, keepdims=True) - Y,
+        torch=lambda t: (lambda A, Y, alpha: -(Y * t.log_softmax(A, dim=0)).sum(0)),
+        jax=lambda jax: (lambda A, Y, alpha: -(Y * jax.nn.log_softmax(A, axis=0)).sum(0)),
+        min_output_width=2,
+        description="cross-entropy of softmax(a) against a probability target",
+    ),
+)
+
+LOSSES: dict[str, Loss] = {loss.name: loss for loss in _TABLE}
+
+
+def loss_names() -> tuple[str, ...]:
+    return tuple(LOSSES)
+
+
+def get_loss(name: str) -> Loss:
+    try:
+        return LOSSES[name]
+    except KeyError:
+        raise ValueError(f"unknown loss {name!r}; known: {', '.join(LOSSES)}") from None
