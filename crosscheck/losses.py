@@ -2,7 +2,7 @@
 
 Everything here is canonical: the output ``A`` and target ``Y`` are ``(n_k, m)`` with one
 column per sample. ``value`` returns the ``(m,)`` per-sample losses; ``grad`` returns
-d loss_j / d A[:, j], shape ``(n_k, m)``. The batch reduction (sum or mean) is applied by
+d loss_j / d A[:, j], shape ``(n_k, m)``. Leading axes (a stack of parameter draws) broadcast. The batch reduction (sum or mean) is applied by
 the caller. ``alpha`` is the fixed read-out vector of seed 002, ``(n_k,)``.
 
 Adding a loss means adding one ``Loss`` to ``_TABLE``.
@@ -19,13 +19,13 @@ __all__ = ["Loss", "LOSSES", "get_loss", "loss_names"]
 
 
 def _softmax(A):
-    e = np.exp(A - A.max(axis=0, keepdims=True))
-    return e / e.sum(axis=0, keepdims=True)
+    e = np.exp(A - A.max(axis=-2, keepdims=True))
+    return e / e.sum(axis=-2, keepdims=True)
 
 
 def _log_softmax(A):
-    shifted = A - A.max(axis=0, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=0, keepdims=True))
+    shifted = A - A.max(axis=-2, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-2, keepdims=True))
 
 
 @dataclass(frozen=True)
@@ -49,21 +49,21 @@ class Loss:
 
 
 def _bce_torch(t):
-    return lambda A, Y, alpha: -(Y * t.log(A) + (1 - Y) * t.log(1 - A)).sum(0)
+    return lambda A, Y, alpha: -(Y * t.log(A) + (1 - Y) * t.log(1 - A)).sum(-2)
 
 
 def _bce_jax(jax):
     jnp = jax.numpy
-    return lambda A, Y, alpha: -(Y * jnp.log(A) + (1 - Y) * jnp.log(1 - A)).sum(0)
+    return lambda A, Y, alpha: -(Y * jnp.log(A) + (1 - Y) * jnp.log(1 - A)).sum(-2)
 
 
 _TABLE: tuple[Loss, ...] = (
     Loss(
         "output",
-        lambda A, Y, alpha: A[0],
+        lambda A, Y, alpha: A[..., 0, :],
         lambda A, Y, alpha: np.ones_like(A),
-        torch=lambda t: (lambda A, Y, alpha: A[0]),
-        jax=lambda jax: (lambda A, Y, alpha: A[0]),
+        torch=lambda t: (lambda A, Y, alpha: A[..., 0, :]),
+        jax=lambda jax: (lambda A, Y, alpha: A[..., 0, :]),
         needs_target=False, output_width=1,
         description="the scalar network function f itself (seed 000), n_k = 1",
     ),
@@ -78,23 +78,23 @@ _TABLE: tuple[Loss, ...] = (
     ),
     Loss(
         "half_sse",
-        lambda A, Y, alpha: 0.5 * ((A - Y) ** 2).sum(0),
+        lambda A, Y, alpha: 0.5 * ((A - Y) ** 2).sum(-2),
         lambda A, Y, alpha: A - Y,
-        torch=lambda t: (lambda A, Y, alpha: 0.5 * ((A - Y) ** 2).sum(0)),
-        jax=lambda jax: (lambda A, Y, alpha: 0.5 * ((A - Y) ** 2).sum(0)),
+        torch=lambda t: (lambda A, Y, alpha: 0.5 * ((A - Y) ** 2).sum(-2)),
+        jax=lambda jax: (lambda A, Y, alpha: 0.5 * ((A - Y) ** 2).sum(-2)),
         description="1/2 sum (y_hat - y)^2 (seed 001)",
     ),
     Loss(
         "sse",
-        lambda A, Y, alpha: ((A - Y) ** 2).sum(0),
+        lambda A, Y, alpha: ((A - Y) ** 2).sum(-2),
         lambda A, Y, alpha: 2.0 * (A - Y),
-        torch=lambda t: (lambda A, Y, alpha: ((A - Y) ** 2).sum(0)),
-        jax=lambda jax: (lambda A, Y, alpha: ((A - Y) ** 2).sum(0)),
+        torch=lambda t: (lambda A, Y, alpha: ((A - Y) ** 2).sum(-2)),
+        jax=lambda jax: (lambda A, Y, alpha: ((A - Y) ** 2).sum(-2)),
         description="sum (y_hat - y)^2",
     ),
     Loss(
         "bce",
-        lambda A, Y, alpha: -(Y * np.log(A) + (1 - Y) * np.log1p(-A)).sum(0),
+        lambda A, Y, alpha: -(Y * np.log(A) + (1 - Y) * np.log1p(-A)).sum(-2),
         lambda A, Y, alpha: (A - Y) / (A * (1 - A)),
         torch=_bce_torch, jax=_bce_jax,
         output_activation="sigmoid",
@@ -102,10 +102,10 @@ _TABLE: tuple[Loss, ...] = (
     ),
     Loss(
         "softmax_ce",
-        lambda A, Y, alpha: -(Y * _log_softmax(A)).sum(0),
-        lambda A, Y, alpha: _softmax(A) * Y.sum(0, keepdims=True) - Y,
-        torch=lambda t: (lambda A, Y, alpha: -(Y * t.log_softmax(A, dim=0)).sum(0)),
-        jax=lambda jax: (lambda A, Y, alpha: -(Y * jax.nn.log_softmax(A, axis=0)).sum(0)),
+        lambda A, Y, alpha: -(Y * _log_softmax(A)).sum(-2),
+        lambda A, Y, alpha: _softmax(A) * Y.sum(-2, keepdims=True) - Y,
+        torch=lambda t: (lambda A, Y, alpha: -(Y * t.log_softmax(A, dim=-2)).sum(-2)),
+        jax=lambda jax: (lambda A, Y, alpha: -(Y * jax.nn.log_softmax(A, axis=-2)).sum(-2)),
         min_output_width=2,
         description="cross-entropy of softmax(a) against a probability target",
     ),

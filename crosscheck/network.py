@@ -138,7 +138,7 @@ class Network:
         for name in set(a):
             rows = [i for i, n in enumerate(a) if n == name]
             act = get_activation(name)
-            out[rows] = act.value(Z[rows]) if attr == "value" else act.prime(Z[rows])
+            out[..., rows, :] = act.value(Z[..., rows, :]) if attr == "value" else act.prime(Z[..., rows, :])
         return out
 
     def sigma(self, layer: int, Z: np.ndarray) -> np.ndarray:
@@ -149,7 +149,7 @@ class Network:
         """Sigma'_layer at the pre_activation ``Z: (n_layer, m)``, declared subgradients at kinks."""
         return self._per_neuron(layer, Z, "prime")
 
-    def kinks(self, layer: int) -> np.ndarray:
+    def kinks(self, layer: int) -> tuple[tuple[float, ...], ...]:
         """Per-neuron tuple of kink points for ``layer`` (empty tuples where smooth)."""
         a = self.activations[layer - 1]
         names = (a,) * self.widths[layer] if isinstance(a, str) else a

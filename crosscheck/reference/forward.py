@@ -14,13 +14,16 @@ __all__ = ["forward", "loss_value", "output_gradient"]
 
 
 def forward(network: Network, params, X: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Return ``(Z, A)``: ``Z[l]`` and ``A[l]`` are ``(n_l, m)``; ``A[0] = X``, ``Z[0] = None``."""
+    """Return ``(Z, A)``: ``Z[l]`` and ``A[l]`` are ``(n_l, m)``; ``A[0] = X``, ``Z[0] = None``.
+
+    Leading axes broadcast: ``W: (D, n_l, n_{l-1})``, ``b: (D, n_l)``, ``X: (D, n_0, m)``
+    checks D parameter draws in one stacked matmul per layer."""
     Z: list = [None]
     A: list = [X]
     for layer, (W, b) in enumerate(params, start=1):
         z = W @ A[-1]
         if b is not None:
-            z = z + b[:, None]
+            z = z + b[..., :, None]
         Z.append(z)
         A.append(network.sigma(layer, z))
     return Z, A
@@ -38,4 +41,4 @@ def output_gradient(network: Network, A_out: np.ndarray, Y) -> np.ndarray:
     """dL/dA_k, ``(n_k, m)``, including the batch reduction's 1/m for ``mean``."""
     alpha = np.asarray(network.alpha, dtype=A_out.dtype)
     g = network.loss_fn.grad(A_out, Y, alpha)
-    return g * network.reduction_scale(A_out.shape[1])
+    return g * network.reduction_scale(A_out.shape[-1])

@@ -4,7 +4,8 @@
     delta_l = (W_{l+1}^T delta_{l+1})  o  Sigma'_l(Z_l)
     grad W_l = delta_l A_{l-1}^T          grad b_l = delta_l 1   (sum over the samples)
 
-Columns are samples, so one matrix product per layer handles the whole batch.
+Columns are samples, so one matrix product per layer handles the whole batch; leading
+axes (a stack of D parameter draws) broadcast through the same products.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ def gradients(network: Network, params, X: np.ndarray, Y) -> tuple:
     delta = output_gradient(network, A[k], Y) * network.sigma_prime(k, Z[k])
     for layer in range(k, 0, -1):
         W, b = params[layer - 1]
-        dW = delta @ A[layer - 1].T
-        db = delta.sum(axis=1) if b is not None else None
+        dW = delta @ np.swapaxes(A[layer - 1], -1, -2)
+        db = delta.sum(axis=-1) if b is not None else None
         grads[layer - 1] = (dW, db)
         if layer > 1:
-            delta = (W.T @ delta) * network.sigma_prime(layer - 1, Z[layer - 1])
+            delta = (np.swapaxes(W, -1, -2) @ delta) * network.sigma_prime(layer - 1, Z[layer - 1])
     return tuple(grads)
