@@ -3,7 +3,8 @@
 Canonical (what every reference route computes in): samples are columns, ``X: (n_0, m)``,
 ``W_l: (n_l, n_{l-1})`` (out_in), ``b_l: (n_l,)``; parameters are a tuple of ``(W, b)``
 pairs, ``b`` is ``None`` without bias. Conversions are transposes, reshapes, slices and
-concatenations only, so they are exact in every dtype.
+concatenations only, so they are exact in every dtype. ``*_to_user`` and ``params_from_user``
+accept leading axes (a stack of D parameter draws) on every array.
 
 Axes of a convention:
 
@@ -80,13 +81,13 @@ class Convention:
     def x_to_user(self, X: np.ndarray) -> np.ndarray:
         """Canonical ``X: (n_0, m)`` to the user's layout (constant-1 feature when augmented)."""
         if self.augmented:
-            X = np.concatenate([X, np.ones((1, X.shape[1]), dtype=X.dtype)], axis=0)
-        return np.ascontiguousarray(X.T) if self.batch == "rows" else np.array(X)
+            X = np.concatenate([X, np.ones(X.shape[:-2] + (1, X.shape[-1]), dtype=X.dtype)], axis=-2)
+        return np.ascontiguousarray(_t(X)) if self.batch == "rows" else np.array(X)
 
     def y_to_user(self, Y: np.ndarray | None) -> np.ndarray | None:
         if Y is None:
             return None
-        return np.ascontiguousarray(Y.T) if self.batch == "rows" else np.array(Y)
+        return np.ascontiguousarray(_t(Y)) if self.batch == "rows" else np.array(Y)
 
     def x_from_user(self, X: np.ndarray, network: Network) -> np.ndarray:
         X = np.asarray(X)
@@ -105,16 +106,16 @@ class Convention:
     # ---- parameters ----------------------------------------------------------------------
     def _user_weight(self, W: np.ndarray, b: np.ndarray | None, last: bool) -> np.ndarray:
         if self.augmented:
-            W = np.concatenate([W, b[:, None]], axis=1)
+            W = np.concatenate([W, b[..., :, None]], axis=-1)
             if not last:
-                fixed = np.zeros((1, W.shape[1]), dtype=W.dtype)
-                fixed[0, -1] = 1
-                W = np.concatenate([W, fixed], axis=0)
-        return np.ascontiguousarray(W.T) if self.weights == "in_out" else np.array(W)
+                fixed = np.zeros(W.shape[:-2] + (1, W.shape[-1]), dtype=W.dtype)
+                fixed[..., 0, -1] = 1
+                W = np.concatenate([W, fixed], axis=-2)
+        return np.ascontiguousarray(_t(W)) if self.weights == "in_out" else np.array(W)
 
     def _user_bias(self, b: np.ndarray) -> np.ndarray:
-        return {"vector": lambda: np.array(b), "column": lambda: b[:, None].copy(),
-                "row": lambda: b[None, :].copy()}[self.bias]()
+        return {"vector": lambda: np.array(b), "column": lambda: b[..., :, None].copy(),
+                "row": lambda: b[..., None, :].copy()}[self.bias]()
 
     def user_weight_shape(self, network: Network, layer: int) -> tuple[int, int]:
         n_out, n_in = network.weight_shape(layer)
@@ -136,9 +137,9 @@ class Convention:
             Wu = self._user_weight(W, b, last=layer == k)
             if gradient and self.augmented and layer < k:
                 if self.weights == "in_out":
-                    Wu[:, -1] = 0
+                    Wu[..., :, -1] = 0
                 else:
-                    Wu[-1, :] = 0
+                    Wu[..., -1, :] = 0
             Ws.append(Wu)
             bs.append(self._user_bias(b) if self.has_bias and not self.augmented else None)
         prefix = "d" if gradient else ""
@@ -187,27 +188,36 @@ class Convention:
                     Ws.append(item)
                     bs.append(None)
         out = []
+        lead: tuple[int, ...] | None = None  # leading draw axes, the same for every array
         for layer, (Wu, bu) in enumerate(zip(Ws, bs), start=1):
             name = f"{'d' if gradient else ''}W{layer}"
             Wu = _as_finite_array(Wu, name)
             expected = self.user_weight_shape(network, layer)
-            if Wu.shape != expected:
-                raise ConventionError(f"{name} has shape {Wu.shape}; expected {expected} "
+            if lead is None:
+                lead = Wu.shape[:-2]
+            if Wu.shape != lead + expected:
+                raise ConventionError(f"{name} has shape {Wu.shape}; expected {lead + expected} "
                                       f"(weights {self.weights!r}, bias {self.bias!r})")
-            W = Wu.T if self.weights == "in_out" else Wu
+            W = _t(Wu) if self.weights == "in_out" else Wu
             b = None
             if self.augmented:
                 n_out = network.widths[layer]
-                W, b = W[:n_out, :-1], W[:n_out, -1]
+                W, b = W[..., :n_out, :-1], W[..., :n_out, -1]
             elif separate_bias:
                 bname = f"{'d' if gradient else ''}b{layer}"
                 bu = _as_finite_array(bu, bname)
                 bexp = self.user_bias_shape(network, layer)
-                if bu.shape != bexp:
-                    raise ConventionError(f"{bname} has shape {bu.shape}; expected {bexp} (bias {self.bias!r})")
-                b = bu.reshape(-1)
+                if bu.shape != lead + bexp:
+                    raise ConventionError(f"{bname} has shape {bu.shape}; expected {lead + bexp} "
+                                          f"(bias {self.bias!r})")
+                b = bu.reshape(lead + (-1,))
             out.append((np.array(W), None if b is None else np.array(b)))
         return tuple(out)
+
+
+def _t(a: np.ndarray) -> np.ndarray:
+    """Transpose the last two axes (leading axes are stacked draws)."""
+    return np.swapaxes(a, -1, -2)
 
 
 def _get_key(user: Mapping, key: str, gradient: bool) -> Any:
