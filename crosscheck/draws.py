@@ -1,0 +1,187 @@
+"""Parameter and data draws for a network: NumPy only, deterministic in a seed.
+
+Hypothesis chooses the structure (network, convention, batch size, seed); the values come
+from NumPy's generator, which is ~2.5x cheaper per example than drawing arrays through
+hypothesis (MEASURED.md) and lets one example carry D stacked draws for vectorised checks.
+
+Values are scaled so nothing overflows or saturates silently (weights ~ N(0, 1/n_in), so
+pre-activations stay O(1)), and every pre-activation keeps ``KINK_MARGIN`` from a kink.
+A draw that violates that, or saturates a sigmoid read by the bce loss, is redrawn.
+With ``kinks=True`` instead, some neurons sit exactly on their kink: their weight row and
+bias are zero, so the pre-activation is exactly 0 in every precision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .network import Network
+from .reference.forward import forward
+
+__all__ = ["Draws", "draw", "KINK_MARGIN", "kink_distance", "on_kink"]
+
+# Pre-activations keep this distance from kinks: larger than the finite-difference step
+# (~1e-6 here) and than float32 rounding of an O(1) pre-activation (~1e-7), so every
+# oracle and every precision sees the same branch. MEASURED.md: jax check_grads failed a
+# correct relu net 4.1e-5 from zero inside its 1e-4 step.
+KINK_MARGIN = 1e-3
+_SIGMOID_FLOOR = 1e-4  # bce reads log(a) and log(1 - a): keep a inside [1e-4, 1 - 1e-4]
+_MAX_REDRAWS = 50
+
+
+@dataclass(frozen=True, eq=False)
+class Draws:
+    """D draws for one network, canonical and stacked along axis 0.
+
+    params: ((W: (D, n_l, n_{l-1}), b: (D, n_l) | None), ...), X: (D, n_0, m), Y: (D, n_k, m) | None.
+    ``on_kink`` marks draws with a pre-activation exactly on a kink (only with kinks=True).
+    """
+
+    network: Network
+    params: tuple
+    X: np.ndarray
+    Y: np.ndarray | None
+    on_kink: np.ndarray
+
+    @property
+    def count(self) -> int:
+        return int(self.X.shape[0])
+
+    def one(self, d: int) -> tuple:
+        """(params, X, Y) of draw d, unstacked."""
+        params = tuple((W[d], None if b is None else b[d]) for W, b in self.params)
+        return params, self.X[d], None if self.Y is None else self.Y[d]
+
+    def astype(self, dtype) -> Draws:
+        cast = lambda a: None if a is None else a.astype(dtype)  # noqa: E731
+        return Draws(self.network, tuple((cast(W), cast(b)) for W, b in self.params),
+                     cast(self.X), cast(self.Y), self.on_kink)
+
+
+def _draw_raw(network: Network, rng: np.random.Generator, m: int, D: int):
+    params = []
+    for layer in range(1, network.depth + 1):
+        n_out, n_in = network.weight_shape(layer)
+        W = rng.normal(0.0, 1.0 / np.sqrt(n_in), size=(D, n_out, n_in))
+        b = rng.normal(0.0, 0.5, size=(D, n_out)) if network.bias else None
+        params.append((W, b))
+    X = rng.normal(0.0, 1.0, size=(D, network.n_in, m))
+    loss = network.loss_fn.name
+    nk = network.n_out
+    if not network.loss_fn.needs_target:
+        Y = None
+    elif loss == "bce":
+        Y = rng.uniform(0.0, 1.0, size=(D, nk, m))
+    elif loss == "softmax_ce":
+        Y = rng.dirichlet(np.ones(nk), size=(D, m)).transpose(0, 2, 1)
+    else:
+        Y = rng.normal(0.0, 1.0, size=(D, nk, m))
+    return params, X, Y
+
+
+def kink_distance(network: Network, Z: list) -> np.ndarray:
+    """Per draw, the smallest |Z - kink| over every neuron that has a kink (inf if none).
+
+    ``Z`` is the forward pass's list of stacked pre-activations (D, n_l, m)."""
+    D = Z[1].shape[0]
+    best = np.full(D, np.inf)
+    for layer in range(1, network.depth + 1):
+        for i, kinks in enumerate(network.kinks(layer)):
+            for k in kinks:
+                best = np.minimum(best, np.abs(Z[layer][:, i, :] - k).min(axis=-1))
+    return best
+
+
+def on_kink(network: Network, Z: list) -> np.ndarray:
+    return kink_distance(network, Z) == 0.0
+
+
+def _valid(network: Network, params, X, kinks: bool) -> tuple[np.ndarray, np.ndarray]:
+    Z, A = forward(network, params, X)
+    ok = np.ones(X.shape[0], dtype=bool)
+    for z, a in zip(Z[1:], A[1:]):
+        ok &= np.isfinite(z).all(axis=(-1, -2)) & np.isfinite(a).all(axis=(-1, -2))
+    dist = kink_distance(network, Z)
+    if not kinks:
+        ok &= dist >= KINK_MARGIN
+    else:
+        # a neuron is either exactly on its kink or keeps the margin: nothing in between
+        ok &= (dist >= KINK_MARGIN) | _only_exact(network, Z)
+    if network.loss == "bce":
+        a = A[-1]
+        ok &= ((a > _SIGMOID_FLOOR) & (a < 1 - _SIGMOID_FLOOR)).all(axis=(-1, -2))
+    return ok, dist == 0.0
+
+
+def _only_exact(network: Network, Z: list) -> np.ndarray:
+    D = Z[1].shape[0]
+    ok = np.ones(D, dtype=bool)
+    for layer in range(1, network.depth + 1):
+        for i, kinks in enumerate(network.kinks(layer)):
+            for k in kinks:
+                d = np.abs(Z[layer][:, i, :] - k)
+                ok &= ((d == 0) | (d >= KINK_MARGIN)).all(axis=-1)
+    return ok
+
+
+def _place_on_kinks(network: Network, params, rng: np.random.Generator) -> None:
+    """Zero the weight row (and bias) of about one kinked neuron per layer, per draw."""
+    D = params[0][0].shape[0]
+    for layer in range(1, network.depth + 1):
+        kinked = [i for i, ks in enumerate(network.kinks(layer)) if 0.0 in ks]
+        if not kinked:
+            continue
+        W, b = params[layer - 1]
+        chosen = rng.choice(kinked, size=D)
+        hit = rng.random(D) < 0.7
+        for d in np.flatnonzero(hit):
+            W[d, chosen[d], :] = 0.0
+            if b is not None:
+                b[d, chosen[d]] = 0.0
+
+
+def draw(network: Network, seed: int, *, batch_size: int, draws: int = 1, kinks: bool = False,
+         dtype: str | np.dtype = "float64") -> Draws:
+    """``draws`` deterministic parameter/data draws for ``network`` from ``seed``.
+
+    Values are drawn in float64 and rounded once to ``dtype``; validity (kink margin,
+    saturation) is checked on the rounded values, which are what every party receives."""
+    if batch_size < 1 or draws < 1:
+        raise ValueError("batch_size and draws must be >= 1")
+    rng = np.random.default_rng(seed)
+    params, X, Y = _draw_raw(network, rng, batch_size, draws)
+    if kinks:
+        _place_on_kinks(network, params, rng)
+
+    def rounded(params, X):
+        return tuple((W.astype(dtype).astype(np.float64),
+                      None if b is None else b.astype(dtype).astype(np.float64)) for W, b in params), \
+            X.astype(dtype).astype(np.float64)
+
+    p64, X64 = rounded(params, X)
+    ok, kinked = _valid(network, p64, X64, kinks)
+    for _ in range(_MAX_REDRAWS):
+        bad = np.flatnonzero(~ok)
+        if bad.size == 0:
+            break
+        new_params, new_X, new_Y = _draw_raw(network, rng, batch_size, bad.size)
+        if kinks:
+            _place_on_kinks(network, new_params, rng)
+        for (W, b), (nW, nb) in zip(params, new_params):
+            W[bad] = nW
+            if b is not None:
+                b[bad] = nb
+        X[bad] = new_X
+        if Y is not None:
+            Y[bad] = new_Y
+        p64, X64 = rounded(params, X)
+        ok, kinked = _valid(network, p64, X64, kinks)
+    else:
+        if not ok.all():
+            raise RuntimeError(f"could not draw values for {network.describe()} that keep a "
+                               f"{KINK_MARGIN} margin from kinks and avoid saturation")
+    cast = lambda a: None if a is None else np.ascontiguousarray(a.astype(dtype))  # noqa: E731
+    return Draws(network, tuple((cast(W), cast(b)) for W, b in params), cast(X), cast(Y),
+                 np.asarray(kinked))

@@ -1,0 +1,232 @@
+"""Public hypothesis strategies: ``networks()``, ``conventions()``, ``cases()``.
+
+Usable in your own tests::
+
+    from hypothesis import given
+    from crosscheck.strategies import cases
+
+    @given(cases(activations=["tanh", "relu"], losses=["half_sse"]))
+    def test_my_backprop(case):
+        params, X, Y = case.user_inputs()
+        ...
+
+Every option is keyword-only and validated when the strategy is built, not when it is
+drawn. By default every dimension that could hide a transposition is distinct and >= 2:
+the widths of a network are pairwise distinct and the batch size differs from all of
+them, and since hypothesis shrinks *within* these constraints (unique lists, filtered
+batch sizes), the minimal failing network still shows a transpose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from hypothesis import assume
+from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
+
+from .activations import ACTIVATIONS, get_activation
+from .case import Case
+from .conventions import BATCH, BIAS, PARAMS, WEIGHTS, Convention
+from .draws import draw
+from .losses import LOSSES, get_loss
+from .network import REDUCTIONS, Network
+
+__all__ = ["networks", "conventions", "cases", "architectures", "DEFAULT_ACTIVATIONS"]
+
+DEFAULT_ACTIVATIONS = tuple(ACTIVATIONS)
+
+
+def _range(name: str, value, lo_min: int) -> tuple[int, int]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = (value, value)
+    try:
+        lo, hi = (int(v) for v in value)
+    except (TypeError, ValueError):
+        raise InvalidArgument(f"{name} must be an int or a (min, max) pair, got {value!r}") from None
+    if lo < lo_min or hi < lo:
+        raise InvalidArgument(f"{name} must satisfy {lo_min} <= min <= max, got {value!r}")
+    return lo, hi
+
+
+def _choices(name: str, value, allowed: Iterable[str], check=None) -> tuple:
+    if value is None:
+        return tuple(allowed)
+    if isinstance(value, str):
+        value = (value,)
+    value = tuple(value)
+    if not value:
+        raise InvalidArgument(f"{name} must not be empty")
+    for v in value:
+        if check is not None:
+            try:
+                check(v)
+            except ValueError as e:
+                raise InvalidArgument(f"{name}: {e}") from None
+        elif v not in allowed:
+            raise InvalidArgument(f"{name}: {v!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def networks(
+    *,
+    depth: int | tuple[int, int] = (1, 4),
+    widths: int | tuple[int, int] = (2, 9),
+    activations: Sequence[str] | None = None,
+    hidden: Sequence[str] | str | None = None,
+    output: Sequence[str] | str | None = None,
+    losses: Sequence[str] | str | None = None,
+    reductions: Sequence[str] | str | None = None,
+    bias: bool | None = None,
+    per_neuron: bool = False,
+    output_width: int | None = None,
+    distinct: bool = True,
+) -> st.SearchStrategy[Network]:
+    """Feed-forward networks.
+
+    depth, widths: an int or an inclusive (min, max) range (widths apply to n_0 ... n_k).
+    activations:   names to draw from for every layer (``hidden``/``output`` restrict those layers).
+    losses, reductions: names to draw from; a loss that fixes the output (``output``: n_k = 1,
+                   ``bce``: sigmoid output) overrides the width or activation it needs.
+    bias:          True/False, or None to draw both.
+    per_neuron:    also draw layers with one activation per neuron (seed 000's Sigma_i).
+    distinct:      widths pairwise distinct (so no W is square and every transpose shows).
+    """
+    d_lo, d_hi = _range("depth", depth, 1)
+    w_lo, w_hi = _range("widths", widths, 1)
+    acts = _choices("activations", activations, DEFAULT_ACTIVATIONS, get_activation)
+    hid = _choices("hidden", hidden, acts, get_activation) if hidden is not None else acts
+    out = _choices("output", output, acts, get_activation) if output is not None else acts
+    loss_names = _choices("losses", losses, tuple(LOSSES), get_loss)
+    reds = _choices("reductions", reductions, REDUCTIONS)
+    if bias is not None and not isinstance(bias, bool):
+        raise InvalidArgument(f"bias must be True, False or None, got {bias!r}")
+    if output_width is not None and output_width < 1:
+        raise InvalidArgument(f"output_width must be >= 1, got {output_width}")
+    if distinct and w_hi - w_lo + 1 < d_hi + 1:
+        raise InvalidArgument(
+            f"distinct widths for depth up to {d_hi} need at least {d_hi + 1} values in widths={w_lo, w_hi}; "
+            "widen the range or pass distinct=False"
+        )
+
+    @st.composite
+    def _networks(draw_) -> Network:
+        k = draw_(st.integers(d_lo, d_hi))
+        loss = get_loss(draw_(st.sampled_from(loss_names)))
+        n_out = loss.output_width or output_width
+        lo_out = max(w_lo, loss.min_output_width)
+        if n_out is None:
+            n_out = draw_(st.integers(lo_out, max(lo_out, w_hi)))
+        if distinct:
+            pool = [w for w in range(w_lo, w_hi + 1) if w != n_out]
+            front = draw_(st.lists(st.sampled_from(pool), min_size=k, max_size=k, unique=True))
+        else:
+            front = draw_(st.lists(st.integers(w_lo, w_hi), min_size=k, max_size=k))
+        ws = tuple(front) + (n_out,)
+        layer_acts = []
+        for layer in range(1, k + 1):
+            choices = out if layer == k else hid
+            if layer == k and loss.output_activation is not None:
+                layer_acts.append(loss.output_activation)
+            elif per_neuron and ws[layer] > 1 and draw_(st.booleans()):
+                layer_acts.append(tuple(draw_(st.lists(st.sampled_from(choices), min_size=ws[layer],
+                                                       max_size=ws[layer]))))
+            else:
+                layer_acts.append(draw_(st.sampled_from(choices)))
+        red = draw_(st.sampled_from(reds))
+        has_bias = draw_(st.booleans()) if bias is None else bias
+        return Network(ws, tuple(layer_acts), loss=loss.name, reduction=red, bias=has_bias)
+
+    return _networks()
+
+
+def conventions(
+    *,
+    batch: Sequence[str] | str | None = None,
+    weights: Sequence[str] | str | None = None,
+    bias: Sequence[str] | str | None = None,
+    params: Sequence[str] | str | None = None,
+) -> st.SearchStrategy[Convention]:
+    """Conventions drawn from the given values of each axis (default: all of them)."""
+    b = _choices("batch", batch, BATCH)
+    w = _choices("weights", weights, WEIGHTS)
+    bi = _choices("bias", bias, BIAS)
+    p = _choices("params", params, PARAMS)
+    strategy = st.builds(Convention, st.sampled_from(b), st.sampled_from(w), st.sampled_from(bi),
+                         st.sampled_from(p))
+    strategy._crosscheck_bias = bi  # lets cases() fit the bias layout to the network's bias
+    return strategy
+
+
+def _batch_sizes(lo: int, hi: int, network: Network, convention: Convention, distinct: bool):
+    if convention.batch == "single":
+        return st.just(1)
+    avoid = set(network.widths) | ({network.n_in + 1} if convention.augmented else set())
+    allowed = [m for m in range(lo, hi + 1) if not distinct or m not in avoid]
+    if not allowed:  # every size collides with a width: fall back to the smallest
+        allowed = [lo]
+    return st.sampled_from(allowed)
+
+
+def architectures(
+    *,
+    networks: st.SearchStrategy[Network] | None = None,
+    conventions: st.SearchStrategy[Convention] | None = None,
+    batch_sizes: int | tuple[int, int] = (1, 6),
+    distinct: bool = True,
+) -> st.SearchStrategy[tuple[Network, Convention, int, int]]:
+    """(network, convention, batch size, seed): everything but the values, which
+    ``crosscheck.draws.draw`` makes from the seed (and can make many of at once)."""
+    nets = networks if networks is not None else globals()["networks"]()
+    convs = conventions if conventions is not None else globals()["conventions"]()
+    m_lo, m_hi = _range("batch_sizes", batch_sizes, 1)
+    allowed_bias = getattr(convs, "_crosscheck_bias", BIAS)
+
+    @st.composite
+    def _arch(draw_):
+        net = draw_(nets)
+        conv = draw_(convs)
+        if conv.has_bias != net.bias:
+            # The network decides whether there is a bias; the convention only lays it out,
+            # so redraw the layout among those the conventions strategy allows.
+            fitting = [b for b in allowed_bias if (b != "none") == net.bias]
+            assume(fitting)
+            conv = replace(conv, bias=draw_(st.sampled_from(fitting)))
+        m = draw_(_batch_sizes(m_lo, m_hi, net, conv, distinct))
+        seed = draw_(st.integers(0, 2**32 - 1))
+        return net, conv, m, seed
+
+    return _arch()
+
+
+def cases(
+    *,
+    networks: st.SearchStrategy[Network] | None = None,
+    conventions: st.SearchStrategy[Convention] | None = None,
+    batch_sizes: int | tuple[int, int] = (1, 6),
+    dtype: str = "float64",
+    kinks: bool = False,
+    distinct: bool = True,
+    **network_options,
+) -> st.SearchStrategy[Case]:
+    """Complete cases: a network, a convention, parameters and data.
+
+    ``network_options`` (depth, widths, activations, losses, ...) build ``networks()`` when no
+    ``networks`` strategy is given. ``kinks=True`` puts some pre-activations exactly on a kink;
+    otherwise every pre-activation keeps ``crosscheck.draws.KINK_MARGIN`` from one."""
+    if networks is not None and network_options:
+        raise InvalidArgument("pass either a networks strategy or network options, not both")
+    if dtype not in ("float64", "float32"):
+        raise InvalidArgument(f"dtype must be 'float64' or 'float32', got {dtype!r}")
+    nets = networks if networks is not None else globals()["networks"](distinct=distinct, **network_options)
+    arch = architectures(networks=nets, conventions=conventions, batch_sizes=batch_sizes, distinct=distinct)
+
+    def _make(a) -> Case:
+        net, conv, m, seed = a
+        d = draw(net, seed, batch_size=m, draws=1, kinks=kinks, dtype=dtype)
+        params, X, Y = d.one(0)
+        return Case(net, conv, params, X, Y)
+
+    return arch.map(_make)
+
+
