@@ -20,6 +20,7 @@ batch sizes), the minimal failing network still shows a transpose.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from hypothesis import assume
 from hypothesis import strategies as st
