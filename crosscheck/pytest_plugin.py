@@ -1,0 +1,285 @@
+"""The pytest plugin (entry point ``pytest11: crosscheck``), loaded in every pytest run where
+crosscheck is installed, so it imports nothing heavy: no torch, no JAX, no hypothesis at startup.
+
+Options (each also an ini key, ``crosscheck_backends`` etc.; the command line wins)::
+
+    --crosscheck-backends LIST      comma list of numpy,torch,jax (default: every installed one)
+    --crosscheck-profile NAME       ci | dev | thorough (default: $CROSSCHECK_PROFILE, ci under CI, dev)
+    --crosscheck-device DEVICE      cpu | cuda (default cpu)
+    --crosscheck-shard I/N          the sweep shard the ``crosscheck_sweep`` fixture runs
+
+Decisions, so that a green run means something:
+
+- An unknown backend name, or a backend named explicitly that is not installed, stops the run at
+  start-up with a one-line usage error (pytest exit code 4), as ``crosscheck sweep`` exits 2: a CI
+  job configured for torch must not go green by skipping torch. Without the option, every installed
+  backend is used and the missing ones are listed in the header and in ``crosscheck_config.missing``.
+- ``--crosscheck-device cuda`` without a CUDA device fails each test that asks for
+  ``crosscheck_config`` (it is checked lazily: detecting CUDA imports torch or JAX).
+- Tests marked ``gpu`` are skipped, with the reason, when there is no CUDA device; tests marked
+  ``crosscheck(backends=[...])`` are skipped when one of those backends is not configured.
+- The profile is set process-wide (:func:`crosscheck.profiles.set_current_profile`) for the session,
+  so ``crosscheck.check_implementation``, sweeps and ``settings_for()`` honour it; it is restored
+  when the session ends. Under pytest-xdist every worker parses the same options and does the same;
+  nothing is written to shared files.
+
+Fixtures: ``crosscheck_config`` (a :class:`CrosscheckConfig`) and ``crosscheck_sweep`` (a function
+running a sweep shard with the configured options, failing the test with the report on a mismatch).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from importlib.util import find_spec
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from . import profiles
+from .errors import UsageError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import hypothesis
+
+    from .sweep import SweepConfig, SweepResult
+
+__all__ = ["CrosscheckConfig", "KNOWN_BACKENDS", "DEVICES", "cuda_available"]
+
+KNOWN_BACKENDS = ("numpy", "torch", "jax")
+DEVICES = ("cpu", "cuda")
+_FIXTURES = ("crosscheck_config", "crosscheck_sweep")
+
+_config_key = pytest.StashKey["CrosscheckConfig"]()
+_previous_profile_key = pytest.StashKey["str | None"]()
+
+
+@dataclass(frozen=True)
+class CrosscheckConfig:
+    """What the crosscheck options resolved to in this pytest session.
+
+    backends: the backends to compare, every one installed; ``missing`` maps each known backend
+    left out to the reason. ``shard`` is ``(I, N)``, 1-based, or None for the whole sweep.
+    """
+
+    backends: tuple[str, ...]
+    profile: str
+    device: str = "cpu"
+    shard: tuple[int, int] | None = None
+    missing: dict[str, str] = field(default_factory=dict)
+    explicit_backends: bool = False
+
+    @property
+    def settings(self) -> hypothesis.settings:
+        """``hypothesis.settings`` of the profile, e.g. ``crosscheck_config.settings(test_fn)``."""
+        return profiles.settings_for(self.profile)
+
+    def settings_for(self, **overrides: Any) -> hypothesis.settings:
+        return profiles.settings_for(self.profile, **overrides)
+
+    def require(self, *backends: str) -> None:
+        """Skip the calling test unless every one of ``backends`` is configured."""
+        for name in backends:
+            if name not in KNOWN_BACKENDS:
+                raise UsageError(f"unknown backend {name!r}; choose from {', '.join(KNOWN_BACKENDS)}")
+            if name not in self.backends:
+                pytest.skip(f"crosscheck backend {name!r} not configured"
+                            f"{': ' + self.missing[name] if name in self.missing else ''}")
+
+    def sweep_config(self, **overrides: Any) -> SweepConfig:
+        """A ``crosscheck.sweep.SweepConfig`` with this session's backends, device, profile and shard."""
+        from .sweep import SweepConfig
+
+        base = SweepConfig(backends=self.backends, device=self.device, profile=self.profile, shard=self.shard)
+        try:
+            return replace(base, **overrides)
+        except TypeError as e:
+            raise UsageError(f"bad sweep option: {e}") from None
+
+    def describe(self) -> str:
+        shard = f", shard {self.shard[0]}/{self.shard[1]}" if self.shard else ""
+        missing = f" (not installed: {', '.join(self.missing)})" if self.missing else ""
+        return (f"crosscheck: profile {self.profile}, backends {','.join(self.backends)}{missing}, "
+                f"device {self.device}{shard}")
+
+
+# ---- CUDA detection (lazy: only gpu-marked tests and --crosscheck-device cuda pay for it) --------
+@lru_cache(maxsize=1)
+def cuda_available() -> tuple[bool, str]:
+    """(available, how we know). On Linux without NVIDIA device files no framework is imported."""
+    if sys.platform.startswith("linux") and not (os.path.exists("/proc/driver/nvidia")
+                                                  or os.path.exists("/dev/nvidia0")):
+        return False, "no NVIDIA driver on this machine"
+    if find_spec("torch") is not None:
+        import torch
+
+        if torch.cuda.is_available():
+            return True, f"torch sees {torch.cuda.get_device_name(0)}"
+    if find_spec("jax") is not None:
+        try:
+            import jax
+
+            gpus = jax.devices("gpu")
+        except RuntimeError:
+            gpus = []
+        if gpus:
+            return True, f"JAX sees {gpus[0]}"
+    return False, "neither torch nor JAX sees a CUDA device"
+
+
+# ---- options ------------------------------------------------------------------------------------
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("crosscheck", "crosscheck: gradient checks against the NumPy reference")
+    group.addoption("--crosscheck-backends", metavar="LIST", default=None,
+                    help="comma list of backends to compare with the reference: numpy,torch,jax "
+                    "(default: every installed one; a named one that is missing is a usage error)")
+    group.addoption("--crosscheck-profile", metavar="NAME", choices=profiles.PROFILE_NAMES, default=None,
+                    help="hypothesis profile for crosscheck checks: ci (derandomized, no deadline, no "
+                    "database writes), dev (fast) or thorough (default: $CROSSCHECK_PROFILE, else ci "
+                    "when $CI is set, else dev)")
+    group.addoption("--crosscheck-device", metavar="DEVICE", choices=DEVICES, default=None,
+                    help="device for torch and JAX: cpu or cuda (default cpu)")
+    group.addoption("--crosscheck-shard", metavar="I/N", default=None,
+                    help="run shard I of N (1-based) of the crosscheck_sweep fixture's sweep; "
+                    "the N shards add up exactly to the whole sweep")
+    parser.addini("crosscheck_backends", "default for --crosscheck-backends", default="")
+    parser.addini("crosscheck_profile", "default for --crosscheck-profile", default="")
+    parser.addini("crosscheck_device", "default for --crosscheck-device", default="")
+    parser.addini("crosscheck_shard", "default for --crosscheck-shard", default="")
+
+
+def _option(config: pytest.Config, name: str) -> str | None:
+    value = config.getoption(f"crosscheck_{name}")
+    if value is None:
+        value = str(config.getini(f"crosscheck_{name}") or "").strip() or None
+    return value
+
+
+def _resolve_backends(text: str | None) -> tuple[tuple[str, ...], dict[str, str]]:
+    installed = {name: name == "numpy" or find_spec(name) is not None for name in KNOWN_BACKENDS}
+    if text is None:
+        missing = {n: f"{n} is not installed" for n, ok in installed.items() if not ok}
+        return tuple(n for n in KNOWN_BACKENDS if installed[n]), missing
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise UsageError("--crosscheck-backends is empty; give a comma list of numpy,torch,jax")
+    for n in names:
+        if n not in KNOWN_BACKENDS:
+            raise UsageError(f"--crosscheck-backends: unknown backend {n!r}; choose from "
+                             f"{', '.join(KNOWN_BACKENDS)}")
+        if not installed[n]:
+            raise UsageError(f"--crosscheck-backends: {n} was asked for but is not installed "
+                             f"(pip install 'crosscheck[{n}]')")
+    return tuple(dict.fromkeys(names)), {}
+
+
+def _resolve(config: pytest.Config) -> CrosscheckConfig:
+    backends_text = _option(config, "backends")
+    backends, missing = _resolve_backends(backends_text)
+    profile_opt = _option(config, "profile")
+    profile = profiles.current_profile(profile_opt)
+    device = _option(config, "device") or "cpu"
+    if device not in DEVICES:
+        raise UsageError(f"crosscheck_device {device!r}: choose cpu or cuda")
+    shard_text = _option(config, "shard")
+    shard = None
+    if shard_text is not None:
+        from .sweep import parse_shard
+
+        shard = parse_shard(shard_text)
+    return CrosscheckConfig(backends=backends, profile=profile, device=device, shard=shard,
+                            missing=missing, explicit_backends=backends_text is not None)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "crosscheck(backends=None): a crosscheck gradient test; skipped "
+                            "unless the named backends are configured (added to tests using its fixtures)")
+    config.addinivalue_line("markers", "slow: long-running checks (deselected by default; run with -m slow)")
+    config.addinivalue_line("markers", "gpu: needs a CUDA device (skipped with the reason when there is none)")
+    # hypothesis's own plugin loads --hypothesis-profile in its pytest_configure, which runs after ours
+    hyp_profile = config.getoption("hypothesis_profile", None)
+    if isinstance(hyp_profile, str) and hyp_profile.startswith(profiles.HYPOTHESIS_PREFIX):
+        profiles.register_profiles()
+    try:
+        resolved = _resolve(config)
+    except UsageError as e:
+        raise pytest.UsageError(f"crosscheck: {e}") from None
+    config.stash[_config_key] = resolved
+    explicit = _option(config, "profile")
+    if explicit is not None:
+        config.stash[_previous_profile_key] = profiles.set_current_profile(explicit)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _previous_profile_key in config.stash:
+        profiles.set_current_profile(config.stash[_previous_profile_key])
+        del config.stash[_previous_profile_key]
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    resolved = config.stash.get(_config_key, None)
+    if resolved is None:
+        return None
+    asked = any(_option(config, n) is not None for n in ("backends", "profile", "device", "shard"))
+    return resolved.describe() if asked or config.option.verbose >= 1 else None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if any(f in getattr(item, "fixturenames", ()) for f in _FIXTURES) and \
+                item.get_closest_marker("crosscheck") is None:
+            item.add_marker(pytest.mark.crosscheck)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("gpu") is not None:
+        ok, why = cuda_available()
+        if not ok:
+            pytest.skip(f"gpu test: no CUDA device ({why})")
+    marker = item.get_closest_marker("crosscheck")
+    if marker is not None:
+        wanted = marker.kwargs.get("backends", marker.args[0] if marker.args else None)
+        if wanted:
+            resolved = item.config.stash[_config_key]
+            try:
+                resolved.require(*([wanted] if isinstance(wanted, str) else wanted))
+            except UsageError as e:
+                pytest.fail(f"@pytest.mark.crosscheck: {e}", pytrace=False)
+
+
+# ---- fixtures -----------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def crosscheck_config(pytestconfig: pytest.Config) -> CrosscheckConfig:
+    """The resolved crosscheck options: backends, profile, device, shard and hypothesis settings."""
+    resolved = pytestconfig.stash[_config_key]
+    if resolved.device == "cuda":
+        ok, why = cuda_available()
+        if not ok:
+            pytest.fail(f"--crosscheck-device cuda, but there is no CUDA device ({why})", pytrace=False)
+    return resolved
+
+
+@pytest.fixture
+def crosscheck_sweep(crosscheck_config: CrosscheckConfig) -> Callable[..., SweepResult]:
+    """``crosscheck_sweep(**SweepConfig overrides) -> SweepResult`` for the configured shard.
+
+    A disagreement fails the test with the sweep's report (the minimal network, the arrays and the
+    command or ``@reproduce_failure`` blob that reproduces it); pass ``check=False`` to get the
+    result back instead."""
+
+    def run(*, check: bool = True, **overrides: Any) -> SweepResult:
+        from .sweep import run_sweep
+
+        try:
+            result = run_sweep(crosscheck_config.sweep_config(**overrides))
+        except UsageError as e:
+            pytest.fail(f"crosscheck sweep: {e}", pytrace=False)
+        if check and not result.passed:
+            pytest.fail(result.report_text(), pytrace=False)
+        return result
+
+    return run
