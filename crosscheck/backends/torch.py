@@ -1,0 +1,202 @@
+"""The torch backend: torch.autograd for one case, torch.func.vmap(grad) for many draws.
+
+torch is imported inside functions only, so ``import crosscheck.backends.torch`` is cheap
+and works without torch installed. float64 and float32, cpu and cuda.
+
+precision "highest" sets ``torch.set_float32_matmul_precision("highest")`` and
+``allow_tf32 = False`` (cuda matmul and cuDNN) for the duration of each call and restores
+the caller's settings afterwards; "default" leaves them as they are (torch's own defaults are
+already full float32 for matmuls, MEASURED.md). Threads are left alone: ``set_num_threads``
+is process-wide, and the small matmuls checked here gain nothing from it (see the report).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from ..case import Case, Gradients
+from ..conventions import Convention
+from ..errors import UsageError
+from ..network import Network
+from .base import (
+    CANONICAL,
+    Backend,
+    Ops,
+    check_batched,
+    pack_user_grads,
+    split_user_params,
+    user_grads_to_canonical,
+    user_loss,
+)
+
+__all__ = ["TorchBackend", "torch_settings", "highest_precision"]
+
+_CACHE_SIZE = 256
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+def _ops() -> Ops:
+    torch = _torch()
+
+    def take(x, idx, axis):
+        return torch.index_select(x, axis % x.dim(), torch.as_tensor(idx, device=x.device))
+
+    return Ops(torch, lambda xs, axis: torch.cat(xs, dim=axis), take, "torch")
+
+
+@contextlib.contextmanager
+def highest_precision(enabled: bool = True) -> Iterator[None]:
+    """Full float32 matmuls (no TF32) inside the block; the caller's settings restored after."""
+    if not enabled:
+        yield
+        return
+    torch = _torch()
+    saved = (torch.get_float32_matmul_precision(), torch.backends.cuda.matmul.allow_tf32,
+             torch.backends.cudnn.allow_tf32)
+    try:
+        torch.set_float32_matmul_precision("highest")
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        yield
+    finally:
+        torch.set_float32_matmul_precision(saved[0])
+        torch.backends.cuda.matmul.allow_tf32 = saved[1]
+        torch.backends.cudnn.allow_tf32 = saved[2]
+
+
+def torch_settings() -> dict:
+    """torch's version, devices and the float32 matmul settings as they are now."""
+    torch = _torch()
+    cuda = torch.cuda.is_available()
+    out = {
+        "version": torch.__version__,
+        "cuda_available": cuda,
+        "cuda_version": torch.version.cuda,
+        "devices": ["cpu"] + ([f"cuda:{i} {torch.cuda.get_device_name(i)}" for i in range(torch.cuda.device_count())]
+                              if cuda else []),
+        "allow_tf32": bool(torch.backends.cuda.matmul.allow_tf32),
+        "cudnn_allow_tf32": bool(torch.backends.cudnn.allow_tf32),
+        "float32_matmul_precision": torch.get_float32_matmul_precision(),
+        "num_threads": torch.get_num_threads(),
+    }
+    fp32 = getattr(torch.backends.cuda.matmul, "fp32_precision", None)
+    if fp32 is not None:
+        out["cuda_matmul_fp32_precision"] = fp32
+    return out
+
+
+class TorchBackend(Backend):
+    name = "torch"
+
+    def __init__(self, device: str = "cpu", precision: str = "default") -> None:
+        super().__init__(device, precision)
+        torch = _torch()
+        if device == "cuda" and not torch.cuda.is_available():
+            raise UsageError("torch: device 'cuda' asked for but torch.cuda.is_available() is False "
+                             f"(torch {torch.__version__}, built for CUDA {torch.version.cuda})")
+        self._device = torch.device(device)
+        self._batched: OrderedDict[tuple, Any] = OrderedDict()
+
+    # ---- one case, in the case's own layout ---------------------------------------------
+    def gradients(self, case: Case) -> Gradients:
+        torch = _torch()
+        conv, net = case.convention, case.network
+        params, X, Y = case.user_inputs()
+        Ws, bs = split_user_params(conv, net, params)
+        dtype = _dtype(case.dtype)
+        leaf = lambda a: torch.tensor(a, dtype=dtype, device=self._device, requires_grad=True)  # noqa: E731
+        const = lambda a: None if a is None else torch.tensor(a, dtype=dtype, device=self._device)  # noqa: E731
+        tWs = [leaf(W) for W in Ws]
+        tbs = [None if b is None else leaf(b) for b in bs]
+        leaves = tWs + [b for b in tbs if b is not None]
+        alpha = torch.tensor(net.alpha, dtype=dtype, device=self._device)
+        with highest_precision(self.precision == "highest"):
+            loss = user_loss(_ops(), net, conv, tWs, tbs, const(X), const(Y), alpha)
+            grads = torch.autograd.grad(loss, leaves)
+        host = [g.detach().cpu().numpy() for g in grads]
+        dWs = host[: len(tWs)]
+        it = iter(host[len(tWs):])
+        dbs = [None if b is None else next(it) for b in tbs]
+        return user_grads_to_canonical(conv, net, pack_user_grads(conv, dWs, dbs))
+
+    # ---- many draws of one architecture, one vectorised call ------------------------------
+    def gradients_batched(self, network: Network, convention: Convention | None, params: Any,
+                          X: np.ndarray, Y: np.ndarray | None) -> Gradients:
+        """vmap(grad) over the leading draw axis, in ``convention``'s layout (canonical if None)."""
+        torch = _torch()
+        conv = convention or CANONICAL
+        D = check_batched(network, params, X, Y)
+        dtype = _dtype(X.dtype)
+        user = conv.params_to_user(params, network)
+        Ws, bs = split_user_params(conv, network, user)
+        flat = [np.asarray(a) for a in Ws] + [np.asarray(b) for b in bs if b is not None]
+        t = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=dtype, device=self._device)  # noqa: E731
+        fn = self._batched_fn(network, conv, dtype, Y is not None)
+        with highest_precision(self.precision == "highest"):
+            grads = fn(tuple(t(a) for a in flat), t(conv.x_to_user(X)),
+                       None if Y is None else t(conv.y_to_user(Y)))
+        host = [g.detach().cpu().numpy() for g in grads]
+        k = network.depth
+        dWs = host[:k]
+        it = iter(host[k:])
+        dbs = [None if b is None else next(it) for b in bs]
+        out = user_grads_to_canonical(conv, network, pack_user_grads(conv, dWs, dbs))
+        assert out[0][0].shape[0] == D
+        return out
+
+    def _batched_fn(self, network: Network, conv: Convention, dtype: Any, has_y: bool):
+        key = (network, conv, str(dtype), has_y)
+        fn = self._batched.get(key)
+        if fn is not None:
+            self._batched.move_to_end(key)
+            return fn
+        torch = _torch()
+        ops = _ops()
+        k = network.depth
+        separate = conv.has_bias and not conv.augmented
+        alpha = torch.tensor(network.alpha, dtype=dtype, device=self._device)
+
+        def loss(flat, X, Y):
+            Ws = list(flat[:k])
+            bs = list(flat[k:]) if separate else [None] * k
+            return user_loss(ops, network, conv, Ws, bs, X, Y, alpha)
+
+        fn = torch.func.vmap(torch.func.grad(loss), in_dims=(0, 0, 0 if has_y else None))
+        self._batched[key] = fn
+        if len(self._batched) > _CACHE_SIZE:
+            self._batched.popitem(last=False)
+        return fn
+
+    def settings(self) -> dict:
+        s = torch_settings()
+        s.update(backend="torch", device=self.device, precision=self.precision,
+                 dtypes=["float32", "float64"])
+        if self.precision == "highest":
+            s.update(effective_allow_tf32=False, effective_cudnn_allow_tf32=False,
+                     effective_float32_matmul_precision="highest")
+        else:
+            s.update(effective_allow_tf32=s["allow_tf32"], effective_cudnn_allow_tf32=s["cudnn_allow_tf32"],
+                     effective_float32_matmul_precision=s["float32_matmul_precision"])
+        s["tf32_like"] = self.device == "cuda" and (
+            s["effective_allow_tf32"] or s["effective_float32_matmul_precision"] != "highest")
+        return s
+
+
+def _dtype(np_dtype: Any):
+    torch = _torch()
+    name = np.dtype(np_dtype).name
+    if name == "float64":
+        return torch.float64
+    if name == "float32":
+        return torch.float32
+    raise UsageError(f"torch backend: dtype must be float64 or float32, got {name}")
