@@ -135,7 +135,7 @@ def networks(
             else:
                 layer_acts.append(draw_(st.sampled_from(choices)))
         red = draw_(st.sampled_from(reds))
-        has_bias = draw_(st.booleans()) if bias is None else bias
+        has_bias = draw_(st.sampled_from([True, False])) if bias is None else bias
         return Network(ws, tuple(layer_acts), loss=loss.name, reduction=red, bias=has_bias)
 
     return _networks()

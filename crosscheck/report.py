@@ -1,0 +1,145 @@
+"""Reporting: the sweep's terminal summary, its failure report and JSON output.
+
+Computation happens elsewhere; this module only turns results into text and files.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from typing import Any
+
+import numpy as np
+
+__all__ = ["sweep_report", "print_sweep", "write_json", "format_array", "summary_table"]
+
+_AXES = (("batch", ("rows", "columns", "single")), ("weights", ("out_in", "in_out")),
+         ("bias", ("none", "vector", "column", "row", "augmented")))
+
+
+def _fmt_err(x: float | None) -> str:
+    if x is None:
+        return "-"
+    if x == 0:
+        return "0"
+    if not math.isfinite(x):
+        return "inf"
+    return f"{x:.0e}"
+
+
+def summary_table(table: dict) -> str:
+    """activation x backend rows, one column per convention axis value: worst relative error."""
+    cols = [v for _, vals in _AXES for v in vals]
+    head = ["activation", "checked by"] + cols
+    rows = []
+    for (act, who), cells in sorted(table.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        rows.append([act, who] + [_fmt_err(cells.get(c)) for c in cols])
+    widths = [max(len(str(r[i])) for r in [head] + rows) for i in range(len(head))]
+    line = lambda r: "  ".join(str(c).rjust(w) if i > 1 else str(c).ljust(w)  # noqa: E731
+                               for i, (c, w) in enumerate(zip(r, widths)))
+    group = " " * (sum(widths[:2]) + 4)
+    spans = []
+    i = 2
+    for axis, vals in _AXES:
+        w = sum(widths[i:i + len(vals)]) + 2 * (len(vals) - 1)
+        spans.append(f"{axis:-^{w}}")
+        i += len(vals)
+    out = [group + "  ".join(spans), line(head)] + [line(r) for r in rows]
+    return "\n".join(out)
+
+
+def format_array(a: Any, name: str, *, limit: int = 12) -> str:
+    if a is None:
+        return f"{name} = None"
+    arr = np.asarray(a)
+    if arr.size > limit * limit:
+        return f"{name}: shape {arr.shape} (too large to print)"
+    body = np.array2string(arr, precision=4, suppress_small=True, max_line_width=100)
+    return f"{name} {arr.shape} =\n" + "\n".join("  " + ln for ln in body.splitlines())
+
+
+def _case_lines(case: dict | None) -> list[str]:
+    if not case:
+        return []
+    from .case import Case
+
+    c = Case.from_dict(case)
+    params, X, Y = c.user_inputs()
+    lines = [f"  minimal case: {c.describe()}"]
+    lines.append("  " + format_array(X, "X").replace("\n", "\n  "))
+    if Y is not None:
+        lines.append("  " + format_array(Y, "Y").replace("\n", "\n  "))
+    items = params.items() if isinstance(params, dict) else (
+        (f"layer {i}", p) for i, p in enumerate(params, start=1))
+    for key, value in items:
+        if isinstance(value, tuple):
+            lines.append("  " + format_array(value[0], f"W ({key})").replace("\n", "\n  "))
+            lines.append("  " + format_array(value[1], f"b ({key})").replace("\n", "\n  "))
+        else:
+            lines.append("  " + format_array(value, str(key)).replace("\n", "\n  "))
+    return lines
+
+
+def sweep_report(result) -> str:
+    r = result
+    out = []
+    verdict = "PASSED" if r.passed else "FAILED"
+    shard = f" (shard {r.config.shard[0]}/{r.config.shard[1]})" if r.config.shard else ""
+    out.append(f"crosscheck sweep {verdict}{shard}: {r.cases} cases ({r.draws} draws of {r.architectures} "
+               f"architectures, {r.examples} examples) and {r.route_checks} route checks in {r.elapsed_s:.1f} s "
+               f"[{r.config.dtype}, {r.config.device}]")
+    cov = r.coverage
+    out.append(f"  backends: {', '.join(cov.get('backends', [])) or '-'}"
+               + "".join(f"   ({n} skipped: {why})" for n, why in r.skipped_backends.items()))
+    out.append(f"  routes: {', '.join(cov.get('routes', []))}")
+    out.append(f"  activations: {', '.join(cov.get('activations', []))}")
+    out.append(f"  losses: {', '.join(cov.get('losses', []))}; batch: {', '.join(cov.get('batch', []))}; "
+               f"weights: {', '.join(cov.get('weights', []))}; bias: {', '.join(cov.get('bias', []))}")
+    if r.table:
+        out.append("")
+        out.append("worst relative error (activation x checker x convention):")
+        out.append(summary_table(r.table))
+    for note in r.notes:
+        out.append("")
+        out.append(f"note [{note['kind']}] {note['backend']} on {note['network']}: {note['detail']}")
+        for fix in note.get("fix") or []:
+            out.append(f"  fix: {fix}")
+    for f in r.failures:
+        out.append("")
+        out.append("FAILURE (minimal network after shrinking):")
+        for p in f.get("problems", []):
+            other = p.get("other", "the float64 recursive reference")
+            out.append(f"  {p['who']} disagrees with {other}: {p['summary']}")
+            for pc in (p.get("comparison") or {}).get("parameters", []):
+                if not pc.get("passed", True):
+                    hint = f"  hint: {pc['hint']}" if pc.get("hint") else ""
+                    out.append(f"    layer {pc['layer']} d{pc['name']}{pc['layer']}: expected shape "
+                               f"{tuple(pc['expected_shape'])}, got {tuple(pc['got_shape'])}, relative error "
+                               f"{_fmt_err(pc['rel_error'])} (tolerance {_fmt_err(pc['tolerance'])}){hint}")
+        out.extend(_case_lines(f.get("minimal_case")))
+        out.append(f"  reproduce: {f.get('reproduce')}")
+    return "\n".join(out)
+
+
+def print_sweep(result, file=None) -> None:
+    print(sweep_report(result), file=file or sys.stdout)
+
+
+def write_json(data: dict, path: str) -> None:
+    text = json.dumps(data, indent=2, default=_json_default)
+    if path == "-":
+        print(text)
+        return
+    with open(path, "w") as fh:
+        fh.write(text + "\n")
+
+
+def _json_default(o: Any):
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    if isinstance(o, (set, tuple)):
+        return list(o)
+    return str(o)

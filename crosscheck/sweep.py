@@ -1,0 +1,535 @@
+"""``crosscheck sweep``: hypothesis invents networks; every route and backend must agree.
+
+One hypothesis example is an architecture (network, convention, batch size, seed). Its
+values are D stacked parameter draws (``crosscheck.draws``), so each backend checks all D
+in one vectorised call (stacked NumPy matmul, torch.func.vmap, jax.jit(vmap)) while the
+float64 recursive route is the verdict behind every draw. The other formula routes and
+the numeric oracles check draw 0. A real disagreement fails the hypothesis example, so
+hypothesis shrinks it to a minimal network before it is reported.
+
+Not every difference is a bug, and the sweep says which is which:
+- only on an exact kink, explained by another subgradient convention -> a convention note
+  (a failure with ``strict_kinks``);
+- float32 only, gone when the same backend recomputes in float64 -> a precision note with
+  the setting and its one-line fix, never hidden by a looser tolerance.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+
+from .backends import available_backends, get_backend
+from .case import Case
+from .compare import compare_batched, compare_gradients
+from .conventions import Convention
+from .draws import Draws, draw
+from .errors import UsageError
+from .network import Network
+from .reference import get_route, route_names
+from .reference import recursive
+
+__all__ = ["SweepConfig", "SweepResult", "run_sweep", "parse_shard", "run_from_args", "DEFAULT_DRAWS"]
+
+DEFAULT_DRAWS = 16
+# Subgradients tried at an exact kink to name the convention a backend follows (relu'(0) = 0,
+# maximum's 0.5, clamp's 1, leaky_relu's slope: MEASURED.md's kink table).
+KINK_CANDIDATES = (0.0, 0.5, 1.0, 0.01)
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    backends: tuple[str, ...] | None = None  # None: every installed one
+    routes: tuple[str, ...] | None = None  # None: all six
+    dtype: str = "float64"
+    device: str = "cpu"
+    precision: str = "default"
+    examples: int | None = None  # None: the profile's max_examples
+    draws: int | None = None
+    seed: int = 0
+    profile: str | None = None
+    kinks: bool = False
+    strict_kinks: bool = False
+    shard: tuple[int, int] | None = None
+    activations: tuple[str, ...] | None = None
+    losses: tuple[str, ...] | None = None
+    depth: tuple[int, int] = (1, 4)
+    widths: tuple[int, int] = (2, 9)
+    batch_sizes: tuple[int, int] = (1, 6)
+
+    def command(self) -> str:
+        """The command line that runs this sweep again."""
+        parts = ["crosscheck sweep", f"--seed {self.seed}", f"--dtype {self.dtype}"]
+        if self.backends:
+            parts.append(f"--backends {','.join(self.backends)}")
+        if self.routes:
+            parts.append(f"--routes {','.join(self.routes)}")
+        if self.examples:
+            parts.append(f"--examples {self.examples}")
+        if self.draws:
+            parts.append(f"--draws {self.draws}")
+        if self.device != "cpu":
+            parts.append(f"--device {self.device}")
+        if self.precision != "default":
+            parts.append(f"--precision {self.precision}")
+        if self.profile:
+            parts.append(f"--profile {self.profile}")
+        if self.kinks:
+            parts.append("--kinks")
+        if self.strict_kinks:
+            parts.append("--strict-kinks")
+        if self.shard:
+            parts.append(f"--shard {self.shard[0]}/{self.shard[1]}")
+        if self.activations:
+            parts.append(f"--activations {','.join(self.activations)}")
+        if self.losses:
+            parts.append(f"--losses {','.join(self.losses)}")
+        return " ".join(parts)
+
+
+@dataclass
+class SweepResult:
+    config: SweepConfig
+    passed: bool = True
+    cases: int = 0  # compared (network, draw, backend) triples
+    draws: int = 0  # (network, parameter draw) pairs
+    architectures: int = 0  # distinct networks
+    examples: int = 0  # hypothesis examples checked (this shard)
+    route_checks: int = 0
+    elapsed_s: float = 0.0
+    coverage: dict = field(default_factory=dict)
+    failures: list = field(default_factory=list)
+    notes: list = field(default_factory=list)  # kink-convention and precision findings
+    table: dict = field(default_factory=dict)  # (activation, backend) -> {axis value: worst rel}
+    fingerprints: list = field(default_factory=list)
+    environment: dict = field(default_factory=dict)
+    skipped_backends: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "passed": self.passed,
+            "cases": self.cases,
+            "draws": self.draws,
+            "architectures": self.architectures,
+            "examples": self.examples,
+            "route_checks": self.route_checks,
+            "elapsed_s": round(self.elapsed_s, 4),
+            "coverage": self.coverage,
+            "failures": self.failures,
+            "notes": self.notes,
+            "summary": {f"{a}|{b}": cells for (a, b), cells in sorted(self.table.items())},
+            "skipped_backends": self.skipped_backends,
+            "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self.config).items()},
+            "command": self.config.command(),
+            "environment": self.environment,
+        }
+
+    def report_text(self) -> str:
+        from .report import sweep_report
+
+        return sweep_report(self)
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    try:
+        i, n = (int(p) for p in text.split("/"))
+    except ValueError:
+        raise UsageError(f"--shard must look like I/N (e.g. 2/4), got {text!r}") from None
+    if n < 1 or not 1 <= i <= n:
+        raise UsageError(f"--shard I/N needs 1 <= I <= N, got {text!r}")
+    return i, n
+
+
+def _resolve_backends(config: SweepConfig) -> tuple[list, dict]:
+    avail = available_backends()
+    skipped = {}
+    if config.backends is None:
+        names = [n for n, why in avail.items() if why is None]
+        skipped = {n: why for n, why in avail.items() if why is not None}
+    else:
+        names = list(config.backends)
+        for n in names:
+            if n not in avail:
+                raise UsageError(f"unknown backend {n!r}; known: {', '.join(avail)}")
+    backends = [get_backend(n, device=config.device, precision=config.precision) for n in names]
+    return backends, skipped
+
+
+def _resolve_routes(config: SweepConfig) -> list[str]:
+    names = list(config.routes) if config.routes is not None else list(route_names())
+    for n in names:
+        if n not in route_names():
+            raise UsageError(f"unknown route {n!r}; known: {', '.join(route_names())}")
+    return names
+
+
+def _fingerprint(net: Network, conv: Convention, m: int, seed: int) -> str:
+    return f"{net.describe()}|{conv.describe()}|m={m}|seed={seed}"
+
+
+def _with_subgradient(net: Network, g: float) -> Network:
+    """The same network with every kinked activation's subgradient set to g."""
+    from .activations import get_activation
+
+    def rename(name: str) -> str:
+        base = name.partition(":")[0]
+        return f"{base}:{g:g}" if get_activation(base).kinks else name
+
+    acts = tuple(rename(a) if isinstance(a, str) else tuple(rename(n) for n in a) for a in net.activations)
+    return replace(net, activations=acts)
+
+
+class _Sweep:
+    """The state of one sweep: backends, counters, the summary table, the last failure."""
+
+    def __init__(self, config: SweepConfig, progress: bool) -> None:
+        self.config = config
+        self.routes = _resolve_routes(config)
+        self.backends, skipped = _resolve_backends(config)
+        self.result = SweepResult(config, skipped_backends=skipped)
+        self.progress = progress
+        self.index = 0
+        self.seen_networks: set[str] = set()
+        self.cov = {k: set() for k in ("activations", "losses", "batch", "weights", "bias", "params",
+                                        "reductions")}
+        self.last_failure: dict | None = None
+        self.t0 = time.perf_counter()
+
+    # ---- one example -----------------------------------------------------------------
+    def check(self, net: Network, conv: Convention, m: int, seed: int) -> None:
+        cfg = self.config
+        index = self.index
+        self.index += 1
+        if cfg.shard and index % cfg.shard[1] != cfg.shard[0] - 1:
+            return
+        D = cfg.draws or DEFAULT_DRAWS
+        draws = draw(net, seed, batch_size=m, draws=D, kinks=cfg.kinks, dtype=cfg.dtype)
+        d64 = draws.astype(np.float64)
+        expected = recursive.gradients(net, d64.params, d64.X, d64.Y)
+        res = self.result
+        res.examples += 1
+        res.draws += D
+        res.fingerprints.append(_fingerprint(net, conv, m, seed))
+        self.seen_networks.add(net.describe())
+        self._cover(net, conv)
+        problems: list[dict] = []
+        problems += self._check_routes(net, conv, d64, expected)
+        for backend in self.backends:
+            problems += self._check_backend(backend, net, conv, draws, d64, expected)
+        if self.progress:
+            self._tick()
+        if problems:
+            self.last_failure = {
+                "network": net.to_dict(), "convention": conv.to_dict(), "batch_size": m, "seed": seed,
+                "draws": D, "dtype": cfg.dtype, "kinks": cfg.kinks, "problems": problems,
+            }
+            first = problems[0]
+            raise AssertionError(f"{first['who']} disagrees with the reference on {net.describe()} "
+                                 f"({conv.describe()}, m={m}): {first['summary']}")
+
+    def _cover(self, net: Network, conv: Convention) -> None:
+        self.cov["activations"].update(n.partition(":")[0] for n in net.activation_names())
+        self.cov["losses"].add(net.loss)
+        self.cov["reductions"].add(net.reduction)
+        for axis in ("batch", "weights", "bias", "params"):
+            self.cov[axis].add(getattr(conv, axis))
+
+    def _record(self, net: Network, conv: Convention, who: str, worst: float) -> None:
+        for act in {n.partition(":")[0] for n in net.activation_names()}:
+            cells = self.result.table.setdefault((act, who), {})
+            for axis in ("batch", "weights", "bias"):
+                key = getattr(conv, axis)
+                cells[key] = max(cells.get(key, 0.0), float(worst))
+
+    def _check_routes(self, net, conv, d64: Draws, expected) -> list[dict]:
+        params0, X0, Y0 = d64.one(0)
+        exp0 = tuple((W[0], None if b is None else b[0]) for W, b in expected)
+        problems = []
+        for name in self.routes:
+            if name == "recursive":
+                continue
+            if name in ("finite_difference", "complex_step") and d64.on_kink[0]:
+                continue  # numeric oracles are meaningless exactly on a kink
+            try:
+                got = get_route(name)(net, params0, X0, Y0)
+            except Exception as e:  # noqa: BLE001 - a route refusing (size, non-analytic) is reported
+                if getattr(e, "crosscheck_refusal", False) or isinstance(e, (UsageError, NotImplementedError)):
+                    continue
+                problems.append({"who": f"route {name}", "summary": f"raised {type(e).__name__}: {e}"})
+                continue
+            cmp = compare_gradients(exp0, got, dtype="float64", policy=_route_policy(name))
+            self.result.route_checks += 1
+            self._record(net, conv, f"route:{name}", cmp.worst_rel_error)
+            if not cmp.passed:
+                problems.append({"who": f"route {name}", "draw": 0, "summary": cmp.summary(),
+                                 "comparison": cmp.to_dict()})
+        return problems
+
+    def _check_backend(self, backend, net, conv, draws: Draws, d64: Draws, expected) -> list[dict]:
+        cfg = self.config
+        try:
+            got = backend.gradients_batched(net, conv, draws.params, draws.X, draws.Y)
+        except Exception as e:  # noqa: BLE001 - the backend failing is a finding, not a crash
+            return [{"who": backend.name, "summary": f"raised {type(e).__name__}: {e}"}]
+        worst, ok = compare_batched(expected, got, dtype=cfg.dtype, device=cfg.device, precision=cfg.precision)
+        self.result.cases += draws.count
+        self._record(net, conv, backend.name, float(np.max(worst)))
+        problems = []
+        # the convention path: the backend builds draw 0 in the user's own layout
+        params0, X0, Y0 = draws.one(0)
+        exp0 = tuple((W[0], None if b is None else b[0]) for W, b in expected)
+        try:
+            got0 = backend.gradients(Case(net, conv, params0, X0, Y0))
+            cmp0 = compare_gradients(exp0, got0, dtype=cfg.dtype, device=cfg.device, precision=cfg.precision)
+            if not cmp0.passed:
+                ok = ok.copy()
+                ok[0] = False
+        except Exception as e:  # noqa: BLE001
+            return [{"who": f"{backend.name} ({conv.describe()})", "summary": f"raised {type(e).__name__}: {e}"}]
+        for d in np.flatnonzero(~ok):
+            finding = self._explain(backend, net, conv, draws, d64, expected, int(d))
+            if finding is None:
+                p, X, Y = draws.one(int(d))
+                exp_d = tuple((W[d], None if b is None else b[d]) for W, b in expected)
+                cmp = compare_gradients(exp_d, backend.gradients(Case(net, conv, p, X, Y)), dtype=cfg.dtype,
+                                        device=cfg.device, precision=cfg.precision)
+                problems.append({"who": backend.name, "draw": int(d), "summary": cmp.summary(),
+                                 "comparison": cmp.to_dict(), "other": "numpy reference (recursive, float64)"})
+                break
+        return problems
+
+    def _explain(self, backend, net, conv, draws: Draws, d64: Draws, expected, d: int) -> dict | None:
+        """A note if the difference is a kink convention or float32 precision, else None."""
+        cfg = self.config
+        p, X, Y = draws.one(d)
+        got = backend.gradients(Case(net, conv, p, X, Y))
+        p64, X64, Y64 = d64.one(d)
+        if draws.on_kink[d] and not cfg.strict_kinks:
+            for g in KINK_CANDIDATES:
+                alt = recursive.gradients(_with_subgradient(net, g), p64, X64, Y64)
+                if compare_gradients(alt, got, dtype=cfg.dtype, device=cfg.device, precision=cfg.precision).passed:
+                    note = {"kind": "kink_convention", "backend": backend.name, "network": net.describe(),
+                            "detail": f"differs only at a kink: the reference uses its declared subgradient "
+                                      f"({', '.join(_kink_conventions(net))}), {backend.name} uses {g:g} there"}
+                    self._note(note)
+                    return note
+        if cfg.dtype == "float32":
+            got64 = backend.gradients(Case(net, conv, p64, X64, Y64))
+            exp_d = tuple((W[d], None if b is None else b[d]) for W, b in expected)
+            if compare_gradients(exp_d, got64, dtype="float64").passed:
+                from .environment import precision_advice
+
+                settings = backend.settings()
+                note = {"kind": "precision", "backend": backend.name, "network": net.describe(),
+                        "detail": f"{backend.name} differs in float32 beyond rounding but agrees in float64: "
+                                  "a precision setting, not a gradient bug",
+                        "fix": precision_advice(settings, cfg.device, cfg.dtype)}
+                self._note(note)
+                return note
+        return None
+
+    def _note(self, note: dict) -> None:
+        key = (note["kind"], note["backend"], note["detail"])
+        if all((n["kind"], n["backend"], n["detail"]) != key for n in self.result.notes):
+            self.result.notes.append(note)
+
+    def _tick(self) -> None:
+        r = self.result
+        el = time.perf_counter() - self.t0
+        total = self.config.examples or "?"
+        sys.stderr.write(f"\r  {r.examples}/{total} examples  {r.draws} draws  {r.cases} cases  "
+                         f"{r.draws / max(el, 1e-9):,.0f} draws/s ")
+        sys.stderr.flush()
+
+    # ---- the whole run -----------------------------------------------------------------
+    def run(self) -> SweepResult:
+        from hypothesis import HealthCheck, given
+        from hypothesis import seed as hseed
+
+        from .profiles import settings_for
+        from .strategies import architectures, conventions, networks
+
+        cfg = self.config
+        nets = networks(depth=cfg.depth, widths=cfg.widths, activations=cfg.activations, losses=cfg.losses)
+        strategy = architectures(networks=nets, conventions=conventions(), batch_sizes=cfg.batch_sizes)
+        overrides = {"deadline": None, "database": None,
+                     "suppress_health_check": list(HealthCheck)}
+        if cfg.examples:
+            overrides["max_examples"] = cfg.examples
+        settings = settings_for(cfg.profile, **overrides)
+
+        @hseed(cfg.seed)
+        @settings
+        @given(strategy)
+        def sweep_example(arch):
+            self.check(*arch)
+
+        try:
+            sweep_example()
+        except AssertionError:
+            self.result.passed = False
+            self.result.failures.append(self._failure_report())
+        finally:
+            if self.progress:
+                sys.stderr.write("\n")
+        return self._finish()
+
+    def _failure_report(self) -> dict:
+        f = dict(self.last_failure or {})
+        replay = {k: f[k] for k in ("network", "convention", "batch_size", "seed", "draws", "dtype", "kinks")
+                  if k in f}
+        backends = sorted({p["who"].split(" ")[0] for p in f.get("problems", []) if not p["who"].startswith("route")})
+        cmd = f"crosscheck sweep --replay '{json.dumps(replay, separators=(',', ':'))}'"
+        if backends:
+            cmd += f" --backends {','.join(backends)}"
+        if self.config.device != "cpu":
+            cmd += f" --device {self.config.device}"
+        if self.config.precision != "default":
+            cmd += f" --precision {self.config.precision}"
+        f["reproduce"] = cmd
+        f["minimal_case"] = self._minimal_case(f)
+        return f
+
+    def _minimal_case(self, f: dict) -> dict | None:
+        if not f:
+            return None
+        net = Network.from_dict(f["network"])
+        d = draw(net, f["seed"], batch_size=f["batch_size"], draws=f["draws"], kinks=f.get("kinks", False),
+                 dtype=f["dtype"])
+        first = next((p.get("draw", 0) for p in f["problems"]), 0) or 0
+        params, X, Y = d.one(first)
+        return Case(net, Convention.from_dict(f["convention"]), params, X, Y).to_dict()
+
+    def _finish(self) -> SweepResult:
+        r = self.result
+        r.elapsed_s = time.perf_counter() - self.t0
+        r.architectures = len(self.seen_networks)
+        r.coverage = {
+            "routes": list(self.routes),
+            "backends": [b.name for b in self.backends],
+            **{k: sorted(v) for k, v in self.cov.items()},
+        }
+        r.environment = _environment(self.backends, self.config)
+        return r
+
+
+# The formula routes are exact algebra in float64: they must agree like two float64 backends.
+# The numeric oracles carry their own truncation error (crosscheck.reference.numeric).
+ROUTE_RTOL = {"finite_difference": 1e-5, "complex_step": 1e-9}
+
+
+def _route_policy(name: str):
+    from .tolerance import policy_for
+
+    base = policy_for("float64")
+    if name not in ROUTE_RTOL:
+        return base
+    return replace(base, rtol=ROUTE_RTOL[name], reason=f"{name}: numeric oracle accuracy")
+
+
+def _kink_conventions(net: Network) -> list[str]:
+    from .activations import get_activation
+
+    out = []
+    for name in net.activation_names():
+        act = get_activation(name)
+        if act.kinks:
+            out.append(f"{act.name.partition(':')[0]}'({act.kinks[0]:g}) = {act.at_kink[0]:g}")
+    return out
+
+
+def _environment(backends, config: SweepConfig) -> dict:
+    env = {"device": config.device, "dtype": config.dtype, "precision": config.precision}
+    for b in backends:
+        try:
+            env[b.name] = b.settings()
+        except Exception as e:  # noqa: BLE001 - the audit must not break the sweep
+            env[b.name] = {"error": str(e)}
+    return env
+
+
+def run_sweep(config: SweepConfig, *, progress: bool = False) -> SweepResult:
+    """Run a sweep (or one shard of it) and return its result; never raises on a mismatch."""
+    return _Sweep(config, progress).run()
+
+
+def replay(config: SweepConfig, spec: dict) -> SweepResult:
+    """Check exactly one architecture from a failure report's ``reproduce`` JSON."""
+    cfg = replace(config, draws=spec.get("draws", config.draws), dtype=spec.get("dtype", config.dtype),
+                  kinks=spec.get("kinks", config.kinks))
+    sweep = _Sweep(cfg, progress=False)
+    net = Network.from_dict(spec["network"])
+    conv = Convention.from_dict(spec["convention"])
+    try:
+        sweep.check(net, conv, int(spec["batch_size"]), int(spec["seed"]))
+    except AssertionError:
+        sweep.result.passed = False
+        sweep.result.failures.append(sweep._failure_report())
+    return sweep._finish()
+
+
+def _split(text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    items = tuple(t.strip() for t in text.split(",") if t.strip())
+    if not items:
+        raise UsageError("an empty list was given")
+    return items
+
+
+def config_from_args(args) -> SweepConfig:
+    from .activations import get_activation
+    from .losses import get_loss
+
+    acts = _split(args.activations)
+    losses = _split(args.losses)
+    try:
+        for a in acts or ():
+            get_activation(a)
+        for loss in losses or ():
+            get_loss(loss)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    if args.device == "cuda" and args.dtype == "float64" and args.precision != "default":
+        pass  # precision only affects float32; accepted for symmetry
+    return SweepConfig(
+        backends=_split(args.backends), routes=_split(args.routes), dtype=args.dtype, device=args.device,
+        precision=args.precision, examples=args.examples, draws=args.draws, seed=args.seed,
+        profile=args.profile, kinks=args.kinks, strict_kinks=args.strict_kinks,
+        shard=parse_shard(args.shard) if args.shard else None, activations=acts, losses=losses,
+    )
+
+
+def run_from_args(args) -> int:
+    import os
+
+    from .report import print_sweep, write_json
+
+    config = config_from_args(args)
+    show_progress = (not args.no_progress and sys.stderr.isatty() and not os.environ.get("CI"))
+    if args.replay:
+        text = args.replay
+        if not text.lstrip().startswith("{"):
+            try:
+                with open(text) as fh:
+                    text = fh.read()
+            except OSError as e:
+                raise UsageError(f"cannot read --replay file: {e}") from None
+        try:
+            spec = json.loads(text)
+            if "failures" in spec:  # a whole JSON report: take its first failure
+                spec = spec["failures"][0]
+            result = replay(config, spec)
+        except (KeyError, ValueError, TypeError, IndexError) as e:
+            raise UsageError(f"--replay needs a failure's JSON (network, convention, batch_size, seed): {e}") \
+                from None
+    else:
+        result = run_sweep(config, progress=show_progress)
+    print_sweep(result)
+    if args.json:
+        write_json(result.to_dict(), args.json)
+    return 0 if result.passed else 1
