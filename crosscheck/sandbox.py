@@ -1,0 +1,558 @@
+"""A worker process for untrusted implementations: protocol, limits, verdicts on how it ran.
+
+The implementation under test runs in ``crosscheck._worker``, a separate Python process
+kept alive across calls (speed) and restarted after any failure. The parent (this module)
+
+- hands the inputs over as copies (pickled), so nothing the worker does reaches the caller's arrays;
+- enforces a per-call timeout (the worker's process group is killed on expiry) and a memory
+  cap (``RLIMIT_AS`` in the worker: what the implementation may allocate beyond its imports);
+- tells a crash (a signal), an exit (``os._exit``, ``sys.exit``), a ``MemoryError`` and an
+  exception apart, each an ``ImplementationError`` with its ``kind``;
+- captures the worker's stdout and stderr in files (fd 1 and 2), reads them back trimmed
+  after each call, and truncates them, so megabytes of prints neither block nor pile up;
+- decodes the reply without unpickling anything: a JSON description of the returned
+  container plus raw bytes, turned into plain numeric arrays by ``np.frombuffer``, so a
+  malicious return value cannot run code here;
+- compares the inputs as the worker saw them after the call with its own originals, and
+  reports which were mutated.
+
+Whether the gradients are right is decided elsewhere (``crosscheck.check``), in this
+process, from the returned arrays only: nothing the implementation does inside its own
+process (monkeypatching NumPy or crosscheck, writing to the protocol pipe) can make it pass.
+It is not a security boundary against code that deliberately attacks the machine (files,
+network): run untrusted code in a container for that.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import pickle
+import re
+import select
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from .errors import ImplementationError, UsageError
+
+__all__ = ["Sandbox", "SandboxResult", "Target", "parse_target", "trim_output", "KINDS"]
+
+# ImplementationError kinds raised here
+KINDS = ("raised", "timeout", "crash", "exit", "memory", "bad_output", "import")
+
+_HEADER = struct.Struct(">QQ")
+_MAX_META = 16 * 2**20  # bytes of JSON description we accept back
+_MAX_DATA = 512 * 2**20  # bytes of array data we accept back
+_OUTPUT_KEEP = 4000  # characters kept from each end of a call's stdout / stderr
+_ALLOWED_KINDS = "biufc"  # dtype kinds decoded from the worker: plain numbers only
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_PKG_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+# ---- what to load ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Target:
+    """The implementation to load in the worker: a file or a module, and an attribute path."""
+
+    kind: str  # "file" or "module"
+    attr: str  # dotted qualname inside the module
+    path: str | None = None  # kind == "file"
+    module: str | None = None  # kind == "module"
+    file: str | None = None  # a module's file, tried when the module name is not importable there
+    module_name: str | None = None  # the name to give a file module (e.g. a script run as __main__)
+
+    @property
+    def display(self) -> str:
+        """The TARGET string a user would type."""
+        return f"{self.path}:{self.attr}" if self.kind == "file" else f"{self.module}:{self.attr}"
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "attr": self.attr, "path": self.path, "module": self.module,
+                "file": self.file, "module_name": self.module_name}
+
+
+def parse_target(fn_or_target: Any) -> Target:
+    """``path/to/file.py:function``, ``package.module:function`` or a module-level callable.
+
+    Checked cheaply here (syntax, the file exists, the callable is importable by name); what
+    needs the user's code (the module imports, the attribute exists) is checked in the worker.
+    Raises ``UsageError``."""
+    if isinstance(fn_or_target, str):
+        return _parse_string(fn_or_target)
+    if callable(fn_or_target):
+        return _from_callable(fn_or_target)
+    raise UsageError(f"expected a TARGET string or a function, got {type(fn_or_target).__name__}")
+
+
+def _parse_string(text: str) -> Target:
+    left, sep, attr = text.rpartition(":")
+    if not sep or not left or not attr:
+        raise UsageError(f"TARGET must be path/to/file.py:function or package.module:function, got {text!r}")
+    if not _IDENT.match(attr):
+        raise UsageError(f"{attr!r} in TARGET {text!r} is not a function name")
+    if left.endswith(".py") or os.sep in left or "/" in left:
+        if not os.path.isfile(left):
+            raise UsageError(f"TARGET {text!r}: no such file {left!r}")
+        return Target("file", attr, path=left)
+    if not _IDENT.match(left):
+        raise UsageError(f"{left!r} in TARGET {text!r} is neither a .py file nor a module name")
+    return Target("module", attr, module=left)
+
+
+def _from_callable(fn: Callable) -> Target:
+    module = getattr(fn, "__module__", None)
+    qualname = getattr(fn, "__qualname__", None)
+    what = getattr(fn, "__name__", type(fn).__name__)
+    if not isinstance(module, str) or not isinstance(qualname, str) or "<" in qualname:
+        raise UsageError(
+            f"{what!r} cannot be loaded by name in the sandbox process (a lambda, a nested function or "
+            "a callable object); define it at the top level of a module, or pass 'file.py:function'")
+    mod = sys.modules.get(module)
+    obj: Any = mod
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None)
+    if obj is not fn:
+        raise UsageError(f"{module}.{qualname} does not name the function passed in; define it at the "
+                         "top level of a module, or pass 'file.py:function'")
+    file = getattr(mod, "__file__", None)
+    if module == "__main__":
+        if not file:
+            raise UsageError("a function defined in an interactive session cannot run in the sandbox; "
+                             "put it in a file and pass 'file.py:function'")
+        # load the script under another name, so its `if __name__ == "__main__":` block does not run again
+        return Target("file", qualname, path=file, module_name="__crosscheck_main__")
+    return Target("module", qualname, module=module, file=file)
+
+
+# ---- results ------------------------------------------------------------------------------------
+
+@dataclass
+class SandboxResult:
+    """One call: ``value`` is the returned container, decoded (lists, tuples, dicts, ndarrays;
+    anything else as ``Opaque``); ``mutated`` names the inputs the call changed in place."""
+
+    value: Any
+    stdout: str = ""
+    stderr: str = ""
+    mutated: tuple[str, ...] = ()
+    elapsed: float = 0.0
+
+    @property
+    def output(self) -> str:
+        return _join_output(self.stdout, self.stderr)
+
+
+@dataclass(frozen=True)
+class Opaque:
+    """Something the implementation returned that is not a number, array or container."""
+
+    description: str
+
+    def __repr__(self) -> str:
+        return f"<{self.description}>"
+
+
+def trim_output(text: str, keep: int = _OUTPUT_KEEP) -> str:
+    """Head and tail of ``text`` with a marker for what was left out."""
+    if len(text) <= 2 * keep:
+        return text
+    return f"{text[:keep]}\n... [{len(text) - 2 * keep} characters omitted] ...\n{text[-keep:]}"
+
+
+def _join_output(stdout: str, stderr: str) -> str:
+    parts = []
+    if stdout.strip():
+        parts.append("stdout:\n" + stdout.rstrip())
+    if stderr.strip():
+        parts.append("stderr:\n" + stderr.rstrip())
+    return "\n".join(parts)
+
+
+# ---- the sandbox ----------------------------------------------------------------------------------
+
+@dataclass
+class _Worker:
+    proc: subprocess.Popen
+    to_worker: int
+    from_worker: int
+    stdout: Any
+    stderr: Any
+    accepts_spec: bool = False
+    killed: bool = field(default=False)
+
+
+class Sandbox:
+    """Runs ``fn(params, X, Y)`` (plus ``spec=`` when fn accepts it) in a worker process.
+
+    Use as a context manager. ``call`` returns a ``SandboxResult`` or raises
+    ``ImplementationError`` (kind in ``KINDS``); a TARGET that does not exist or is not
+    callable raises ``UsageError``. After any failure the next call starts a fresh worker.
+    """
+
+    def __init__(self, target: Any, *, timeout: float = 10.0, memory: int | None = 1024,
+                 startup_timeout: float | None = None) -> None:
+        self.target = target if isinstance(target, Target) else parse_target(target)
+        if not timeout > 0:
+            raise UsageError(f"timeout must be a positive number of seconds, got {timeout}")
+        if memory is not None and memory < 1:
+            raise UsageError(f"memory must be a positive number of megabytes, got {memory}")
+        self.timeout = float(timeout)
+        self.memory = memory
+        # starting Python and importing the user's module (which may import torch) is not the call
+        self.startup_timeout = startup_timeout if startup_timeout is not None else max(60.0, self.timeout)
+        self._worker: _Worker | None = None
+        self.starts = 0
+
+    # -- lifecycle --
+    def __enter__(self) -> Sandbox:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def accepts_spec(self) -> bool:
+        """Whether the function takes a ``spec`` keyword (known once the worker has started)."""
+        if self._worker is None:
+            self.start()
+        assert self._worker is not None
+        return self._worker.accepts_spec
+
+    def start(self) -> None:
+        if self._worker is not None:
+            return
+        to_r, to_w = os.pipe()
+        from_r, from_w = os.pipe()
+        out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+        for f in (out, err):  # O_APPEND: the worker always writes at the end, so truncating between calls works
+            fl = fcntl.fcntl(f.fileno(), fcntl.F_GETFL)
+            fcntl.fcntl(f.fileno(), fcntl.F_SETFL, fl | os.O_APPEND)
+        env = dict(os.environ)
+        env["CROSSCHECK_WORKER"] = "1"
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (_PKG_PARENT, env.get("PYTHONPATH")) if p)
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env.setdefault(var, "1")  # one BLAS thread: predictable memory, no fight for the cores
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-u", "-m", "crosscheck._worker", str(to_r), str(from_w)],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=err, pass_fds=(to_r, from_w),
+                start_new_session=True, env=env, cwd=os.getcwd(),
+            )
+        finally:
+            os.close(to_r)
+            os.close(from_w)
+        fl = fcntl.fcntl(to_w, fcntl.F_GETFL)
+        fcntl.fcntl(to_w, fcntl.F_SETFL, fl | os.O_NONBLOCK)
+        worker = _Worker(proc, to_w, from_r, out, err)
+        self._worker = worker
+        self.starts += 1
+        init = {"target": self.target.to_dict(), "sys_path": [p for p in sys.path if p], "memory_mb": self.memory}
+        deadline = time.monotonic() + self.startup_timeout
+        try:
+            self._send(worker, init, deadline)
+            meta, _ = self._receive(worker, deadline, phase="startup")
+        except ImplementationError as e:
+            self._stop(worker)
+            raise ImplementationError(f"the implementation's process failed to start: {e}", kind=e.kind,
+                                      output=e.output) from None
+        status = meta.get("status")
+        if status == "ready":
+            worker.accepts_spec = bool(meta.get("accepts_spec"))
+            self._read_output(worker)
+            return
+        stdout, stderr = self._read_output(worker)
+        self._stop(worker)
+        message = str(meta.get("message", ""))
+        if status == "usage":
+            raise UsageError(f"TARGET {self.target.display}: {message}")
+        output = _join_output(stdout, stderr + str(meta.get("traceback", "")))
+        raise ImplementationError(f"importing {self.target.display} failed: {message}", kind="import",
+                                  output=trim_output(output))
+
+    def close(self) -> None:
+        if self._worker is not None:
+            self._stop(self._worker, graceful=True)
+
+    def _stop(self, worker: _Worker, *, graceful: bool = False) -> None:
+        if graceful and worker.proc.poll() is None:
+            try:  # an empty frame asks the worker to leave its loop
+                self._send(worker, {"op": "exit"}, time.monotonic() + 1.0)
+                worker.proc.wait(timeout=1.0)
+            except (ImplementationError, subprocess.TimeoutExpired, OSError):
+                pass
+        self._kill(worker)
+        for fd in (worker.to_worker, worker.from_worker):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        worker.stdout.close()
+        worker.stderr.close()
+        if self._worker is worker:
+            self._worker = None
+
+    def _kill(self, worker: _Worker) -> None:
+        if worker.proc.poll() is None:
+            worker.killed = True
+            try:  # the whole group: the implementation may have started processes of its own
+                os.killpg(worker.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                worker.proc.kill()
+        try:
+            worker.proc.wait(timeout=5.0)
+        except subprocess.TimeoutExpired:  # pragma: no cover - a process that ignores SIGKILL
+            pass
+
+    # -- one call --
+    def call(self, params: Any, X: Any, Y: Any, spec: dict | None = None) -> SandboxResult:
+        """Call the implementation on copies of ``params, X, Y``; see the class docstring."""
+        self.start()
+        worker = self._worker
+        assert worker is not None
+        request = {"op": "call", "params": params, "X": X, "Y": Y, "spec": spec}
+        deadline = time.monotonic() + self.timeout
+        t0 = time.perf_counter()
+        try:
+            self._send(worker, request, deadline)
+            meta, arrays = self._receive(worker, deadline, phase="call")
+        except ImplementationError as e:
+            stdout, stderr = self._read_output(worker)
+            self._stop(worker)
+            e.output = trim_output(_join_output(stdout, stderr))
+            raise
+        elapsed = time.perf_counter() - t0
+        stdout, stderr = self._read_output(worker)
+        status = meta.get("status")
+        if status != "ok":
+            self._stop(worker)
+            raise self._failure(meta, stdout, stderr)
+        try:
+            value = _decode(meta.get("result"), arrays)
+            after = _decode(meta.get("inputs_after"), arrays)
+        except _ProtocolError as e:
+            self._stop(worker)
+            raise ImplementationError(f"the implementation's process sent back an unreadable reply ({e})",
+                                      kind="bad_output", output=trim_output(_join_output(stdout, stderr))) from None
+        mutated = tuple(_mutations(("params", "X", "Y"), (params, X, Y), after))
+        return SandboxResult(value, stdout, stderr, mutated, float(meta.get("elapsed", elapsed)))
+
+    def _failure(self, meta: dict, stdout: str, stderr: str) -> ImplementationError:
+        status, message = meta.get("status"), str(meta.get("message", ""))
+        output = trim_output(_join_output(stdout, stderr + str(meta.get("traceback", ""))))
+        if status == "raised":
+            return ImplementationError(f"the implementation raised {message}", kind="raised", output=output)
+        if status == "memory":
+            return ImplementationError(f"the implementation exceeded the memory cap of {self.memory} MB "
+                                       f"(--memory): {message}", kind="memory", output=output)
+        if status == "exit":
+            return ImplementationError(f"the implementation called {message} instead of returning gradients",
+                                       kind="exit", output=output)
+        return ImplementationError(f"the implementation's process sent an unexpected reply ({status!r})",
+                                   kind="bad_output", output=output)
+
+    # -- transport --
+    def _send(self, worker: _Worker, obj: dict, deadline: float) -> None:
+        body = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        view = memoryview(struct.pack(">Q", len(body)) + body)
+        while view:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise self._timed_out(worker)
+            _, writable, _ = select.select([], [worker.to_worker], [], remaining)
+            if not writable:
+                continue
+            try:
+                n = os.write(worker.to_worker, view)
+            except BlockingIOError:
+                continue
+            except (BrokenPipeError, OSError):
+                raise self._died(worker) from None
+            view = view[n:]
+
+    def _read_exact(self, worker: _Worker, n: int, deadline: float) -> bytes:
+        chunks, got = [], 0
+        while got < n:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise self._timed_out(worker)
+            readable, _, _ = select.select([worker.from_worker], [], [], remaining)
+            if not readable:
+                continue
+            b = os.read(worker.from_worker, min(n - got, 1 << 20))
+            if not b:
+                raise self._died(worker)
+            chunks.append(b)
+            got += len(b)
+        return b"".join(chunks)
+
+    def _receive(self, worker: _Worker, deadline: float, *, phase: str) -> tuple[dict, bytes]:
+        n_meta, n_data = _HEADER.unpack(self._read_exact(worker, _HEADER.size, deadline))
+        if n_meta > _MAX_META or n_data > _MAX_DATA:
+            self._kill(worker)
+            raise ImplementationError(f"the implementation's reply is too large ({n_meta + n_data} bytes)",
+                                      kind="bad_output")
+        raw = self._read_exact(worker, n_meta, deadline)
+        data = self._read_exact(worker, n_data, deadline)
+        try:
+            meta = json.loads(raw)
+            if not isinstance(meta, dict):
+                raise ValueError("not an object")
+        except (ValueError, RecursionError) as e:
+            self._kill(worker)
+            raise ImplementationError(f"the implementation's process corrupted the reply ({e})",
+                                      kind="bad_output") from None
+        try:
+            arrays = _arrays(meta.get("arrays", []), data)
+        except _ProtocolError as e:
+            self._kill(worker)
+            raise ImplementationError(f"the implementation's process corrupted the reply ({e})",
+                                      kind="bad_output") from None
+        return meta, arrays
+
+    def _timed_out(self, worker: _Worker) -> ImplementationError:
+        self._kill(worker)
+        return ImplementationError(f"the implementation did not return within {self.timeout:g} s (--timeout); "
+                                   "its process was killed", kind="timeout")
+
+    def _died(self, worker: _Worker) -> ImplementationError:
+        try:
+            code = worker.proc.wait(timeout=5.0)
+        except subprocess.TimeoutExpired:
+            self._kill(worker)
+            code = worker.proc.returncode
+        if code is not None and code < 0:
+            sig = -code
+            name = _signal_name(sig)
+            if sig == signal.SIGKILL and not worker.killed:
+                return ImplementationError(f"the implementation's process was killed ({name}), most likely for "
+                                           f"running out of memory", kind="memory")
+            return ImplementationError(f"the implementation's process crashed with {name}", kind="crash")
+        return ImplementationError(f"the implementation's process exited with status {code} instead of "
+                                   "returning gradients (os._exit or exit in its code?)", kind="exit")
+
+    def _read_output(self, worker: _Worker) -> tuple[str, str]:
+        return _drain(worker.stdout), _drain(worker.stderr)
+
+
+def _signal_name(sig: int) -> str:
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return f"signal {sig}"
+
+
+def _drain(f: Any) -> str:
+    """Everything written to ``f`` since the last drain, trimmed, then empty the file."""
+    fd = f.fileno()
+    size = os.fstat(fd).st_size
+    keep = _OUTPUT_KEEP * 4  # bytes: a UTF-8 character takes at most four
+    if size <= 2 * keep:
+        text = os.pread(fd, size, 0).decode("utf-8", "replace")
+    else:
+        head = os.pread(fd, keep, 0).decode("utf-8", "replace")
+        tail = os.pread(fd, keep, size - keep).decode("utf-8", "replace")
+        text = f"{head}\n... [{size - 2 * keep} bytes omitted] ...\n{tail}"
+    os.ftruncate(fd, 0)
+    return trim_output(text)
+
+
+# ---- decoding the worker's reply: plain data only ----------------------------------------------------
+
+class _ProtocolError(Exception):
+    pass
+
+
+def _arrays(entries: Any, data: bytes) -> list[np.ndarray]:
+    if not isinstance(entries, list):
+        raise _ProtocolError("array table is not a list")
+    out = []
+    for e in entries:
+        try:
+            dtype = np.dtype(str(e["dtype"]))
+            shape = tuple(int(s) for s in e["shape"])
+            offset, nbytes = int(e["offset"]), int(e["nbytes"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise _ProtocolError(f"bad array entry: {err}") from None
+        if dtype.kind not in _ALLOWED_KINDS or dtype.hasobject or dtype.fields is not None:
+            raise _ProtocolError(f"dtype {dtype} is not a plain number type")
+        if any(s < 0 for s in shape) or offset < 0 or offset + nbytes > len(data):
+            raise _ProtocolError("array entry out of range")
+        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        if count * dtype.itemsize != nbytes:
+            raise _ProtocolError("array size does not match its shape")
+        a = np.frombuffer(data, dtype=dtype, count=count, offset=offset).reshape(shape)
+        out.append(a.astype(dtype.newbyteorder("=")))  # a writable, native-order copy
+    return out
+
+
+def _decode(tree: Any, arrays: list[np.ndarray], depth: int = 0) -> Any:
+    if depth > 16 or not isinstance(tree, dict):
+        raise _ProtocolError("malformed value description")
+    t = tree.get("t")
+    if t == "none":
+        return None
+    if t == "array":
+        i = tree.get("i")
+        if not isinstance(i, int) or not 0 <= i < len(arrays):
+            raise _ProtocolError("array index out of range")
+        return arrays[i]
+    if t in ("list", "tuple"):
+        items = [_decode(v, arrays, depth + 1) for v in tree.get("v", [])]
+        return items if t == "list" else tuple(items)
+    if t == "dict":
+        keys, values = tree.get("k", []), tree.get("v", [])
+        if not isinstance(keys, list) or not isinstance(values, list) or len(keys) != len(values) \
+                or not all(isinstance(k, str) for k in keys):
+            raise _ProtocolError("malformed dict")
+        return {k: _decode(v, arrays, depth + 1) for k, v in zip(keys, values)}
+    if t == "other":
+        return Opaque(str(tree.get("type", "object"))[:200])
+    raise _ProtocolError(f"unknown value type {t!r}")
+
+
+def _mutations(names: tuple[str, ...], before: tuple, after: Any) -> list[str]:
+    if not isinstance(after, list) or len(after) != len(names):
+        return ["the inputs"]
+    out: list[str] = []
+    for name, b, a in zip(names, before, after):
+        _diff(name, b, a, out)
+    return out
+
+
+def _diff(path: str, before: Any, after: Any, out: list[str]) -> None:
+    if before is None or after is None:
+        if (before is None) != (after is None):
+            out.append(path)
+        return
+    if isinstance(before, np.ndarray) or isinstance(before, (int, float, np.generic)):
+        b = np.asarray(before)
+        if not isinstance(after, np.ndarray) or after.shape != b.shape or after.dtype != b.dtype \
+                or not np.array_equal(after, b, equal_nan=b.dtype.kind in "fc"):
+            out.append(path)
+        return
+    if isinstance(before, dict):
+        if not isinstance(after, dict) or set(after) != set(before):
+            out.append(f"{path} (its keys)")
+            return
+        for k in before:
+            _diff(f"{path}[{k!r}]", before[k], after[k], out)
+        return
+    if isinstance(before, (list, tuple)):
+        if not isinstance(after, (list, tuple)) or len(after) != len(before):
+            out.append(f"{path} (its items)")
+            return
+        for i, (b, a) in enumerate(zip(before, after)):
+            _diff(f"{path}[{i}]", b, a, out)
+        return
+    out.append(path)
