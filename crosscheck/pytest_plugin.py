@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from . import profiles
+from .backends import BACKEND_NAMES, available_backends
 from .errors import UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -49,7 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["CrosscheckConfig", "KNOWN_BACKENDS", "DEVICES", "cuda_available"]
 
-KNOWN_BACKENDS = ("numpy", "torch", "jax")
+KNOWN_BACKENDS = BACKEND_NAMES
 DEVICES = ("cpu", "cuda")
 _FIXTURES = ("crosscheck_config", "crosscheck_sweep")
 
@@ -101,7 +102,7 @@ class CrosscheckConfig:
 
     def describe(self) -> str:
         shard = f", shard {self.shard[0]}/{self.shard[1]}" if self.shard else ""
-        missing = f" (not installed: {', '.join(self.missing)})" if self.missing else ""
+        missing = f" (missing: {', '.join(self.missing)})" if self.missing else ""
         return (f"crosscheck: profile {self.profile}, backends {','.join(self.backends)}{missing}, "
                 f"device {self.device}{shard}")
 
@@ -159,10 +160,10 @@ def _option(config: pytest.Config, name: str) -> str | None:
 
 
 def _resolve_backends(text: str | None) -> tuple[tuple[str, ...], dict[str, str]]:
-    installed = {name: name == "numpy" or find_spec(name) is not None for name in KNOWN_BACKENDS}
+    why_missing = available_backends()  # find_spec only: imports no framework
     if text is None:
-        missing = {n: f"{n} is not installed" for n, ok in installed.items() if not ok}
-        return tuple(n for n in KNOWN_BACKENDS if installed[n]), missing
+        missing = {n: why for n, why in why_missing.items() if why is not None}
+        return tuple(n for n, why in why_missing.items() if why is None), missing
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
         raise UsageError("--crosscheck-backends is empty; give a comma list of numpy,torch,jax")
@@ -170,9 +171,8 @@ def _resolve_backends(text: str | None) -> tuple[tuple[str, ...], dict[str, str]
         if n not in KNOWN_BACKENDS:
             raise UsageError(f"--crosscheck-backends: unknown backend {n!r}; choose from "
                              f"{', '.join(KNOWN_BACKENDS)}")
-        if not installed[n]:
-            raise UsageError(f"--crosscheck-backends: {n} was asked for but is not installed "
-                             f"(pip install 'crosscheck[{n}]')")
+        if why_missing.get(n):
+            raise UsageError(f"--crosscheck-backends: {n} was asked for, but {why_missing[n]}")
     return tuple(dict.fromkeys(names)), {}
 
 

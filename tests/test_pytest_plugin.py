@@ -132,16 +132,17 @@ def test_unknown_backend_stops_the_run_with_one_line(pytester):
 def test_missing_backend_asked_by_name_is_a_usage_error(pytester, monkeypatch):
     import crosscheck.pytest_plugin as plugin
 
-    real = plugin.find_spec
-    monkeypatch.setattr(plugin, "find_spec", lambda name: None if name == "jax" else real(name))
+    real = plugin.available_backends
+    monkeypatch.setattr(plugin, "available_backends",
+                        lambda: dict(real(), jax="jax is not installed (pip install 'crosscheck[jax]')"))
     pytester.makepyfile(SHOW_CONFIG)
     result = pytester.runpytest("--crosscheck-backends", "numpy,jax")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert "jax was asked for but is not installed (pip install 'crosscheck[jax]')" in result.stderr.str()
+    assert "jax was asked for, but jax is not installed (pip install 'crosscheck[jax]')" in result.stderr.str()
     # not asked for: left out and listed, not an error
     result = pytester.runpytest("-s", "-v")
     assert "jax" not in _config_of(result)["backends"]
-    result.stdout.fnmatch_lines(["crosscheck: *(not installed: jax)*"])
+    result.stdout.fnmatch_lines(["crosscheck: *(missing: jax)*"])
 
 
 def test_bad_profile_and_device_are_usage_errors(pytester):
@@ -231,3 +232,79 @@ def test_options_reach_xdist_workers(pytester, no_profile_env):
     result.assert_outcomes(passed=4, failed=1)
     result.stdout.fnmatch_lines(["*AssertionError: control*"])
     assert not (pytester.path / ".hypothesis").exists()
+
+
+def test_shard_option_is_parsed_and_validated(pytester):
+    pytester.makepyfile(SHOW_CONFIG)
+    assert _config_of(pytester.runpytest("-s", "--crosscheck-shard", "2/5"))["shard"] == [2, 5]
+    result = pytester.runpytest("--crosscheck-shard", "6/5")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*crosscheck: --shard I/N needs 1 <= I <= N, got '6/5'*"])
+
+
+class _FakeResult:
+    def __init__(self, passed: bool):
+        self.passed = passed
+
+    def report_text(self) -> str:
+        return "FAKE SWEEP REPORT: minimal network 3-2-4, reproduce with: crosscheck sweep --replay ..."
+
+
+def test_sweep_fixture_passes_the_options_and_fails_with_the_report(pytester, monkeypatch, no_profile_env):
+    import crosscheck.sweep as sweep
+
+    seen = []
+
+    def fake_run_sweep(config, *, progress=False):
+        seen.append(config)
+        return _FakeResult(passed=config.seed != 13)
+
+    monkeypatch.setattr(sweep, "run_sweep", fake_run_sweep)
+    pytester.makepyfile("""
+        def test_passes(crosscheck_sweep):
+            assert crosscheck_sweep(examples=5).passed
+
+        def test_fails(crosscheck_sweep):
+            crosscheck_sweep(seed=13)
+
+        def test_unchecked(crosscheck_sweep):
+            assert not crosscheck_sweep(seed=13, check=False).passed
+
+        def test_bad_option(crosscheck_sweep):
+            crosscheck_sweep(no_such_option=1)
+    """)
+    result = pytester.runpytest("-p", "no:randomly", "--crosscheck-backends", "numpy", "--crosscheck-profile",
+                                "ci", "--crosscheck-shard", "2/3")
+    result.assert_outcomes(passed=2, failed=2)
+    result.stdout.fnmatch_lines(["*FAKE SWEEP REPORT: minimal network 3-2-4*", "*crosscheck sweep: bad sweep option*"])
+    assert len(seen) == 3
+    assert seen[0].backends == ("numpy",) and seen[0].profile == "ci" and seen[0].shard == (2, 3)
+    assert seen[0].device == "cpu" and seen[0].examples == 5
+
+
+SHARD_TEST = """
+import json, os
+
+def test_shard(crosscheck_sweep, crosscheck_config):
+    r = crosscheck_sweep(examples=12, draws=2, seed=3, routes=("recursive", "explicit"), depth=(1, 2))
+    with open(os.environ["SHARD_OUT"], "w") as f:
+        json.dump({"fingerprints": r.fingerprints, "cases": r.cases, "draws": r.draws}, f)
+"""
+
+
+def test_sweep_shards_add_up_to_the_whole_sweep(pytester, monkeypatch):
+    pytester.makepyfile(SHARD_TEST)
+    runs = {}
+    for shard in (None, "1/3", "2/3", "3/3"):
+        out = pytester.path / f"out-{(shard or 'all').replace('/', '-')}.json"
+        monkeypatch.setenv("SHARD_OUT", str(out))
+        args = ["--crosscheck-backends", "numpy", "--crosscheck-profile", "ci"]
+        result = pytester.runpytest(*args, *(["--crosscheck-shard", shard] if shard else []))
+        result.assert_outcomes(passed=1)
+        runs[shard] = json.loads(out.read_text())
+    whole = runs[None]["fingerprints"]
+    parts = [runs[s]["fingerprints"] for s in ("1/3", "2/3", "3/3")]
+    assert len(whole) == 12 and len(set(whole)) == 12
+    assert sorted(f for p in parts for f in p) == sorted(whole)  # every case once, none twice
+    assert all(parts), "each shard got some of the cases"
+    assert sum(runs[s]["draws"] for s in ("1/3", "2/3", "3/3")) == runs[None]["draws"]
