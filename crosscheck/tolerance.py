@@ -57,8 +57,9 @@ DEVICES = ("cpu", "cuda")
 PRECISIONS = ("default", "highest")
 
 # Fraction of the whole gradient's norm below which a parameter's gradient is judged
-# against that fraction instead of its own norm (see the module docstring).
-FLOOR = 1e-3
+# against that fraction instead of its own norm (see the module docstring): rtol * FLOOR
+# is the absolute noise allowed in a tiny parameter gradient, in units of ||exp||.
+FLOOR = {"float64": 1e-4, "float32": 1e-3}
 
 _RTOL = {"float64": 1e-10, "float32": 2e-4}
 
@@ -116,4 +117,4 @@ def policy_for(dtype: str | np.dtype = "float64", device: str = "cpu", precision
     if tf32_risk:
         reason += ("; on GPU at matmul precision 'default' float32 products may use TF32 (~7e-4 "
                    "relative error, measured on H100): not tolerated, reported as a precision setting")
-    return TolerancePolicy(dtype, device, precision, _RTOL[dtype], FLOOR, reason, tf32_risk)
+    return TolerancePolicy(dtype, device, precision, _RTOL[dtype], FLOOR[dtype], reason, tf32_risk)

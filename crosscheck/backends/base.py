@@ -27,11 +27,16 @@ from ..errors import UsageError
 from ..network import Network
 
 __all__ = ["Backend", "Ops", "user_loss", "split_user_params", "pack_user_grads", "user_grads_to_canonical",
-           "DEVICES", "PRECISIONS", "CANONICAL"]
+           "DEVICES", "PRECISIONS", "CANONICAL", "canonical_for", "check_batched"]
 
 DEVICES = ("cpu", "cuda")
 PRECISIONS = ("default", "highest")
 CANONICAL = Convention("columns", "out_in", "vector", "pairs")
+
+
+def canonical_for(network: Network) -> Convention:
+    """The canonical convention, with bias layout "none" for a network without bias."""
+    return CANONICAL if network.bias else Convention("columns", "out_in", "none", "pairs")
 
 
 class Backend(ABC):
@@ -226,6 +231,8 @@ def _bias_term(layout: str, b: Any, rows: bool) -> Any:
 
 def check_batched(network: Network, params: Any, X: np.ndarray, Y: np.ndarray | None) -> int:
     """Validate stacked canonical arrays; return D."""
+    if not isinstance(X, np.ndarray) or X.dtype not in (np.float32, np.float64):
+        raise ValueError(f"X must be a float32 or float64 array, got {getattr(X, 'dtype', type(X))}")
     if X.ndim != 3 or X.shape[1] != network.n_in:
         raise ValueError(f"X must be (D, {network.n_in}, m), got {X.shape}")
     D = X.shape[0]

@@ -24,9 +24,9 @@ from ..conventions import Convention
 from ..errors import UsageError
 from ..network import Network
 from .base import (
-    CANONICAL,
     Backend,
     Ops,
+    canonical_for,
     check_batched,
     pack_user_grads,
     split_user_params,
@@ -134,7 +134,8 @@ class TorchBackend(Backend):
                           X: np.ndarray, Y: np.ndarray | None) -> Gradients:
         """vmap(grad) over the leading draw axis, in ``convention``'s layout (canonical if None)."""
         torch = _torch()
-        conv = convention or CANONICAL
+        conv = convention or canonical_for(network)
+        conv.check_network(network)
         D = check_batched(network, params, X, Y)
         dtype = _dtype(X.dtype)
         user = conv.params_to_user(params, network)

@@ -1,0 +1,165 @@
+"""Measure the tolerance policy: false failures on correct cases, misses on planted mistakes.
+
+For random networks (depth 1-5, widths 2-16, ten activations, per-neuron mixes, six losses,
+both reductions, batch 1-8, a random convention each) and D parameter draws per network:
+
+- false failures: torch and JAX gradients (float64, and float32 computed in float32) against
+  the float64 NumPy reference on the same (rounded) inputs, judged by ``crosscheck.tolerance``;
+- misses: the same correct backend gradients with a relative error planted in ONE parameter
+  gradient of every draw (1e-3 in float32, 1e-8 in float64), either spread over the whole
+  parameter (random direction) or concentrated in one entry; a miss is a planted draw that passes.
+
+Every draw is checked through the batched paths (torch.func.vmap, jax.jit(vmap)), so 100,000
+draws per dtype take minutes on two cores.
+
+    .venv/bin/python benchmarks/false_failures.py --networks 1000 --draws 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+
+from crosscheck.activations import activation_names
+from crosscheck.backends import available_backends, get_backend
+from crosscheck.compare import batched_rel_errors
+from crosscheck.conventions import all_conventions
+from crosscheck.draws import draw
+from crosscheck.network import Network
+from crosscheck.reference import recursive
+from crosscheck.tolerance import policy_for
+
+ACTIVATIONS = [a for a in activation_names()]
+LOSSES = ["half_sse", "sse", "softmax_ce", "bce", "readout", "output"]
+PLANT = {"float64": 1e-8, "float32": 1e-3}
+
+
+def random_network(rng: np.random.Generator) -> Network:
+    depth = int(rng.integers(1, 6))
+    loss = str(rng.choice(LOSSES))
+    widths = [int(rng.integers(2, 17)) for _ in range(depth + 1)]
+    if loss == "output":
+        widths[-1] = 1
+    acts: list = []
+    for layer in range(1, depth + 1):
+        if rng.random() < 0.15 and layer < depth:
+            acts.append(tuple(str(rng.choice(ACTIVATIONS)) for _ in range(widths[layer])))
+        else:
+            acts.append(str(rng.choice(ACTIVATIONS)))
+    if loss == "bce":
+        acts[-1] = "sigmoid"
+    return Network(tuple(widths), tuple(acts), loss=loss, reduction=str(rng.choice(["sum", "mean"])),
+                   bias=bool(rng.random() < 0.85))
+
+
+def plant(grads, rng: np.random.Generator, size: float, one_entry: bool):
+    """Copy of stacked ``grads`` with a relative error ``size`` in one random parameter per draw.
+
+    Returns (planted, share): ``share[d]`` is ||g_p|| / ||g|| of the planted parameter (0 when
+    its gradient is exactly zero, where a relative error means nothing and nothing is planted)."""
+    flat = [a.copy() for pair in grads for a in pair if a is not None]
+    D = flat[0].shape[0]
+    norms = np.stack([np.linalg.norm(a.reshape(D, -1).astype(np.float64), axis=-1) for a in flat], axis=1)
+    total = np.sqrt((norms**2).sum(axis=1))
+    which = rng.integers(0, len(flat), size=D)
+    share = np.zeros(D)
+    for d in range(D):
+        g = flat[which[d]][d]
+        norm = norms[d, which[d]]
+        if norm == 0:
+            continue
+        share[d] = norm / total[d]
+        if one_entry:
+            delta = np.zeros(g.shape)
+            delta.flat[rng.integers(0, g.size)] = rng.choice([-1.0, 1.0])
+        else:
+            delta = rng.normal(size=g.shape)
+            delta /= np.linalg.norm(delta)
+        flat[which[d]][d] = (g + size * norm * delta).astype(g.dtype)
+    it = iter(flat)
+    return tuple((next(it), None if b is None else next(it)) for _, b in grads), share
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--networks", type=int, default=1000)
+    ap.add_argument("--draws", type=int, default=100)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--dtypes", default="float64,float32")
+    ap.add_argument("--backends", default=None, help="default: torch,jax where installed")
+    ap.add_argument("--dump", default=None, help="write per-parameter errors to this .npz")
+    args = ap.parse_args(argv)
+    names = args.backends.split(",") if args.backends else [
+        n for n in ("torch", "jax") if available_backends()[n] is None]
+    backends = {n: get_backend(n) for n in names}
+    dtypes = args.dtypes.split(",")
+    conventions = [c for c in all_conventions()]
+    rng = np.random.default_rng(args.seed)
+    stats = {(dt, n): dict(cases=0, false=0, worst=0.0, planted=0, missed=0, min_planted=np.inf, rels=[],
+                           tiny_missed=0, tiny=0)
+             for dt in dtypes for n in names}
+    start = time.time()
+    for i in range(args.networks):
+        net = random_network(rng)
+        conv = conventions[int(rng.integers(len(conventions)))]
+        while conv.has_bias != net.bias:
+            conv = conventions[int(rng.integers(len(conventions)))]
+        m = 1 if conv.batch == "single" else int(rng.integers(1, 9))
+        for dt in dtypes:
+            try:
+                d = draw(net, int(rng.integers(2**31)), batch_size=m, draws=args.draws, dtype=dt)
+            except RuntimeError:
+                continue
+            up = lambda a: None if a is None else a.astype(np.float64)  # noqa: E731
+            expected = recursive.gradients(net, tuple((up(W), up(b)) for W, b in d.params), up(d.X), up(d.Y))
+            policy = policy_for(dt)
+            for name, backend in backends.items():
+                got = backend.gradients_batched(net, conv, d.params, d.X, d.Y)
+                rel, _ = batched_rel_errors(expected, got, policy=policy)
+                s = stats[(dt, name)]
+                worst = rel.max(axis=1)
+                s["cases"] += worst.size
+                s["false"] += int((worst > policy.rtol).sum())
+                s["worst"] = max(s["worst"], float(worst.max()))
+                s["rels"].append(rel.ravel())
+                if (worst > policy.rtol).any():
+                    print(f"  false failure: {net.describe()} {conv.describe()} m={m} {name} {dt} "
+                          f"worst {worst.max():.2e}", file=sys.stderr)
+                # below this share of ||g||, a planted error is smaller than rtol * floor: the
+                # policy's stated resolution (tolerance.py), reported apart
+                resolution = policy.rtol / PLANT[dt] * policy.floor
+                for one_entry in (False, True):
+                    bad, share = plant(got, rng, PLANT[dt], one_entry)
+                    prel, _ = batched_rel_errors(expected, bad, policy=policy)
+                    pworst = prel.max(axis=1)
+                    live = share > 0
+                    tiny = live & (share < resolution)
+                    missed = live & (pworst <= policy.rtol)
+                    s["planted"] += int((live & ~tiny).sum())
+                    s["missed"] += int((missed & ~tiny).sum())
+                    s["tiny"] += int(tiny.sum())
+                    s["tiny_missed"] += int((missed & tiny).sum())
+                    if (live & ~tiny).any():
+                        s["min_planted"] = min(s["min_planted"], float(pworst[live & ~tiny].min()))
+        if (i + 1) % max(1, args.networks // 20) == 0:
+            done = sum(s["cases"] for s in stats.values())
+            print(f"  {i + 1}/{args.networks} networks, {done} cases, {time.time() - start:.0f} s", file=sys.stderr)
+    elapsed = time.time() - start
+    print(f"{args.networks} networks x {args.draws} draws, seed {args.seed}, {elapsed:.0f} s")
+    print(f"{'dtype':8} {'backend':7} {'tol':>7} {'cases':>8} {'false':>6} {'worst':>9} {'p99.99':>9} "
+          f"{'planted':>8} {'size':>6} {'missed':>6} {'min planted':>11} {'sub-resolution missed':>22}")
+    for (dt, name), s in stats.items():
+        rels = np.concatenate(s["rels"]) if s["rels"] else np.zeros(1)
+        print(f"{dt:8} {name:7} {policy_for(dt).rtol:7.0e} {s['cases']:8d} {s['false']:6d} {s['worst']:9.2e} "
+              f"{np.quantile(rels, 0.9999):9.2e} {s['planted']:8d} {PLANT[dt]:6.0e} {s['missed']:6d} "
+              f"{s['min_planted']:11.2e} {s['tiny_missed']:>10d} of {s['tiny']:<8d}")
+    if args.dump:
+        np.savez(args.dump, **{f"{dt}_{n}": np.concatenate(s["rels"]) for (dt, n), s in stats.items() if s["rels"]})
+    return 0 if all(s["false"] == 0 and s["missed"] == 0 for s in stats.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

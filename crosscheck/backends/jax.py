@@ -1,0 +1,196 @@
+"""The JAX backend: jax.grad for one case, jax.jit(jax.vmap(jax.grad)) for many draws.
+
+jax is imported inside functions only. float64 runs inside ``jax.enable_x64(True)``, a
+context manager (a jax config State), so 64-bit mode never leaks into the caller's process:
+after a float64 call ``jax.numpy.zeros(1).dtype`` is float32 again. float32 calls do not
+touch the flag. precision "highest" wraps each call in ``jax.default_matmul_precision("highest")``;
+"default" leaves JAX's own default, which is TF32-like for float32 on GPUs (MEASURED.md).
+
+Compiling is the cost in JAX (0.13-0.3 s per new architecture, MEASURED.md), so ``jit=True``
+(the default) keeps one jitted function per (network, convention, dtype, precision, device)
+in an LRU cache; jit itself caches the compiled executable per input shape, so a new batch
+size or draw count compiles once and then hits. ``jit=False`` runs jax.grad eagerly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from ..case import Case, Gradients
+from ..conventions import Convention
+from ..errors import UsageError
+from ..network import Network
+from .base import (
+    Backend,
+    Ops,
+    canonical_for,
+    check_batched,
+    pack_user_grads,
+    split_user_params,
+    user_grads_to_canonical,
+    user_loss,
+)
+
+__all__ = ["JaxBackend", "jax_settings", "scoped"]
+
+_CACHE_SIZE = 256
+
+
+def _jax():
+    import jax
+
+    return jax
+
+
+def _ops() -> Ops:
+    jax = _jax()
+    jnp = jax.numpy
+
+    def take(x, idx, axis):
+        return jnp.take(x, jnp.asarray(idx), axis=axis)
+
+    return Ops(jax, lambda xs, axis: jnp.concatenate(xs, axis=axis), take, "jax")
+
+
+@contextlib.contextmanager
+def scoped(dtype: Any, precision: str) -> Iterator[None]:
+    """x64 on for float64 only, and the matmul precision, for the duration of the block."""
+    jax = _jax()
+    with contextlib.ExitStack() as stack:
+        if np.dtype(dtype) == np.float64:
+            stack.enter_context(jax.enable_x64(True))
+        if precision == "highest":
+            stack.enter_context(jax.default_matmul_precision("highest"))
+        yield
+
+
+def jax_settings() -> dict:
+    """JAX's version, devices, x64 flag and default matmul precision as they are now."""
+    jax = _jax()
+    try:
+        import jaxlib
+
+        jaxlib_version = getattr(jaxlib, "__version__", "unknown")
+    except ImportError:
+        jaxlib_version = "not installed"
+    devices = [f"{d.platform}:{d.id} {getattr(d, 'device_kind', '')}".strip() for d in jax.devices()]
+    return {
+        "version": jax.__version__,
+        "jaxlib_version": jaxlib_version,
+        "default_backend": jax.default_backend(),
+        "devices": devices,
+        "gpu_available": _has_gpu(),
+        "x64_enabled": bool(jax.config.jax_enable_x64),
+        "default_matmul_precision": jax.config.jax_default_matmul_precision or "default",
+    }
+
+
+def _has_gpu() -> bool:
+    try:
+        return len(_jax().devices("gpu")) > 0
+    except RuntimeError:
+        return False
+
+
+def _tf32_like(precision: str | None) -> bool:
+    # JAX's "default" (and "high", bf16_3x) lowers float32 GPU matmuls below full float32
+    return (precision or "default") not in ("highest", "float32", "F32_F32_F32")
+
+
+class JaxBackend(Backend):
+    name = "jax"
+
+    def __init__(self, device: str = "cpu", precision: str = "default", *, jit: bool = True) -> None:
+        super().__init__(device, precision)
+        jax = _jax()
+        if device == "cuda":
+            if not _has_gpu():
+                raise UsageError(f"jax: device 'cuda' asked for but JAX sees no GPU (jax {jax.__version__}, "
+                                 f"devices: {', '.join(d.platform for d in jax.devices())}; "
+                                 "install jax[cuda12] or jax[cuda13])")
+            self._device = jax.devices("gpu")[0]
+        else:
+            self._device = jax.devices("cpu")[0]
+        self.jit = jit
+        self._fns: OrderedDict[tuple, Any] = OrderedDict()
+
+    def _put(self, a: Any) -> Any:
+        return None if a is None else _jax().device_put(np.ascontiguousarray(a), self._device)
+
+    def _function(self, network: Network, conv: Convention, dtype: Any, has_y: bool, batched: bool):
+        key = (network, conv, np.dtype(dtype).name, has_y, batched, self.precision, self.jit)
+        fn = self._fns.get(key)
+        if fn is not None:
+            self._fns.move_to_end(key)
+            return fn
+        jax = _jax()
+        ops = _ops()
+        k = network.depth
+        separate = conv.has_bias and not conv.augmented
+        alpha_np = np.asarray(network.alpha, dtype=dtype)
+
+        def loss(flat, X, Y):
+            Ws = list(flat[:k])
+            bs = list(flat[k:]) if separate else [None] * k
+            return user_loss(ops, network, conv, Ws, bs, X, Y, jax.numpy.asarray(alpha_np))
+
+        fn = jax.grad(loss)
+        if batched:
+            fn = jax.vmap(fn, in_axes=(0, 0, 0 if has_y else None))
+        if self.jit:
+            fn = jax.jit(fn)
+        self._fns[key] = fn
+        if len(self._fns) > _CACHE_SIZE:
+            self._fns.popitem(last=False)
+        return fn
+
+    def _run(self, network: Network, conv: Convention, user: Any, X: np.ndarray, Y: np.ndarray | None,
+             batched: bool) -> Gradients:
+        dtype = _check_dtype(X.dtype)
+        Ws, bs = split_user_params(conv, network, user)
+        flat = [np.asarray(a) for a in Ws] + [np.asarray(b) for b in bs if b is not None]
+        with scoped(dtype, self.precision):
+            fn = self._function(network, conv, dtype, Y is not None, batched)
+            grads = fn(tuple(self._put(a) for a in flat), self._put(X), self._put(Y))
+            host = [np.asarray(g) for g in grads]  # inside the scope: x64 arrays stay float64
+        k = network.depth
+        it = iter(host[k:])
+        dbs = [None if b is None else next(it) for b in bs]
+        return user_grads_to_canonical(conv, network, pack_user_grads(conv, host[:k], dbs))
+
+    def gradients(self, case: Case) -> Gradients:
+        params, X, Y = case.user_inputs()
+        return self._run(case.network, case.convention, params, X, Y, batched=False)
+
+    def gradients_batched(self, network: Network, convention: Convention | None, params: Any,
+                          X: np.ndarray, Y: np.ndarray | None) -> Gradients:
+        """jit(vmap(grad)) over the leading draw axis, in ``convention``'s layout (canonical if None)."""
+        conv = convention or canonical_for(network)
+        conv.check_network(network)
+        check_batched(network, params, X, Y)
+        user = conv.params_to_user(params, network)
+        return self._run(network, conv, user, conv.x_to_user(X), conv.y_to_user(Y), batched=True)
+
+    def cache_info(self) -> dict:
+        return {"functions": len(self._fns), "max": _CACHE_SIZE}
+
+    def settings(self) -> dict:
+        s = jax_settings()
+        effective = "highest" if self.precision == "highest" else s["default_matmul_precision"]
+        s.update(backend="jax", device=self.device, precision=self.precision, jit=self.jit,
+                 dtypes=["float32", "float64"], x64="scoped: enabled only inside float64 calls",
+                 effective_matmul_precision=effective,
+                 tf32_like=self.device == "cuda" and _tf32_like(effective))
+        return s
+
+
+def _check_dtype(dtype: Any) -> np.dtype:
+    dt = np.dtype(dtype)
+    if dt not in (np.float64, np.float32):
+        raise UsageError(f"jax backend: dtype must be float64 or float32, got {dt.name}")
+    return dt
