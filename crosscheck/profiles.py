@@ -43,7 +43,8 @@ __all__ = [
 ENV_VAR = "CROSSCHECK_PROFILE"
 HYPOTHESIS_PREFIX = "crosscheck-"
 
-# "health_checks" lists HealthCheck member names to suppress; the rest are hypothesis.settings keywords.
+# "health_checks" lists HealthCheck member names to suppress, "phases" the Phase names to run (default
+# _PHASES); the rest are hypothesis.settings keywords.
 # Why each choice:
 # - deadline=None everywhere: JAX compiles per shape (0.2-0.3 s) and CI runners are slow and noisy, so
 #   a per-example deadline would report the machine, not the gradients (a false failure).
@@ -51,8 +52,11 @@ HYPOTHESIS_PREFIX = "crosscheck-"
 #   database=None so no job writes .hypothesis/ (shared checkouts, xdist workers, read-only caches);
 #   print_blob so every failure prints the @reproduce_failure line that replays it locally.
 #   too_slow is suppressed for the same reason as the deadline.
+# - no explain phase anywhere: its "lines always and only run by failing examples" point into
+#   crosscheck's own comparison code, which says nothing about the user's mistake, and it costs time.
 # - dev: few examples, the local example database kept, so a failure found once is replayed first.
 # - thorough: for nightly or pre-release runs.
+_PHASES = ("explicit", "reuse", "generate", "target", "shrink")
 PROFILES: dict[str, dict[str, Any]] = {
     "ci": {
         "max_examples": 100,
@@ -123,9 +127,10 @@ def profile_values(profile: str | None = None) -> dict[str, Any]:
 
 
 def _settings_kwargs(values: dict[str, Any]) -> dict[str, Any]:
-    from hypothesis import HealthCheck
+    from hypothesis import HealthCheck, Phase
 
-    kw = {k: v for k, v in values.items() if k != "health_checks"}
+    kw = {k: v for k, v in values.items() if k not in ("health_checks", "phases")}
+    kw["phases"] = [Phase[name] for name in values.get("phases", _PHASES)]
     if values.get("health_checks"):
         kw["suppress_health_check"] = [HealthCheck[name] for name in values["health_checks"]]
     return kw

@@ -110,3 +110,11 @@ def test_importing_profiles_does_not_import_hypothesis():
     code = "import sys, crosscheck.profiles; print('hypothesis' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_no_explain_phase():
+    from hypothesis import Phase
+
+    for name in profiles.PROFILE_NAMES:
+        phases = profiles.settings_for(name).phases
+        assert Phase.explain not in phases and Phase.generate in phases and Phase.shrink in phases
