@@ -87,6 +87,10 @@ def test_set_current_profile_returns_previous_for_restoring(clean_env):
 
 
 def test_register_profiles_uses_prefixed_names_and_keeps_users_own():
+    try:
+        saved = settings.get_profile("ci")
+    except Exception:  # noqa: BLE001 - hypothesis raises InvalidArgument for an unknown profile
+        saved = None
     settings.register_profile("ci", max_examples=3)
     try:
         names = profiles.register_profiles()
@@ -95,8 +99,11 @@ def test_register_profiles_uses_prefixed_names_and_keeps_users_own():
         assert settings.get_profile("crosscheck-ci").derandomize is True
         assert settings.get_profile("crosscheck-ci").database is None
         assert settings.get_profile("crosscheck-thorough").max_examples == 1000
-    finally:
-        settings.register_profile("ci")  # leave no 3-example profile behind for other tests
+    finally:  # leave no 3-example profile behind for other tests
+        if saved is not None:
+            settings.register_profile("ci", parent=saved)
+        else:
+            settings.register_profile("ci")
 
 
 def test_profile_values_are_plain_data():

@@ -186,6 +186,9 @@ def test_backend_marker_skips_unconfigured_backends_and_fixture_users_are_marked
 
 
 def test_hypothesis_profile_option_finds_the_prefixed_profiles(pytester):
+    from hypothesis import settings
+
+    outer = settings.get_current_profile_name()
     pytester.makepyfile("""
         from hypothesis import settings
 
@@ -193,11 +196,11 @@ def test_hypothesis_profile_option_finds_the_prefixed_profiles(pytester):
             assert settings.get_current_profile_name() == "crosscheck-ci"
             assert settings.default.derandomize and settings.default.database is None
     """)
-    result = pytester.runpytest("--hypothesis-profile", "crosscheck-ci")
+    try:
+        result = pytester.runpytest("--hypothesis-profile", "crosscheck-ci")
+    finally:
+        settings.load_profile(outer)  # the inner run loaded a profile into this process
     result.assert_outcomes(passed=1)
-    from hypothesis import settings
-
-    settings.load_profile("default")  # the inner run loaded a profile into this process
 
 
 def test_startup_imports_no_framework(pytester):
