@@ -9,8 +9,9 @@ import tracemalloc
 import numpy as np
 import pytest
 from _draw import law_cases, random_params
-from hypothesis import given, settings
+from hypothesis import find, given, settings
 
+from crosscheck.case import Case
 from crosscheck.errors import UsageError
 from crosscheck.network import Network
 from crosscheck.reference import explicit, get_route, jacobian, kronecker, numeric, route_names
@@ -28,13 +29,19 @@ def _blocks(grads):
         yield f"db{layer}", db
 
 
-def assert_routes_agree(network: Network, params, X, Y, routes=FORMULA_ROUTES, *, rtol: float = RTOL,
-                        reference: str = "recursive", dtype=None) -> None:
+def assert_routes_agree(case_or_network, params=None, X=None, Y=None, routes=FORMULA_ROUTES, *,
+                        rtol: float = RTOL, reference: str = "recursive", dtype=None) -> None:
     """Every route's gradients equal the reference route's, block by block, normwise relative.
 
-    Structure first (layers, shapes, bias present or None), then values:
+    Takes a ``Case`` or ``(network, params, X, Y)`` in canonical layout. Structure first (layers,
+    shapes, bias present or None), then values:
     ``||g - ref|| <= rtol * max(||g||, ||ref||) + 1e-14 * ||ref_total||`` (the small absolute
     floor only matters for blocks that cancel to ~0). ``dtype``: the dtype every route returns."""
+    if isinstance(case_or_network, Case):
+        network, params, X, Y = case_or_network.network, case_or_network.params, case_or_network.X, \
+            case_or_network.Y
+    else:
+        network = case_or_network
     expected = get_route(reference)(network, params, X, Y)
     total = np.sqrt(sum(float(np.sum(np.square(a, dtype=np.float64))) for _, a in _blocks(expected)
                         if a is not None))
@@ -57,10 +64,20 @@ def assert_routes_agree(network: Network, params, X, Y, routes=FORMULA_ROUTES, *
 
 # ---- the agreement law -----------------------------------------------------------------------
 
-@LAWS
+def canonical_from_user(case: Case):
+    """The case as its convention hands it to a user, converted back to canonical arrays."""
+    conv, net = case.convention, case.network
+    params_u, X_u, Y_u = case.user_inputs()
+    Y = None if Y_u is None else (Y_u.T if conv.batch == "rows" else Y_u)
+    return net, conv.params_from_user(params_u, net), conv.x_from_user(X_u, net), Y
+
+
+@settings(max_examples=100, deadline=None, database=None)
 @given(law_cases())
 def test_formula_routes_agree_in_float64(case):
-    assert_routes_agree(case.network, case.params, case.X, case.Y, dtype=np.float64)
+    assert_routes_agree(case, dtype=np.float64)
+    # and through the case's convention (every batch, weights, bias and params layout)
+    assert_routes_agree(*canonical_from_user(case), dtype=np.float64)
 
 
 @LAWS
@@ -247,6 +264,18 @@ def test_jacobian_memory_is_bounded_by_its_limit_not_the_batch():
     assert peak <= 2 * 8 * limit + 3 * inputs, peak
 
 
+@pytest.mark.parametrize("route", ["explicit", "kronecker", "jacobian"])
+def test_no_identity_diagonal_or_dense_kronecker_is_ever_built(route, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"{route} materialised a dense structured matrix")
+
+    for name in ("eye", "identity", "diag", "diagflat", "kron"):
+        monkeypatch.setattr(np, name, refuse)
+    net = Network((4, 6, 5, 3), ("tanh", ("relu", "sin", "elu", "sigmoid", "identity"), "identity"))
+    params, X, Y = random_params(net, 8, 7)
+    get_route(route)(net, params, X, Y)
+
+
 def test_structural_helpers_equal_their_dense_definitions():
     rng = np.random.default_rng(7)
     d, M = rng.normal(size=4), rng.normal(size=(4, 3))
@@ -288,6 +317,25 @@ def test_planted_missing_sigma_prime_breaks_the_law(monkeypatch):
     for net, params, X, Y in _fixed_cases():
         with pytest.raises(AssertionError, match="explicit disagrees"):
             assert_routes_agree(net, params, X, Y)
+
+
+def test_hypothesis_finds_the_planted_mistake(monkeypatch):
+    original = explicit.layer_factors
+    monkeypatch.setattr(explicit, "layer_factors", lambda network, params, Z, layer: [
+        (op, np.ones_like(M) if op == "hadamard" and i > 0 else M)
+        for i, (op, M) in enumerate(original(network, params, Z, layer))])
+
+    def law_fails(case) -> bool:
+        try:
+            assert_routes_agree(case, routes=("explicit",))
+        except AssertionError:
+            return True
+        return False
+
+    found = find(law_cases(), law_fails, settings=settings(max_examples=500, database=None, deadline=None))
+    # the mistake can only show through a hidden layer whose activation is not the identity
+    hidden = {n for a in found.network.activations[:-1] for n in ((a,) if isinstance(a, str) else a)}
+    assert found.network.depth >= 2 and hidden - {"identity"}, found.describe()
 
 
 def test_planted_untransposed_weight_breaks_the_law(monkeypatch):
