@@ -1,0 +1,736 @@
+"""The mistake catalogue, as transformations of the reference computation, and the matcher.
+
+A *mechanism* is a mistake inside the computation: a modified delta recursion, written
+here, that produces the gradients a program with that mistake would produce
+(``activation_derivative``, ``missing_activation_derivative``, ``no_transpose_in_backprop``,
+``single_sample``, ``kink_convention``). A *slip* is a mistake in what is handed back,
+one parameter at a time, in the user's own layout: transposed, reordered (``vec_order``),
+reshaped (``shape``), scaled (``scale``, ``sign``), taken from another layer
+(``layer_order``) or a bias gradient left as the unsummed delta (``bias_not_reduced``).
+
+The matcher tries every mechanism (and none), and for each parameter every slip, and keeps
+the *simplest* complete explanation of what the implementation returned: each mechanism,
+each kind of slip and each distinct scale factor counts one (an unrecognised factor two).
+Ties go to the catalogue's order. ``mutates_inputs`` comes from the sandbox.
+
+Candidate gradients are canonical (``dW_l: (n_l, n_{l-1})``, ``delta_l: (n_l, m)``) and are
+converted to the user's layout with the convention's exact conversions before matching.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from .activations import ACTIVATIONS, get_activation
+from .case import Case
+from .conventions import Convention, _as_finite_array
+from .errors import ConventionError
+from .network import Network
+from .reference.forward import forward, output_gradient
+
+__all__ = ["CATALOGUE", "Diagnosis", "diagnose", "user_arrays", "expected_user_arrays", "backprop", "Candidate",
+           "candidates"]
+
+CATALOGUE = ("transposed", "sign", "scale", "layer_order", "bias_not_reduced", "activation_derivative",
+             "missing_activation_derivative", "no_transpose_in_backprop", "single_sample", "vec_order",
+             "mutates_inputs", "kink_convention", "shape", "unknown")
+_RANK = {name: i for i, name in enumerate(CATALOGUE)}
+_MAX_COST = 4  # simpler explanations than this are reported; past it, the rest is "unknown"
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """One named mistake: catalogue ``id``, the first ``parameter`` (``"dW2"``) and ``layer``
+    where it shows, going backwards from the output, and a sentence for the user."""
+
+    id: str
+    parameter: str
+    layer: int
+    detail: str
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "parameter": self.parameter, "layer": self.layer, "detail": self.detail}
+
+    def __str__(self) -> str:
+        return f"{self.id} ({self.parameter}): {self.detail}"
+
+
+# ---- the user's gradient container as named arrays ------------------------------------------------
+
+def _names(network: Network, convention: Convention) -> list[tuple[str, int, str]]:
+    """(label, layer, kind) in layer order: dW1, db1, dW2, ..."""
+    separate = convention.has_bias and not convention.augmented
+    out = []
+    for layer in range(1, network.depth + 1):
+        out.append((f"dW{layer}", layer, "W"))
+        if separate:
+            out.append((f"db{layer}", layer, "b"))
+    return out
+
+
+def user_arrays(convention: Convention, network: Network, container: Any) -> dict[str, np.ndarray]:
+    """``{"dW1": ..., "db1": ..., ...}`` from a gradient container in ``convention``, shapes unchecked.
+
+    Raises ``ConventionError`` when it is not the declared container of finite numeric arrays
+    (wrong container, keys or number of layers, None, NaN, non-numbers): that is a failure to
+    run (exit 3), while a wrong shape inside the right container is a wrong gradient (exit 1)."""
+    k = network.depth
+    separate = convention.has_bias and not convention.augmented
+    raw: dict[str, Any] = {}
+    if convention.params == "dict":
+        if not isinstance(container, Mapping):
+            raise ConventionError(f"expected a dict of gradients (params='dict'), got {_kind(container)}")
+        allowed = set()
+        for label, _layer, _k in _names(network, convention):
+            keys = (label, label[1:])
+            allowed.update(keys)
+            found = [key for key in keys if key in container]
+            if not found:
+                raise ConventionError(f"missing key {label!r} (or {label[1:]!r}) in the gradient dict; got keys "
+                                      f"{sorted(map(str, container))}")
+            raw[label] = container[found[0]]
+        extra = sorted(set(map(str, container)) - allowed)
+        if extra:
+            raise ConventionError(f"unexpected keys in the gradient dict: {extra}")
+    else:
+        if not isinstance(container, (list, tuple)):
+            raise ConventionError(f"expected a list of gradients (params='pairs'), got {_kind(container)}")
+        if len(container) != k:
+            raise ConventionError(f"expected {k} layers of gradients, got {len(container)}")
+        for layer, item in enumerate(container, start=1):
+            if separate:
+                if not isinstance(item, (list, tuple)) or len(item) != 2:
+                    raise ConventionError(f"layer {layer}: expected a (dW, db) pair, got {_kind(item)}")
+                raw[f"dW{layer}"], raw[f"db{layer}"] = item
+            else:
+                raw[f"dW{layer}"] = item
+    return {label: np.asarray(_as_finite_array(v, label), dtype=np.float64) for label, v in raw.items()}
+
+
+def _kind(obj: Any) -> str:
+    return repr(obj) if type(obj).__name__ == "Opaque" else type(obj).__name__
+
+
+def expected_user_arrays(case: Case, grads: Any) -> dict[str, np.ndarray]:
+    """Canonical gradients in the case's own layout, as named arrays (fixed augmented rows zero)."""
+    c = case.convention
+    return user_arrays(c, case.network, c.params_to_user(grads, case.network, gradient=True))
+
+
+def _masks(case: Case) -> dict[str, np.ndarray]:
+    """True where an entry is a parameter's gradient (False on seed 000's fixed rows)."""
+    c, net = case.convention, case.network
+    out = {}
+    for label, layer, kind in _names(net, c):
+        shape = c.user_weight_shape(net, layer) if kind == "W" else c.user_bias_shape(net, layer)
+        m = np.ones(shape, dtype=bool)
+        if kind == "W" and c.augmented and layer < net.depth:
+            if c.weights == "in_out":
+                m[:, -1] = False
+            else:
+                m[-1, :] = False
+        out[label] = m
+    return out
+
+
+# ---- mechanisms: the reference computation with one thing done wrong ----------------------------------
+
+SigmaPrime = Callable[[int, np.ndarray, np.ndarray], np.ndarray]  # (layer, Z_l, A_l) -> Sigma'_l, (n_l, m)
+BackMatrix = Callable[[int, np.ndarray], np.ndarray]  # (layer l, W_l: (n_l, n_{l-1})) -> stand-in for W_l^T
+
+
+def backprop(network: Network, params: Any, X: np.ndarray, Y: Any, *, sigma_prime: SigmaPrime | None = None,
+             back_matrix: BackMatrix | None = None) -> tuple[tuple, list]:
+    """The delta recursion with hooks; without hooks it is ``crosscheck.reference.recursive``.
+
+        delta_k = dL/dA_k o sigma_prime(k)          delta_l = back_matrix(W_{l+1}) delta_{l+1} o sigma_prime(l)
+        dW_l = delta_l A_{l-1}^T                    db_l = delta_l 1
+
+    Returns (canonical gradients, deltas) with ``deltas[l]: (n_l, m)`` (``deltas[0]`` unused)."""
+    Z, A = forward(network, params, X)
+    k = network.depth
+    sp = sigma_prime or (lambda layer, z, a: network.sigma_prime(layer, z))
+    bm = back_matrix or (lambda layer, W: W.T)
+    grads: list = [None] * k
+    deltas: list = [None] * (k + 1)
+    delta = output_gradient(network, A[k], Y) * sp(k, Z[k], A[k])
+    for layer in range(k, 0, -1):
+        W, b = params[layer - 1]
+        deltas[layer] = delta
+        grads[layer - 1] = (delta @ A[layer - 1].T, delta.sum(axis=-1) if b is not None else None)
+        if layer > 1:
+            delta = (bm(layer, W) @ delta) * sp(layer - 1, Z[layer - 1], A[layer - 1])
+    return tuple(grads), deltas
+
+
+@dataclass
+class Candidate:
+    """The output of a program with one mechanism mistake; ``layers`` where it was planted."""
+
+    id: str
+    detail: str
+    grads: tuple
+    deltas: list
+    layers: tuple[int, ...] = ()
+
+
+def _layer_sets(k: int, first: int = 1) -> list[tuple[int, ...]]:
+    """Where a mistake may sit: one layer, every hidden layer, or every layer."""
+    sets = [(layer,) for layer in range(k, first - 1, -1)]
+    hidden = tuple(range(max(first, 1), k))
+    if len(hidden) >= 2:
+        sets.append(hidden)
+    if k - first + 1 >= 2:
+        sets.append(tuple(range(first, k + 1)))
+    return sets
+
+
+def _layer_name(network: Network, layer: int) -> str:
+    a = network.activations[layer - 1]
+    return a if isinstance(a, str) else "[" + "|".join(a) + "]"
+
+
+def _where(network: Network, layers: tuple[int, ...]) -> str:
+    """"layer 2 (sigmoid)" or "layers 1 (tanh) and 2 (sigmoid)"."""
+    parts = [f"{layer} ({_layer_name(network, layer)})" for layer in sorted(layers)]
+    return ("layer " if len(parts) == 1 else "layers ") + _list(parts)
+
+
+_IN_TERMS_OF_OUTPUT = {  # sigma' written with the activation a = sigma(z); fed z by mistake
+    "sigmoid": ("z (1 - z)", lambda z: z * (1.0 - z)),
+    "tanh": ("1 - z^2", lambda z: 1.0 - z * z),
+}
+
+
+def _sigma_prime_mistakes(network: Network) -> list[tuple[str, str, Callable[[int, Any, Any], Any] | None]]:
+    """(id, description, per-layer replacement of Sigma'_l or None if not applicable) variants."""
+    out: list = []
+
+    def at_activation(layer, z, a):
+        return network.sigma_prime(layer, a)
+
+    out.append(("activation_derivative", "sigma' is evaluated at the activation A = sigma(Z) instead of the "
+                "pre-activation Z", at_activation))
+    for name, (formula, f) in _IN_TERMS_OF_OUTPUT.items():
+        def on_z(layer, z, a, name=name, f=f):
+            return f(z) if network.activations[layer - 1] == name else None
+        in_a = formula.replace("z", "a")
+        out.append(("activation_derivative", f"{name}' written in terms of the activation ({in_a}) is fed the "
+                    f"pre-activation: {formula}", on_z))
+    for other in ACTIVATIONS:
+        if other == "identity":  # its derivative, 1, is missing_activation_derivative
+            continue
+        act = get_activation(other)
+
+        def other_prime(layer, z, a, other=other, act=act):
+            own = network.activations[layer - 1]
+            # the same function with another kink subgradient is kink_convention's business
+            return None if isinstance(own, str) and own.partition(":")[0] == other else act.prime(z)
+        out.append(("activation_derivative", f"the derivative of {other} is used", other_prime))
+    out.append(("missing_activation_derivative", "the factor sigma'(Z) is missing from delta",
+                lambda layer, z, a: np.ones_like(z)))
+    return out
+
+
+def candidates(case: Case) -> list[Candidate]:
+    """Every mechanism mistake, planted at every place it can sit, on this case (float64)."""
+    net, (params, X, Y) = case.network, _as64(case)
+    k, m = net.depth, case.batch_size
+    out: list[Candidate] = []
+    for mid, what, repl in _sigma_prime_mistakes(net):
+        for layers in _layer_sets(k):
+            def sp(layer, z, a, layers=layers, repl=repl):
+                v = repl(layer, z, a) if layer in layers else None
+                return net.sigma_prime(layer, z) if v is None else v
+            grads, deltas = backprop(net, params, X, Y, sigma_prime=sp)
+            out.append(Candidate(mid, f"{what}, in {_where(net, layers)}", grads, deltas, layers))
+    for order in ("C", "F"):
+        for layers in _layer_sets(k, first=2):
+            def bm(layer, W, layers=layers, order=order):
+                return W.reshape(W.shape[::-1], order=order) if layer in layers else W.T
+            grads, deltas = backprop(net, params, X, Y, back_matrix=bm)
+            ws = _list([f"W{layer}" for layer in sorted(layers)])
+            how = "reshaped" + (" in Fortran order" if order == "F" else "")
+            detail = (f"the backward pass multiplies the delta by {ws} {how} to the transposed shape instead of "
+                      "transposed: delta_(l-1) = (W_l^T delta_l) o sigma'(Z_(l-1))")
+            out.append(Candidate("no_transpose_in_backprop", detail, grads, deltas, tuple(layers)))
+    if m >= 2:
+        for j in sorted({0, m - 1}):
+            grads, deltas = backprop(net, params, X[:, j:j + 1], None if Y is None else Y[:, j:j + 1])
+            which = "first" if j == 0 else "last"
+            variants = [(1.0, "")]
+            if net.reduction == "mean":
+                variants.append((1.0 / m, ", divided by m"))
+            for scale, note in variants:
+                g = tuple((dW * scale, None if db is None else db * scale) for dW, db in grads)
+                d = [None] + [None] * k  # per-sample deltas have another width: not a bias source
+                out.append(Candidate("single_sample", f"the gradient is that of the {which} sample alone{note} "
+                                     f"(of m = {m}): the other samples are dropped, e.g. a loop over samples "
+                                     "that overwrites instead of accumulating", g, d, tuple(range(1, k + 1))))
+    out.extend(_kink_candidates(net, params, X, Y))
+    return out
+
+
+def _kink_candidates(net: Network, params: Any, X: np.ndarray, Y: Any) -> list[Candidate]:
+    out = []
+    names = sorted({n for a in net.activations for n in ((a,) if isinstance(a, str) else a)
+                    if get_activation(n).kinks})
+    for name in names:
+        act = get_activation(name)
+        base = name.partition(":")[0]
+        current = act.at_kink[0]
+        alternatives = [0.0, 0.5, 1.0] + [get_activation(base).at_kink[0]]
+        for g in dict.fromkeys(alternatives):
+            if g == current:
+                continue
+            new = f"{base}:{g:g}"
+
+            def swap(a, new=new, name=name):
+                return new if a == name else a
+            acts = tuple(swap(a) if isinstance(a, str) else tuple(swap(n) for n in a) for a in net.activations)
+            net2 = replace(net, activations=acts)
+            grads, deltas = backprop(net2, params, X, Y)
+            intended = new if g != get_activation(base).at_kink[0] else base
+            hint = f"; if that is intended, declare --hidden/--output {intended}"
+            out.append(Candidate("kink_convention", f"at a pre-activation exactly on the kink, "
+                                 f"{base}'({act.kinks[0]:g}) is taken as {g:g}, but the declared {name!r} uses "
+                                 f"{current:g}{hint}", grads, deltas, tuple(range(1, net.depth + 1))))
+    return out
+
+
+def _as64(case: Case) -> tuple:
+    f = lambda a: None if a is None else np.asarray(a, dtype=np.float64)  # noqa: E731
+    return tuple((f(W), f(b)) for W, b in case.params), f(case.X), f(case.Y)
+
+
+# ---- slips: one parameter at a time, in the user's layout --------------------------------------------
+
+@dataclass(frozen=True)
+class _Option:
+    """got[p] ~= factor * transform(source): one way to explain one parameter."""
+
+    source: str  # "grad", "delta" (the unsummed delta) or "delta_sum" (delta summed over the neurons)
+    layer: int  # the layer the source belongs to
+    moved: bool  # taken from another layer
+    transform: str  # "identity", "transposed", "shape", "vec_order"
+    transform_detail: str
+    factor: float
+    factor_label: str  # "" for 1
+    factor_cost: int  # 0 for 1, 1 for a recognised factor or -1, 2 otherwise
+
+    @property
+    def cost(self) -> int:
+        return int(self.moved) + (self.source != "grad") + (self.transform != "identity") + self.factor_cost
+
+
+def _transforms(s: np.ndarray, mask: np.ndarray,
+                shape: tuple[int, ...]) -> list[tuple[str, np.ndarray, np.ndarray, str]]:
+    """Ways to turn ``s`` into an array of ``shape``, each with its name, result, mask and detail.
+
+    Simplest first; a rearrangement that moves the entries exactly like an earlier one is
+    dropped (a (1, n) -> (n, 1) transpose is also a reshape), judged on an index array."""
+    index = np.arange(s.size).reshape(s.shape)
+    size = int(np.prod(shape, dtype=np.int64))
+    flat = len(shape) == 1
+    ways: list[tuple[str, Callable[[np.ndarray], np.ndarray], str]] = []
+    if s.shape == shape:
+        ways.append(("identity", lambda a: a, ""))
+    if s.ndim == 2 and s.T.shape == shape:
+        ways.append(("transposed", lambda a: a.T, ""))
+    if s.size == size and s.size > 1:
+        vec = s.ndim == 2 and s.shape[::-1] == shape
+        ways.append(("vec_order" if vec else "shape", lambda a: a.reshape(shape),
+                     "reshaped instead of transposed" if vec else "reshaped"))
+        if s.ndim == 2:
+            ways.append(("vec_order", lambda a: a.ravel(order="F").reshape(shape),
+                         "flattened in column-stacking (Vec) order" if flat
+                         else "column-stacked (Vec) but read back in row-major order"))
+            ways.append(("vec_order", lambda a: a.ravel(order="C").reshape(shape, order="F"),
+                         "row-major entries read back as column-stacked (Vec)"))
+    out: list[tuple[str, np.ndarray, np.ndarray, str]] = []
+    seen: list[np.ndarray] = []
+    for name, f, detail in ways:
+        moved = f(index)
+        if any(np.array_equal(moved, other) for other in seen):
+            continue
+        seen.append(moved)
+        out.append((name, f(s), f(mask), detail))
+    return out
+
+
+def _nice_factors(case: Case) -> list[tuple[float, str]]:
+    m, nk = case.batch_size, case.network.n_out
+    red = case.network.reduction
+    loss = case.network.loss
+    out: list[tuple[float, str]] = []
+    if m > 1:
+        out.append((float(m), "m" + (f" = {m}: the 1/m of the mean is missing" if red == "mean" else f" = {m}")))
+        out.append((1.0 / m, f"1/m (m = {m})" + (": divided by m, but the declared reduction is sum"
+                                                  if red == "sum" else ": divided by m twice")))
+    out.append((2.0, "2" + (": the gradient of 1/2 (y_hat - y)^2 is (y_hat - y), not 2 (y_hat - y)"
+                            if loss == "half_sse" else "")))
+    out.append((0.5, "1/2" + (": the gradient of (y_hat - y)^2 is 2 (y_hat - y)" if loss == "sse" else "")))
+    if m > 1:
+        out += [(2.0 * m, f"2m (m = {m})"), (1.0 / (2 * m), f"1/(2m) (m = {m})"), (m / 2.0, f"m/2 (m = {m})"),
+                (2.0 / m, f"2/m (m = {m})")]
+    if nk > 1:
+        out += [(1.0 / nk, f"1/n_out (n_out = {nk}): averaged over the outputs"),
+                (2.0 / nk, f"2/n_out (n_out = {nk})")]
+        if m > 1:
+            out += [(1.0 / (m * nk), f"1/(m n_out) = 1/{m * nk}: averaged over every output entry, as "
+                     "torch.nn.MSELoss(reduction='mean') does"),
+                    (2.0 / (m * nk), f"2/(m n_out) = 2/{m * nk}: torch.nn.MSELoss(reduction='mean') on a 1/2-squared "
+                     "error")]
+    return out
+
+
+@dataclass
+class _Matcher:
+    case: Case
+    got: dict[str, np.ndarray]
+    masks: dict[str, np.ndarray]
+    tol: float
+    floor: float
+    nice: list[tuple[float, str]]
+    expected_grads: tuple = ()
+    expected_deltas: list = field(default_factory=list)
+
+    def fit(self, g: np.ndarray, t: np.ndarray, mask: np.ndarray) -> tuple[float, str, int] | None:
+        gv, tv = g[mask], t[mask]
+        tn, gn = float(np.linalg.norm(tv)), float(np.linalg.norm(gv))
+        if tn <= 1e-3 * self.floor:
+            return (1.0, "", 0) if gn <= self.tol * self.floor else None
+        c = float(np.dot(gv, tv)) / (tn * tn)
+        if float(np.linalg.norm(gv - c * tv)) > self.tol * max(abs(c) * tn, gn, self.floor):
+            return None
+        if abs(c - 1.0) <= 10 * self.tol:
+            return 1.0, "", 0
+        if abs(c) <= 1e-3 * self.tol:
+            return None  # "zero times the gradient" explains nothing
+        for v, label in self.nice + [(-1.0, "-1")]:
+            for sign in (1.0, -1.0):
+                if abs(c - sign * v) <= 10 * self.tol * abs(v):
+                    lab = label if sign > 0 else ("-1" if v == 1.0 else f"-{label}")
+                    return sign * v, lab, 1 + (sign < 0 and v != 1.0)
+        if abs(c + 1.0) <= 10 * self.tol:
+            return -1.0, "-1", 1
+        return c, f"{c:.6g}", 2
+
+    def options(self, label: str, layer: int, kind: str, grads_user: dict, deltas_user: dict,
+                allow_moves: bool) -> list[_Option]:
+        g = self.got[label]
+        out: list[_Option] = []
+        sources: list[tuple[str, int, np.ndarray, np.ndarray]] = []
+        prefix = f"d{kind}"
+        for q in range(1, self.case.network.depth + 1):
+            if q != layer and not allow_moves:
+                continue
+            key = f"{prefix}{q}"
+            if key in grads_user:
+                sources.append(("grad", q, grads_user[key], self.masks[key]))
+            if kind == "b" and q == layer and deltas_user.get(q) is not None:
+                d, d_sum = deltas_user[q]
+                sources.append(("delta", q, d, np.ones(d.shape, dtype=bool)))
+                sources.append(("delta_sum", q, d_sum, np.ones(d_sum.shape, dtype=bool)))
+        for source, q, s, mask in sources:
+            for name, t, tm, detail in _transforms(s, mask, g.shape):
+                fit = self.fit(g, t, tm)
+                if fit is None:
+                    continue
+                c, lab, fc = fit
+                out.append(_Option(source, q, q != layer, name, detail, c, lab, fc))
+        out.sort(key=lambda o: o.cost)  # stable: simplest transform first within a cost
+        return out
+
+
+# ---- the search for the simplest explanation ----------------------------------------------------------
+
+@dataclass
+class _Explanation:
+    candidate: Candidate | None
+    chosen: dict[str, _Option]
+    unexplained: list[str]
+    cost: int
+    order: int  # generation order: the catalogue's order of mechanisms, for ties
+
+    def key(self) -> tuple:
+        primary = self.candidate.id if self.candidate is not None else min(
+            (_component_ids(self.chosen) or ["unknown"]), key=lambda i: _RANK[i])
+        return (len(self.unexplained), self.cost, _RANK[primary], self.order)
+
+
+def _component_ids(chosen: Mapping[str, _Option]) -> list[str]:
+    ids = set()
+    for o in chosen.values():
+        if o.moved:
+            ids.add("layer_order")
+        if o.source != "grad":
+            ids.add("bias_not_reduced")
+        if o.transform != "identity":
+            ids.add(o.transform)
+        if o.factor_label:
+            ids.add("sign" if o.factor_label == "-1" else "scale")
+            if o.factor < 0 and o.factor_label != "-1":
+                ids.add("sign")
+    return sorted(ids, key=lambda i: _RANK[i])
+
+
+def _set_cost(chosen: Mapping[str, _Option]) -> int:
+    transforms = {o.transform for o in chosen.values() if o.transform != "identity"}
+    factors = {o.factor_label: o.factor_cost for o in chosen.values() if o.factor_label}
+    return (len(transforms) + any(o.moved for o in chosen.values()) + any(o.source != "grad" for o in chosen.values())
+            + sum(factors.values()))
+
+
+def _select(options: dict[str, list[_Option]]) -> dict[str, _Option]:
+    """Pick one option per parameter, keeping the set of distinct slips small (greedy, then refined)."""
+    chosen = {p: opts[0] for p, opts in options.items()}
+    for _ in range(2):
+        for p, opts in options.items():
+            best, best_cost = chosen[p], None
+            for o in opts:
+                trial = dict(chosen)
+                trial[p] = o
+                c = _set_cost(trial)
+                if best_cost is None or c < best_cost:
+                    best, best_cost = o, c
+            chosen[p] = best
+    return chosen
+
+
+def _user_grads(case: Case, grads: tuple) -> dict[str, np.ndarray]:
+    return expected_user_arrays(case, grads)
+
+
+def _user_deltas(case: Case, deltas: list) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Per layer, delta in the user's batch orientation and delta summed over the neurons."""
+    c = case.convention
+    out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    if not c.has_bias or c.augmented:
+        return out
+    for layer, d in enumerate(deltas):
+        if d is None or layer == 0:
+            continue
+        if c.batch == "rows":
+            out[layer] = (d.T, d.sum(axis=0))  # (m, n_l), (m,)
+        else:
+            out[layer] = (d, d.sum(axis=0))
+    return out
+
+
+def _explain(matcher: _Matcher, case: Case, cand: Candidate | None, order: int,
+             base: dict[str, np.ndarray] | None) -> _Explanation | None:
+    grads_user = _user_grads(case, cand.grads if cand is not None else matcher.expected_grads)
+    if cand is not None and base is not None and all(
+            grads_user[p].shape == base[p].shape and _close(grads_user[p], base[p], matcher) for p in base):
+        return None  # this mistake changes nothing on this case
+    deltas = _user_deltas(case, cand.deltas if cand is not None else matcher.expected_deltas)
+    options: dict[str, list[_Option]] = {}
+    unexplained: list[str] = []
+    for label, layer, kind in _names(case.network, case.convention):
+        opts = matcher.options(label, layer, kind, grads_user, deltas, allow_moves=cand is None)
+        if opts:
+            options[label] = opts
+        else:
+            unexplained.append(label)
+    chosen = _select(options)
+    cost = _set_cost(chosen) + (cand is not None)
+    if cost > _MAX_COST:  # too contrived to believe: keep only what needs no slip
+        for p, o in list(chosen.items()):
+            if o.cost > 0:
+                unexplained.append(p)
+                del chosen[p]
+        cost = (cand is not None)
+    return _Explanation(cand, chosen, unexplained, cost, order)
+
+
+def _close(a: np.ndarray, b: np.ndarray, matcher: _Matcher) -> bool:
+    return float(np.linalg.norm(a - b)) <= matcher.tol * max(float(np.linalg.norm(b)), matcher.floor)
+
+
+# ---- sentences ---------------------------------------------------------------------------------------------
+
+def _backprop_order(labels: Sequence[str]) -> list[str]:
+    """Going backwards from the output: the last layer first, W before b."""
+    return sorted(labels, key=lambda p: (-int(p[2:]), p[1] != "W"))
+
+
+def _layer_of(label: str) -> int:
+    return int(label[2:])
+
+
+def _list(labels: Sequence[str]) -> str:
+    labels = list(labels)
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+
+
+def _factor_sentence(o: _Option, labels: list[str], every: bool) -> str:
+    who = "every gradient is" if every else f"{_list(labels)} {'is' if len(labels) == 1 else 'are'}"
+    c = abs(o.factor)
+    label = o.factor_label.lstrip("-")
+    if o.factor_cost == 2 and o.factor > 0 or (o.factor < 0 and o.factor_label.lstrip("-")[:1].isdigit()
+                                               and o.factor_cost == 2):
+        how = f"scaled by {o.factor:.6g}"
+    else:
+        how = (f"{c:.6g} times too large" if c > 1 else f"{1 / c:.6g} times too small") + f" (a factor {label})"
+    if o.factor < 0:
+        how += " with the wrong sign"
+    return f"{who} {how}"
+
+
+def _sentences(case: Case, expl: _Explanation, expected: dict[str, np.ndarray],
+               got: dict[str, np.ndarray], matcher: _Matcher) -> list[Diagnosis]:
+    out: list[Diagnosis] = []
+    all_labels = [label for label, _, _ in _names(case.network, case.convention)]
+    if expl.candidate is not None:
+        cand_user = _user_grads(case, expl.candidate.grads)
+        changed = [p for p in all_labels if not _close(cand_user[p], expected[p], matcher)]
+        first = _backprop_order(changed or all_labels)[0]
+        out.append(Diagnosis(expl.candidate.id, first, _layer_of(first), expl.candidate.detail))
+    chosen = expl.chosen
+    by_id: dict[str, list[str]] = {}
+    for p, o in chosen.items():
+        for i in _component_ids({p: o}):
+            by_id.setdefault(i, []).append(p)
+    for i in sorted(by_id, key=lambda i: _RANK[i]):
+        labels = _backprop_order(by_id[i])
+        first = labels[0]
+        o = chosen[first]
+        if i == "layer_order":
+            moved = [p for p in _backprop_order(chosen) if chosen[p].moved]
+            pairs = ", ".join(f"{p} holds the gradient of {p[1]}{chosen[p].layer}" for p in moved)
+            k = case.network.depth
+            reversed_ = all(chosen[p].layer == k + 1 - _layer_of(p) for p in moved)
+            detail = pairs + (": the layers come in reverse order (collected during the backward pass and not "
+                              "reversed?)" if reversed_ else ": the layers are mixed up")
+        elif i == "bias_not_reduced":
+            o = chosen[first]
+            exp_shape = expected[first].shape
+            m = case.batch_size
+            if o.source == "delta":
+                detail = (f"{_list(labels)} {'is' if len(labels) == 1 else 'are'} the delta itself, shape "
+                          f"{got[first].shape}: not summed over the m = {m} samples (expected shape {exp_shape})")
+            else:
+                detail = (f"{_list(labels)} {'is' if len(labels) == 1 else 'are'} the delta summed over the "
+                          f"neurons (shape {got[first].shape}) instead of over the m = {m} samples (expected shape "
+                          f"{exp_shape})")
+        elif i == "transposed":
+            all_w = [p for p in all_labels if p.startswith("dW")]
+            every = set(labels) >= set(all_w) and len(all_w) > 1
+            shapes = f"shape {got[first].shape}, expected {expected[first].shape}"
+            if len(labels) == 1:
+                detail = f"{first} is the transpose of the expected gradient ({shapes})"
+            else:
+                detail = f"{_list(labels)} are the transposes of the expected gradients ({first}: {shapes})"
+            if every:
+                detail += "; a gradient has the layout of its parameter (--weights " + case.convention.weights + ")"
+        elif i == "vec_order":
+            detail = (f"{_list(labels)} {'holds' if len(labels) == 1 else 'hold'} the right entries in the wrong "
+                      f"order: {o.transform_detail}")
+        elif i == "shape":
+            detail = (f"{_list(labels)} {'holds' if len(labels) == 1 else 'hold'} the right values with shape "
+                      f"{got[first].shape}; expected {expected[first].shape}")
+        else:  # scale, sign
+            groups: dict[str, list[str]] = {}
+            for p in labels:
+                groups.setdefault(chosen[p].factor_label, []).append(p)
+            parts = []
+            for lab, ps in groups.items():
+                oo = chosen[ps[0]]
+                every = len(ps) == len(all_labels)
+                if lab == "-1":
+                    who = "every gradient has" if every else f"{_list(ps)} {'has' if len(ps) == 1 else 'have'}"
+                    parts.append(f"{who} the wrong sign: (y - y_hat) where (y_hat - y) belongs, or an ascent step?")
+                elif i == "scale" or oo.factor < 0:
+                    parts.append(_factor_sentence(oo, ps, every))
+            detail = "; ".join(dict.fromkeys(parts))
+        out.append(Diagnosis(i, first, _layer_of(first), detail))
+    return out
+
+
+_INPUT_PATH = (
+    (r"^params\[(\d+)\]\[0\]$", lambda m: f"W{int(m.group(1)) + 1}"),
+    (r"^params\[(\d+)\]\[1\]$", lambda m: f"b{int(m.group(1)) + 1}"),
+    (r"^params\[(\d+)\]$", lambda m: f"W{int(m.group(1)) + 1}"),
+    (r"^params\['(\w+)'\]$", lambda m: m.group(1)),
+)
+
+
+def _input_label(path: str) -> tuple[str, int]:
+    import re
+
+    for pattern, name in _INPUT_PATH:
+        match = re.match(pattern, path)
+        if match:
+            label = name(match)
+            digits = "".join(ch for ch in label if ch.isdigit())
+            return label, int(digits) if digits else 0
+    return path, 0
+
+
+def diagnose(case: Case, got_user_layout: Any, *, mutated: bool | Sequence[str] = False) -> list[Diagnosis]:
+    """Name the mistakes that explain ``got_user_layout`` (what the implementation returned for
+    ``case``, in its convention), most likely first.
+
+    ``mutated``: True, or the inputs (sandbox paths such as ``"params[0][0]"``, ``"X"``) the
+    implementation changed in place. Raises ``ConventionError`` if ``got_user_layout`` is not
+    the declared container of finite arrays."""
+    got = user_arrays(case.convention, case.network, got_user_layout)
+    out: list[Diagnosis] = []
+    if mutated:
+        paths = [mutated] if isinstance(mutated, str) else (list(mutated) if not isinstance(mutated, bool) else [])
+        labels = [_input_label(p) for p in paths] or [("the inputs", 0)]
+        names = ", ".join(label for label, _ in labels)
+        out.append(Diagnosis("mutates_inputs", labels[0][0], labels[0][1],
+                             f"the implementation changed its inputs in place ({names}): computing gradients must "
+                             "leave the caller's parameters and data as they were (copy before modifying, no "
+                             "in-place updates such as W -= ...)"))
+    params, X, Y = _as64(case)
+    net = case.network
+    expected_grads, expected_deltas = backprop(net, params, X, Y)
+    expected = _user_grads(case, expected_grads)
+    total = math.sqrt(sum(float(np.sum(a * a)) for a in expected.values()))
+    tol = 2e-3 if case.dtype == np.float32 else 1e-6
+    matcher = _Matcher(case, got, _masks(case), tol, max(1e-3 * total, 1e-300), _nice_factors(case),
+                       expected_grads, expected_deltas)
+    explanations = []
+    base = _explain(matcher, case, None, 0, None)
+    if base is not None:
+        explanations.append(base)
+    order = {i: n for n, i in enumerate(CATALOGUE)}
+    cands = sorted(candidates(case), key=lambda c: order[c.id])
+    for n, cand in enumerate(cands, start=1):
+        e = _explain(matcher, case, cand, n, expected)
+        if e is not None:
+            explanations.append(e)
+    explanations.sort(key=_Explanation.key)
+    best = explanations[0]
+    if best.candidate is None and best.cost == 0 and not best.unexplained:
+        if not out:
+            first = _backprop_order(list(got))[0]
+            out.append(Diagnosis("unknown", first, _layer_of(first),
+                                 "the gradients agree with the reference to about the matcher's precision "
+                                 f"({tol:g}) but not within the comparison's tolerance: rounding, or a tiny error"))
+        return out
+    out += _sentences(case, best, expected, got, matcher)
+    # equally simple alternatives, after the best one
+    for e in explanations[1:]:
+        if e.key()[:2] != best.key()[:2]:
+            break
+        for d in _sentences(case, e, expected, got, matcher):
+            if d.id not in {x.id for x in out}:
+                out.append(d)
+    for p in _backprop_order(best.unexplained):
+        if got[p].shape != expected[p].shape:
+            out.append(Diagnosis("shape", p, _layer_of(p), f"{p} has shape {got[p].shape}, expected "
+                                 f"{expected[p].shape}, and no mistake in the catalogue explains its values"))
+        else:
+            rel = float(np.linalg.norm(got[p] - expected[p])) / max(float(np.linalg.norm(expected[p])), matcher.floor)
+            out.append(Diagnosis("unknown", p, _layer_of(p), f"{p} differs from the expected gradient (relative "
+                                 f"error {rel:.3g}) and no mistake in the catalogue explains it"))
+    return out
