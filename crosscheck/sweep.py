@@ -296,17 +296,8 @@ class _Sweep:
         self.result.cases += draws.count
         self._record(net, conv, backend.name, float(np.max(worst)))
         problems = []
-        # the convention path: the backend builds draw 0 in the user's own layout
-        params0, X0, Y0 = draws.one(0)
-        exp0 = tuple((W[0], None if b is None else b[0]) for W, b in expected)
-        try:
-            got0 = backend.gradients(Case(net, conv, params0, X0, Y0))
-            cmp0 = compare_gradients(exp0, got0, dtype=cfg.dtype, device=cfg.device, precision=cfg.precision)
-            if not cmp0.passed:
-                ok = ok.copy()
-                ok[0] = False
-        except Exception as e:  # noqa: BLE001
-            return [{"who": f"{backend.name} ({conv.describe()})", "summary": f"raised {type(e).__name__}: {e}"}]
+        # gradients_batched builds every draw in the convention's own layout (rows, in_out,
+        # augmented, dict ...): layout bugs surface here as they would in users' code.
         for d in np.flatnonzero(~ok):
             finding = self._explain(backend, net, conv, draws, d64, expected, int(d))
             if finding is None:
