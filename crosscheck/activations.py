@@ -10,8 +10,9 @@ convention relu'(0) = 0, ``"relu:1"`` uses seed 002's relu'(0) = 1.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

@@ -52,12 +52,12 @@ class Case:
     def dtype(self) -> np.dtype:
         return self.X.dtype
 
-    def astype(self, dtype: Any) -> "Case":
+    def astype(self, dtype: Any) -> Case:
         cast = lambda a: None if a is None else a.astype(dtype)  # noqa: E731
         return Case(self.network, self.convention, tuple((cast(W), cast(b)) for W, b in self.params),
                     cast(self.X), cast(self.Y))
 
-    def with_convention(self, convention: Convention) -> "Case":
+    def with_convention(self, convention: Convention) -> Case:
         return Case(self.network, convention, self.params, self.X, self.Y)
 
     def user_inputs(self) -> tuple[Any, np.ndarray, np.ndarray | None]:
@@ -80,7 +80,7 @@ class Case:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Case":
+    def from_dict(cls, d: dict) -> Case:
         dtype = np.dtype(d.get("dtype", "float64"))
         arr = lambda a: None if a is None else np.asarray(a, dtype=dtype)  # noqa: E731
         return cls(

@@ -21,8 +21,9 @@ Axes of a convention:
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -68,7 +69,7 @@ class Convention:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, str]) -> "Convention":
+    def from_dict(cls, d: Mapping[str, str]) -> Convention:
         return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
 
     def check_network(self, network: Network) -> None:

@@ -10,8 +10,9 @@ Adding a loss means adding one ``Loss`` to ``_TABLE``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

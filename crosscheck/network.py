@@ -7,9 +7,10 @@ samples are columns, ``W_l: (n_l, n_{l-1})``, ``b_l: (n_l,)``, pre_activation
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -179,7 +180,7 @@ class Network:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Network":
+    def from_dict(cls, d: dict) -> Network:
         return cls(
             widths=tuple(d["widths"]),
             activations=tuple(a if isinstance(a, str) else tuple(a) for a in d["activations"]),
@@ -190,7 +191,7 @@ class Network:
         )
 
     @classmethod
-    def simple(cls, widths: Sequence[int], hidden: str = "tanh", output: str = "identity", **kw) -> "Network":
+    def simple(cls, widths: Sequence[int], hidden: str = "tanh", output: str = "identity", **kw) -> Network:
         """A network with one activation for every hidden layer and one for the output."""
         k = len(widths) - 1
         return cls(tuple(widths), (hidden,) * (k - 1) + (output,), **kw)

@@ -7,8 +7,8 @@ canonical arrays (see ``crosscheck.network``). Routes share only the forward pas
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import import_module
-from typing import Callable
 
 __all__ = ["ROUTES", "get_route", "route_names"]
 
