@@ -276,7 +276,7 @@ def test_sweep_fixture_passes_the_options_and_fails_with_the_report(pytester, mo
         def test_bad_option(crosscheck_sweep):
             crosscheck_sweep(no_such_option=1)
     """)
-    result = pytester.runpytest("-p", "no:randomly", "--crosscheck-backends", "numpy", "--crosscheck-profile",
+    result = pytester.runpytest("--crosscheck-backends", "numpy", "--crosscheck-profile",
                                 "ci", "--crosscheck-shard", "2/3")
     result.assert_outcomes(passed=2, failed=2)
     result.stdout.fnmatch_lines(["*FAKE SWEEP REPORT: minimal network 3-2-4*", "*crosscheck sweep: bad sweep option*"])
@@ -311,3 +311,36 @@ def test_sweep_shards_add_up_to_the_whole_sweep(pytester, monkeypatch):
     assert sorted(f for p in parts for f in p) == sorted(whole)  # every case once, none twice
     assert all(parts), "each shard got some of the cases"
     assert sum(runs[s]["draws"] for s in ("1/3", "2/3", "3/3")) == runs[None]["draws"]
+
+
+IMPL = """
+import numpy as np
+
+def backprop(params, X, Y):  # columns / out_in / vector / pairs, identity output, half_sse summed
+    (W, b), = params
+    delta = W @ X + b[:, None] - Y
+    return [(delta @ X.T, delta.sum(axis=1))]
+"""
+
+
+def test_check_implementation_honours_the_plugins_profile(pytester, no_profile_env):
+    pytester.makepyfile(impl=IMPL, test_impl="""
+        import crosscheck
+        from impl import backprop
+
+        OPTIONS = dict(batch="columns", weights="out_in", bias="vector", params="pairs", depth=1,
+                       output="identity", loss="half_sse", reduction="sum")
+
+        def test_profile_decides_the_examples():
+            report = crosscheck.check_implementation(backprop, **OPTIONS)
+            assert (report.profile, report.max_examples) == ("dev", 20)
+
+        def test_explicit_examples_win():
+            report = crosscheck.check_implementation(backprop, examples=3, **OPTIONS)
+            assert (report.profile, report.max_examples) == ("dev", 3)
+    """)
+    pytester.runpytest("--crosscheck-profile", "dev").assert_outcomes(passed=2)
+    # the same tests under another profile: the first must now fail, so the assertion can fail
+    result = pytester.runpytest("--crosscheck-profile", "ci")
+    result.assert_outcomes(passed=0, failed=2)
+    result.stdout.fnmatch_lines(["*('ci', 100) == ('dev', 20)*"])
