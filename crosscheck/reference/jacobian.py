@@ -89,9 +89,10 @@ def _check_size(network: Network, limit: int) -> int:
     largest, where = max((jacobian_entries(network, layer), layer) for layer in range(1, network.depth + 1))
     if largest > limit:
         n_out, n_in = network.weight_shape(where)
+        theta = f"[Vec(W{where}); b{where}]" if network.bias else f"Vec(W{where})"
         raise JacobianTooLarge(
             f"jacobian route: the dense Jacobian of the {network.n_out}-wide output with respect to "
-            f"[Vec(W{where}); b{where}] of layer {where} ({n_out}x{n_in}) holds {largest:,} entries per "
+            f"{theta} of layer {where} ({n_out}x{n_in}) holds {largest:,} entries per "
             f"sample, over the limit of {limit:,} ({limit * 8 / 2**20:.0f} MiB in float64); use the "
             f"'kronecker' or 'recursive' route for a network this wide, or pass max_entries= to allow it"
         )
