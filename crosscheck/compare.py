@@ -8,6 +8,7 @@ reference. The metric and its reasoning live in ``crosscheck.tolerance``.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,7 +125,15 @@ def _as64(a: Any) -> np.ndarray:
 
 
 def _pairs(grads: Any) -> list[tuple[Any, Any]]:
-    return [(W, b) for W, b in grads]
+    if isinstance(grads, Mapping) or not isinstance(grads, Sequence):
+        raise TypeError(f"expected canonical gradients ((dW1, db1), ...), got {type(grads).__name__}; "
+                        "convert a user container with convention.params_from_user(..., gradient=True)")
+    out = []
+    for item in grads:
+        if not isinstance(item, Sequence) or len(item) != 2:
+            raise TypeError("expected canonical gradients: one (dW, db) pair per layer, db None without bias")
+        out.append((item[0], item[1]))
+    return out
 
 
 def compare_gradients(expected: Any, got: Any, *, dtype: str = "float64", device: str = "cpu",

@@ -129,3 +129,10 @@ def test_compare_batched_shape_mismatch_fails_every_draw():
     got = ((np.ones((5, 2, 3)), np.ones((5, 3))),)
     worst, ok = compare_batched(exp, got)
     assert not ok.any() and np.isinf(worst).all()
+
+
+def test_a_user_container_is_refused_with_the_conversion_to_use():
+    with pytest.raises(TypeError, match="params_from_user"):
+        compare_gradients(EXPECTED, {"dW1": W1, "db1": B1})
+    with pytest.raises(TypeError, match="pair per layer"):
+        compare_gradients(EXPECTED, [W1, W2])

@@ -1,7 +1,8 @@
 """The numpy backend: the reference's recursive route wrapped as a backend.
 
 It is the baseline the autodiff backends are compared with, so unlike them it works in the
-canonical layout (the case's canonical arrays), on the CPU only, and it is the one backend
+canonical layout (the case's canonical arrays), always on the CPU (asked for cuda, it
+still runs there and says so in ``settings()``), and it is the one backend
 that calls ``crosscheck.reference``. Stacked draws go through the same stacked matmuls.
 """
 
@@ -14,7 +15,6 @@ import numpy as np
 
 from ..case import Case, Gradients
 from ..conventions import Convention
-from ..errors import UsageError
 from ..network import Network
 from ..reference import recursive
 from .base import Backend, check_batched
@@ -27,9 +27,10 @@ class NumpyBackend(Backend):
 
     def __init__(self, device: str = "cpu", precision: str = "default") -> None:
         super().__init__(device, precision)
-        if device != "cpu":
-            raise UsageError("the numpy backend runs on the CPU only: it is the reference the GPU "
-                             "backends are compared with")
+        # the reference the GPU backends are compared with stays on the CPU whatever the
+        # sweep's --device says; ``device`` records where it really ran
+        self.requested_device = device
+        self.device = "cpu"
 
     def gradients(self, case: Case) -> Gradients:
         return recursive.gradients(case.network, case.params, case.X, case.Y)
@@ -42,4 +43,6 @@ class NumpyBackend(Backend):
 
     def settings(self) -> dict:
         return {"backend": "numpy", "version": np.__version__, "device": "cpu", "precision": self.precision,
-                "dtypes": ["float32", "float64"], "machine": platform.machine(), "tf32_like": False}
+                "dtypes": ["float32", "float64"], "machine": platform.machine(), "tf32_like": False,
+                "note": "always on the CPU" + (f" (asked for {self.requested_device})"
+                                               if self.requested_device != "cpu" else "")}
