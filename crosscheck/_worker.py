@@ -249,6 +249,7 @@ def _call(fn: Any, accepts_spec: bool, req: dict) -> tuple[dict, list[np.ndarray
     except BaseException as e:  # noqa: BLE001 - everything the user's code raises is reported
         meta = {"status": "raised", "message": _safe_str(e), "traceback": _user_traceback(e)}
     meta["elapsed"] = time.perf_counter() - t0
+    meta["id"] = req.get("id")
     _flush()
     arrays: list[np.ndarray] = []
     try:
@@ -256,7 +257,8 @@ def _call(fn: Any, accepts_spec: bool, req: dict) -> tuple[dict, list[np.ndarray
             meta["result"] = _encode(result, arrays)
         meta["inputs_after"] = _encode([params, X, Y], arrays)
     except MemoryError as e:
-        return {"status": "memory", "message": f"{type(e).__name__} while returning the result"}, []
+        return {"status": "memory", "message": f"{type(e).__name__} while returning the result",
+                "id": req.get("id")}, []
     return meta, arrays
 
 

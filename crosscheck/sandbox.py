@@ -212,6 +212,7 @@ class Sandbox:
         # starting Python and importing the user's module (which may import torch) is not the call
         self.startup_timeout = startup_timeout if startup_timeout is not None else max(60.0, self.timeout)
         self._worker: _Worker | None = None
+        self._calls = 0  # request number, echoed by the worker: a reply out of sequence is refused
         self.starts = 0
 
     # -- lifecycle --
@@ -321,7 +322,8 @@ class Sandbox:
         self.start()
         worker = self._worker
         assert worker is not None
-        request = {"op": "call", "params": params, "X": X, "Y": Y, "spec": spec}
+        self._calls += 1
+        request = {"op": "call", "id": self._calls, "params": params, "X": X, "Y": Y, "spec": spec}
         deadline = time.monotonic() + self.timeout
         t0 = time.perf_counter()
         try:
@@ -397,12 +399,13 @@ class Sandbox:
             got += len(b)
         return b"".join(chunks)
 
-    def _receive(self, worker: _Worker, deadline: float, *, phase: str) -> tuple[dict, bytes]:
+    def _receive(self, worker: _Worker, deadline: float, *, phase: str) -> tuple[dict, list[np.ndarray]]:
         n_meta, n_data = _HEADER.unpack(self._read_exact(worker, _HEADER.size, deadline))
         if n_meta > _MAX_META or n_data > _MAX_DATA:
             self._kill(worker)
-            raise ImplementationError(f"the implementation's reply is too large ({n_meta + n_data} bytes)",
-                                      kind="bad_output")
+            raise ImplementationError(f"the reply from the implementation's process announces {n_meta + n_data} "
+                                      "bytes: too large or corrupted (did something write to crosscheck's private "
+                                      "pipe?)", kind="bad_output")
         raw = self._read_exact(worker, n_meta, deadline)
         data = self._read_exact(worker, n_data, deadline)
         try:
@@ -411,8 +414,12 @@ class Sandbox:
                 raise ValueError("not an object")
         except (ValueError, RecursionError) as e:
             self._kill(worker)
-            raise ImplementationError(f"the implementation's process corrupted the reply ({e})",
-                                      kind="bad_output") from None
+            raise ImplementationError(f"the reply from the implementation's process is corrupted ({e}; did "
+                                      "something write to crosscheck's private pipe?)", kind="bad_output") from None
+        if phase == "call" and meta.get("id") != self._calls:
+            self._kill(worker)
+            raise ImplementationError("the reply from the implementation's process is out of sequence (did "
+                                      "something write to crosscheck's private pipe?)", kind="bad_output")
         try:
             arrays = _arrays(meta.get("arrays", []), data)
         except _ProtocolError as e:

@@ -1,0 +1,437 @@
+"""The ``check`` job: an implementation under test against the reference, on generated networks.
+
+Hypothesis draws cases in the declared convention (``crosscheck.strategies``); each is
+handed to the implementation in a sandbox (``crosscheck.sandbox``); the gradients that come
+back are validated, compared with the float64 reference (``crosscheck.compare``) here, in
+this process. On a difference hypothesis shrinks to a minimal case (dimensions kept
+distinct, so a transpose stays visible) and ``crosscheck.diagnose`` names the mistake.
+
+Exit codes: 0 every example matched; 1 wrong gradients (diagnosed); 2 usage error;
+3 the implementation failed to run (raised, timed out, crashed, exited, ran out of memory,
+or returned something other than the declared container of finite numeric arrays).
+"""
+
+from __future__ import annotations
+
+import json as _json
+import os
+import platform
+import shlex
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .case import Case
+from .diagnose import Diagnosis, diagnose, expected_user_arrays, user_arrays
+from .errors import ConventionError, GradientMismatch, ImplementationError, UsageError
+from .presets import CheckOptions, resolve_options
+from .sandbox import Sandbox, Target, parse_target, trim_output
+
+__all__ = ["CheckReport", "check_implementation", "run_check", "run_from_args", "DEFAULTS"]
+
+# the network a function without a ``spec`` keyword is checked on, where options leave it open
+DEFAULTS = {"hidden": "tanh", "output": "identity", "loss": "half_sse", "reduction": "mean", "max_depth": 3,
+            "max_width": 6}
+BATCH_SIZES = (1, 6)
+EXIT = {"pass": 0, "fail": 1, "error": 3}
+
+
+@dataclass
+class CheckReport:
+    """The verdict on one implementation. ``case`` is the minimal failing case (or the case
+    that made the implementation fail to run); ``expected``/``got`` are in the user's layout."""
+
+    verdict: str  # "pass", "fail" or "error"
+    target: str
+    options: CheckOptions
+    examples: int
+    seed: int
+    dtype: str
+    profile: str
+    max_examples: int
+    elapsed: float
+    accepts_spec: bool = False
+    diagnosis: list[Diagnosis] = field(default_factory=list)
+    case: Case | None = None
+    expected: dict[str, np.ndarray] | None = None
+    got: dict[str, np.ndarray] | None = None
+    comparison: Any = None
+    mutated: tuple[str, ...] = ()
+    error: ImplementationError | None = None
+    output: str = ""
+    reproduce: str = ""
+    coverage: dict = field(default_factory=dict)
+    environment: dict = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT[self.verdict]
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == "pass"
+
+    def to_dict(self) -> dict:
+        failing = None
+        if self.case is not None:
+            failing = self.case.to_dict()
+            failing["description"] = self.case.describe()
+            failing["batch_size"] = self.case.batch_size
+            named = lambda d: None if d is None else {k: v.tolist() for k, v in d.items()}  # noqa: E731
+            failing["expected"] = named(self.expected)
+            failing["got"] = named(self.got)
+            failing["comparison"] = None if self.comparison is None else self.comparison.to_dict()
+            failing["mutated"] = list(self.mutated)
+        return {
+            "verdict": self.verdict,
+            "examples": self.examples,
+            "seed": self.seed,
+            "target": self.target,
+            "options": self.options.to_dict(),
+            "dtype": self.dtype,
+            "diagnosis": [d.to_dict() for d in self.diagnosis],
+            "failing_case": failing,
+            "error": None if self.error is None else {"kind": self.error.kind, "message": str(self.error)},
+            "output": self.output,
+            "reproduce": self.reproduce,
+            "coverage": self.coverage,
+            "elapsed_s": round(self.elapsed, 3),
+            "environment": self.environment,
+        }
+
+    def summary(self) -> str:
+        """The terminal report: verdict, diagnosis, minimal case, captured output, reproduction."""
+        from .report import format_array
+
+        conv = self.options.convention().describe()
+        lines = []
+        if self.verdict == "pass":
+            lines.append(f"PASS: {self.target} returned the reference gradients on all {self.examples} examples "
+                         f"({conv}, {self.dtype}, seed {self.seed}, {self.elapsed:.1f} s)")
+            cov = self.coverage
+            if cov:
+                lines.append("  covered: " + "; ".join(f"{k} {', '.join(map(str, v))}" for k, v in cov.items()))
+            if self.output.strip():
+                lines.append("implementation output on the last example (trimmed):")
+                lines += _quoted(trim_output(self.output, 600))
+            return "\n".join(lines)
+        if self.verdict == "error":
+            assert self.error is not None
+            lines.append(f"ERROR [{self.error.kind}]: {self.target} failed to run (exit 3): {self.error}")
+        else:
+            ids = ", ".join(d.id for d in self.diagnosis)
+            lines.append(f"FAIL: {self.target} returned wrong gradients (exit 1) [{ids}]")
+            lines.append(f"after {self.examples} examples, shrunk to a minimal case ({conv}, {self.dtype})")
+            lines.append("diagnosis, most likely first:")
+            for n, d in enumerate(self.diagnosis, start=1):
+                lines.append(f"  {n}. {d.id} at {d.parameter} (layer {d.layer}): {d.detail}")
+        if self.case is not None:
+            lines.append(f"case: {self.case.describe()}")
+            params, X, Y = self.case.user_inputs()
+            arrays = [("X", X)] + ([("Y", Y)] if Y is not None else [])
+            arrays += list(user_arrays(self.case.convention, self.case.network, params).items())
+            for name, a in arrays:
+                label = name[1:] if name.startswith("d") else name
+                lines.append("  " + format_array(a, label).replace("\n", "\n  "))
+        if self.comparison is not None:
+            for p in self.comparison.parameters:
+                if not p.passed:
+                    lines.append(f"  {p.describe()}")
+        if self.expected is not None and self.got is not None:
+            for name in self.expected:
+                e, g = self.expected[name], self.got.get(name)
+                if g is not None and g.shape == e.shape and np.allclose(g, e, rtol=1e-7, atol=0):
+                    continue
+                lines.append("  " + format_array(e, f"expected {name}").replace("\n", "\n  "))
+                lines.append("  " + format_array(g, f"got {name}").replace("\n", "\n  "))
+        if self.output.strip():
+            lines.append("implementation output (trimmed):")
+            lines += _quoted(self.output)
+        lines.append(f"reproduce: {self.reproduce}")
+        return "\n".join(lines)
+
+
+def _quoted(text: str, *, width: int = 160, max_lines: int = 60) -> list[str]:
+    """Captured output for the terminal: each line cut at ``width``, at most ``max_lines`` lines."""
+    lines = text.rstrip().splitlines()
+    if len(lines) > max_lines:
+        half = max_lines // 2
+        lines = lines[:half] + [f"... [{len(lines) - 2 * half} lines omitted] ..."] + lines[-half:]
+    return ["  | " + (ln if len(ln) <= width else ln[:width] + f" ... [+{len(ln) - width} characters]")
+            for ln in lines]
+
+
+class _Abort(BaseException):
+    """Stops hypothesis at once (no shrinking) when the implementation fails to run."""
+
+    def __init__(self, error: ImplementationError, case: Case) -> None:
+        super().__init__(str(error))
+        self.error, self.case = error, case
+
+
+class _Mismatch(AssertionError):
+    pass
+
+
+@dataclass
+class _Outcome:
+    case: Case
+    passed: bool
+    got_raw: Any
+    expected: dict[str, np.ndarray]
+    got: dict[str, np.ndarray]
+    comparison: Any
+    mutated: tuple[str, ...]
+    output: str
+
+
+def _reference(case: Case) -> tuple:
+    from .reference.recursive import gradients
+
+    f = lambda a: None if a is None else np.asarray(a, dtype=np.float64)  # noqa: E731
+    return gradients(case.network, tuple((f(W), f(b)) for W, b in case.params), f(case.X), f(case.Y))
+
+
+def _evaluate(sandbox: Sandbox, case: Case, dtype: str) -> _Outcome:
+    from .compare import compare_gradients
+
+    params, X, Y = case.user_inputs()
+    spec = None
+    if sandbox.accepts_spec:
+        spec = {"network": case.network.to_dict(), "convention": case.convention.to_dict(), "dtype": dtype}
+    result = sandbox.call(params, X, Y, spec=spec)
+    try:
+        got = user_arrays(case.convention, case.network, result.value)
+    except ConventionError as e:
+        raise ImplementationError(f"the implementation returned something other than the declared gradients "
+                                  f"({case.convention.describe()}): {e}", kind="bad_output",
+                                  output=result.output) from None
+    expected_canonical = _reference(case)
+    expected = expected_user_arrays(case, expected_canonical)
+    comparison = None
+    passed = all(got[p].shape == expected[p].shape for p in expected)
+    if passed:
+        got_canonical = case.convention.params_from_user(result.value, case.network, gradient=True)
+        comparison = compare_gradients(expected_canonical, got_canonical, dtype=dtype)
+        passed = comparison.passed
+    passed = passed and not result.mutated
+    return _Outcome(case, passed, result.value, expected, got, comparison, result.mutated, result.output)
+
+
+def _cover(coverage: dict, case: Case) -> None:
+    """What the examples that ran were made of (only those that completed)."""
+    net = case.network
+    for key, values in (("activations", net.activation_names()), ("losses", (net.loss,)),
+                        ("reductions", (net.reduction,)), ("depths", (net.depth,)),
+                        ("batch sizes", (case.batch_size,))):
+        coverage.setdefault(key, set()).update(values)
+
+
+def _strategy(options: CheckOptions, accepts_spec: bool, dtype: str):
+    from hypothesis import strategies as st
+
+    from .strategies import cases, conventions, networks
+
+    conv = options.convention()
+
+    def pick(name: str):
+        value = getattr(options, name)
+        if value is not None:
+            return [value]
+        return None if accepts_spec else [DEFAULTS[name]]
+
+    if options.depth is not None:
+        depth: Any = options.depth
+        deepest = options.depth
+    else:
+        deepest = options.max_depth or DEFAULTS["max_depth"]
+        depth = (1, deepest)
+    max_width = options.max_width or max(DEFAULTS["max_width"], deepest + 2)
+    if options.output_width is not None:
+        max_width = max(max_width, options.output_width)
+    nets = networks(depth=depth, widths=(2, max_width), hidden=pick("hidden"), output=pick("output"),
+                    losses=pick("loss"), reductions=pick("reduction"), bias=conv.has_bias,
+                    output_width=options.output_width)
+    convs = conventions(batch=conv.batch, weights=conv.weights, bias=conv.bias, params=conv.params)
+    # some examples put pre-activations exactly on a kink, where relu'(0) conventions differ
+    return st.one_of(cases(networks=nets, conventions=convs, batch_sizes=BATCH_SIZES, dtype=dtype),
+                     cases(networks=nets, conventions=convs, batch_sizes=BATCH_SIZES, dtype=dtype, kinks=True))
+
+
+def _environment(profile: str, max_examples: int) -> dict:
+    import hypothesis
+
+    from . import __version__
+
+    return {"python": sys.version.split()[0], "executable": sys.executable, "platform": platform.platform(),
+            "numpy": np.__version__, "hypothesis": hypothesis.__version__, "crosscheck": __version__,
+            "profile": profile, "max_examples": max_examples}
+
+
+def _reproduce(target: Target, options: CheckOptions, *, seed: int, examples: int, dtype: str, timeout: float,
+               memory: int | None) -> str:
+    argv = ["crosscheck", "check", target.display] + options.cli_flags() + ["--seed", str(seed),
+                                                                           "--examples", str(examples)]
+    if dtype != "float64":
+        argv += ["--dtype", dtype]
+    if timeout != 10.0:
+        argv += ["--timeout", f"{timeout:g}"]
+    if memory is not None and memory != 1024:
+        argv += ["--memory", str(memory)]
+    return shlex.join(argv)
+
+
+def run_check(fn_or_target: Any, options: CheckOptions, *, examples: int | None = None, seed: int = 0,
+              timeout: float = 10.0, memory: int | None = 1024, dtype: str = "float64",
+              profile: str | None = None) -> CheckReport:
+    """Run the check and return its report (verdict pass, fail or error); raises ``UsageError``."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import seed as hseed
+    from hypothesis.errors import Unsatisfiable
+    from hypothesis.reporting import with_reporter
+
+    from .profiles import current_profile, settings_for
+
+    if os.environ.get("CROSSCHECK_WORKER"):
+        raise UsageError("crosscheck check was started from inside its own sandbox process: the module under "
+                         "test runs a check when imported; put that call under `if __name__ == '__main__':`")
+    if dtype not in ("float64", "float32"):
+        raise UsageError(f"dtype must be float64 or float32, got {dtype!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise UsageError(f"seed must be an integer >= 0, got {seed!r}")
+    if examples is not None and (isinstance(examples, bool) or not isinstance(examples, int) or examples < 1):
+        raise UsageError(f"examples must be a positive integer, got {examples!r}")
+    target = parse_target(fn_or_target)
+    profile_name = current_profile(profile)
+    base = settings_for(profile_name)
+    max_examples = examples or base.max_examples
+    # the seed is always --seed (derandomize would ignore it) and nothing is written to .hypothesis/
+    hsettings = settings(base, max_examples=max_examples, derandomize=False, database=None, deadline=None,
+                         suppress_health_check=list(HealthCheck), print_blob=False)
+    t0 = time.perf_counter()
+    state: dict[str, Any] = {"examples": 0, "failure": None, "coverage": {}}
+    report = CheckReport("pass", target.display, options, 0, seed, dtype, profile_name, max_examples, 0.0,
+                         reproduce=_reproduce(target, options, seed=seed, examples=max_examples, dtype=dtype,
+                                              timeout=timeout, memory=memory),
+                         environment=_environment(profile_name, max_examples))
+    with Sandbox(target, timeout=timeout, memory=memory) as sandbox:
+        report.accepts_spec = sandbox.accepts_spec
+        strategy = _strategy(options, sandbox.accepts_spec, dtype)
+
+        @hsettings
+        @hseed(seed)
+        @given(strategy)
+        def run(case: Case) -> None:
+            if state["failure"] is None:
+                state["examples"] += 1
+            try:
+                outcome = _evaluate(sandbox, case, dtype)
+            except ImplementationError as e:
+                if state["failure"] is None:
+                    raise _Abort(e, case) from None
+                return  # while shrinking a mismatch: a case it cannot run is not a smaller mismatch
+            state["last_output"] = outcome.output
+            _cover(state["coverage"], case)
+            if not outcome.passed:
+                state["failure"] = outcome
+                raise _Mismatch(case.describe())
+
+        notes: list[str] = []
+        try:
+            with with_reporter(notes.append):
+                run()
+        except _Abort as abort:
+            err = abort.error
+            report.verdict, report.error, report.case = "error", err, abort.case
+            report.output = err.output
+        except Unsatisfiable as e:
+            raise UsageError(f"no network satisfies these options: {e}") from None
+        except Exception:  # the minimal failing example, re-raised by hypothesis (or a Flaky report)
+            if state["failure"] is None:
+                raise
+        report.examples = state["examples"]
+        report.output = report.output or state.get("last_output", "")
+        report.coverage = {k: sorted(v) for k, v in state["coverage"].items()}
+        failure: _Outcome | None = state["failure"]
+        if report.verdict != "error" and failure is not None:
+            report.verdict = "fail"
+            report.case, report.expected, report.got = failure.case, failure.expected, failure.got
+            report.comparison, report.mutated, report.output = failure.comparison, failure.mutated, failure.output
+            report.diagnosis = diagnose(failure.case, failure.got_raw, mutated=failure.mutated)
+    report.elapsed = time.perf_counter() - t0
+    return report
+
+
+def _write_outputs(report: CheckReport, json_path: str | None, plot_path: str | None) -> None:
+    if json_path:
+        text = _json.dumps(report.to_dict(), indent=2, default=str)
+        if json_path == "-":
+            print(text)
+        else:
+            with open(json_path, "w") as fh:
+                fh.write(text + "\n")
+    if plot_path and report.case is not None and report.expected is not None:
+        from .plot import plot_gradients
+
+        plot_gradients(plot_path, report.expected, report.got or {}, title=f"{report.target}: "
+                       f"{report.case.describe()}")
+
+
+def check_implementation(fn_or_target: Any, *, preset: str | None = None, batch: str | None = None,
+                         weights: str | None = None, bias: str | None = None, params: str | None = None,
+                         hidden: str | None = None, output: str | None = None, loss: str | None = None,
+                         reduction: str | None = None, depth: int | None = None, max_depth: int | None = None,
+                         max_width: int | None = None, output_width: int | None = None,
+                         examples: int | None = None, seed: int = 0, timeout: float = 10.0,
+                         memory: int | None = 1024, dtype: str = "float64", profile: str | None = None,
+                         json: str | None = None, plot: str | None = None) -> CheckReport:
+    """Check ``fn(params, X, Y) -> gradients`` (a module-level function or a TARGET string)
+    against the reference; the options are those of ``crosscheck check``.
+
+    Returns the report when every example matches. Raises ``GradientMismatch`` (an
+    ``AssertionError``) naming the diagnosis and the minimal case, ``ImplementationError``
+    when the implementation fails to run, ``UsageError`` for bad options. The hypothesis
+    profile is ``profile``, else the pytest plugin's ``--crosscheck-profile``, else
+    ``$CROSSCHECK_PROFILE`` (``crosscheck.profiles``)."""
+    options = resolve_options(preset, batch=batch, weights=weights, bias=bias, params=params, hidden=hidden,
+                              output=output, loss=loss, reduction=reduction, depth=depth, max_depth=max_depth,
+                              max_width=max_width, output_width=output_width)
+    if plot:
+        from .plot import require_matplotlib
+
+        require_matplotlib()
+    report = run_check(fn_or_target, options, examples=examples, seed=seed, timeout=timeout, memory=memory,
+                       dtype=dtype, profile=profile)
+    _write_outputs(report, json, plot)
+    if report.verdict == "fail":
+        raise GradientMismatch(report.summary(), report)
+    if report.verdict == "error":
+        assert report.error is not None
+        err = ImplementationError(report.summary(), kind=report.error.kind, output=report.output)
+        err.report = report  # type: ignore[attr-defined]
+        raise err
+    return report
+
+
+def run_from_args(args: Any) -> int:
+    """``crosscheck check TARGET [options]``: print the verdict, write --json/--plot, return the exit code."""
+    options = resolve_options(args.preset, batch=args.batch, weights=args.weights, bias=args.bias,
+                              params=args.params, hidden=args.hidden, output=args.output, loss=args.loss,
+                              reduction=args.reduction, depth=args.depth, max_depth=args.max_depth,
+                              max_width=args.max_width, output_width=args.output_width)
+    if args.plot:
+        from .plot import require_matplotlib
+
+        require_matplotlib()
+    report = run_check(args.target, options, examples=args.examples, seed=args.seed, timeout=args.timeout,
+                       memory=args.memory, dtype=args.dtype, profile=args.profile)
+    # with --json -, stdout carries the JSON alone
+    print(report.summary(), file=sys.stderr if args.json == "-" else sys.stdout)
+    if args.plot and report.case is None:
+        print(f"no plot written to {args.plot}: there is no failing case to draw",
+              file=sys.stderr if args.json == "-" else sys.stdout)
+    _write_outputs(report, args.json, args.plot)
+    return report.exit_code
