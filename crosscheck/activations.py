@@ -100,7 +100,9 @@ class Activation:
         d = np.asarray(self.derivative(z))
         for k, g in zip(self.kinks, self.at_kink):
             d = np.where(z == k, g, d)
-        return d
+        z = np.asarray(z)
+        # piecewise derivatives come out float64; keep float32 work in float32
+        return d.astype(z.dtype, copy=False) if z.dtype.kind == "f" and d.dtype != z.dtype else d
 
 
 def _torch_gelu(approximate):

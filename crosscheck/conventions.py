@@ -96,10 +96,21 @@ class Convention:
         n0 = network.n_in + (1 if self.augmented else 0)
         if X.ndim != 2 or Xc.shape[0] != n0:
             raise ConventionError(f"X has shape {X.shape}; batch layout {self.batch!r} expects "
-                                  f"{'(m, %d)' % n0 if self.batch == 'rows' else '(%d, m)' % n0}")
+                                  + (f"(m, {n0})" if self.batch == "rows" else f"({n0}, m)"))
         if self.batch == "single" and Xc.shape[1] != 1:
             raise ConventionError(f"batch layout 'single' expects X of shape ({n0}, 1), got {X.shape}")
         return np.array(Xc[:-1] if self.augmented else Xc)
+
+    def y_from_user(self, Y: np.ndarray | None, network: Network) -> np.ndarray | None:
+        """The user's targets back to canonical ``(n_k, m)``."""
+        if Y is None:
+            return None
+        Y = np.asarray(Y)
+        Yc = _t(Y) if self.batch == "rows" else Y
+        if Y.ndim != 2 or Yc.shape[0] != network.n_out:
+            raise ConventionError(f"Y has shape {Y.shape}; batch layout {self.batch!r} expects "
+                                  + (f"(m, {network.n_out})" if self.batch == "rows" else f"({network.n_out}, m)"))
+        return np.array(Yc)
 
     def batch_size_allowed(self, m: int) -> bool:
         return m == 1 if self.batch == "single" else m >= 1

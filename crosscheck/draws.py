@@ -17,10 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import CrosscheckError
 from .network import Network
 from .reference.forward import forward
 
-__all__ = ["Draws", "draw", "KINK_MARGIN", "kink_distance", "on_kink"]
+__all__ = ["Draws", "draw", "DrawError", "KINK_MARGIN", "kink_distance", "on_kink"]
 
 # Pre-activations keep this distance from kinks: larger than the finite-difference step
 # (~1e-6 here) and than float32 rounding of an O(1) pre-activation (~1e-7), so every
@@ -29,6 +30,12 @@ __all__ = ["Draws", "draw", "KINK_MARGIN", "kink_distance", "on_kink"]
 KINK_MARGIN = 1e-3
 _SIGMOID_FLOOR = 1e-4  # bce reads log(a) and log(1 - a): keep a inside [1e-4, 1 - 1e-4]
 _MAX_REDRAWS = 50
+
+
+class DrawError(CrosscheckError):
+    """No valid values exist (or were found) for this network: e.g. a dead relu feeding
+    bias-free layers pins every later relu exactly on its kink. Strategies reject such
+    examples rather than report them."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -180,7 +187,7 @@ def draw(network: Network, seed: int, *, batch_size: int, draws: int = 1, kinks:
         ok, kinked = _valid(network, p64, X64, kinks)
     else:
         if not ok.all():
-            raise RuntimeError(f"could not draw values for {network.describe()} that keep a "
+            raise DrawError(f"could not draw values for {network.describe()} that keep a "
                                f"{KINK_MARGIN} margin from kinks and avoid saturation")
     cast = lambda a: None if a is None else np.ascontiguousarray(a.astype(dtype))  # noqa: E731
     return Draws(network, tuple((cast(W), cast(b)) for W, b in params), cast(X), cast(Y),

@@ -2,7 +2,8 @@
 
 Everything here is canonical: the output ``A`` and target ``Y`` are ``(n_k, m)`` with one
 column per sample. ``value`` returns the ``(m,)`` per-sample losses; ``grad`` returns
-d loss_j / d A[:, j], shape ``(n_k, m)``. Leading axes (a stack of parameter draws) broadcast. The batch reduction (sum or mean) is applied by
+d loss_j / d A[:, j], shape ``(n_k, m)``. Leading axes (a stack of parameter draws)
+broadcast. The batch reduction (sum or mean) is applied by
 the caller. ``alpha`` is the fixed read-out vector of seed 002, ``(n_k,)``.
 
 Adding a loss means adding one ``Loss`` to ``_TABLE``.

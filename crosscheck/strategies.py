@@ -22,14 +22,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
-from hypothesis import assume
+from hypothesis import assume, reject
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from .activations import ACTIVATIONS, get_activation
 from .case import Case
 from .conventions import BATCH, BIAS, PARAMS, WEIGHTS, Convention
-from .draws import draw
+from .draws import DrawError, draw
 from .losses import LOSSES, get_loss
 from .network import REDUCTIONS, Network
 
@@ -224,7 +224,10 @@ def cases(
 
     def _make(a) -> Case:
         net, conv, m, seed = a
-        d = draw(net, seed, batch_size=m, draws=1, kinks=kinks, dtype=dtype)
+        try:
+            d = draw(net, seed, batch_size=m, draws=1, kinks=kinks, dtype=dtype)
+        except DrawError:
+            reject()
         params, X, Y = d.one(0)
         return Case(net, conv, params, X, Y)
 
