@@ -69,8 +69,8 @@ def test_backprop_without_hooks_is_the_reference(case):
         np.testing.assert_allclose(gW, wW, rtol=1e-12, atol=1e-14)
         if wb is not None:
             np.testing.assert_allclose(gb, wb, rtol=1e-12, atol=1e-14)
-            # db is delta summed over the samples: the source bias_not_reduced matches against
-    for layer, (W, b) in enumerate(want, start=1):
+    # db is delta summed over the samples: bias_not_reduced matches against the unsummed delta
+    for layer, (_W, b) in enumerate(want, start=1):
         if b is not None:
             np.testing.assert_allclose(deltas[layer].sum(axis=-1), b, rtol=1e-12, atol=1e-14)
 
