@@ -317,7 +317,14 @@ def run_check(fn_or_target: Any, options: CheckOptions, *, examples: int | None 
                          reproduce=_reproduce(target, options, seed=seed, examples=max_examples, dtype=dtype,
                                               timeout=timeout, memory=memory),
                          environment=_environment(profile_name, max_examples))
-    with Sandbox(target, timeout=timeout, memory=memory) as sandbox:
+    sandbox = Sandbox(target, timeout=timeout, memory=memory)
+    try:
+        sandbox.start()
+    except ImplementationError as e:  # importing the user's module raised (a missing name is a UsageError)
+        report.verdict, report.error, report.output = "error", e, e.output
+        report.elapsed = time.perf_counter() - t0
+        return report
+    with sandbox:
         report.accepts_spec = sandbox.accepts_spec
         strategy = _strategy(options, sandbox.accepts_spec, dtype)
 

@@ -572,14 +572,11 @@ def _list(labels: Sequence[str]) -> str:
 def _factor_sentence(o: _Option, labels: list[str], every: bool) -> str:
     who = "every gradient is" if every else f"{_list(labels)} {'is' if len(labels) == 1 else 'are'}"
     c = abs(o.factor)
-    label = o.factor_label.lstrip("-")
-    if o.factor_cost == 2 and o.factor > 0 or (o.factor < 0 and o.factor_label.lstrip("-")[:1].isdigit()
-                                               and o.factor_cost == 2):
-        how = f"scaled by {o.factor:.6g}"
-    else:
-        how = (f"{c:.6g} times too large" if c > 1 else f"{1 / c:.6g} times too small") + f" (a factor {label})"
+    how = f"{c:.4g} times too large" if c > 1 else f"{1 / c:.4g} times too small"
+    odd = o.factor_label == f"{o.factor:.6g}"
+    how += " (a factor no 1/m, 2 or 1/2 explains)" if odd else f" (a factor {o.factor_label.lstrip('-')})"
     if o.factor < 0:
-        how += " with the wrong sign"
+        how += ", with the wrong sign"
     return f"{who} {how}"
 
 

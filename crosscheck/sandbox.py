@@ -345,7 +345,8 @@ class Sandbox:
             after = _decode(meta.get("inputs_after"), arrays)
         except _ProtocolError as e:
             self._stop(worker)
-            raise ImplementationError(f"the implementation's process sent back an unreadable reply ({e})",
+            raise ImplementationError(f"the implementation's process sent back an unreadable reply ({e}; did "
+                                      "something write to crosscheck's private pipe?)",
                                       kind="bad_output", output=trim_output(_join_output(stdout, stderr))) from None
         mutated = tuple(_mutations(("params", "X", "Y"), (params, X, Y), after))
         return SandboxResult(value, stdout, stderr, mutated, float(meta.get("elapsed", elapsed)))
@@ -424,8 +425,8 @@ class Sandbox:
             arrays = _arrays(meta.get("arrays", []), data)
         except _ProtocolError as e:
             self._kill(worker)
-            raise ImplementationError(f"the implementation's process corrupted the reply ({e})",
-                                      kind="bad_output") from None
+            raise ImplementationError(f"the reply from the implementation's process is corrupted ({e}; did "
+                                      "something write to crosscheck's private pipe?)", kind="bad_output") from None
         return meta, arrays
 
     def _timed_out(self, worker: _Worker) -> ImplementationError:
