@@ -27,7 +27,7 @@ import numpy as np
 from .case import Case
 from .diagnose import Diagnosis, diagnose, expected_user_arrays, user_arrays
 from .errors import ConventionError, GradientMismatch, ImplementationError, UsageError
-from .presets import CheckOptions, resolve_options
+from .presets import PRESETS, CheckOptions, resolve_options
 from .sandbox import Sandbox, Target, parse_target, trim_output
 
 __all__ = ["CheckReport", "check_implementation", "run_check", "run_from_args", "DEFAULTS"]
@@ -271,10 +271,14 @@ def _environment(profile: str, max_examples: int) -> dict:
             "profile": profile, "max_examples": max_examples}
 
 
-def _reproduce(target: Target, options: CheckOptions, *, seed: int, examples: int, dtype: str, timeout: float,
-               memory: int | None) -> str:
-    argv = ["crosscheck", "check", target.display] + options.cli_flags() + ["--seed", str(seed),
-                                                                           "--examples", str(examples)]
+def _reproduce(target: Target, options: CheckOptions, *, preset: str | None, seed: int, examples: int, dtype: str,
+               timeout: float, memory: int | None) -> str:
+    flags = options.cli_flags()
+    if preset in PRESETS:  # the preset, and only what was changed from it
+        base = PRESETS[preset].options
+        changed = CheckOptions(**{k: v for k, v in options.to_dict().items() if v != getattr(base, k)})
+        flags = ["--preset", preset] + changed.cli_flags()
+    argv = ["crosscheck", "check", target.display] + flags + ["--seed", str(seed), "--examples", str(examples)]
     if dtype != "float64":
         argv += ["--dtype", dtype]
     if timeout != 10.0:
@@ -284,8 +288,8 @@ def _reproduce(target: Target, options: CheckOptions, *, seed: int, examples: in
     return shlex.join(argv)
 
 
-def run_check(fn_or_target: Any, options: CheckOptions, *, examples: int | None = None, seed: int = 0,
-              timeout: float = 10.0, memory: int | None = 1024, dtype: str = "float64",
+def run_check(fn_or_target: Any, options: CheckOptions, *, preset: str | None = None, examples: int | None = None,
+              seed: int = 0, timeout: float = 10.0, memory: int | None = 1024, dtype: str = "float64",
               profile: str | None = None) -> CheckReport:
     """Run the check and return its report (verdict pass, fail or error); raises ``UsageError``."""
     from hypothesis import HealthCheck, given, settings
@@ -314,7 +318,8 @@ def run_check(fn_or_target: Any, options: CheckOptions, *, examples: int | None 
     t0 = time.perf_counter()
     state: dict[str, Any] = {"examples": 0, "failure": None, "coverage": {}}
     report = CheckReport("pass", target.display, options, 0, seed, dtype, profile_name, max_examples, 0.0,
-                         reproduce=_reproduce(target, options, seed=seed, examples=max_examples, dtype=dtype,
+                         reproduce=_reproduce(target, options, preset=preset, seed=seed, examples=max_examples,
+                                              dtype=dtype,
                                               timeout=timeout, memory=memory),
                          environment=_environment(profile_name, max_examples))
     sandbox = Sandbox(target, timeout=timeout, memory=memory)
@@ -411,7 +416,7 @@ def check_implementation(fn_or_target: Any, *, preset: str | None = None, batch:
 
         require_matplotlib()
     report = run_check(fn_or_target, options, examples=examples, seed=seed, timeout=timeout, memory=memory,
-                       dtype=dtype, profile=profile)
+                       dtype=dtype, profile=profile, preset=preset)
     _write_outputs(report, json, plot)
     if report.verdict == "fail":
         raise GradientMismatch(report.summary(), report)
@@ -434,7 +439,7 @@ def run_from_args(args: Any) -> int:
 
         require_matplotlib()
     report = run_check(args.target, options, examples=args.examples, seed=args.seed, timeout=args.timeout,
-                       memory=args.memory, dtype=args.dtype, profile=args.profile)
+                       memory=args.memory, dtype=args.dtype, profile=args.profile, preset=args.preset)
     # with --json -, stdout carries the JSON alone
     print(report.summary(), file=sys.stderr if args.json == "-" else sys.stdout)
     if args.plot and report.case is None:

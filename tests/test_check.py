@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -83,11 +84,13 @@ def test_the_minimal_case_keeps_its_dimensions_distinct_and_shows_the_transpose(
     assert d["detail"].startswith(f"{d['parameter']} is the transpose of the expected gradient")
 
 
-def test_the_same_seed_gives_the_same_minimal_case(tmp_path):
-    a = run_cli(tmp_path, "implementations.mistakes:scale", "--preset", "torch", "--seed", "7")[1]
-    b = run_cli(tmp_path, "implementations.mistakes:scale", "--preset", "torch", "--seed", "7")[1]
-    assert a["failing_case"]["X"] == b["failing_case"]["X"] and a["seed"] == 7
-    assert "--seed 7" in a["reproduce"]
+def test_the_reproduction_command_gives_the_same_minimal_case(tmp_path):
+    a = run_cli(tmp_path, "implementations.mistakes:scale", "--preset", "torch", "--hidden", "sin", "--seed", "7")[1]
+    argv = shlex.split(a["reproduce"])
+    assert argv[:3] == ["crosscheck", "check", "implementations.mistakes:scale"] and a["seed"] == 7
+    assert argv[3:10] == ["--preset", "torch", "--hidden", "sin", "--seed", "7", "--examples"]
+    b = run_cli(tmp_path, *argv[2:])[1]
+    assert a["failing_case"]["X"] == b["failing_case"]["X"] and a["diagnosis"] == b["diagnosis"]
 
 
 def test_the_python_api_raises_an_assertion_naming_the_mistake_and_the_case():
