@@ -4,11 +4,10 @@ Started by ``crosscheck.sandbox.Sandbox`` as ``python -u -m crosscheck._worker R
 Its stdout and stderr (fd 1 and 2) are files the parent reads; the protocol runs on two
 private pipes, so nothing the implementation prints can disturb it.
 
-Parent -> worker frames are pickles (the parent is trusted). Worker -> parent frames carry
-no pickle at all: a JSON header describing the returned container and raw array bytes
-(dtype, shape, offset), which the parent decodes with ``np.frombuffer`` into plain numeric
-arrays only. The worker decides nothing: it reports what the function returned and what
-its inputs look like afterwards; every verdict is computed in the parent.
+The frames are ``crosscheck._protocol``'s: pickles from the trusted parent, and back a JSON
+description of the returned container with raw array bytes, never a pickle. The worker
+decides nothing: it reports what the function returned and what its inputs look like
+afterwards; every verdict is computed in the parent.
 """
 
 from __future__ import annotations
@@ -16,10 +15,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
-import json
 import os
-import pickle
-import struct
 import sys
 import time
 import traceback
@@ -27,96 +23,13 @@ from typing import Any
 
 import numpy as np
 
-HEADER = struct.Struct(">QQ")  # JSON header length, array data length
-MAX_DEPTH = 8  # nesting of the returned container that we describe
-MAX_ITEMS = 10_000  # items per list/dict that we describe
+from crosscheck._protocol import encode, recv, send
+
 FILE_LIMIT = 64 * 2**20  # bytes of stdout/stderr per call (RLIMIT_FSIZE); the parent truncates between calls
 
 
 class _UsageProblem(Exception):
     """TARGET names a module, file or attribute that does not exist, or is not callable."""
-
-
-# ---- framing ---------------------------------------------------------------------------------
-
-def _read_exact(fd: int, n: int) -> bytes | None:
-    chunks, got = [], 0
-    while got < n:
-        b = os.read(fd, min(n - got, 1 << 20))
-        if not b:
-            return None
-        chunks.append(b)
-        got += len(b)
-    return b"".join(chunks)
-
-
-def _recv(fd: int) -> Any:
-    head = _read_exact(fd, 8)
-    if head is None:
-        return None
-    (n,) = struct.unpack(">Q", head)
-    body = _read_exact(fd, n)
-    return None if body is None else pickle.loads(body)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
-
-
-def _send(fd: int, meta: dict, arrays: list[np.ndarray]) -> None:
-    entries, offset = [], 0
-    for a in arrays:
-        entries.append({"dtype": a.dtype.str, "shape": list(a.shape), "offset": offset, "nbytes": a.nbytes})
-        offset += a.nbytes
-    meta = dict(meta, arrays=entries)
-    head = json.dumps(meta).encode()
-    _write_all(fd, HEADER.pack(len(head), offset) + head)
-    for a in arrays:
-        _write_all(fd, a.tobytes())
-
-
-# ---- describing returned objects ----------------------------------------------------------
-
-def _as_array(obj: Any) -> np.ndarray | str:
-    """A plain numeric ndarray, or a string saying why obj is not one."""
-    try:
-        if hasattr(obj, "detach") and hasattr(obj, "cpu"):  # a torch tensor that may require grad
-            obj = obj.detach().cpu().numpy()
-        a = np.asarray(obj)
-    except Exception as e:  # noqa: BLE001 - any conversion failure is reported, not raised
-        return f"{type(obj).__name__} that could not be converted to a NumPy array ({e})"
-    if a.dtype.kind not in "biufc":
-        return f"{type(obj).__name__} of dtype {a.dtype}"
-    return a if a.flags.c_contiguous else np.array(a, order="C")  # (ascontiguousarray would make 0-d 1-d)
-
-
-def _encode(obj: Any, arrays: list[np.ndarray], depth: int = 0) -> dict:
-    if depth > MAX_DEPTH:
-        return {"t": "other", "type": "a container nested too deeply"}
-    if obj is None:
-        return {"t": "none"}
-    if isinstance(obj, dict):
-        if len(obj) > MAX_ITEMS:
-            return {"t": "other", "type": f"dict with {len(obj)} items"}
-        bad = [k for k in obj if not isinstance(k, str)]
-        if bad:
-            return {"t": "other", "type": f"dict with a key of type {type(bad[0]).__name__}"}
-        return {"t": "dict", "k": list(obj), "v": [_encode(v, arrays, depth + 1) for v in obj.values()]}
-    if isinstance(obj, (list, tuple)):
-        if len(obj) > MAX_ITEMS:
-            return {"t": "other", "type": f"{type(obj).__name__} with {len(obj)} items"}
-        return {"t": "list" if isinstance(obj, list) else "tuple",
-                "v": [_encode(v, arrays, depth + 1) for v in obj]}
-    if isinstance(obj, (np.ndarray, np.generic, int, float, complex)) or hasattr(obj, "__array__"):
-        a = _as_array(obj)
-        if isinstance(a, str):
-            return {"t": "other", "type": a}
-        arrays.append(a)
-        return {"t": "array", "i": len(arrays) - 1}
-    return {"t": "other", "type": type(obj).__qualname__}
 
 
 # ---- loading the target ----------------------------------------------------------------------
@@ -254,8 +167,8 @@ def _call(fn: Any, accepts_spec: bool, req: dict) -> tuple[dict, list[np.ndarray
     arrays: list[np.ndarray] = []
     try:
         if meta["status"] == "ok":
-            meta["result"] = _encode(result, arrays)
-        meta["inputs_after"] = _encode([params, X, Y], arrays)
+            meta["result"] = encode(result, arrays)
+        meta["inputs_after"] = encode([params, X, Y], arrays)
     except MemoryError as e:
         return {"status": "memory", "message": f"{type(e).__name__} while returning the result",
                 "id": req.get("id")}, []
@@ -264,7 +177,7 @@ def _call(fn: Any, accepts_spec: bool, req: dict) -> tuple[dict, list[np.ndarray
 
 def main(argv: list[str]) -> int:
     rfd, wfd = int(argv[1]), int(argv[2])
-    init = _recv(rfd)
+    init = recv(rfd)
     if init is None:
         return 0
     for p in init.get("sys_path", []):
@@ -277,22 +190,22 @@ def main(argv: list[str]) -> int:
         else:
             fn = _load_module(target["module"], target["attr"], target.get("file"))
     except _UsageProblem as e:
-        _send(wfd, {"status": "usage", "message": str(e)}, [])
+        send(wfd, {"status": "usage", "message": str(e)}, [])
         return 0
     except BaseException as e:  # noqa: BLE001 - importing the user's module failed: report it
         _flush()
-        _send(wfd, {"status": "import", "message": _safe_str(e), "traceback": _user_traceback(e)}, [])
+        send(wfd, {"status": "import", "message": _safe_str(e), "traceback": _user_traceback(e)}, [])
         return 0
     accepts_spec = _accepts_spec(fn)
     _limit_memory(init.get("memory_mb"))
     _flush()
-    _send(wfd, {"status": "ready", "accepts_spec": accepts_spec}, [])
+    send(wfd, {"status": "ready", "accepts_spec": accepts_spec}, [])
     while True:
-        req = _recv(rfd)
+        req = recv(rfd)
         if req is None or req.get("op") != "call":
             return 0
         meta, arrays = _call(fn, accepts_spec, req)
-        _send(wfd, meta, arrays)
+        send(wfd, meta, arrays)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,10 @@
 """The mistake catalogue, as transformations of the reference computation, and the matcher.
 
-A *mechanism* is a mistake inside the computation: a modified delta recursion, written
-here, that produces the gradients a program with that mistake would produce
-(``activation_derivative``, ``missing_activation_derivative``, ``no_transpose_in_backprop``,
-``single_sample``, ``kink_convention``). A *slip* is a mistake in what is handed back,
-one parameter at a time, in the user's own layout: transposed, reordered (``vec_order``),
+A *mechanism* is a mistake inside the computation: a modified delta recursion
+(``crosscheck.mistakes``) that produces the gradients a program with that mistake would
+produce (``activation_derivative``, ``missing_activation_derivative``,
+``no_transpose_in_backprop``, ``single_sample``, ``kink_convention``). A *slip* is a mistake
+in what is handed back, one parameter at a time, in the user's own layout: transposed, reordered (``vec_order``),
 reshaped (``shape``), scaled (``scale``, ``sign``), taken from another layer
 (``layer_order``) or a bias gradient left as the unsummed delta (``bias_not_reduced``).
 
@@ -20,18 +20,18 @@ converted to the user's layout with the convention's exact conversions before ma
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .activations import ACTIVATIONS, get_activation
 from .case import Case
 from .conventions import Convention, _as_finite_array
 from .errors import ConventionError
+from .mistakes import Candidate, as_float64, backprop, candidates, join_words
 from .network import Network
-from .reference.forward import forward, output_gradient
 
 __all__ = ["CATALOGUE", "Diagnosis", "diagnose", "user_arrays", "expected_user_arrays", "backprop", "Candidate",
            "candidates"]
@@ -136,176 +136,6 @@ def _masks(case: Case) -> dict[str, np.ndarray]:
                 m[-1, :] = False
         out[label] = m
     return out
-
-
-# ---- mechanisms: the reference computation with one thing done wrong ----------------------------------
-
-SigmaPrime = Callable[[int, np.ndarray, np.ndarray], np.ndarray]  # (layer, Z_l, A_l) -> Sigma'_l, (n_l, m)
-BackMatrix = Callable[[int, np.ndarray], np.ndarray]  # (layer l, W_l: (n_l, n_{l-1})) -> stand-in for W_l^T
-
-
-def backprop(network: Network, params: Any, X: np.ndarray, Y: Any, *, sigma_prime: SigmaPrime | None = None,
-             back_matrix: BackMatrix | None = None) -> tuple[tuple, list]:
-    """The delta recursion with hooks; without hooks it is ``crosscheck.reference.recursive``.
-
-        delta_k = dL/dA_k o sigma_prime(k)          delta_l = back_matrix(W_{l+1}) delta_{l+1} o sigma_prime(l)
-        dW_l = delta_l A_{l-1}^T                    db_l = delta_l 1
-
-    Returns (canonical gradients, deltas) with ``deltas[l]: (n_l, m)`` (``deltas[0]`` unused)."""
-    Z, A = forward(network, params, X)
-    k = network.depth
-    sp = sigma_prime or (lambda layer, z, a: network.sigma_prime(layer, z))
-    bm = back_matrix or (lambda layer, W: W.T)
-    grads: list = [None] * k
-    deltas: list = [None] * (k + 1)
-    delta = output_gradient(network, A[k], Y) * sp(k, Z[k], A[k])
-    for layer in range(k, 0, -1):
-        W, b = params[layer - 1]
-        deltas[layer] = delta
-        grads[layer - 1] = (delta @ A[layer - 1].T, delta.sum(axis=-1) if b is not None else None)
-        if layer > 1:
-            delta = (bm(layer, W) @ delta) * sp(layer - 1, Z[layer - 1], A[layer - 1])
-    return tuple(grads), deltas
-
-
-@dataclass
-class Candidate:
-    """The output of a program with one mechanism mistake; ``layers`` where it was planted."""
-
-    id: str
-    detail: str
-    grads: tuple
-    deltas: list
-    layers: tuple[int, ...] = ()
-
-
-def _layer_sets(k: int, first: int = 1) -> list[tuple[int, ...]]:
-    """Where a mistake may sit: one layer, every hidden layer, or every layer."""
-    sets = [(layer,) for layer in range(k, first - 1, -1)]
-    hidden = tuple(range(max(first, 1), k))
-    if len(hidden) >= 2:
-        sets.append(hidden)
-    if k - first + 1 >= 2:
-        sets.append(tuple(range(first, k + 1)))
-    return sets
-
-
-def _layer_name(network: Network, layer: int) -> str:
-    a = network.activations[layer - 1]
-    return a if isinstance(a, str) else "[" + "|".join(a) + "]"
-
-
-def _where(network: Network, layers: tuple[int, ...]) -> str:
-    """"layer 2 (sigmoid)" or "layers 1 (tanh) and 2 (sigmoid)"."""
-    parts = [f"{layer} ({_layer_name(network, layer)})" for layer in sorted(layers)]
-    return ("layer " if len(parts) == 1 else "layers ") + _list(parts)
-
-
-_IN_TERMS_OF_OUTPUT = {  # sigma' written with the activation a = sigma(z); fed z by mistake
-    "sigmoid": ("z (1 - z)", lambda z: z * (1.0 - z)),
-    "tanh": ("1 - z^2", lambda z: 1.0 - z * z),
-}
-
-
-def _sigma_prime_mistakes(network: Network) -> list[tuple[str, str, Callable[[int, Any, Any], Any] | None]]:
-    """(id, description, per-layer replacement of Sigma'_l or None if not applicable) variants."""
-    out: list = []
-
-    def at_activation(layer, z, a):
-        return network.sigma_prime(layer, a)
-
-    out.append(("activation_derivative", "sigma' is evaluated at the activation A = sigma(Z) instead of the "
-                "pre-activation Z", at_activation))
-    for name, (formula, f) in _IN_TERMS_OF_OUTPUT.items():
-        def on_z(layer, z, a, name=name, f=f):
-            return f(z) if network.activations[layer - 1] == name else None
-        in_a = formula.replace("z", "a")
-        out.append(("activation_derivative", f"{name}' written in terms of the activation ({in_a}) is fed the "
-                    f"pre-activation: {formula}", on_z))
-    for other in ACTIVATIONS:
-        if other == "identity":  # its derivative, 1, is missing_activation_derivative
-            continue
-        act = get_activation(other)
-
-        def other_prime(layer, z, a, other=other, act=act):
-            own = network.activations[layer - 1]
-            # the same function with another kink subgradient is kink_convention's business
-            return None if isinstance(own, str) and own.partition(":")[0] == other else act.prime(z)
-        out.append(("activation_derivative", f"the derivative of {other} is used", other_prime))
-    out.append(("missing_activation_derivative", "the factor sigma'(Z) is missing from delta",
-                lambda layer, z, a: np.ones_like(z)))
-    return out
-
-
-def candidates(case: Case) -> list[Candidate]:
-    """Every mechanism mistake, planted at every place it can sit, on this case (float64)."""
-    net, (params, X, Y) = case.network, _as64(case)
-    k, m = net.depth, case.batch_size
-    out: list[Candidate] = []
-    for mid, what, repl in _sigma_prime_mistakes(net):
-        for layers in _layer_sets(k):
-            def sp(layer, z, a, layers=layers, repl=repl):
-                v = repl(layer, z, a) if layer in layers else None
-                return net.sigma_prime(layer, z) if v is None else v
-            grads, deltas = backprop(net, params, X, Y, sigma_prime=sp)
-            out.append(Candidate(mid, f"{what}, in {_where(net, layers)}", grads, deltas, layers))
-    for order in ("C", "F"):
-        for layers in _layer_sets(k, first=2):
-            def bm(layer, W, layers=layers, order=order):
-                return W.reshape(W.shape[::-1], order=order) if layer in layers else W.T
-            grads, deltas = backprop(net, params, X, Y, back_matrix=bm)
-            ws = _list([f"W{layer}" for layer in sorted(layers)])
-            how = "reshaped" + (" in Fortran order" if order == "F" else "")
-            detail = (f"the backward pass multiplies the delta by {ws} {how} to the transposed shape instead of "
-                      "transposed: delta_(l-1) = (W_l^T delta_l) o sigma'(Z_(l-1))")
-            out.append(Candidate("no_transpose_in_backprop", detail, grads, deltas, tuple(layers)))
-    if m >= 2:
-        for j in sorted({0, m - 1}):
-            grads, deltas = backprop(net, params, X[:, j:j + 1], None if Y is None else Y[:, j:j + 1])
-            which = "first" if j == 0 else "last"
-            variants = [(1.0, "")]
-            if net.reduction == "mean":
-                variants.append((1.0 / m, ", divided by m"))
-            for scale, note in variants:
-                g = tuple((dW * scale, None if db is None else db * scale) for dW, db in grads)
-                d = [None] + [None] * k  # per-sample deltas have another width: not a bias source
-                out.append(Candidate("single_sample", f"the gradient is that of the {which} sample alone{note} "
-                                     f"(of m = {m}): the other samples are dropped, e.g. a loop over samples "
-                                     "that overwrites instead of accumulating", g, d, tuple(range(1, k + 1))))
-    out.extend(_kink_candidates(net, params, X, Y))
-    return out
-
-
-def _kink_candidates(net: Network, params: Any, X: np.ndarray, Y: Any) -> list[Candidate]:
-    out = []
-    names = sorted({n for a in net.activations for n in ((a,) if isinstance(a, str) else a)
-                    if get_activation(n).kinks})
-    for name in names:
-        act = get_activation(name)
-        base = name.partition(":")[0]
-        current = act.at_kink[0]
-        alternatives = [0.0, 0.5, 1.0] + [get_activation(base).at_kink[0]]
-        for g in dict.fromkeys(alternatives):
-            if g == current:
-                continue
-            new = f"{base}:{g:g}"
-
-            def swap(a, new=new, name=name):
-                return new if a == name else a
-            acts = tuple(swap(a) if isinstance(a, str) else tuple(swap(n) for n in a) for a in net.activations)
-            net2 = replace(net, activations=acts)
-            grads, deltas = backprop(net2, params, X, Y)
-            intended = new if g != get_activation(base).at_kink[0] else base
-            hint = f"; if that is intended, declare --hidden/--output {intended}"
-            out.append(Candidate("kink_convention", f"at a pre-activation exactly on the kink, "
-                                 f"{base}'({act.kinks[0]:g}) is taken as {g:g}, but the declared {name!r} uses "
-                                 f"{current:g}{hint}", grads, deltas, tuple(range(1, net.depth + 1))))
-    return out
-
-
-def _as64(case: Case) -> tuple:
-    f = lambda a: None if a is None else np.asarray(a, dtype=np.float64)  # noqa: E731
-    return tuple((f(W), f(b)) for W, b in case.params), f(case.X), f(case.Y)
 
 
 # ---- slips: one parameter at a time, in the user's layout --------------------------------------------
@@ -503,10 +333,6 @@ def _select(options: dict[str, list[_Option]]) -> dict[str, _Option]:
     return chosen
 
 
-def _user_grads(case: Case, grads: tuple) -> dict[str, np.ndarray]:
-    return expected_user_arrays(case, grads)
-
-
 def _user_deltas(case: Case, deltas: list) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """Per layer, delta in the user's batch orientation and delta summed over the neurons."""
     c = case.convention
@@ -525,7 +351,7 @@ def _user_deltas(case: Case, deltas: list) -> dict[int, tuple[np.ndarray, np.nda
 
 def _explain(matcher: _Matcher, case: Case, cand: Candidate | None, order: int,
              base: dict[str, np.ndarray] | None) -> _Explanation | None:
-    grads_user = _user_grads(case, cand.grads if cand is not None else matcher.expected_grads)
+    grads_user = expected_user_arrays(case, cand.grads if cand is not None else matcher.expected_grads)
     if cand is not None and base is not None and all(
             grads_user[p].shape == base[p].shape and _close(grads_user[p], base[p], matcher) for p in base):
         return None  # this mistake changes nothing on this case
@@ -564,13 +390,8 @@ def _layer_of(label: str) -> int:
     return int(label[2:])
 
 
-def _list(labels: Sequence[str]) -> str:
-    labels = list(labels)
-    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
-
-
 def _factor_sentence(o: _Option, labels: list[str], every: bool) -> str:
-    who = "every gradient is" if every else f"{_list(labels)} {'is' if len(labels) == 1 else 'are'}"
+    who = "every gradient is" if every else f"{join_words(labels)} {'is' if len(labels) == 1 else 'are'}"
     c = abs(o.factor)
     how = f"{c:.4g} times too large" if c > 1 else f"{1 / c:.4g} times too small"
     odd = o.factor_label == f"{o.factor:.6g}"
@@ -585,7 +406,7 @@ def _sentences(case: Case, expl: _Explanation, expected: dict[str, np.ndarray],
     out: list[Diagnosis] = []
     all_labels = [label for label, _, _ in _names(case.network, case.convention)]
     if expl.candidate is not None:
-        cand_user = _user_grads(case, expl.candidate.grads)
+        cand_user = expected_user_arrays(case, expl.candidate.grads)
         changed = [p for p in all_labels if not _close(cand_user[p], expected[p], matcher)]
         first = _backprop_order(changed or all_labels)[0]
         out.append(Diagnosis(expl.candidate.id, first, _layer_of(first), expl.candidate.detail))
@@ -610,10 +431,10 @@ def _sentences(case: Case, expl: _Explanation, expected: dict[str, np.ndarray],
             exp_shape = expected[first].shape
             m = case.batch_size
             if o.source == "delta":
-                detail = (f"{_list(labels)} {'is' if len(labels) == 1 else 'are'} the delta itself, shape "
+                detail = (f"{join_words(labels)} {'is' if len(labels) == 1 else 'are'} the delta itself, shape "
                           f"{got[first].shape}: not summed over the m = {m} samples (expected shape {exp_shape})")
             else:
-                detail = (f"{_list(labels)} {'is' if len(labels) == 1 else 'are'} the delta summed over the "
+                detail = (f"{join_words(labels)} {'is' if len(labels) == 1 else 'are'} the delta summed over the "
                           f"neurons (shape {got[first].shape}) instead of over the m = {m} samples (expected shape "
                           f"{exp_shape})")
         elif i == "transposed":
@@ -623,14 +444,14 @@ def _sentences(case: Case, expl: _Explanation, expected: dict[str, np.ndarray],
             if len(labels) == 1:
                 detail = f"{first} is the transpose of the expected gradient ({shapes})"
             else:
-                detail = f"{_list(labels)} are the transposes of the expected gradients ({first}: {shapes})"
+                detail = f"{join_words(labels)} are the transposes of the expected gradients ({first}: {shapes})"
             if every:
                 detail += "; a gradient has the layout of its parameter (--weights " + case.convention.weights + ")"
         elif i == "vec_order":
-            detail = (f"{_list(labels)} {'holds' if len(labels) == 1 else 'hold'} the right entries in the wrong "
+            detail = (f"{join_words(labels)} {'holds' if len(labels) == 1 else 'hold'} the right entries in the wrong "
                       f"order: {o.transform_detail}")
         elif i == "shape":
-            detail = (f"{_list(labels)} {'holds' if len(labels) == 1 else 'hold'} the right values with shape "
+            detail = (f"{join_words(labels)} {'holds' if len(labels) == 1 else 'hold'} the right values with shape "
                       f"{got[first].shape}; expected {expected[first].shape}")
         else:  # scale, sign
             groups: dict[str, list[str]] = {}
@@ -641,7 +462,7 @@ def _sentences(case: Case, expl: _Explanation, expected: dict[str, np.ndarray],
                 oo = chosen[ps[0]]
                 every = len(ps) == len(all_labels)
                 if lab == "-1":
-                    who = "every gradient has" if every else f"{_list(ps)} {'has' if len(ps) == 1 else 'have'}"
+                    who = "every gradient has" if every else f"{join_words(ps)} {'has' if len(ps) == 1 else 'have'}"
                     parts.append(f"{who} the wrong sign: (y - y_hat) where (y_hat - y) belongs, or an ascent step?")
                 elif i == "scale" or oo.factor < 0:
                     parts.append(_factor_sentence(oo, ps, every))
@@ -659,8 +480,6 @@ _INPUT_PATH = (
 
 
 def _input_label(path: str) -> tuple[str, int]:
-    import re
-
     for pattern, name in _INPUT_PATH:
         match = re.match(pattern, path)
         if match:
@@ -687,10 +506,10 @@ def diagnose(case: Case, got_user_layout: Any, *, mutated: bool | Sequence[str] 
                              f"the implementation changed its inputs in place ({names}): computing gradients must "
                              "leave the caller's parameters and data as they were (copy before modifying, no "
                              "in-place updates such as W -= ...)"))
-    params, X, Y = _as64(case)
+    params, X, Y = as_float64(case)
     net = case.network
     expected_grads, expected_deltas = backprop(net, params, X, Y)
-    expected = _user_grads(case, expected_grads)
+    expected = expected_user_arrays(case, expected_grads)
     total = math.sqrt(sum(float(np.sum(a * a)) for a in expected.values()))
     tol = 2e-3 if case.dtype == np.float32 else 1e-6
     matcher = _Matcher(case, got, _masks(case), tol, max(1e-3 * total, 1e-300), _nice_factors(case),

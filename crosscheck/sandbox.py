@@ -28,11 +28,9 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import pickle
 import re
 import select
 import signal
-import struct
 import subprocess
 import sys
 import tempfile
@@ -43,18 +41,15 @@ from typing import Any
 
 import numpy as np
 
+from ._protocol import HEADER, MAX_DATA, MAX_META, Opaque, ProtocolError, decode, decode_arrays, mutations, pack_request
 from .errors import ImplementationError, UsageError
 
-__all__ = ["Sandbox", "SandboxResult", "Target", "parse_target", "trim_output", "KINDS"]
+__all__ = ["Sandbox", "SandboxResult", "Target", "Opaque", "parse_target", "trim_output", "KINDS"]
 
 # ImplementationError kinds raised here
 KINDS = ("raised", "timeout", "crash", "exit", "memory", "bad_output", "import")
 
-_HEADER = struct.Struct(">QQ")
-_MAX_META = 16 * 2**20  # bytes of JSON description we accept back
-_MAX_DATA = 512 * 2**20  # bytes of array data we accept back
 _OUTPUT_KEEP = 4000  # characters kept from each end of a call's stdout / stderr
-_ALLOWED_KINDS = "biufc"  # dtype kinds decoded from the worker: plain numbers only
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _PKG_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -151,16 +146,6 @@ class SandboxResult:
     @property
     def output(self) -> str:
         return _join_output(self.stdout, self.stderr)
-
-
-@dataclass(frozen=True)
-class Opaque:
-    """Something the implementation returned that is not a number, array or container."""
-
-    description: str
-
-    def __repr__(self) -> str:
-        return f"<{self.description}>"
 
 
 def trim_output(text: str, keep: int = _OUTPUT_KEEP) -> str:
@@ -341,14 +326,14 @@ class Sandbox:
             self._stop(worker)
             raise self._failure(meta, stdout, stderr)
         try:
-            value = _decode(meta.get("result"), arrays)
-            after = _decode(meta.get("inputs_after"), arrays)
-        except _ProtocolError as e:
+            value = decode(meta.get("result"), arrays)
+            after = decode(meta.get("inputs_after"), arrays)
+        except ProtocolError as e:
             self._stop(worker)
             raise ImplementationError(f"the implementation's process sent back an unreadable reply ({e}; did "
                                       "something write to crosscheck's private pipe?)",
                                       kind="bad_output", output=trim_output(_join_output(stdout, stderr))) from None
-        mutated = tuple(_mutations(("params", "X", "Y"), (params, X, Y), after))
+        mutated = tuple(mutations(("params", "X", "Y"), (params, X, Y), after))
         return SandboxResult(value, stdout, stderr, mutated, float(meta.get("elapsed", elapsed)))
 
     def _failure(self, meta: dict, stdout: str, stderr: str) -> ImplementationError:
@@ -367,8 +352,7 @@ class Sandbox:
 
     # -- transport --
     def _send(self, worker: _Worker, obj: dict, deadline: float) -> None:
-        body = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-        view = memoryview(struct.pack(">Q", len(body)) + body)
+        view = memoryview(pack_request(obj))
         while view:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -401,8 +385,8 @@ class Sandbox:
         return b"".join(chunks)
 
     def _receive(self, worker: _Worker, deadline: float, *, phase: str) -> tuple[dict, list[np.ndarray]]:
-        n_meta, n_data = _HEADER.unpack(self._read_exact(worker, _HEADER.size, deadline))
-        if n_meta > _MAX_META or n_data > _MAX_DATA:
+        n_meta, n_data = HEADER.unpack(self._read_exact(worker, HEADER.size, deadline))
+        if n_meta > MAX_META or n_data > MAX_DATA:
             self._kill(worker)
             raise ImplementationError(f"the reply from the implementation's process announces {n_meta + n_data} "
                                       "bytes: too large or corrupted (did something write to crosscheck's private "
@@ -422,8 +406,8 @@ class Sandbox:
             raise ImplementationError("the reply from the implementation's process is out of sequence (did "
                                       "something write to crosscheck's private pipe?)", kind="bad_output")
         try:
-            arrays = _arrays(meta.get("arrays", []), data)
-        except _ProtocolError as e:
+            arrays = decode_arrays(meta.get("arrays", []), data)
+        except ProtocolError as e:
             self._kill(worker)
             raise ImplementationError(f"the reply from the implementation's process is corrupted ({e}; did "
                                       "something write to crosscheck's private pipe?)", kind="bad_output") from None
@@ -476,92 +460,3 @@ def _drain(f: Any) -> str:
     return trim_output(text)
 
 
-# ---- decoding the worker's reply: plain data only ----------------------------------------------------
-
-class _ProtocolError(Exception):
-    pass
-
-
-def _arrays(entries: Any, data: bytes) -> list[np.ndarray]:
-    if not isinstance(entries, list):
-        raise _ProtocolError("array table is not a list")
-    out = []
-    for e in entries:
-        try:
-            dtype = np.dtype(str(e["dtype"]))
-            shape = tuple(int(s) for s in e["shape"])
-            offset, nbytes = int(e["offset"]), int(e["nbytes"])
-        except (KeyError, TypeError, ValueError) as err:
-            raise _ProtocolError(f"bad array entry: {err}") from None
-        if dtype.kind not in _ALLOWED_KINDS or dtype.hasobject or dtype.fields is not None:
-            raise _ProtocolError(f"dtype {dtype} is not a plain number type")
-        if any(s < 0 for s in shape) or offset < 0 or offset + nbytes > len(data):
-            raise _ProtocolError("array entry out of range")
-        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
-        if count * dtype.itemsize != nbytes:
-            raise _ProtocolError("array size does not match its shape")
-        a = np.frombuffer(data, dtype=dtype, count=count, offset=offset).reshape(shape)
-        out.append(a.astype(dtype.newbyteorder("=")))  # a writable, native-order copy
-    return out
-
-
-def _decode(tree: Any, arrays: list[np.ndarray], depth: int = 0) -> Any:
-    if depth > 16 or not isinstance(tree, dict):
-        raise _ProtocolError("malformed value description")
-    t = tree.get("t")
-    if t == "none":
-        return None
-    if t == "array":
-        i = tree.get("i")
-        if not isinstance(i, int) or not 0 <= i < len(arrays):
-            raise _ProtocolError("array index out of range")
-        return arrays[i]
-    if t in ("list", "tuple"):
-        items = [_decode(v, arrays, depth + 1) for v in tree.get("v", [])]
-        return items if t == "list" else tuple(items)
-    if t == "dict":
-        keys, values = tree.get("k", []), tree.get("v", [])
-        if not isinstance(keys, list) or not isinstance(values, list) or len(keys) != len(values) \
-                or not all(isinstance(k, str) for k in keys):
-            raise _ProtocolError("malformed dict")
-        return {k: _decode(v, arrays, depth + 1) for k, v in zip(keys, values)}
-    if t == "other":
-        return Opaque(str(tree.get("type", "object"))[:200])
-    raise _ProtocolError(f"unknown value type {t!r}")
-
-
-def _mutations(names: tuple[str, ...], before: tuple, after: Any) -> list[str]:
-    if not isinstance(after, list) or len(after) != len(names):
-        return ["the inputs"]
-    out: list[str] = []
-    for name, b, a in zip(names, before, after):
-        _diff(name, b, a, out)
-    return out
-
-
-def _diff(path: str, before: Any, after: Any, out: list[str]) -> None:
-    if before is None or after is None:
-        if (before is None) != (after is None):
-            out.append(path)
-        return
-    if isinstance(before, np.ndarray) or isinstance(before, (int, float, np.generic)):
-        b = np.asarray(before)
-        if not isinstance(after, np.ndarray) or after.shape != b.shape or after.dtype != b.dtype \
-                or not np.array_equal(after, b, equal_nan=b.dtype.kind in "fc"):
-            out.append(path)
-        return
-    if isinstance(before, dict):
-        if not isinstance(after, dict) or set(after) != set(before):
-            out.append(f"{path} (its keys)")
-            return
-        for k in before:
-            _diff(f"{path}[{k!r}]", before[k], after[k], out)
-        return
-    if isinstance(before, (list, tuple)):
-        if not isinstance(after, (list, tuple)) or len(after) != len(before):
-            out.append(f"{path} (its items)")
-            return
-        for i, (b, a) in enumerate(zip(before, after)):
-            _diff(f"{path}[{i}]", b, a, out)
-        return
-    out.append(path)

@@ -1,0 +1,217 @@
+"""The sandbox's wire protocol, both ends: what crosses between ``crosscheck.sandbox`` (the
+parent) and ``crosscheck._worker`` (the process running the implementation under test).
+
+Frames travel on two private pipes (never stdout or stderr):
+
+- parent -> worker: an 8-byte big-endian length and a pickle. Only the trusted parent pickles.
+- worker -> parent: ``HEADER`` (JSON length, data length), a JSON object, then raw array bytes.
+  The JSON describes the returned value as a tree (``none``, ``list``, ``tuple``, ``dict`` with
+  string keys, ``array`` by index, ``other`` with a type name) and lists each array's dtype,
+  shape and byte range. The parent decodes it with ``json.loads`` and ``np.frombuffer`` into
+  plain numeric arrays: nothing the implementation returns is unpickled or executed there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+HEADER = struct.Struct(">QQ")  # JSON header length, array data length
+MAX_META = 16 * 2**20  # bytes of JSON the parent accepts
+MAX_DATA = 512 * 2**20  # bytes of array data the parent accepts
+MAX_DEPTH = 8  # nesting of a returned container that the worker describes
+MAX_ITEMS = 10_000  # items per list/dict that the worker describes
+ALLOWED_KINDS = "biufc"  # dtype kinds the parent decodes: plain numbers only
+
+
+# ---- worker side ---------------------------------------------------------------------------------
+
+def read_exact(fd: int, n: int) -> bytes | None:
+    chunks, got = [], 0
+    while got < n:
+        b = os.read(fd, min(n - got, 1 << 20))
+        if not b:
+            return None
+        chunks.append(b)
+        got += len(b)
+    return b"".join(chunks)
+
+
+def recv(fd: int) -> Any:
+    head = read_exact(fd, 8)
+    if head is None:
+        return None
+    (n,) = struct.unpack(">Q", head)
+    body = read_exact(fd, n)
+    return None if body is None else pickle.loads(body)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def send(fd: int, meta: dict, arrays: list[np.ndarray]) -> None:
+    entries, offset = [], 0
+    for a in arrays:
+        entries.append({"dtype": a.dtype.str, "shape": list(a.shape), "offset": offset, "nbytes": a.nbytes})
+        offset += a.nbytes
+    meta = dict(meta, arrays=entries)
+    head = json.dumps(meta).encode()
+    write_all(fd, HEADER.pack(len(head), offset) + head)
+    for a in arrays:
+        write_all(fd, a.tobytes())
+
+
+def as_array(obj: Any) -> np.ndarray | str:
+    """A plain numeric ndarray, or a string saying why obj is not one."""
+    try:
+        if hasattr(obj, "detach") and hasattr(obj, "cpu"):  # a torch tensor that may require grad
+            obj = obj.detach().cpu().numpy()
+        a = np.asarray(obj)
+    except Exception as e:  # noqa: BLE001 - any conversion failure is reported, not raised
+        return f"{type(obj).__name__} that could not be converted to a NumPy array ({e})"
+    if a.dtype.kind not in "biufc":
+        return f"{type(obj).__name__} of dtype {a.dtype}"
+    return a if a.flags.c_contiguous else np.array(a, order="C")  # (ascontiguousarray would make 0-d 1-d)
+
+
+def encode(obj: Any, arrays: list[np.ndarray], depth: int = 0) -> dict:
+    if depth > MAX_DEPTH:
+        return {"t": "other", "type": "a container nested too deeply"}
+    if obj is None:
+        return {"t": "none"}
+    if isinstance(obj, dict):
+        if len(obj) > MAX_ITEMS:
+            return {"t": "other", "type": f"dict with {len(obj)} items"}
+        bad = [k for k in obj if not isinstance(k, str)]
+        if bad:
+            return {"t": "other", "type": f"dict with a key of type {type(bad[0]).__name__}"}
+        return {"t": "dict", "k": list(obj), "v": [encode(v, arrays, depth + 1) for v in obj.values()]}
+    if isinstance(obj, (list, tuple)):
+        if len(obj) > MAX_ITEMS:
+            return {"t": "other", "type": f"{type(obj).__name__} with {len(obj)} items"}
+        return {"t": "list" if isinstance(obj, list) else "tuple",
+                "v": [encode(v, arrays, depth + 1) for v in obj]}
+    if isinstance(obj, (np.ndarray, np.generic, int, float, complex)) or hasattr(obj, "__array__"):
+        a = as_array(obj)
+        if isinstance(a, str):
+            return {"t": "other", "type": a}
+        arrays.append(a)
+        return {"t": "array", "i": len(arrays) - 1}
+    return {"t": "other", "type": type(obj).__qualname__}
+
+
+def pack_request(obj: dict) -> bytes:
+    """A parent -> worker frame."""
+    body = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    return struct.pack(">Q", len(body)) + body
+
+
+# ---- parent side -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Opaque:
+    """Something the implementation returned that is not a number, array or container."""
+
+    description: str
+
+    def __repr__(self) -> str:
+        return f"<{self.description}>"
+
+
+class ProtocolError(Exception):
+    pass
+
+
+def decode_arrays(entries: Any, data: bytes) -> list[np.ndarray]:
+    if not isinstance(entries, list):
+        raise ProtocolError("array table is not a list")
+    out = []
+    for e in entries:
+        try:
+            dtype = np.dtype(str(e["dtype"]))
+            shape = tuple(int(s) for s in e["shape"])
+            offset, nbytes = int(e["offset"]), int(e["nbytes"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise ProtocolError(f"bad array entry: {err}") from None
+        if dtype.kind not in ALLOWED_KINDS or dtype.hasobject or dtype.fields is not None:
+            raise ProtocolError(f"dtype {dtype} is not a plain number type")
+        if any(s < 0 for s in shape) or offset < 0 or offset + nbytes > len(data):
+            raise ProtocolError("array entry out of range")
+        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        if count * dtype.itemsize != nbytes:
+            raise ProtocolError("array size does not match its shape")
+        a = np.frombuffer(data, dtype=dtype, count=count, offset=offset).reshape(shape)
+        out.append(a.astype(dtype.newbyteorder("=")))  # a writable, native-order copy
+    return out
+
+
+def decode(tree: Any, arrays: list[np.ndarray], depth: int = 0) -> Any:
+    if depth > 16 or not isinstance(tree, dict):
+        raise ProtocolError("malformed value description")
+    t = tree.get("t")
+    if t == "none":
+        return None
+    if t == "array":
+        i = tree.get("i")
+        if not isinstance(i, int) or not 0 <= i < len(arrays):
+            raise ProtocolError("array index out of range")
+        return arrays[i]
+    if t in ("list", "tuple"):
+        items = [decode(v, arrays, depth + 1) for v in tree.get("v", [])]
+        return items if t == "list" else tuple(items)
+    if t == "dict":
+        keys, values = tree.get("k", []), tree.get("v", [])
+        if not isinstance(keys, list) or not isinstance(values, list) or len(keys) != len(values) \
+                or not all(isinstance(k, str) for k in keys):
+            raise ProtocolError("malformed dict")
+        return {k: decode(v, arrays, depth + 1) for k, v in zip(keys, values)}
+    if t == "other":
+        return Opaque(str(tree.get("type", "object"))[:200])
+    raise ProtocolError(f"unknown value type {t!r}")
+
+
+def mutations(names: tuple[str, ...], before: tuple, after: Any) -> list[str]:
+    if not isinstance(after, list) or len(after) != len(names):
+        return ["the inputs"]
+    out: list[str] = []
+    for name, b, a in zip(names, before, after):
+        _diff(name, b, a, out)
+    return out
+
+
+def _diff(path: str, before: Any, after: Any, out: list[str]) -> None:
+    if before is None or after is None:
+        if (before is None) != (after is None):
+            out.append(path)
+        return
+    if isinstance(before, np.ndarray) or isinstance(before, (int, float, np.generic)):
+        b = np.asarray(before)
+        if not isinstance(after, np.ndarray) or after.shape != b.shape or after.dtype != b.dtype \
+                or not np.array_equal(after, b, equal_nan=b.dtype.kind in "fc"):
+            out.append(path)
+        return
+    if isinstance(before, dict):
+        if not isinstance(after, dict) or set(after) != set(before):
+            out.append(f"{path} (its keys)")
+            return
+        for k in before:
+            _diff(f"{path}[{k!r}]", before[k], after[k], out)
+        return
+    if isinstance(before, (list, tuple)):
+        if not isinstance(after, (list, tuple)) or len(after) != len(before):
+            out.append(f"{path} (its items)")
+            return
+        for i, (b, a) in enumerate(zip(before, after)):
+            _diff(f"{path}[{i}]", b, a, out)
+        return
+    out.append(path)
