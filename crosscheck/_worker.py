@@ -1,6 +1,6 @@
 """The sandbox worker: a separate process that imports the implementation under test and calls it.
 
-Started by ``crosscheck.sandbox.Sandbox`` as ``python -u -m crosscheck._worker READ_FD WRITE_FD``.
+Started by ``crosscheck.sandbox.Sandbox`` as ``python -u -c <boot> READ_FD WRITE_FD``, which calls ``main``.
 Its stdout and stderr (fd 1 and 2) are files the parent reads; the protocol runs on two
 private pipes, so nothing the implementation prints can disturb it.
 

@@ -52,6 +52,10 @@ KINDS = ("raised", "timeout", "crash", "exit", "memory", "bad_output", "import")
 _OUTPUT_KEEP = 4000  # characters kept from each end of a call's stdout / stderr
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _PKG_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# the worker finds this crosscheck even when it is not installed, without putting its folder
+# ahead of the standard library (as PYTHONPATH would)
+_BOOT = (f"import sys; sys.path.append({_PKG_PARENT!r}); "
+         "from crosscheck._worker import main; sys.exit(main(sys.argv))")
 
 
 # ---- what to load ----------------------------------------------------------------------------
@@ -227,12 +231,11 @@ class Sandbox:
             fcntl.fcntl(f.fileno(), fcntl.F_SETFL, fl | os.O_APPEND)
         env = dict(os.environ)
         env["CROSSCHECK_WORKER"] = "1"
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (_PKG_PARENT, env.get("PYTHONPATH")) if p)
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             env.setdefault(var, "1")  # one BLAS thread: predictable memory, no fight for the cores
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-u", "-m", "crosscheck._worker", str(to_r), str(from_w)],
+                [sys.executable, "-u", "-c", _BOOT, str(to_r), str(from_w)],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=err, pass_fds=(to_r, from_w),
                 start_new_session=True, env=env, cwd=os.getcwd(),
             )
