@@ -61,12 +61,18 @@ def plot_gradients(path: str, expected: dict[str, np.ndarray], got: dict[str, np
         ax = axes[row][2]
         if g is not None and np.shape(got[name]) == np.shape(expected[name]):
             d = g - e
-            dscale = max(float(np.max(np.abs(d))), 1e-300)
-            im = ax.imshow(d, cmap="PuOr_r", vmin=-dscale, vmax=dscale, aspect="auto", interpolation="nearest")
-            fig.colorbar(im, ax=ax, fraction=0.046)
-            ax.set_title(f"got - expected (max {dscale:.2g})", fontsize=9)
+            biggest = float(np.max(np.abs(d))) if d.size else 0.0
+            if biggest > 0:
+                im = ax.imshow(d, cmap="PuOr_r", vmin=-biggest, vmax=biggest, aspect="auto", interpolation="nearest")
+                fig.colorbar(im, ax=ax, fraction=0.046)
+                ax.set_title(f"got - expected (largest {biggest:.2g})", fontsize=9)
+            else:
+                ax.text(0.5, 0.5, "identical", ha="center", va="center", fontsize=9)
+                ax.set_title("got - expected", fontsize=9)
         else:
-            ax.text(0.5, 0.5, "shapes differ:\nno difference", ha="center", va="center", fontsize=9)
+            got_shape = tuple(got[name].shape) if name in got else None
+            ax.text(0.5, 0.5, f"shapes differ:\n{got_shape} vs {tuple(expected[name].shape)}", ha="center",
+                    va="center", fontsize=9)
             ax.set_title("got - expected", fontsize=9)
         for a in axes[row]:
             a.set_xticks([])
