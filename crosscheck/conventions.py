@@ -203,7 +203,7 @@ class Convention:
         lead: tuple[int, ...] | None = None  # leading draw axes, the same for every array
         for layer, (Wu, bu) in enumerate(zip(Ws, bs), start=1):
             name = f"{'d' if gradient else ''}W{layer}"
-            Wu = _as_finite_array(Wu, name)
+            Wu = as_finite_array(Wu, name)
             expected = self.user_weight_shape(network, layer)
             if lead is None:
                 lead = Wu.shape[:-2]
@@ -217,7 +217,7 @@ class Convention:
                 W, b = W[..., :n_out, :-1], W[..., :n_out, -1]
             elif separate_bias:
                 bname = f"{'d' if gradient else ''}b{layer}"
-                bu = _as_finite_array(bu, bname)
+                bu = as_finite_array(bu, bname)
                 bexp = self.user_bias_shape(network, layer)
                 if bu.shape != lead + bexp:
                     raise ConventionError(f"{bname} has shape {bu.shape}; expected {lead + bexp} "
@@ -240,7 +240,7 @@ def _get_key(user: Mapping, key: str, gradient: bool) -> Any:
                           f"{' (or ' + repr(key) + ')' if gradient else ''}; got keys {sorted(map(str, user))}")
 
 
-def _as_finite_array(a: Any, name: str) -> np.ndarray:
+def as_finite_array(a: Any, name: str) -> np.ndarray:
     if a is None:
         raise ConventionError(f"{name} is None")
     try:

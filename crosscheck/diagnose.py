@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from .case import Case
-from .conventions import Convention, _as_finite_array
+from .conventions import Convention, as_finite_array
 from .errors import ConventionError
 from .mistakes import Candidate, as_float64, backprop, candidates, join_words
 from .network import Network
@@ -109,7 +109,7 @@ def user_arrays(convention: Convention, network: Network, container: Any) -> dic
                 raw[f"dW{layer}"], raw[f"db{layer}"] = item
             else:
                 raw[f"dW{layer}"] = item
-    return {label: np.asarray(_as_finite_array(v, label), dtype=np.float64) for label, v in raw.items()}
+    return {label: np.asarray(as_finite_array(v, label), dtype=np.float64) for label, v in raw.items()}
 
 
 def _kind(obj: Any) -> str:
