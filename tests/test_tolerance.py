@@ -44,7 +44,7 @@ def _planted(grads, layer: int, name: str, delta):
 def test_policy_carries_rtol_reason_and_checks_its_arguments():
     p64, p32 = policy_for("float64"), policy_for(np.float32)
     assert isinstance(p64, TolerancePolicy) and p64.reason and p32.reason
-    assert p64.rtol < 1e-8 / 10 and p32.rtol < 1e-3 / 2  # room to catch the mistakes we promise to
+    assert p64.rtol <= 1e-8 / 10 and p32.rtol <= 1e-3 / 5  # room to catch the mistakes we promise to
     assert p64.floor == FLOOR["float64"] and p32.floor == FLOOR["float32"]
     with pytest.raises(ValueError, match="dtype"):
         policy_for("float16")
@@ -138,3 +138,24 @@ def test_all_zero_gradients_compare_without_dividing_by_zero():
     zero = ((np.zeros((2, 2)), np.zeros(2)),)
     assert compare_gradients(zero, zero).passed
     assert not compare_gradients(zero, ((np.zeros((2, 2)), np.full(2, 1e-3)),)).passed
+
+
+def test_saturated_gelu_output_fails_float32_alone_and_passes_the_float64_recheck():
+    """Why float32 has a second stage: gelu_tanh' at z = -4.5 is 0.5 (1 + tanh(...)) ~ -2.8e-5,
+    a difference of O(1) numbers, so a correct float32 implementation is off by ~1e-3 relative
+    in every parameter behind that neuron; in float64 the same implementation agrees."""
+    pytest.importorskip("torch")
+    from crosscheck.backends import get_backend
+    from crosscheck.case import Case
+    from crosscheck.conventions import Convention
+
+    net = Network((3, 1), ("gelu_tanh",), loss="output")
+    params = ((np.array([[0.24997444, 0.38864392, -1.20719373]], np.float32), np.array([-0.69089216], np.float32)),)
+    X = np.array([[-0.38209924], [-1.06816828], [2.73982668]], np.float32)
+    case = Case(net, Convention(), params, X, None)
+    expected = recursive.gradients(net, tuple((_up(W), _up(b)) for W, b in params), _up(X), None)
+    torch_backend = get_backend("torch")
+    stage1 = compare_gradients(expected, torch_backend.gradients(case), dtype="float32")
+    assert not stage1.passed and stage1.worst_rel_error > 1e-3
+    stage2 = compare_gradients(expected, torch_backend.gradients(case.astype(np.float64)), dtype="float64")
+    assert stage2.passed, stage2.summary()
