@@ -60,16 +60,18 @@ def random_network(rng: np.random.Generator) -> Network:
                    bias=bool(rng.random() < 0.85))
 
 
-def plant(grads, rng: np.random.Generator, size: float, one_entry: bool):
+def plant(grads, rng: np.random.Generator, size: float, one_entry: bool, which: np.ndarray | None = None):
     """Copy of stacked ``grads`` with a relative error ``size`` in one random parameter per draw.
 
-    Returns (planted, share): ``share[d]`` is ||g_p|| / ||g|| of the planted parameter (0 when
-    its gradient is exactly zero, where a relative error means nothing and nothing is planted)."""
+    Returns (planted, share, which): ``share[d]`` is ||g_p|| / ||g|| of the planted parameter
+    ``which[d]`` (0 when its gradient is exactly zero, where a relative error means nothing and
+    nothing is planted). Pass ``which`` to plant in the same parameters again."""
     flat = [a.copy() for pair in grads for a in pair if a is not None]
     D = flat[0].shape[0]
     norms = np.stack([np.linalg.norm(a.reshape(D, -1).astype(np.float64), axis=-1) for a in flat], axis=1)
     total = np.sqrt((norms**2).sum(axis=1))
-    which = rng.integers(0, len(flat), size=D)
+    if which is None:
+        which = rng.integers(0, len(flat), size=D)
     share = np.zeros(D)
     for d in range(D):
         g = flat[which[d]][d]
@@ -85,17 +87,19 @@ def plant(grads, rng: np.random.Generator, size: float, one_entry: bool):
             delta /= np.linalg.norm(delta)
         flat[which[d]][d] = (g + size * norm * delta).astype(g.dtype)
     it = iter(flat)
-    return tuple((next(it), None if b is None else next(it)) for _, b in grads), share
+    return tuple((next(it), None if b is None else next(it)) for _, b in grads), share, which
 
 
-def _recheck64(backend, net, conv, d, idx, expected, planted_size=None, rng=None) -> np.ndarray:
+def _recheck64(backend, net, conv, d, idx, expected, planted=None, rng=None) -> np.ndarray:
     """Stage 2 of the float32 policy on draws ``idx``: the same backend in float64 on the same
-    (float32-rounded) inputs, judged by the float64 policy. A planted mistake is planted again
-    (a real bug does not go away in float64). Returns the pass mask over ``idx``."""
+    (float32-rounded) inputs, judged by the float64 policy. ``planted = (size, one_entry, which)``
+    plants the mistake again in the same parameters (a real bug does not go away in float64).
+    Returns the pass mask over ``idx``."""
     up = lambda a: None if a is None else a[idx].astype(np.float64)  # noqa: E731
     got64 = backend.gradients_batched(net, conv, tuple((up(W), up(b)) for W, b in d.params), up(d.X), up(d.Y))
-    if planted_size is not None:
-        got64, _ = plant(got64, rng, planted_size, False)
+    if planted is not None:
+        size, one_entry, which = planted
+        got64, _, _ = plant(got64, rng, size, one_entry, which[idx])
     exp = tuple((W[idx], None if b is None else b[idx]) for W, b in expected)
     return compare_batched(exp, got64, dtype="float64")[1]
 
@@ -150,11 +154,12 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  false failure: {net.describe()} {conv.describe()} m={m} {name} {dt} "
                           f"worst {worst[~ok].max():.2e}", file=sys.stderr)
                 for one_entry in (False, True):
-                    planted, share = plant(got, rng, PLANT[dt], one_entry)
+                    planted, share, which = plant(got, rng, PLANT[dt], one_entry)
                     pworst, pok = compare_batched(expected, planted, policy=policy)
                     caught = np.flatnonzero(~pok)
                     if caught.size and dt == "float32":  # stage 2 must not clear a real mistake
-                        pok[caught] = _recheck64(backend, net, conv, d, caught, expected, PLANT[dt], rng)
+                        pok[caught] = _recheck64(backend, net, conv, d, caught, expected,
+                                                 (PLANT[dt], one_entry, which), rng)
                     live = share > 0  # a zero gradient has no relative error to plant
                     tiny = live & (share < resolution)
                     s["planted"] += int((live & ~tiny).sum())
