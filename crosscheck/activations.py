@@ -92,7 +92,9 @@ class Activation:
     kinks: tuple[float, ...] = ()
     at_kink: tuple[float, ...] = ()
     analytic: bool = True  # the complex-step derivative is valid (off kinks)
-    bounded: bool = False  # saturates: inputs must stay moderate to keep gradients alive
+    # sigma' decays smoothly to 0 somewhere (a saturating tail): a draw with |sigma'(z)| below
+    # this floor is redrawn, since there rounding of an O(1) difference is the whole derivative
+    saturation_floor: float = 0.0
     description: str = ""
 
     def prime(self, z: np.ndarray) -> np.ndarray:
@@ -133,33 +135,35 @@ _TABLE: tuple[Activation, ...] = (
         _elu,
         lambda z: np.where(np.real(z) > 0, 1.0, ELU_ALPHA * np.exp(np.minimum(np.real(z), 0))),
         torch=lambda t: t.nn.functional.elu, jax=lambda jax: jax.nn.elu,
-        kinks=(0.0,), at_kink=(1.0,),
+        kinks=(0.0,), at_kink=(1.0,), saturation_floor=1e-3,
         description="z above zero, exp(z) - 1 below; elu'(0) = 1 as in torch and JAX",
     ),
     Activation(
         "sigmoid", _sigmoid, lambda z: _sigmoid(z) * (1.0 - _sigmoid(z)),
-        torch=lambda t: t.sigmoid, jax=lambda jax: jax.nn.sigmoid, bounded=True,
+        torch=lambda t: t.sigmoid, jax=lambda jax: jax.nn.sigmoid, saturation_floor=2.5e-4,
         description="1 / (1 + exp(-z)); sigma' = sigma (1 - sigma)",
     ),
     Activation(
         "tanh", np.tanh, lambda z: 1.0 - np.tanh(z) ** 2,
-        torch=lambda t: t.tanh, jax=lambda jax: jax.numpy.tanh, bounded=True,
+        torch=lambda t: t.tanh, jax=lambda jax: jax.numpy.tanh, saturation_floor=1e-3,
         description="tanh(z); tanh' = 1 - tanh^2",
     ),
     Activation(
         "softplus", _softplus, _sigmoid,
-        torch=lambda t: t.nn.functional.softplus, jax=lambda jax: jax.nn.softplus,
+        torch=lambda t: t.nn.functional.softplus, jax=lambda jax: jax.nn.softplus, saturation_floor=1e-3,
         description="log(1 + exp(z))",
     ),
     Activation(
         "gelu", _gelu_erf, _gelu_erf_prime,
         torch=_torch_gelu("none"), jax=lambda jax: (lambda x: jax.nn.gelu(x, approximate=False)),
         analytic=False,  # NumPy has no complex erf
+        saturation_floor=1e-3,
         description="z * Phi(z), the erf form",
     ),
     Activation(
         "gelu_tanh", _gelu_tanh, _gelu_tanh_prime,
         torch=_torch_gelu("tanh"), jax=lambda jax: (lambda x: jax.nn.gelu(x, approximate=True)),
+        saturation_floor=1e-3,
         description="the tanh approximation of gelu",
     ),
     Activation(

@@ -220,7 +220,8 @@ def _value_hint(ea: np.ndarray, ga: np.ndarray, policy: TolerancePolicy) -> str:
         return "transposed"
     if en > 0:
         c = float(np.sum(ga * ea)) / en
-        if _close(ga, c * ea, policy):
+        # a factor indistinguishable from 1 explains nothing: the error is elsewhere
+        if abs(c - 1) > 1e-3 and _close(ga, c * ea, policy):
             return "sign flipped" if abs(c + 1) < _hint_tol(policy) else f"scaled by {c:.3f}"
     return ""
 

@@ -6,7 +6,9 @@ hypothesis (MEASURED.md) and lets one example carry D stacked draws for vectoris
 
 Values are scaled so nothing overflows or saturates silently (weights ~ N(0, 1/n_in), so
 pre-activations stay O(1)), and every pre-activation keeps ``KINK_MARGIN`` from a kink.
-A draw that violates that, or saturates a sigmoid read by the bce loss, is redrawn.
+A draw that violates that, puts a neuron in a saturating tail (|sigma'| below the
+activation's ``saturation_floor``: tanh, sigmoid, elu, softplus, gelu), or saturates a
+sigmoid read by the bce loss, is redrawn.
 With ``kinks=True`` instead, some neurons sit exactly on their kink: their weight row and
 bias are zero, so the pre-activation is exactly 0 in every precision.
 """
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .activations import get_activation
 from .errors import CrosscheckError
 from .network import Network
 from .reference.forward import forward
@@ -110,6 +113,7 @@ def _valid(network: Network, params, X, kinks: bool) -> tuple[np.ndarray, np.nda
     ok = np.ones(X.shape[0], dtype=bool)
     for z, a in zip(Z[1:], A[1:]):
         ok &= np.isfinite(z).all(axis=(-1, -2)) & np.isfinite(a).all(axis=(-1, -2))
+    ok &= ~_saturated(network, Z)
     dist = kink_distance(network, Z)
     if not kinks:
         ok &= dist >= KINK_MARGIN
@@ -120,6 +124,25 @@ def _valid(network: Network, params, X, kinks: bool) -> tuple[np.ndarray, np.nda
         a = A[-1]
         ok &= ((a > _SIGMOID_FLOOR) & (a < 1 - _SIGMOID_FLOOR)).all(axis=(-1, -2))
     return ok, dist == 0.0
+
+
+def _saturated(network: Network, Z: list) -> np.ndarray:
+    """Per draw: some neuron sits in a saturating tail, |sigma'(z)| < its floor (not at a kink)."""
+    D = Z[1].shape[0]
+    out = np.zeros(D, dtype=bool)
+    for layer in range(1, network.depth + 1):
+        a = network.activations[layer - 1]
+        names = (a,) * network.widths[layer] if isinstance(a, str) else a
+        for name in set(names):
+            act = get_activation(name)
+            if not act.saturation_floor:
+                continue
+            rows = [i for i, n in enumerate(names) if n == name]
+            z = Z[layer][:, rows, :]
+            slope = np.abs(act.derivative(z))
+            tail = (slope < act.saturation_floor) & (z != 0)
+            out |= tail.any(axis=(-1, -2))
+    return out
 
 
 def _only_exact(network: Network, Z: list) -> np.ndarray:

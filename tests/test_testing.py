@@ -10,6 +10,7 @@ from crosscheck import Convention, Network
 from crosscheck.errors import UsageError
 from crosscheck.reference.recursive import gradients
 from crosscheck.testing import assert_grads_close
+from crosscheck.tolerance import policy_for
 
 NET = Network.simple((3, 4, 2), hidden="tanh", output="identity", loss="half_sse")
 
@@ -50,8 +51,9 @@ def test_scaled_gradient_reports_error_against_tolerance_and_the_factor():
     with pytest.raises(AssertionError) as e:
         assert_grads_close(EXPECTED, bad)
     text = str(e.value)
+    rtol = policy_for("float64").rtol
     assert "dW1 (layer 1 of 2): expected shape (4, 3), got shape (4, 3); relative error 1.00e+00 > " \
-           "tolerance 1.0e-10; hint: scaled by 2.000" in text
+           f"tolerance {rtol:.1e}; hint: scaled by 2.000" in text
 
 
 def test_sign_nan_and_missing_layer():
@@ -78,15 +80,18 @@ def test_tolerance_is_the_policys_not_widened():
     assert_grads_close(EXPECTED, _replace(EXPECTED, 1, "W", tiny))
     small = W.copy()
     small[0, 0] += 1e-8 * np.linalg.norm(W)  # a 1e-8 relative mistake is caught in float64
-    with pytest.raises(AssertionError, match=r"dW1 .*relative error 1\.00e-08 > tolerance 1\.0e-10"):
+    rtol = policy_for("float64").rtol
+    assert rtol < 1e-8
+    with pytest.raises(AssertionError, match=rf"dW1 .*relative error 1\.00e-08 > tolerance {rtol:.1e}") as e:
         assert_grads_close(EXPECTED, _replace(EXPECTED, 1, "W", small))
+    assert "hint" not in str(e.value)  # one entry off: no scale explains it
 
 
 def test_dtype_picks_the_float32_tolerance():
     as32 = tuple((W.astype(np.float32), b.astype(np.float32)) for W, b in EXPECTED)
     assert_grads_close(EXPECTED, as32, dtype="float32")
     with pytest.raises(AssertionError, match="float64 cpu"):
-        assert_grads_close(EXPECTED, as32)  # float32 rounding is a failure at float64's 1e-10
+        assert_grads_close(EXPECTED, as32)  # float32 rounding fails float64's tolerance
 
 
 def test_names_and_msg_appear_in_the_message():
