@@ -81,6 +81,22 @@ def _case_lines(case: dict | None) -> list[str]:
     return lines
 
 
+def _precision_line(env: dict) -> str:
+    """The settings that decide float32 matmul precision, as the backends reported them."""
+    parts = []
+    t = env.get("torch") or {}
+    if "effective_allow_tf32" in t:
+        parts.append(f"torch {t.get('version')} allow_tf32={t['effective_allow_tf32']} "
+                     f"float32_matmul_precision={t.get('effective_float32_matmul_precision')}")
+    j = env.get("jax") or {}
+    if "effective_matmul_precision" in j:
+        parts.append(f"jax {j.get('version')} default_matmul_precision={j['effective_matmul_precision']} "
+                     f"x64={j.get('x64', j.get('x64_enabled'))}")
+    if any((env.get(b) or {}).get("tf32_like") for b in ("torch", "jax")):
+        parts.append("TF32-like float32 matmuls ACTIVE (see notes)")
+    return "; ".join(parts)
+
+
 def sweep_report(result) -> str:
     r = result
     out = []
@@ -93,6 +109,9 @@ def sweep_report(result) -> str:
     out.append(f"  backends: {', '.join(cov.get('backends', [])) or '-'}"
                + "".join(f"   ({n} skipped: {why})" for n, why in r.skipped_backends.items()))
     out.append(f"  routes: {', '.join(cov.get('routes', []))}")
+    precision = _precision_line(r.environment)
+    if precision:
+        out.append(f"  precision: {precision}")
     out.append(f"  activations: {', '.join(cov.get('activations', []))}")
     out.append(f"  losses: {', '.join(cov.get('losses', []))}; batch: {', '.join(cov.get('batch', []))}; "
                f"weights: {', '.join(cov.get('weights', []))}; bias: {', '.join(cov.get('bias', []))}")
