@@ -35,7 +35,7 @@ _SIGMOID_FLOOR = 1e-4  # bce reads log(a) and log(1 - a): keep a inside [1e-4, 1
 _MAX_REDRAWS = 50
 
 
-class DrawError(CrosscheckError):
+class DrawError(CrosscheckError, RuntimeError):
     """No valid values exist (or were found) for this network: e.g. a dead relu feeding
     bias-free layers pins every later relu exactly on its kink. Strategies reject such
     examples rather than report them."""

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from crosscheck.activations import ACTIVATIONS
 from crosscheck.case import Case
-from crosscheck.draws import draw
+from crosscheck.draws import DrawError, draw
 from crosscheck.network import Network
 from crosscheck.strategies import architectures, networks
 
@@ -26,7 +26,7 @@ def _make(dtype: str, kinks: bool):
         net, conv, m, seed = arch
         try:
             d = draw(net, seed, batch_size=m, draws=1, kinks=kinks, dtype=dtype)
-        except RuntimeError:
+        except DrawError:
             return None
         params, X, Y = d.one(0)
         return Case(net, conv, params, X, Y)
