@@ -203,3 +203,17 @@ def test_float32_difference_that_vanishes_in_float64_is_a_rounding_note(monkeypa
     assert any(n["kind"] == "float32_rounding" for n in result.notes)  # on CPU: no setting to blame
     # the same rounding in float64 would be a real failure: nothing is hidden by tolerance
     assert np.isfinite(result.elapsed_s)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_issue_done_when_three_way_sweep_of_200(tmp_path, dtype):
+    pytest.importorskip("torch")
+    pytest.importorskip("jax")
+    code, report = _sweep_json(tmp_path, ["--backends", "numpy,torch,jax", "--examples", "200", "--dtype", dtype])
+    assert code == 0, report["failures"]
+    cov = report["coverage"]
+    assert len(cov["activations"]) >= 8 and len(cov["losses"]) >= 4
+    assert sorted(cov["batch"]) == ["columns", "rows", "single"] and sorted(cov["weights"]) == ["in_out", "out_in"]
+    assert {"none", "vector", "augmented"} <= set(cov["bias"])
+    assert cov["backends"] == ["numpy", "torch", "jax"]
