@@ -65,8 +65,14 @@ def _reference(network: Network, params, X, Y):
 
 
 def _backend(name: str, **kw):
-    pytest.importorskip(name)
-    return get_backend(name, **kw)
+    """A backend by name; "jax-native" and "jax-padded" pick JaxBackend's batched mode."""
+    lib, _, mode = name.partition("-")
+    pytest.importorskip(lib)
+    if mode:
+        from crosscheck.backends.jax import JaxBackend
+
+        return JaxBackend(mode=mode, **kw)
+    return get_backend(lib, **kw)
 
 
 @pytest.fixture(scope="module", params=["torch", "jax"])
@@ -95,7 +101,7 @@ def test_numpy_backend_is_the_reference():
         np.testing.assert_array_equal(b, d)
 
 
-@pytest.mark.parametrize("name", ["numpy", "torch", "jax"])
+@pytest.mark.parametrize("name", ["numpy", "torch", "jax-native", "jax-padded"])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_batched_equals_the_per_draw_loop(name, dtype):
     backend = _backend(name)
@@ -113,7 +119,7 @@ def test_batched_equals_the_per_draw_loop(name, dtype):
     assert ok.all(), worst
 
 
-@pytest.mark.parametrize("name", ["torch", "jax"])
+@pytest.mark.parametrize("name", ["torch", "jax-native", "jax-padded"])
 def test_batched_in_every_bias_layout_equals_canonical(name):
     backend = _backend(name)
     d = draw(NET_BIAS, 5, batch_size=2, draws=3)
@@ -206,11 +212,11 @@ def test_torch_highest_precision_restores_the_callers_settings():
         torch.backends.cudnn.allow_tf32 = saved[2]
 
 
-@pytest.mark.parametrize("name", ["torch", "jax"])
+@pytest.mark.parametrize("name", ["torch", "jax-native", "jax-padded"])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_a_tanh_derivative_off_by_1e3_is_caught(name, dtype, monkeypatch):
     """A backend whose tanh has the right value but a derivative 1.001x too large fails."""
-    lib = pytest.importorskip(name)
+    lib = pytest.importorskip(name.partition("-")[0])
     tanh = activations_module.ACTIVATIONS["tanh"]
     if name == "torch":
         wrong = lambda t: (lambda x: t.tanh(x) + 1e-3 * (t.tanh(x) - t.tanh(x).detach()))  # noqa: E731
@@ -219,7 +225,7 @@ def test_a_tanh_derivative_off_by_1e3_is_caught(name, dtype, monkeypatch):
         stop = lib.lax.stop_gradient
         wrong = lambda j: (lambda x: j.numpy.tanh(x) + 1e-3 * (j.numpy.tanh(x) - stop(j.numpy.tanh(x))))  # noqa: E731
         monkeypatch.setitem(activations_module.ACTIVATIONS, "tanh", replace(tanh, jax=wrong))
-    backend = get_backend(name)
+    backend = _backend(name)
     net = Network((3, 4, 2), ("tanh", "identity"))
     d = draw(net, 11, batch_size=5, draws=20, dtype=dtype)
     got = backend.gradients_batched(net, None, d.params, d.X, d.Y)

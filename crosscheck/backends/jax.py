@@ -10,11 +10,31 @@ Compiling is the cost in JAX (0.13-0.3 s per new architecture, MEASURED.md), so 
 (the default) keeps one jitted function per (network, convention, dtype, precision, device)
 in an LRU cache; jit itself caches the compiled executable per input shape, so a new batch
 size or draw count compiles once and then hits. ``jit=False`` runs jax.grad eagerly.
+
+``gradients_batched`` has three modes (``JaxBackend(mode=...)``):
+
+- ``"native"``: jit(vmap(grad)) of the network built in the user's convention, one compile
+  per architecture;
+- ``"padded"``: every small architecture zero-padded to a few fixed shapes, in the canonical
+  layout, so one compile serves a whole sweep (``crosscheck.backends.padded``: what is padded,
+  why the real entries' gradient is unchanged, and the exactly-zero check on the padding);
+- ``"auto"`` (default): padded where it pays (``padded.fits``: small widths and batch, a loss
+  it can pad, and fewer than ``AUTO_NATIVE_DRAWS`` draws, beyond which one native compile is
+  amortised and the padded arithmetic would dominate), else native.
+
+The per-case ``gradients(case)`` is always native, in the case's own convention.
+``CROSSCHECK_JAX_MODE=native|padded|auto`` sets the mode where the caller passes none (as
+``crosscheck sweep`` does).
+
+Setting ``CROSSCHECK_JAX_CACHE=DIR`` turns on JAX's persistent compilation cache in DIR for
+this process (compiles of any duration are stored), so a later run skips XLA compiles it has
+seen (benchmarks/README.md has the numbers).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
@@ -25,6 +45,7 @@ from ..case import Case, Gradients
 from ..conventions import Convention
 from ..errors import UsageError
 from ..network import Network
+from . import padded
 from .base import (
     Backend,
     Ops,
@@ -36,9 +57,14 @@ from .base import (
     user_loss,
 )
 
-__all__ = ["JaxBackend", "jax_settings", "scoped"]
+__all__ = ["JaxBackend", "jax_settings", "scoped", "MODES", "AUTO_NATIVE_DRAWS", "enable_persistent_cache"]
 
 _CACHE_SIZE = 256
+MODES = ("auto", "padded", "native")
+# "auto" compiles the native function from this many draws per call on (bench_batched.py)
+AUTO_NATIVE_DRAWS = 1024
+CACHE_ENV = "CROSSCHECK_JAX_CACHE"
+MODE_ENV = "CROSSCHECK_JAX_MODE"  # the default mode where none is passed (the sweep passes none)
 
 
 def _jax():
@@ -90,6 +116,22 @@ def jax_settings() -> dict:
     }
 
 
+def enable_persistent_cache(directory: str | None = None) -> str | None:
+    """JAX's persistent compilation cache in ``directory`` (default: ``$CROSSCHECK_JAX_CACHE``).
+
+    Process-wide (jax.config), so it is opt-in; a directory the caller already configured is
+    kept. Returns the directory in use, or None."""
+    jax = _jax()
+    directory = directory or os.environ.get(CACHE_ENV)
+    current = jax.config.jax_compilation_cache_dir
+    if current or not directory:
+        return current or None
+    jax.config.update("jax_compilation_cache_dir", directory)
+    # crosscheck's compiles take 0.1-0.4 s, under JAX's default 1 s threshold for storing
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    return directory
+
+
 def _has_gpu() -> bool:
     try:
         return len(_jax().devices("gpu")) > 0
@@ -105,8 +147,15 @@ def _tf32_like(precision: str | None) -> bool:
 class JaxBackend(Backend):
     name = "jax"
 
-    def __init__(self, device: str = "cpu", precision: str = "default", *, jit: bool = True) -> None:
+    def __init__(self, device: str = "cpu", precision: str = "default", *, jit: bool = True,
+                 mode: str | None = None) -> None:
         super().__init__(device, precision)
+        if mode == "padded" and not jit:
+            raise UsageError("jax backend: mode 'padded' exists to share one compile; it needs jit=True")
+        source = "" if mode else f" (from ${MODE_ENV})"
+        mode = mode or os.environ.get(MODE_ENV) or "auto"
+        if mode not in MODES:
+            raise UsageError(f"jax backend: mode must be one of {', '.join(MODES)}; got {mode!r}{source}")
         jax = _jax()
         if device == "cuda":
             if not _has_gpu():
@@ -117,10 +166,18 @@ class JaxBackend(Backend):
         else:
             self._device = jax.devices("cpu")[0]
         self.jit = jit
+        self.mode = mode
         self._fns: OrderedDict[tuple, Any] = OrderedDict()
+        self._padded_fns: dict[str, Any] = {}
+        self.calls = {"padded": 0, "native": 0}
+        self.padded_traces = 0  # how often the padded function was traced (a compile each)
+        self.compilation_cache = enable_persistent_cache()
 
     def _put(self, a: Any) -> Any:
-        return None if a is None else _jax().device_put(np.ascontiguousarray(a), self._device)
+        if a is None:
+            return None
+        # ascontiguousarray would make a 0-d array (a scalar argument) 1-d
+        return _jax().device_put(np.ascontiguousarray(a) if np.ndim(a) else np.asarray(a), self._device)
 
     def _function(self, network: Network, conv: Convention, dtype: Any, has_y: bool, batched: bool):
         key = (network, conv, np.dtype(dtype).name, has_y, batched, self.precision, self.jit)
@@ -169,24 +226,74 @@ class JaxBackend(Backend):
 
     def gradients_batched(self, network: Network, convention: Convention | None, params: Any,
                           X: np.ndarray, Y: np.ndarray | None) -> Gradients:
-        """jit(vmap(grad)) over the leading draw axis, in ``convention``'s layout (canonical if None)."""
+        """jit(vmap(grad)) over the leading draw axis.
+
+        Native mode builds the network in ``convention``'s layout (canonical if None); padded
+        mode computes in the canonical layout, whatever ``convention`` says (module docstring)."""
         conv = convention or canonical_for(network)
         conv.check_network(network)
-        check_batched(network, params, X, Y)
+        D = check_batched(network, params, X, Y)
+        if self.batched_mode(network, X.shape[2], D) == "padded":
+            self.calls["padded"] += 1
+            return self._run_padded(network, params, X, Y, D)
+        self.calls["native"] += 1
         user = conv.params_to_user(params, network)
         return self._run(network, conv, user, conv.x_to_user(X), conv.y_to_user(Y), batched=True)
 
+    def batched_mode(self, network: Network, m: int, draws: int) -> str:
+        """``"padded"`` or ``"native"``: what ``gradients_batched`` does for this call."""
+        if self.mode == "native" or not self.jit:
+            return "native"
+        if self.mode == "padded":
+            if not padded.paddable(network):
+                raise UsageError(f"jax backend: mode 'padded' cannot pad loss {network.loss!r}; use mode 'auto'")
+            return "padded"
+        return "padded" if padded.fits(network, m) and draws < AUTO_NATIVE_DRAWS else "native"
+
+    def _run_padded(self, network: Network, params: Any, X: np.ndarray, Y: np.ndarray | None,
+                    D: int) -> Gradients:
+        dtype = _check_dtype(X.dtype)
+        shape = padded.padded_shape(network, X.shape[2], D)
+        args = padded.pack(network, params, X, Y, shape)
+        with scoped(dtype, self.precision):
+            fn = self._padded_function()
+            gW, gb = fn(*(self._put(args[k]) for k in _PADDED_ARGS))
+            gW, gb = np.asarray(gW), np.asarray(gb)  # inside the scope: x64 arrays stay float64
+        return padded.unpack(network, gW, gb, D)
+
+    def _padded_function(self):
+        # one jitted function; jit compiles it once per padded shape and dtype
+        fn = self._padded_fns.get(self.precision)
+        if fn is not None:
+            return fn
+        jax = _jax()
+        loss = padded.padded_loss(jax)
+
+        def counted(*args):
+            self.padded_traces += 1  # runs at trace time only
+            return loss(*args)
+
+        batched = (0, 0, 0, 0) + (None,) * (len(_PADDED_ARGS) - 4)
+        fn = jax.jit(jax.vmap(jax.grad(counted, argnums=(0, 1)), in_axes=batched))
+        self._padded_fns[self.precision] = fn
+        return fn
+
     def cache_info(self) -> dict:
-        return {"functions": len(self._fns), "max": _CACHE_SIZE}
+        return {"functions": len(self._fns), "max": _CACHE_SIZE, "padded_traces": self.padded_traces,
+                "calls": dict(self.calls)}
 
     def settings(self) -> dict:
         s = jax_settings()
         effective = "highest" if self.precision == "highest" else s["default_matmul_precision"]
-        s.update(backend="jax", device=self.device, precision=self.precision, jit=self.jit,
+        s.update(backend="jax", device=self.device, precision=self.precision, jit=self.jit, mode=self.mode,
+                 compilation_cache=self.compilation_cache,
                  dtypes=["float32", "float64"], x64="scoped: enabled only inside float64 calls",
                  effective_matmul_precision=effective,
                  tf32_like=self.device == "cuda" and _tf32_like(effective))
         return s
+
+
+_PADDED_ARGS = ("ws", "bs", "X", "Y", "codes", "live", "rows", "cols", "divisor", "loss_code", "alpha")
 
 
 def _check_dtype(dtype: Any) -> np.dtype:

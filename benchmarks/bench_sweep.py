@@ -1,0 +1,145 @@
+"""Issue 6 target 1: ``crosscheck sweep`` against the naive loop, same machine, same run.
+
+The naive loop (MEASURED.md: 1.7-4 networks/s): for each random network (the sweep's default
+ranges: depth 1-4, distinct widths 2-9, batch 1-6, any activation and loss), one parameter
+draw, then NumPy backprop (the recursive reference), torch eager autograd, eager jax.grad
+(no jit: every new shape compiles its ops), and a comparison of each with the reference.
+
+The sweep: ``crosscheck.sweep.run_sweep(SweepConfig(backends=numpy,torch,jax, ...))``; its
+result's ``draws`` ((network, parameter draw) pairs), ``architectures`` (distinct networks)
+and ``elapsed_s`` give the two rates. Targets: draws/s >= 100x and architectures/s >= 5x the
+naive loop's networks/s.
+
+Each part runs in its own fresh process (benchmarks/_common.run_part) and imports are outside
+every timer, as they are outside the sweep's ``elapsed_s``.
+
+    .venv/bin/python benchmarks/bench_sweep.py                       # defaults: 20 naive, 200 examples
+    .venv/bin/python benchmarks/bench_sweep.py --draws 16,64 --jax-mode auto,native
+    CROSSCHECK_JAX_CACHE=/tmp/jaxcache .venv/bin/python benchmarks/bench_sweep.py --cache-runs 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+
+import numpy as np
+from _common import environment, random_network, run_part, target, write_json
+
+
+def naive_part(networks: int, seed: int) -> dict:
+    from crosscheck.backends.base import canonical_for
+    from crosscheck.backends.jax import JaxBackend
+    from crosscheck.backends.torch import TorchBackend
+    from crosscheck.case import Case
+    from crosscheck.compare import compare_gradients
+    from crosscheck.draws import DrawError, draw
+    from crosscheck.reference import recursive
+
+    torch_b, jax_b = TorchBackend(), JaxBackend(jit=False)
+    rng = np.random.default_rng(seed)
+    done = failed = 0
+    t0 = time.perf_counter()
+    while done < networks:
+        net = random_network(rng)
+        m = int(rng.integers(1, 7))
+        try:
+            d = draw(net, int(rng.integers(2**31)), batch_size=m, draws=1)
+        except DrawError:
+            continue
+        params, X, Y = d.one(0)
+        case = Case(net, canonical_for(net), params, X, Y)
+        expected = recursive.gradients(net, params, X, Y)
+        for backend in (torch_b, jax_b):
+            if not compare_gradients(expected, backend.gradients(case)).passed:
+                failed += 1
+        done += 1
+    return {"networks": done, "elapsed_s": time.perf_counter() - t0, "failed": failed}
+
+
+def sweep_part(examples: int, draws: int | None, seed: int, backends: str) -> dict:
+    from crosscheck.sweep import DEFAULT_DRAWS, SweepConfig, run_sweep
+
+    t0 = time.perf_counter()
+    result = run_sweep(SweepConfig(backends=tuple(backends.split(",")), examples=examples, draws=draws,
+                                   seed=seed))
+    wall = time.perf_counter() - t0
+    jax_env = result.environment.get("jax", {})
+    return {"passed": result.passed, "examples": result.examples, "draws": result.draws,
+            "architectures": result.architectures, "cases": result.cases, "elapsed_s": result.elapsed_s,
+            "wall_s": wall, "draws_per_example": draws or DEFAULT_DRAWS, "jax_mode": jax_env.get("mode"),
+            "jax_cache": jax_env.get("compilation_cache")}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--part", choices=["naive", "sweep"], help=argparse.SUPPRESS)
+    ap.add_argument("--naive", type=int, default=20, help="networks in the naive loop (default 20)")
+    ap.add_argument("--examples", type=int, default=200, help="sweep examples (default 200)")
+    ap.add_argument("--draws", default="", help="comma list of draws per example (default: the sweep's)")
+    ap.add_argument("--jax-mode", default="auto", help="comma list of JaxBackend modes to sweep with")
+    ap.add_argument("--backends", default="numpy,torch,jax")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--cache-runs", type=int, default=0,
+                    help="also run the sweep N times with a fresh CROSSCHECK_JAX_CACHE dir (cold, then warm)")
+    ap.add_argument("--json", help="write the results here")
+    args = ap.parse_args(argv)
+
+    if args.part == "naive":
+        print(json.dumps(naive_part(args.naive, args.seed)))
+        return 0
+    if args.part == "sweep":
+        d = int(args.draws) if args.draws else None
+        print(json.dumps(sweep_part(args.examples, d, args.seed, args.backends)))
+        return 0
+
+    print(f"environment: {environment()}")
+    naive = run_part("bench_sweep.py", ["--part", "naive", "--naive", str(args.naive), "--seed", str(args.seed)])
+    naive_rate = naive["networks"] / naive["elapsed_s"]
+    print(f"naive loop: {naive['networks']} networks in {naive['elapsed_s']:.2f} s = {naive_rate:.2f} networks/s "
+          f"(numpy + torch eager + eager jax.grad + compare; {naive['failed']} disagreements)")
+    runs = []
+    draws_list = [d for d in args.draws.split(",") if d] or [""]
+    for mode in args.jax_mode.split(","):
+        for d in draws_list:
+            part = ["--part", "sweep", "--examples", str(args.examples), "--seed", str(args.seed),
+                    "--backends", args.backends] + (["--draws", d] if d else [])
+            runs.append(("", mode, run_part("bench_sweep.py", part, env={"CROSSCHECK_JAX_MODE": mode})))
+    if args.cache_runs:
+        with tempfile.TemporaryDirectory() as cache:
+            part = ["--part", "sweep", "--examples", str(args.examples), "--seed", str(args.seed),
+                    "--backends", args.backends]
+            for i in range(args.cache_runs):
+                env = {"CROSSCHECK_JAX_MODE": args.jax_mode.split(",")[0], "CROSSCHECK_JAX_CACHE": cache}
+                runs.append(("cold cache" if i == 0 else "warm cache", env["CROSSCHECK_JAX_MODE"],
+                             run_part("bench_sweep.py", part, env=env)))
+
+    print(f"\n{'sweep run':<30} {'examples':>8} {'draws':>6} {'archs':>6} {'elapsed':>8} "
+          f"{'draws/s':>9} {'x naive':>8} {'archs/s':>8} {'x naive':>8}")
+    rows = []
+    for label, mode, r in runs:
+        dps, aps = r["draws"] / r["elapsed_s"], r["architectures"] / r["elapsed_s"]
+        name = f"jax {mode}, D={r['draws_per_example']}" + (f", {label}" if label else "")
+        print(f"{name:<30} {r['examples']:>8} {r['draws']:>6} {r['architectures']:>6} {r['elapsed_s']:>7.2f}s "
+              f"{dps:>9.0f} {dps / naive_rate:>7.0f}x {aps:>8.1f} {aps / naive_rate:>7.1f}x"
+              + ("" if r["passed"] else "  (sweep FAILED)"))
+        rows.append({"label": name, **r, "draws_per_s": dps, "architectures_per_s": aps,
+                     "draws_ratio": dps / naive_rate, "architectures_ratio": aps / naive_rate})
+    first = rows[0]
+    print(f"\nsweep wall time including backend construction: {first['wall_s']:.2f} s "
+          f"(elapsed_s {first['elapsed_s']:.2f} s)")
+    targets = [
+        target("sweep draws/s vs naive loop", ">= 100x", f"{first['draws_ratio']:.0f}x "
+               f"({first['draws_per_s']:.0f} vs {naive_rate:.2f}/s)", first["draws_ratio"] >= 100),
+        target("sweep architectures/s vs naive", ">= 5x", f"{first['architectures_ratio']:.1f}x "
+               f"({first['architectures_per_s']:.1f} vs {naive_rate:.2f}/s)", first["architectures_ratio"] >= 5),
+    ]
+    write_json(args.json, {"naive": naive, "naive_rate": naive_rate, "runs": rows, "targets": targets})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
