@@ -65,13 +65,18 @@ def _reference(network: Network, params, X, Y):
 
 
 def _backend(name: str, **kw):
-    """A backend by name; "jax-native" and "jax-padded" pick JaxBackend's batched mode."""
+    """A backend by name; "jax-native"/"jax-padded" and "torch-stacked"/"torch-vmap" pick the
+    batched mode."""
     lib, _, mode = name.partition("-")
     pytest.importorskip(lib)
-    if mode:
+    if lib == "jax" and mode:
         from crosscheck.backends.jax import JaxBackend
 
         return JaxBackend(mode=mode, **kw)
+    if lib == "torch" and mode:
+        from crosscheck.backends.torch import TorchBackend
+
+        return TorchBackend(batched=mode, **kw)
     return get_backend(lib, **kw)
 
 
@@ -101,7 +106,7 @@ def test_numpy_backend_is_the_reference():
         np.testing.assert_array_equal(b, d)
 
 
-@pytest.mark.parametrize("name", ["numpy", "torch", "jax-native", "jax-padded"])
+@pytest.mark.parametrize("name", ["numpy", "torch-stacked", "torch-vmap", "jax-native", "jax-padded"])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_batched_equals_the_per_draw_loop(name, dtype):
     backend = _backend(name)
@@ -119,7 +124,7 @@ def test_batched_equals_the_per_draw_loop(name, dtype):
     assert ok.all(), worst
 
 
-@pytest.mark.parametrize("name", ["torch", "jax-native", "jax-padded"])
+@pytest.mark.parametrize("name", ["torch-stacked", "torch-vmap", "jax-native", "jax-padded"])
 def test_batched_in_every_bias_layout_equals_canonical(name):
     backend = _backend(name)
     d = draw(NET_BIAS, 5, batch_size=2, draws=3)
@@ -212,13 +217,13 @@ def test_torch_highest_precision_restores_the_callers_settings():
         torch.backends.cudnn.allow_tf32 = saved[2]
 
 
-@pytest.mark.parametrize("name", ["torch", "jax-native", "jax-padded"])
+@pytest.mark.parametrize("name", ["torch-stacked", "torch-vmap", "jax-native", "jax-padded"])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_a_tanh_derivative_off_by_1e3_is_caught(name, dtype, monkeypatch):
     """A backend whose tanh has the right value but a derivative 1.001x too large fails."""
     lib = pytest.importorskip(name.partition("-")[0])
     tanh = activations_module.ACTIVATIONS["tanh"]
-    if name == "torch":
+    if name.startswith("torch"):
         wrong = lambda t: (lambda x: t.tanh(x) + 1e-3 * (t.tanh(x) - t.tanh(x).detach()))  # noqa: E731
         monkeypatch.setitem(activations_module.ACTIVATIONS, "tanh", replace(tanh, torch=wrong))
     else:
@@ -296,3 +301,12 @@ def test_importing_backends_imports_neither_torch_nor_jax():
             "print(sorted(m for m in ('torch', 'jax') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_torch_batched_mode_is_checked():
+    pytest.importorskip("torch")
+    from crosscheck.backends.torch import TorchBackend
+
+    assert TorchBackend().batched == "stacked" and TorchBackend().settings()["batched"] == "stacked"
+    with pytest.raises(UsageError, match="batched must be"):
+        TorchBackend(batched="loop")

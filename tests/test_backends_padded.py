@@ -21,7 +21,7 @@ from crosscheck.reference import recursive
 
 pytest.importorskip("jax")
 
-from crosscheck.backends.jax import AUTO_NATIVE_DRAWS, MODE_ENV, JaxBackend  # noqa: E402
+from crosscheck.backends.jax import AUTO_NATIVE_DRAWS, AUTO_NATIVE_REPEATS, MODE_ENV, JaxBackend  # noqa: E402
 
 ALL_ACTS = activation_names()
 # every activation (one per neuron of a 10-wide layer), every loss, both reductions, no bias,
@@ -157,6 +157,14 @@ def test_auto_mode_pads_small_networks_only(monkeypatch):
     small = NETWORKS[0]
     assert backend.batched_mode(small, 4, 16) == "padded"
     assert backend.batched_mode(small, 4, AUTO_NATIVE_DRAWS) == "native"  # a compile amortised
+    d = draw(small, 0, batch_size=4, draws=3)
+    for _ in range(AUTO_NATIVE_REPEATS):
+        backend.gradients_batched(small, None, d.params, d.X, d.Y)
+    assert backend.calls == {"padded": AUTO_NATIVE_REPEATS, "native": 0}
+    backend.gradients_batched(small, None, d.params, d.X, d.Y)  # a recurring architecture: compiled
+    assert backend.calls == {"padded": AUTO_NATIVE_REPEATS, "native": 1}
+    assert backend.batched_mode(small, 4, 3) == "native"
+    assert backend.batched_mode(small, 4, 3, dtype=np.float32) == "padded"  # another function
     wide = Network((3, padded.PAD_LIMITS["width"] + 1, 2), ("tanh", "identity"))
     assert backend.batched_mode(wide, 4, 16) == "native"
     assert backend.batched_mode(small, padded.PAD_LIMITS["samples"] + 1, 16) == "native"

@@ -6,10 +6,12 @@ layout, and converts the user-layout gradients back to canonical with
 ``convention.params_from_user(..., gradient=True)``, so a layout bug shows where users make it.
 
 ``user_loss`` below is written against any array library whose arrays support ``@``, ``+``,
-``.T``, ``[..., i]`` slicing and an ``Ops`` adapter (concatenate, take): torch tensors and
-jax arrays both do. It is not the reference: it builds the network from each library's own
-primitives (the activation and loss tables' ``torch``/``jax`` natives), and no backend ever
-calls ``crosscheck.reference``.
+``.mT``, ``[..., i]`` slicing and an ``Ops`` adapter (concatenate, take): torch tensors and
+jax arrays both do. Every operation acts on the last two axes, so arrays may carry a leading
+draw axis: the reduced loss of each draw is summed, whose gradient with respect to the stacked
+parameters is each draw's own gradient (draws share nothing). It is not the reference: it
+builds the network from each library's own primitives (the activation and loss tables'
+``torch``/``jax`` natives), and no backend ever calls ``crosscheck.reference``.
 """
 
 from __future__ import annotations
@@ -203,9 +205,9 @@ def user_loss(ops: Ops, network: Network, convention: Convention, Ws: Sequence, 
     for layer in range(1, k + 1):
         W, b = Ws[layer - 1], bs[layer - 1]
         if rows:
-            Z = A @ (W if in_out else W.T)
+            Z = A @ (W if in_out else W.mT)
         else:
-            Z = (W.T if in_out else W) @ A
+            Z = (W.mT if in_out else W) @ A
         if b is not None:
             Z = Z + _bias_term(convention.bias, b, rows)
         sigma = _activation_fn(ops, network, layer, neuron_axis)
@@ -215,18 +217,19 @@ def user_loss(ops: Ops, network: Network, convention: Convention, Ws: Sequence, 
             A = ops.concat([sigma(real), formal], neuron_axis)
         else:
             A = sigma(Z)
-    A_out = A.T if rows else A  # the loss tables are canonical: (n_k, m)
-    Y_c = None if Y is None else (Y.T if rows else Y)
-    per_sample = getattr(network.loss_fn, ops.table_key)(ops.lib)(A_out, Y_c, alpha)
-    return per_sample.sum() if network.reduction == "sum" else per_sample.mean()
+    A_out = A.mT if rows else A  # the loss tables are canonical: (n_k, m)
+    Y_c = None if Y is None else (Y.mT if rows else Y)
+    per_sample = getattr(network.loss_fn, ops.table_key)(ops.lib)(A_out, Y_c, alpha)  # (..., m)
+    # reduced per draw, then summed over any draw axis (a no-op for one draw)
+    return (per_sample.sum(-1) if network.reduction == "sum" else per_sample.mean(-1)).sum()
 
 
 def _bias_term(layout: str, b: Any, rows: bool) -> Any:
     if layout == "vector":  # (n,)
-        return b if rows else b[:, None]
+        return b[..., None, :] if rows else b[..., :, None]
     if layout == "column":  # (n, 1)
-        return b.T if rows else b
-    return b if rows else b.T  # row: (1, n)
+        return b.mT if rows else b
+    return b if rows else b.mT  # row: (1, n)
 
 
 def check_batched(network: Network, params: Any, X: np.ndarray, Y: np.ndarray | None) -> int:

@@ -18,9 +18,12 @@ size or draw count compiles once and then hits. ``jit=False`` runs jax.grad eage
 - ``"padded"``: every small architecture zero-padded to a few fixed shapes, in the canonical
   layout, so one compile serves a whole sweep (``crosscheck.backends.padded``: what is padded,
   why the real entries' gradient is unchanged, and the exactly-zero check on the padding);
-- ``"auto"`` (default): padded where it pays (``padded.fits``: small widths and batch, a loss
-  it can pad, and fewer than ``AUTO_NATIVE_DRAWS`` draws, beyond which one native compile is
-  amortised and the padded arithmetic would dominate), else native.
+- ``"auto"`` (default): padded where it pays, native where a compile is amortised. Padded
+  for small networks (``padded.fits``: widths, batch size, a loss it can pad) met for the
+  first ``AUTO_NATIVE_REPEATS`` times with fewer than ``AUTO_NATIVE_DRAWS`` draws; native
+  once an architecture recurs that often (or is compiled already), for large draw counts
+  (the padded arithmetic, ~10x the native per draw, would then cost more than a compile) and
+  for anything larger. Measured in benchmarks/bench_sweep.py and bench_batched.py.
 
 The per-case ``gradients(case)`` is always native, in the case's own convention.
 ``CROSSCHECK_JAX_MODE=native|padded|auto`` sets the mode where the caller passes none (as
@@ -57,12 +60,17 @@ from .base import (
     user_loss,
 )
 
-__all__ = ["JaxBackend", "jax_settings", "scoped", "MODES", "AUTO_NATIVE_DRAWS", "enable_persistent_cache"]
+__all__ = ["JaxBackend", "jax_settings", "scoped", "MODES", "AUTO_NATIVE_DRAWS", "AUTO_NATIVE_REPEATS",
+           "enable_persistent_cache"]
 
 _CACHE_SIZE = 256
 MODES = ("auto", "padded", "native")
-# "auto" compiles the native function from this many draws per call on (bench_batched.py)
-AUTO_NATIVE_DRAWS = 1024
+# "auto" compiles the native function from this many draws per call on (bench_batched.py:
+# padded ~55 us per draw of an 8-7-5-3 net, native ~1.5 us plus a 0.15-0.3 s compile) ...
+AUTO_NATIVE_DRAWS = 4096
+# ... and for an architecture met this often (a compile then costs about as much as the
+# padded calls it saves: ~1 ms each at 16 draws)
+AUTO_NATIVE_REPEATS = 8
 CACHE_ENV = "CROSSCHECK_JAX_CACHE"
 MODE_ENV = "CROSSCHECK_JAX_MODE"  # the default mode where none is passed (the sweep passes none)
 
@@ -169,6 +177,7 @@ class JaxBackend(Backend):
         self.mode = mode
         self._fns: OrderedDict[tuple, Any] = OrderedDict()
         self._padded_fns: dict[str, Any] = {}
+        self._padded_uses: OrderedDict[tuple, int] = OrderedDict()  # auto mode: padded calls per architecture
         self.calls = {"padded": 0, "native": 0}
         self.padded_traces = 0  # how often the padded function was traced (a compile each)
         self.compilation_cache = enable_persistent_cache()
@@ -179,8 +188,11 @@ class JaxBackend(Backend):
         # ascontiguousarray would make a 0-d array (a scalar argument) 1-d
         return _jax().device_put(np.ascontiguousarray(a) if np.ndim(a) else np.asarray(a), self._device)
 
+    def _key(self, network: Network, conv: Convention, dtype: Any, has_y: bool, batched: bool) -> tuple:
+        return (network, conv, np.dtype(dtype).name, has_y, batched, self.precision, self.jit)
+
     def _function(self, network: Network, conv: Convention, dtype: Any, has_y: bool, batched: bool):
-        key = (network, conv, np.dtype(dtype).name, has_y, batched, self.precision, self.jit)
+        key = self._key(network, conv, dtype, has_y, batched)
         fn = self._fns.get(key)
         if fn is not None:
             self._fns.move_to_end(key)
@@ -233,14 +245,19 @@ class JaxBackend(Backend):
         conv = convention or canonical_for(network)
         conv.check_network(network)
         D = check_batched(network, params, X, Y)
-        if self.batched_mode(network, X.shape[2], D) == "padded":
+        if self.batched_mode(network, X.shape[2], D, conv, X.dtype, Y is not None) == "padded":
             self.calls["padded"] += 1
+            key = self._key(network, conv, X.dtype, Y is not None, True)
+            self._padded_uses[key] = self._padded_uses.pop(key, 0) + 1
+            if len(self._padded_uses) > 16 * _CACHE_SIZE:
+                self._padded_uses.popitem(last=False)
             return self._run_padded(network, params, X, Y, D)
         self.calls["native"] += 1
         user = conv.params_to_user(params, network)
         return self._run(network, conv, user, conv.x_to_user(X), conv.y_to_user(Y), batched=True)
 
-    def batched_mode(self, network: Network, m: int, draws: int) -> str:
+    def batched_mode(self, network: Network, m: int, draws: int, convention: Convention | None = None,
+                     dtype: Any = np.float64, has_y: bool | None = None) -> str:
         """``"padded"`` or ``"native"``: what ``gradients_batched`` does for this call."""
         if self.mode == "native" or not self.jit:
             return "native"
@@ -248,7 +265,13 @@ class JaxBackend(Backend):
             if not padded.paddable(network):
                 raise UsageError(f"jax backend: mode 'padded' cannot pad loss {network.loss!r}; use mode 'auto'")
             return "padded"
-        return "padded" if padded.fits(network, m) and draws < AUTO_NATIVE_DRAWS else "native"
+        if not padded.fits(network, m) or draws >= AUTO_NATIVE_DRAWS:
+            return "native"
+        has_y = network.loss_fn.needs_target if has_y is None else has_y
+        key = self._key(network, convention or canonical_for(network), dtype, has_y, True)
+        if key in self._fns or self._padded_uses.get(key, 0) >= AUTO_NATIVE_REPEATS:
+            return "native"  # compiled already, or recurring enough to be worth a compile
+        return "padded"
 
     def _run_padded(self, network: Network, params: Any, X: np.ndarray, Y: np.ndarray | None,
                     D: int) -> Gradients:

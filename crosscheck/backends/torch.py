@@ -1,4 +1,4 @@
-"""The torch backend: torch.autograd for one case, torch.func.vmap(grad) for many draws.
+"""The torch backend: torch.autograd for one case, one stacked autograd call for many draws.
 
 torch is imported inside functions only, so ``import crosscheck.backends.torch`` is cheap
 and works without torch installed. float64 and float32, cpu and cuda.
@@ -7,7 +7,17 @@ precision "highest" sets ``torch.set_float32_matmul_precision("highest")`` and
 ``allow_tf32 = False`` (cuda matmul and cuDNN) for the duration of each call and restores
 the caller's settings afterwards; "default" leaves them as they are (torch's own defaults are
 already full float32 for matmuls, MEASURED.md). Threads are left alone: ``set_num_threads``
-is process-wide, and the small matmuls checked here gain nothing from it (see the report).
+is process-wide, and the small matmuls checked here gain nothing from it (benchmarks/README.md).
+
+Many draws of one architecture (``gradients_batched``), two ways (``TorchBackend(batched=...)``):
+
+- ``"stacked"`` (default): the network built once on the stacked arrays (every operation of
+  ``base.user_loss`` acts on the last two axes), the per-draw losses summed, one
+  ``torch.autograd.grad``: the gradient of the sum with respect to draw d's parameters is
+  draw d's own gradient, since draws share nothing;
+- ``"vmap"``: ``torch.func.vmap(torch.func.grad(loss))``. Its first call imports
+  torch._dynamo (~1 s), and its per-call overhead is higher for the small networks of a sweep
+  (benchmarks/bench_batched.py prints both).
 """
 
 from __future__ import annotations
@@ -34,9 +44,10 @@ from .base import (
     user_loss,
 )
 
-__all__ = ["TorchBackend", "torch_settings", "highest_precision"]
+__all__ = ["TorchBackend", "torch_settings", "highest_precision", "BATCHED_MODES"]
 
 _CACHE_SIZE = 256
+BATCHED_MODES = ("stacked", "vmap")
 
 
 def _torch():
@@ -98,8 +109,11 @@ def torch_settings() -> dict:
 class TorchBackend(Backend):
     name = "torch"
 
-    def __init__(self, device: str = "cpu", precision: str = "default") -> None:
+    def __init__(self, device: str = "cpu", precision: str = "default", *, batched: str = "stacked") -> None:
         super().__init__(device, precision)
+        if batched not in BATCHED_MODES:
+            raise UsageError(f"torch backend: batched must be one of {', '.join(BATCHED_MODES)}; got {batched!r}")
+        self.batched = batched
         torch = _torch()
         if device == "cuda" and not torch.cuda.is_available():
             raise UsageError("torch: device 'cuda' asked for but torch.cuda.is_available() is False "
@@ -132,7 +146,8 @@ class TorchBackend(Backend):
     # ---- many draws of one architecture, one vectorised call ------------------------------
     def gradients_batched(self, network: Network, convention: Convention | None, params: Any,
                           X: np.ndarray, Y: np.ndarray | None) -> Gradients:
-        """vmap(grad) over the leading draw axis, in ``convention``'s layout (canonical if None)."""
+        """All draws at once, in ``convention``'s layout (canonical if None): one autograd call
+        on the stacked network, or vmap(grad) over the leading draw axis (module docstring)."""
         torch = _torch()
         conv = convention or canonical_for(network)
         conv.check_network(network)
@@ -142,10 +157,12 @@ class TorchBackend(Backend):
         Ws, bs = split_user_params(conv, network, user)
         flat = [np.asarray(a) for a in Ws] + [np.asarray(b) for b in bs if b is not None]
         t = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=dtype, device=self._device)  # noqa: E731
-        fn = self._batched_fn(network, conv, dtype, Y is not None)
+        tX, tY = t(conv.x_to_user(X)), None if Y is None else t(conv.y_to_user(Y))
         with highest_precision(self.precision == "highest"):
-            grads = fn(tuple(t(a) for a in flat), t(conv.x_to_user(X)),
-                       None if Y is None else t(conv.y_to_user(Y)))
+            if self.batched == "vmap":
+                grads = self._batched_fn(network, conv, dtype, Y is not None)(tuple(t(a) for a in flat), tX, tY)
+            else:
+                grads = self._stacked(network, conv, [t(a) for a in flat], tX, tY, dtype)
         host = [g.detach().cpu().numpy() for g in grads]
         k = network.depth
         dWs = host[:k]
@@ -154,6 +171,16 @@ class TorchBackend(Backend):
         out = user_grads_to_canonical(conv, network, pack_user_grads(conv, dWs, dbs))
         assert out[0][0].shape[0] == D
         return out
+
+    def _stacked(self, network: Network, conv: Convention, flat: list, X: Any, Y: Any, dtype: Any) -> list:
+        torch = _torch()
+        k = network.depth
+        leaves = [a.requires_grad_(True) for a in flat]
+        Ws = leaves[:k]
+        bs = leaves[k:] if conv.has_bias and not conv.augmented else [None] * k
+        alpha = torch.tensor(network.alpha, dtype=dtype, device=self._device)
+        loss = user_loss(_ops(), network, conv, Ws, bs, X, Y, alpha)  # the per-draw losses, summed
+        return list(torch.autograd.grad(loss, leaves))
 
     def _batched_fn(self, network: Network, conv: Convention, dtype: Any, has_y: bool):
         key = (network, conv, str(dtype), has_y)
@@ -180,7 +207,7 @@ class TorchBackend(Backend):
 
     def settings(self) -> dict:
         s = torch_settings()
-        s.update(backend="torch", device=self.device, precision=self.precision,
+        s.update(backend="torch", device=self.device, precision=self.precision, batched=self.batched,
                  dtypes=["float32", "float64"])
         if self.precision == "highest":
             s.update(effective_allow_tf32=False, effective_cudnn_allow_tf32=False,
