@@ -11,7 +11,8 @@
    malloc thresholds raised, which shows what the rest of the gap is: first-touch page faults
    on ~100 MB of fresh arrays per call, not Python or elementwise work. torch CPU autograd's
    time for the same network is printed beside it (its own process, so torch and JAX share
-   no threads). NumPy is measured with this machine's environment as it is and, for
+   no threads), and again in a process where JAX has run the network (MEASURED.md's
+   thread contention). NumPy is measured with this machine's environment as it is and, for
    comparison, without the OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE settings (benchmarks/README.md).
 2. Memory: tracemalloc's peak (NumPy reports its allocations to it) of the kronecker and
    jacobian routes, depth 4, batch 64, a 10-wide output, hidden widths up to 256, beside
@@ -74,7 +75,7 @@ def numpy_part(width: int, batch: int, depth: int, repeats: int) -> dict:
             "gflops_matmul": flops / matmul / 1e9, "gflops_route": flops / route / 1e9}
 
 
-def torch_part(width: int, batch: int, depth: int, repeats: int) -> dict:
+def torch_part(width: int, batch: int, depth: int, repeats: int, with_jax: bool = False) -> dict:
     import torch
 
     from crosscheck.backends.torch import TorchBackend
@@ -87,6 +88,12 @@ def torch_part(width: int, batch: int, depth: int, repeats: int) -> dict:
     from crosscheck.backends.base import canonical_for
 
     case = Case(net, canonical_for(net), params, X, Y)
+    if with_jax:  # MEASURED.md: torch slowed ~2.7x on large matmuls once JAX had run in its process
+        from crosscheck.backends.jax import JaxBackend
+
+        jax_b = JaxBackend(mode="native")
+        stacked = tuple((W[None], b[None]) for W, b in params)
+        best_time(lambda: jax_b.gradients_batched(net, None, stacked, X[None], Y[None]), 2)
     t = best_time(lambda: backend.gradients(case), repeats)
     ok = compare_gradients(recursive.gradients(net, params, X, Y), backend.gradients(case)).passed
     return {"torch_s": t, "threads": torch.get_num_threads(), "agrees": bool(ok)}
@@ -122,7 +129,7 @@ def memory_part(widths: list[int], batch: int, depth: int, n_out: int) -> list[d
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--part", choices=["numpy", "torch"], help=argparse.SUPPRESS)
+    ap.add_argument("--part", choices=["numpy", "torch", "torch_jax"], help=argparse.SUPPRESS)
     ap.add_argument("--width", type=int, default=WIDTH)
     ap.add_argument("--batch", type=int, default=BATCH)
     ap.add_argument("--depth", type=int, default=DEPTH)
@@ -134,8 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.part == "numpy":
         print(json.dumps(numpy_part(*map(int, size))))
         return 0
-    if args.part == "torch":
-        print(json.dumps(torch_part(*map(int, size))))
+    if args.part in ("torch", "torch_jax"):
+        print(json.dumps(torch_part(*map(int, size), with_jax=args.part == "torch_jax")))
         return 0
 
     print(f"environment: {environment()}")
@@ -148,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     reuse = run_part("bench_scale.py", part("numpy"), env={"MALLOC_MMAP_THRESHOLD_": str(2**30),
                                                            "MALLOC_TRIM_THRESHOLD_": str(2**30)})
     torch_r = run_part("bench_scale.py", part("torch"))
+    torch_jax = run_part("bench_scale.py", part("torch_jax"))
     print(f"\n{args.depth} layers x width {args.width}, batch {args.batch}, float64, forward + backward "
           f"({3 * args.depth - 1} matrix products, {as_is['flops'] / 1e9:.1f} GFLOP; best of {args.repeats})")
     print(f"{'environment':<34} {'recursive':>10} {'raw matmul':>11} {'route/raw':>10} {'GFLOP/s':>8} "
@@ -160,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
           "their results alive, as the route must)")
     print(f"torch CPU autograd (torch.autograd.grad, {torch_r['threads']} threads, own process): "
           f"{torch_r['torch_s'] * 1e3:.1f} ms; agrees with the reference: {torch_r['agrees']}")
+    print(f"the same after JAX ran the network in that process (thread contention): "
+          f"{torch_jax['torch_s'] * 1e3:.1f} ms ({torch_jax['torch_s'] / torch_r['torch_s']:.2f}x)")
 
     widths = [int(w) for w in args.memory_widths.split(",")]
     mem = memory_part(widths, 64, 4, 10)
@@ -185,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
                f"{top['kronecker_peak_mib']:.0f} / {top['jacobian_peak_mib']:.0f} MiB (dense I(x) would be "
                f"{top['dense_kron_identity_mib']:.0f} MiB per sample)", peak < 256),
     ]
-    write_json(args.json, {"numpy": as_is, "numpy_openblas_unset": unset, "torch": torch_r, "memory": mem,
+    write_json(args.json, {"numpy": as_is, "numpy_openblas_unset": unset, "numpy_malloc_reuse": reuse,
+                           "torch": torch_r, "torch_after_jax": torch_jax, "memory": mem,
                            "targets": targets})
     return 0
 

@@ -29,6 +29,8 @@ import time
 import numpy as np
 from _common import environment, random_network, run_part, target, write_json
 
+MEASURED_NAIVE_BEST = 4.0  # networks/s, the top of MEASURED.md's 1.7-4 for the naive loop
+
 
 def naive_part(networks: int, seed: int) -> dict:
     from crosscheck.backends.base import canonical_for
@@ -131,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     first = rows[0]
     print(f"\nsweep wall time including backend construction: {first['wall_s']:.2f} s "
           f"(elapsed_s {first['elapsed_s']:.2f} s)")
+    print(f"against MEASURED.md's fastest naive figure ({MEASURED_NAIVE_BEST}/s) instead of this run's: "
+          f"draws {first['draws_per_s'] / MEASURED_NAIVE_BEST:.0f}x, architectures "
+          f"{first['architectures_per_s'] / MEASURED_NAIVE_BEST:.1f}x")
     targets = [
         target("sweep draws/s vs naive loop", ">= 100x", f"{first['draws_ratio']:.0f}x "
                f"({first['draws_per_s']:.0f} vs {naive_rate:.2f}/s)", first["draws_ratio"] >= 100),

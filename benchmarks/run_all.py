@@ -30,7 +30,7 @@ FULL = {
     "bench_import.py": [],
     "bench_batched.py": [],
     "bench_scale.py": [],
-    "bench_sweep.py": ["--naive", "30", "--examples", "300", "--draws", "16,64", "--cache-runs", "2"],
+    "bench_sweep.py": ["--naive", "30", "--examples", "300", "--draws", "16,64,256", "--cache-runs", "2"],
 }
 
 
