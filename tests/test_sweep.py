@@ -175,7 +175,8 @@ def test_kink_only_differences_are_conventions_unless_strict(monkeypatch):
     assert lenient.passed
     kinds = {n["kind"] for n in lenient.notes}
     assert kinds == {"kink_convention"}
-    assert any("uses 1 there" in n["detail"] and "relu'(0) = 0" in n["detail"] for n in lenient.notes)
+    assert [n["detail"] for n in lenient.notes] == [
+        "differs only at a kink: the reference uses relu'(0) = 0; torch uses relu'(0) = 1"]
     strict = run_sweep(replace(cfg, strict_kinks=True))
     assert not strict.passed
     # without kinks the same backend agrees everywhere: the margin keeps pre-activations off the kink
@@ -217,3 +218,14 @@ def test_issue_done_when_three_way_sweep_of_200(tmp_path, dtype):
     assert sorted(cov["batch"]) == ["columns", "rows", "single"] and sorted(cov["weights"]) == ["in_out", "out_in"]
     assert {"none", "vector", "augmented"} <= set(cov["bias"])
     assert cov["backends"] == ["numpy", "torch", "jax"]
+
+
+def test_kink_conventions_are_named_per_activation():
+    # JAX really uses relu'(0) = 0 but leaky_relu'(0) = 1 (jnp.where(x >= 0, ...)): one convention
+    # per activation must explain the difference, and only the one that differs is named.
+    pytest.importorskip("jax")
+    result = run_sweep(SweepConfig(backends=("jax",), routes=("recursive",), examples=60, kinks=True,
+                                   activations=("relu", "leaky_relu", "identity")))
+    assert result.passed, result.failures
+    details = {n["detail"] for n in result.notes}
+    assert details == {"differs only at a kink: the reference uses leaky_relu'(0) = 0.01; jax uses leaky_relu'(0) = 1"}

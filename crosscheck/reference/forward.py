@@ -23,7 +23,12 @@ def forward(network: Network, params, X: np.ndarray) -> tuple[list[np.ndarray], 
     for layer, (W, b) in enumerate(params, start=1):
         z = W @ A[-1]
         if b is not None:
-            z = z + b[..., :, None]
+            bias = b[..., :, None]
+            # in place where it fits: fresh arrays are the route's main cost at scale (page faults)
+            if np.broadcast_shapes(z.shape, bias.shape) == z.shape and np.can_cast(bias.dtype, z.dtype):
+                z += bias
+            else:
+                z = z + bias
         Z.append(z)
         A.append(network.sigma(layer, z))
     return Z, A

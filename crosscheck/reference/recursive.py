@@ -30,5 +30,6 @@ def gradients(network: Network, params, X: np.ndarray, Y) -> tuple:
         db = delta.sum(axis=-1) if b is not None else None
         grads[layer - 1] = (dW, db)
         if layer > 1:
-            delta = (np.swapaxes(W, -1, -2) @ delta) * network.sigma_prime(layer - 1, Z[layer - 1])
+            delta = np.swapaxes(W, -1, -2) @ delta
+            delta *= network.sigma_prime(layer - 1, Z[layer - 1])
     return tuple(grads)
