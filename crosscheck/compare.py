@@ -220,9 +220,14 @@ def _value_hint(ea: np.ndarray, ga: np.ndarray, policy: TolerancePolicy) -> str:
         return "transposed"
     if en > 0:
         c = float(np.sum(ga * ea)) / en
-        # a factor indistinguishable from 1 explains nothing: the error is elsewhere
-        if abs(c - 1) > 1e-3 and _close(ga, c * ea, policy):
-            return "sign flipped" if abs(c + 1) < _hint_tol(policy) else f"scaled by {c:.3f}"
+        # the factor must explain the error: what is left after scaling is a tenth of it at most
+        # (one wrong entry next to right ones is no scale, however close c is to 1)
+        error = float(np.linalg.norm(ga - ea))
+        residual = float(np.linalg.norm(ga - c * ea))
+        if residual <= 0.1 * error and _close(ga, c * ea, policy):
+            if abs(c + 1) < _hint_tol(policy):
+                return "sign flipped"
+            return f"scaled by {c:.3f}" if abs(c - 1) >= 0.01 else f"scaled by {c:.6f}".rstrip("0")
     return ""
 
 

@@ -136,3 +136,14 @@ def test_a_user_container_is_refused_with_the_conversion_to_use():
         compare_gradients(EXPECTED, {"dW1": W1, "db1": B1})
     with pytest.raises(TypeError, match="pair per layer"):
         compare_gradients(EXPECTED, [W1, W2])
+
+
+def test_a_small_scale_is_named_but_one_wrong_entry_is_not():
+    rng = np.random.default_rng(5)
+    W, b = rng.normal(size=(3, 2)), rng.normal(size=3)
+    scaled = compare_gradients(((W, b),), ((1.001 * W, b),))
+    assert scaled.first_failure().hint == "scaled by 1.001"
+    one_entry = W.copy()
+    one_entry[0, 0] += 1e-8 * np.linalg.norm(W)
+    off = compare_gradients(((W, b),), ((one_entry, b),))
+    assert not off.passed and off.first_failure().hint == ""
