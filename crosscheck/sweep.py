@@ -7,16 +7,12 @@ float64 recursive route is the verdict behind every draw. The other formula rout
 the numeric oracles check draw 0. A real disagreement fails the hypothesis example, so
 hypothesis shrinks it to a minimal network before it is reported.
 
-Not every difference is a bug, and the sweep says which is which:
-- only on an exact kink, explained by another subgradient convention -> a convention note
-  (a failure with ``strict_kinks``);
-- float32 only, gone when the same backend recomputes in float64 -> a precision note with
-  the setting and its one-line fix, never hidden by a looser tolerance.
+Not every difference is a bug, and ``crosscheck.triage`` says which is which (kink
+conventions, float32 rounding, TF32-like precision settings), never by loosening a tolerance.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import sys
 import time
@@ -34,13 +30,11 @@ from .network import Network
 from .reference import get_route, recursive, route_names
 from .reference.forward import loss_value
 from .reference.numeric import CS_TOLERANCE, FD_TOLERANCE, OracleNotApplicable, scaled_error
+from .triage import explain
 
 __all__ = ["SweepConfig", "SweepResult", "run_sweep", "parse_shard", "run_from_args", "DEFAULT_DRAWS"]
 
 DEFAULT_DRAWS = 64  # benchmarks/README.md: 64 draws/example balances draws/s and architectures/s
-# Subgradients tried at an exact kink, per kinked activation, to name the convention a backend
-# follows (relu'(0) = 0, maximum's 0.5, clamp's 1, leaky_relu's slope: MEASURED.md's kink table).
-KINK_CANDIDATES = (0.0, 0.5, 1.0, 0.01)
 # The formula routes are exact algebra in float64 and meet the float64 policy; the numeric
 # oracles carry truncation error and are judged by their documented accuracy.
 NUMERIC_TOLERANCE = {"finite_difference": FD_TOLERANCE, "complex_step": CS_TOLERANCE}
@@ -178,31 +172,6 @@ def _fingerprint(net: Network, conv: Convention, m: int, seed: int) -> str:
     return f"{net.describe()}|{conv.describe()}|m={m}|seed={seed}"
 
 
-def _kink_alternatives(net: Network):
-    """Every assignment of a candidate subgradient to each kinked activation of ``net``:
-    yields (network with those subgradients, {activation: subgradient}). Backends may follow
-    different conventions per activation (JAX: relu'(0) = 0 but leaky_relu'(0) = 1)."""
-    from .activations import get_activation
-
-    kinked = sorted({n.partition(":")[0] for n in net.activation_names() if get_activation(n).kinks})
-    ours = {k: get_activation(k).at_kink[0] for k in kinked}
-    options = [sorted(set(KINK_CANDIDATES) | {ours[k]}) for k in kinked]
-    combos = [dict(zip(kinked, combo)) for combo in itertools.product(*options)]
-    # fewest changes first, so a note names only the activations whose convention differs
-    combos.sort(key=lambda c: sum(c[k] != ours[k] for k in kinked))
-    for chosen in combos:
-        if chosen == ours:
-            continue
-        acts = tuple(_rename(a, chosen) if isinstance(a, str) else tuple(_rename(n, chosen) for n in a)
-                     for a in net.activations)
-        yield replace(net, activations=acts), {k: g for k, g in chosen.items() if g != ours[k]}
-
-
-def _rename(name: str, chosen: dict) -> str:
-    base = name.partition(":")[0]
-    return f"{base}:{chosen[base]:g}" if base in chosen else name
-
-
 class _Sweep:
     """The state of one sweep: backends, counters, the summary table, the last failure."""
 
@@ -319,12 +288,15 @@ class _Sweep:
         # in_out, augmented, dict ...), so layout bugs surface as they would in users' code;
         # JAX's fast path is canonical and padded (backends/padded.py), and its one-case path,
         # used below for every disagreement, is native in the convention.
-        for d in np.flatnonzero(~ok):
-            finding = self._explain(backend, net, conv, draws, d64, expected, int(d))
-            if finding is None:
-                p, X, Y = draws.one(int(d))
-                exp_d = tuple((W[d], None if b is None else b[d]) for W, b in expected)
-                cmp = compare_gradients(exp_d, backend.gradients(Case(net, conv, p, X, Y)), dtype=cfg.dtype,
+        for d in map(int, np.flatnonzero(~ok)):
+            case, case64 = Case(net, conv, *draws.one(d)), Case(net, conv, *d64.one(d))
+            exp_d = tuple((W[d], None if b is None else b[d]) for W, b in expected)
+            finding = explain(backend, case, case64, exp_d, on_kink=bool(draws.on_kink[d]),
+                              strict_kinks=cfg.strict_kinks, device=cfg.device, precision=cfg.precision)
+            if finding is not None:
+                self._note(finding)
+            else:
+                cmp = compare_gradients(exp_d, backend.gradients(case), dtype=cfg.dtype,
                                         device=cfg.device, precision=cfg.precision)
                 summary = cmp.summary() if not cmp.passed else (
                     f"its vectorised call is off by a relative {float(worst[d]):.2e} on draw {int(d)} while "
@@ -333,44 +305,6 @@ class _Sweep:
                                  "comparison": cmp.to_dict(), "other": "numpy reference (recursive, float64)"})
                 break
         return problems
-
-    def _explain(self, backend, net, conv, draws: Draws, d64: Draws, expected, d: int) -> dict | None:
-        """A note if the difference is a kink convention or float32 precision, else None."""
-        cfg = self.config
-        p, X, Y = draws.one(d)
-        got = backend.gradients(Case(net, conv, p, X, Y))
-        p64, X64, Y64 = d64.one(d)
-        if draws.on_kink[d] and not cfg.strict_kinks:
-            for alt_net, chosen in _kink_alternatives(net):
-                alt = recursive.gradients(alt_net, p64, X64, Y64)
-                if compare_gradients(alt, got, dtype=cfg.dtype, device=cfg.device, precision=cfg.precision).passed:
-                    theirs = ", ".join(f"{a}'(0) = {g:g}" for a, g in chosen.items())
-                    mine = ", ".join(c for c in _kink_conventions(net) if c.split("'")[0] in chosen)
-                    note = {"kind": "kink_convention", "backend": backend.name, "network": net.describe(),
-                            "detail": f"differs only at a kink: the reference uses {mine}; "
-                                      f"{backend.name} uses {theirs}"}
-                    self._note(note)
-                    return note
-        if cfg.dtype == "float32":
-            got64 = backend.gradients(Case(net, conv, p64, X64, Y64))
-            exp_d = tuple((W[d], None if b is None else b[d]) for W, b in expected)
-            if compare_gradients(exp_d, got64, dtype="float64").passed:
-                from .environment import precision_advice
-
-                fixes = precision_advice(backend.settings(), cfg.device, cfg.dtype)
-                if fixes:  # TF32-like matmuls on a GPU: a setting, with its one-line fix
-                    note = {"kind": "precision", "backend": backend.name, "network": net.describe(),
-                            "detail": f"{backend.name} differs in float32 beyond the policy but agrees in "
-                                      "float64: its float32 matmul precision setting, not a gradient bug",
-                            "fix": fixes}
-                else:  # full-precision float32: rounding amplified by the network, not a bug
-                    note = {"kind": "float32_rounding", "backend": backend.name, "network": net.describe(),
-                            "detail": f"{backend.name} differs in float32 beyond the policy but its float64 "
-                                      "recomputation agrees: float32 rounding amplified by this network "
-                                      "(e.g. a derivative that is a small difference of O(1) values)"}
-                self._note(note)
-                return note
-        return None
 
     def _note(self, note: dict) -> None:
         key = (note["kind"], note["backend"], note["detail"])
@@ -455,17 +389,6 @@ class _Sweep:
         }
         r.environment = _environment(self.backends, self.config)
         return r
-
-
-def _kink_conventions(net: Network) -> list[str]:
-    from .activations import get_activation
-
-    out = []
-    for name in net.activation_names():
-        act = get_activation(name)
-        if act.kinks:
-            out.append(f"{act.name.partition(':')[0]}'({act.kinks[0]:g}) = {act.at_kink[0]:g}")
-    return out
 
 
 def _environment(backends, config: SweepConfig) -> dict:

@@ -1,0 +1,96 @@
+"""Triage of a disagreement: a gradient bug, or something that only looks like one.
+
+Run only on a draw that failed the tolerance policy, in the order the checks cost:
+
+- **kink convention**: the draw has a pre-activation exactly on a kink and the backend agrees
+  with the reference once some kinked activations take another subgradient (per activation:
+  JAX's leaky_relu'(0) = 1 beside its relu'(0) = 0). A note names both conventions; with
+  ``strict_kinks`` it stays a failure.
+- **float32 only**: the same backend recomputes the draw in float64 and agrees there. On a GPU
+  with TF32-like float32 matmuls that is a precision *setting*, reported with its one-line fix;
+  elsewhere it is float32 rounding amplified by the network. Neither is hidden by a looser
+  tolerance, and neither is a gradient bug.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+
+from .activations import get_activation
+from .case import Case
+from .compare import compare_gradients
+from .network import Network
+from .reference import recursive
+
+__all__ = ["explain", "KINK_CANDIDATES"]
+
+# Subgradients tried at an exact kink, per kinked activation, to name the convention a backend
+# follows (relu'(0) = 0, maximum's 0.5, clamp's 1, leaky_relu's slope: MEASURED.md's kink table).
+KINK_CANDIDATES = (0.0, 0.5, 1.0, 0.01)
+
+
+def explain(backend, case: Case, case64: Case, expected, *, on_kink: bool, strict_kinks: bool = False,
+            device: str = "cpu", precision: str = "default") -> dict | None:
+    """A note when the backend's disagreement on ``case`` is a kink convention or float32
+    precision, else None (a real failure). ``case64`` holds the same (rounded) values in
+    float64; ``expected`` is the float64 reference for them."""
+    net = case.network
+    dtype = str(case.dtype)
+    got = backend.gradients(case)
+    if on_kink and not strict_kinks:
+        for alt_net, chosen in _kink_alternatives(net):
+            alt = recursive.gradients(alt_net, case64.params, case64.X, case64.Y)
+            if compare_gradients(alt, got, dtype=dtype, device=device, precision=precision).passed:
+                theirs = ", ".join(f"{a}'(0) = {g:g}" for a, g in chosen.items())
+                mine = ", ".join(c for c in _kink_conventions(net) if c.split("'")[0] in chosen)
+                return {"kind": "kink_convention", "backend": backend.name, "network": net.describe(),
+                        "detail": f"differs only at a kink: the reference uses {mine}; {backend.name} uses {theirs}"}
+    if dtype == "float32" and compare_gradients(expected, backend.gradients(case64), dtype="float64").passed:
+        from .environment import precision_advice
+
+        fixes = precision_advice(backend.settings(), device, dtype)
+        if fixes:  # TF32-like matmuls on a GPU: a setting, with its one-line fix
+            return {"kind": "precision", "backend": backend.name, "network": net.describe(),
+                    "detail": f"{backend.name} differs in float32 beyond the policy but agrees in float64: "
+                              "its float32 matmul precision setting, not a gradient bug",
+                    "fix": fixes}
+        return {"kind": "float32_rounding", "backend": backend.name, "network": net.describe(),
+                "detail": f"{backend.name} differs in float32 beyond the policy but its float64 recomputation "
+                          "agrees: float32 rounding amplified by this network (e.g. a derivative that is a "
+                          "small difference of O(1) values)"}
+    return None
+
+
+def _kink_alternatives(net: Network):
+    """Every assignment of a candidate subgradient to each kinked activation of ``net``:
+    yields (network with those subgradients, {activation: subgradient}). Backends may follow
+    different conventions per activation (JAX: relu'(0) = 0 but leaky_relu'(0) = 1)."""
+    kinked = sorted({n.partition(":")[0] for n in net.activation_names() if get_activation(n).kinks})
+    ours = {k: get_activation(k).at_kink[0] for k in kinked}
+    options = [sorted(set(KINK_CANDIDATES) | {ours[k]}) for k in kinked]
+    combos = [dict(zip(kinked, combo)) for combo in itertools.product(*options)]
+    # fewest changes first, so a note names only the activations whose convention differs
+    combos.sort(key=lambda c: sum(c[k] != ours[k] for k in kinked))
+    for chosen in combos:
+        if chosen == ours:
+            continue
+        acts = tuple(_rename(a, chosen) if isinstance(a, str) else tuple(_rename(n, chosen) for n in a)
+                     for a in net.activations)
+        yield replace(net, activations=acts), {k: g for k, g in chosen.items() if g != ours[k]}
+
+
+def _rename(name: str, chosen: dict) -> str:
+    base = name.partition(":")[0]
+    return f"{base}:{chosen[base]:g}" if base in chosen else name
+
+
+def _kink_conventions(net: Network) -> list[str]:
+    out = []
+    for name in net.activation_names():
+        act = get_activation(name)
+        if act.kinks:
+            out.append(f"{act.name.partition(':')[0]}'({act.kinks[0]:g}) = {act.at_kink[0]:g}")
+    return out
+
+
