@@ -187,6 +187,8 @@ class _Sweep:
                                         "reductions")}
         self.last_failure: dict | None = None
         self.t0 = time.perf_counter()
+        self._last_tick = 0.0
+        self.max_examples = config.examples or 0
 
     # ---- one example -----------------------------------------------------------------
     def check(self, net: Network, conv: Convention, m: int, seed: int) -> None:
@@ -312,11 +314,18 @@ class _Sweep:
             self.result.notes.append(note)
 
     def _tick(self) -> None:
+        now = time.perf_counter()
+        if now - self._last_tick < 0.1:  # a terminal redraw per example would cost more than a check
+            return
+        self._last_tick = now
         r = self.result
-        el = time.perf_counter() - self.t0
-        total = self.config.examples or "?"
-        sys.stderr.write(f"\r  {r.examples}/{total} examples  {r.draws} draws  {r.cases} cases  "
-                         f"{r.draws / max(el, 1e-9):,.0f} draws/s ")
+        total = self.max_examples
+        if self.config.shard:
+            total = -(-total // self.config.shard[1])
+        done = min(r.examples / max(total, 1), 1.0)
+        bar = "#" * int(24 * done) + "." * (24 - int(24 * done))
+        sys.stderr.write(f"\r  [{bar}] {r.examples}/~{total} examples  {r.draws:,} draws  {r.cases:,} cases  "
+                         f"{r.draws / max(now - self.t0, 1e-9):,.0f} draws/s ")
         sys.stderr.flush()
 
     # ---- the whole run -----------------------------------------------------------------
@@ -335,6 +344,7 @@ class _Sweep:
         if cfg.examples:
             overrides["max_examples"] = cfg.examples
         settings = settings_for(cfg.profile, **overrides)
+        self.max_examples = settings.max_examples
 
         @hseed(cfg.seed)
         @settings
