@@ -142,7 +142,7 @@ def test_missing_backend_asked_by_name_is_a_usage_error(pytester, monkeypatch):
     # not asked for: left out and listed, not an error
     result = pytester.runpytest("-s", "-v")
     assert "jax" not in _config_of(result)["backends"]
-    result.stdout.fnmatch_lines(["crosscheck: *(missing: jax)*"])
+    result.stdout.fnmatch_lines(["crosscheck: *(missing: *jax)*"])  # torch may be missing too
 
 
 def test_bad_profile_and_device_are_usage_errors(pytester):
