@@ -293,8 +293,17 @@ class _Sweep:
         for d in map(int, np.flatnonzero(~ok)):
             case, case64 = Case(net, conv, *draws.one(d)), Case(net, conv, *d64.one(d))
             exp_d = tuple((W[d], None if b is None else b[d]) for W, b in expected)
+            got_d = tuple((W[d], None if b is None else b[d]) for W, b in got)
+
+            def recompute64(d=d):  # the same vectorised path, one draw, in float64 (no new compile)
+                one = tuple((W[d:d + 1], None if b is None else b[d:d + 1]) for W, b in d64.params)
+                Y1 = None if d64.Y is None else d64.Y[d:d + 1]
+                g = backend.gradients_batched(net, conv, one, d64.X[d:d + 1], Y1)
+                return tuple((W[0], None if b is None else b[0]) for W, b in g)
+
             finding = explain(backend, case, case64, exp_d, on_kink=bool(draws.on_kink[d]),
-                              strict_kinks=cfg.strict_kinks, device=cfg.device, precision=cfg.precision)
+                              strict_kinks=cfg.strict_kinks, device=cfg.device, precision=cfg.precision,
+                              got=got_d, recompute64=recompute64)
             if finding is not None:
                 self._note(finding)
             else:

@@ -31,13 +31,18 @@ KINK_CANDIDATES = (0.0, 0.5, 1.0, 0.01)
 
 
 def explain(backend, case: Case, case64: Case, expected, *, on_kink: bool, strict_kinks: bool = False,
-            device: str = "cpu", precision: str = "default") -> dict | None:
+            device: str = "cpu", precision: str = "default", got=None, recompute64=None) -> dict | None:
     """A note when the backend's disagreement on ``case`` is a kink convention or float32
     precision, else None (a real failure). ``case64`` holds the same (rounded) values in
-    float64; ``expected`` is the float64 reference for them."""
+    float64; ``expected`` is the float64 reference for them.
+
+    ``got`` is the backend's answer for ``case`` when the caller has it already (the sweep's
+    vectorised call); ``recompute64()`` recomputes ``case64`` with the same backend (default:
+    ``backend.gradients(case64)``). Both save a compile per triaged draw in JAX."""
     net = case.network
     dtype = str(case.dtype)
-    got = backend.gradients(case)
+    if got is None:
+        got = backend.gradients(case)
     if on_kink and not strict_kinks:
         for alt_net, chosen in _kink_alternatives(net):
             alt = recursive.gradients(alt_net, case64.params, case64.X, case64.Y)
@@ -46,7 +51,10 @@ def explain(backend, case: Case, case64: Case, expected, *, on_kink: bool, stric
                 mine = ", ".join(c for c in _kink_conventions(net) if c.split("'")[0] in chosen)
                 return {"kind": "kink_convention", "backend": backend.name, "network": net.describe(),
                         "detail": f"differs only at a kink: the reference uses {mine}; {backend.name} uses {theirs}"}
-    if dtype == "float32" and compare_gradients(expected, backend.gradients(case64), dtype="float64").passed:
+    if recompute64 is None:
+        def recompute64():
+            return backend.gradients(case64)
+    if dtype == "float32" and compare_gradients(expected, recompute64(), dtype="float64").passed:
         from .environment import precision_advice
 
         fixes = precision_advice(backend.settings(), device, dtype)
