@@ -20,6 +20,7 @@ _JOBS = {
     "shapes": "crosscheck.layout:run_from_args",
     "conventions": "crosscheck.presets:run_from_args",
     "env": "crosscheck.environment:run_from_args",
+    "grade": "crosscheck.grade:run_from_args",
 }
 
 
@@ -132,6 +133,18 @@ def build_parser() -> argparse.ArgumentParser:
     sh.add_argument("--batch-size", type=_positive_int, metavar="M", default=4)
 
     sub.add_parser("conventions", help="list the convention presets, one line each")
+
+    g = sub.add_parser("grade", help="grade a submission with a grading config: points per part, "
+                       "Gradescope results.json", description="Run every check of GRADING.toml against the "
+                       "submission, each part confined as `check` runs it, and write the results. Exit 0 "
+                       "whenever results were written, 2 for a bad config.")
+    g.add_argument("config", metavar="GRADING.toml")
+    g.add_argument("--submission", metavar="DIR", help="the folder to grade (targets are relative to it)")
+    g.add_argument("--format", choices=["text", "gradescope", "json", "junit"], default="text")
+    g.add_argument("--out", metavar="PATH", help="write the results here (default: stdout)")
+    g.add_argument("--autograder", metavar="OUT.zip", help="write a Gradescope autograder bundle instead")
+    g.add_argument("--install", metavar="REQUIREMENT", help="what the bundle's setup.sh pip-installs "
+                   "(default: crosscheck==this version)")
 
     e = sub.add_parser("env", help="versions, devices, precision settings and what they do to float32")
     e.add_argument("--json", metavar="PATH")

@@ -1,0 +1,109 @@
+"""Teacher mode: ``crosscheck grade GRADING.toml --submission DIR``.
+
+A grading config (``config``) names checks and their points; each check is split into parts
+(``parts``: each depth, activation and loss of a function check; each layer of a layer
+check); every part runs as one confined ``crosscheck check`` (``runner``), and the results are
+written as Gradescope's results.json, crosscheck's JSON, JUnit XML or text (``formats``).
+``--autograder OUT.zip`` writes a Gradescope autograder bundle instead (``autograder``).
+
+Exit codes: 0 whenever results were written, whatever the score; 2 for a bad config or
+command line (one line naming the file and key).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from ..errors import UsageError
+from .config import ConfigError, GradeConfig, load_config
+from .runner import GradeReport, PartResult
+
+__all__ = ["grade_submission", "load_config", "render", "write_autograder", "GradeConfig", "GradeReport",
+           "PartResult", "ConfigError", "run_from_args"]
+
+
+def grade_submission(config: GradeConfig | str | os.PathLike, submission: str | os.PathLike, *,
+                     progress: Any = None) -> GradeReport:
+    """Grade the folder ``submission`` with ``config`` (a ``GradeConfig`` or the path of a
+    GRADING.toml). Never raises for what the submission does; raises ``ConfigError`` /
+    ``UsageError`` for a bad config or a missing folder."""
+    from .runner import grade
+
+    if not isinstance(config, GradeConfig):
+        config = load_config(config)
+    return grade(config, submission, progress=progress)
+
+
+def render(report: GradeReport, fmt: str) -> str:
+    """``report`` as ``fmt``: gradescope, json, junit or text."""
+    from .formats import render as _render
+
+    return _render(report, fmt)
+
+
+def write_autograder(config: GradeConfig | str | os.PathLike, out: str | os.PathLike, *,
+                     requirement: str | None = None) -> list[str]:
+    """Write a Gradescope autograder zip for ``config``; returns its entries."""
+    from .autograder import write_autograder as _write
+
+    if not isinstance(config, GradeConfig):
+        config = load_config(config)
+    return _write(config, out, requirement=requirement)
+
+
+def _writable(path: str, flag: str) -> None:
+    """A report path that cannot be written is a usage error before any work."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise UsageError(f"{flag} {path!r} is a folder; give a file name")
+    if not os.path.isdir(folder):
+        raise UsageError(f"{flag} {path!r}: no folder {folder!r}")
+    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise UsageError(f"{flag} {path!r} is not writable")
+
+
+def _write_atomically(path: str, text: str) -> None:
+    tmp = f"{path}.tmp{os.getpid()}"
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def run_from_args(args: Any) -> int:
+    """``crosscheck grade``: grade and write the results (exit 0), or write the autograder bundle."""
+    if args.autograder:
+        if args.submission or args.out:
+            raise UsageError("--autograder writes a bundle for Gradescope; it takes no --submission or --out")
+        _writable(args.autograder, "--autograder")
+        config = load_config(args.config)
+        entries = write_autograder(config, args.autograder, requirement=args.install)
+        print(f"wrote {args.autograder} ({', '.join(entries)}): upload it on the assignment's "
+              f"Configure Autograder page")
+        return 0
+    if args.install:
+        raise UsageError("--install sets what the autograder bundle installs; use it with --autograder")
+    if not args.submission:
+        raise UsageError("give --submission DIR (the folder to grade), or --autograder OUT.zip")
+    if args.out and args.out != "-":
+        _writable(args.out, "--out")
+    config = load_config(args.config)
+    if not os.path.isdir(args.submission):
+        raise UsageError(f"--submission {args.submission!r} is not a folder")
+    from .runner import print_progress
+
+    report = grade_submission(config, args.submission, progress=print_progress)
+    text = render(report, args.format)
+    if args.out and args.out != "-":
+        _write_atomically(args.out, text)
+        print(f"crosscheck grade: {report.score:g} / {report.max_score:g} points; {args.format} results in "
+              f"{args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    return 0

@@ -1,0 +1,321 @@
+"""The grading config (``GRADING.toml``): read with tomllib, every key checked, one-line errors.
+
+::
+
+    [grade]                       # defaults for every check
+    forbid_imports = ["torch", "jax"]
+    timeout = 10                  # seconds per call
+    examples = 30
+    seed = 0
+
+    [[check]]
+    name = "Two-layer net"
+    target = "nn.py:loss_grads"   # relative to the submission
+    preset = "cs231n"
+    max_depth = 2                 # one part per depth: 1, 2
+    points = 10
+
+A ``[[check]]`` takes every option of ``crosscheck check`` with ``-`` written ``_``, plus
+``name``, ``target`` and ``points``; ``hidden`` and ``loss`` may be lists and ``depth`` a list,
+each value then a part of its own. A check with ``api`` is a layer check: its parts are its
+layers. Anything else (an unknown key, a wrong type, a value no network satisfies) is a
+``ConfigError`` naming the file and the key, which the CLI prints as one line (exit 2).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any
+
+from ..errors import UsageError
+
+__all__ = ["ConfigError", "GradeConfig", "CheckSpec", "load_config", "parse_config", "CHECK_OPTION_KEYS",
+           "VISIBILITIES"]
+
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")  # Gradescope's four
+
+
+class ConfigError(UsageError):
+    """A bad grading config: the message names the file and the key."""
+
+
+# ---- the keys --------------------------------------------------------------------------------------
+# key -> kind. Kinds: "str", "str+" (a string or a list of strings: one part each), "int", "int+"
+# (an int or a list of ints: one part each), "number", "bool", "strs" (a list of strings).
+# The `crosscheck check` options, with - written _ (tests/test_grade_config.py keeps this table
+# equal to the check parser's options, so a new check option is a new key here).
+CHECK_OPTION_KEYS: dict[str, str] = {
+    "preset": "str", "batch": "str", "weights": "str", "bias": "str", "params": "str",
+    "hidden": "str+", "output": "str", "loss": "str+", "reduction": "str",
+    "depth": "int+", "max_depth": "int", "max_width": "int", "output_width": "int",
+    "examples": "int", "seed": "int", "timeout": "number", "memory": "int", "profile": "str", "dtype": "str",
+    "forbid_imports": "strs",
+}
+# check options that make no sense in a grading run: grade writes its own results
+_OUTPUT_ONLY = {"json": "--json", "plot": "--plot"}
+_CHECK_ONLY = {"name": "str", "target": "str", "points": "number"}
+_GRADE_ONLY = {"visibility": "str"}
+# what grading pins where `crosscheck check` would look at the environment: the same config and
+# submission must give the same results on a laptop and on Gradescope
+GRADE_DEFAULTS: dict[str, Any] = {"examples": 30, "seed": 0, "timeout": 10.0, "memory": 1024, "profile": "ci",
+                                  "dtype": "float64", "visibility": "visible", "forbid_imports": ()}
+_KIND_WORDS = {"str": "a string", "str+": "a string or a list of strings", "int": "an integer",
+               "int+": "an integer or a list of integers", "number": "a number", "bool": "true or false",
+               "strs": "a list of strings"}
+_NETWORK_KEYS = ("batch", "weights", "bias", "params", "hidden", "output", "loss", "reduction", "depth",
+                 "max_depth", "max_width", "output_width")
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """One ``[[check]]``, with the ``[grade]`` defaults filled in. ``options`` holds the
+    `crosscheck check` options (list-valued ``hidden``/``loss``/``depth`` expanded later into parts)."""
+
+    index: int  # 1-based position in the file
+    name: str
+    target: str  # relative to the submission, as written
+    points: float
+    options: dict[str, Any]
+    visibility: str = "visible"
+
+    @property
+    def kind(self) -> str:
+        """"layers" for a layer check (``api`` given), else "function"."""
+        return "layers" if self.options.get("api") else "function"
+
+    @property
+    def path(self) -> str:
+        """The file part of the target (``nn.py`` of ``nn.py:loss_grads``)."""
+        return self.target.partition(":")[0]
+
+    @property
+    def attr(self) -> str | None:
+        return self.target.partition(":")[2] or None
+
+
+@dataclass(frozen=True)
+class GradeConfig:
+    path: str
+    checks: tuple[CheckSpec, ...]
+    defaults: dict[str, Any] = field(default_factory=dict)
+    text: str = ""  # the file as read (the autograder bundle ships it verbatim)
+
+    @property
+    def total_points(self) -> float:
+        return sum(c.points for c in self.checks)
+
+
+def _toml():
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 (pyproject: tomli; python_version < "3.11")
+        import tomli as tomllib
+    return tomllib
+
+
+def load_config(path: str | os.PathLike) -> GradeConfig:
+    """Read and validate ``path``; raises ``ConfigError`` (one line) on any problem."""
+    name = os.fspath(path)
+    try:
+        with open(name, "rb") as fh:
+            raw = fh.read()
+    except OSError as e:
+        raise ConfigError(f"{name}: cannot read the grading config ({e.strerror or e})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{name}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    return parse_config(text, name)
+
+
+def parse_config(text: str, name: str = "GRADING.toml") -> GradeConfig:
+    tomllib = _toml()
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{name}: not valid TOML: {' '.join(str(e).split())}") from None
+    unknown = sorted(set(data) - {"grade", "check"})
+    if unknown:
+        raise ConfigError(f"{name}: unknown top-level key {unknown[0]!r} (a grading config has [grade] and "
+                          f"[[check]] tables)")
+    grade = data.get("grade", {})
+    if not isinstance(grade, dict):
+        raise ConfigError(f"{name}: 'grade' must be a table ([grade])")
+    checks = data.get("check")
+    if checks is None:
+        raise ConfigError(f"{name}: no [[check]] table: nothing to grade")
+    if not isinstance(checks, list) or not all(isinstance(c, dict) for c in checks):
+        raise ConfigError(f"{name}: 'check' must be an array of tables ([[check]])")
+    if not checks:
+        raise ConfigError(f"{name}: no [[check]] table: nothing to grade")
+    defaults = _section(grade, name, "[grade]", allowed={**CHECK_OPTION_KEYS, **_GRADE_ONLY, **_layer_keys()})
+    specs = []
+    seen: dict[str, int] = {}
+    for i, raw in enumerate(checks, start=1):
+        where = f"[[check]] {i}" + (f" ({raw['name']!r})" if isinstance(raw.get("name"), str) else "")
+        values = _section(raw, name, where,
+                          allowed={**CHECK_OPTION_KEYS, **_GRADE_ONLY, **_CHECK_ONLY, **_layer_keys()})
+        for key in _CHECK_ONLY:
+            if key not in values:
+                raise ConfigError(f"{name}: {where}: missing key {key!r}")
+        check_name = values.pop("name").strip()
+        if not check_name:
+            raise ConfigError(f"{name}: {where}: key 'name' is empty")
+        if check_name in seen:
+            raise ConfigError(f"{name}: {where}: key 'name': {check_name!r} is already the name of "
+                              f"[[check]] {seen[check_name]}")
+        seen[check_name] = i
+        points = float(values.pop("points"))
+        if not points > 0:
+            raise ConfigError(f"{name}: {where}: key 'points' must be > 0, got {points:g}")
+        target = values.pop("target")
+        merged = {**GRADE_DEFAULTS, **defaults, **values}
+        visibility = merged.pop("visibility")
+        spec = CheckSpec(i, check_name, target, points, merged, visibility)
+        _check_target(spec, name, where)
+        _check_semantics(spec, name, where)
+        specs.append(spec)
+    return GradeConfig(name, tuple(specs), defaults, text)
+
+
+def _layer_keys() -> dict[str, str]:
+    """The layer API's options (``crosscheck check FILE --api NAME``)."""
+    return {"api": "str", "layers": "strs", "dropout_p": "str"}
+
+
+def _section(table: dict, name: str, where: str, *, allowed: dict[str, str]) -> dict[str, Any]:
+    out = {}
+    for key, value in table.items():
+        if key in _OUTPUT_ONLY:
+            raise ConfigError(f"{name}: {where}: key {key!r}: {_OUTPUT_ONLY[key]} is an output option of "
+                              "crosscheck check; crosscheck grade writes its own results (--format, --out)")
+        if key not in allowed:
+            hint = f" (the check option --{key.replace('_', '-')} is written {key.replace('-', '_')!r})" \
+                if "-" in key and key.replace("-", "_") in allowed else ""
+            if key in _CHECK_ONLY:
+                hint = " (it belongs in a [[check]] table)"
+            raise ConfigError(f"{name}: {where}: unknown key {key!r}{hint}; known: {', '.join(sorted(allowed))}")
+        out[key] = _typed(value, allowed[key], name, where, key)
+    return out
+
+
+def _typed(value: Any, kind: str, name: str, where: str, key: str) -> Any:
+    def bad() -> ConfigError:
+        return ConfigError(f"{name}: {where}: key {key!r} must be {_KIND_WORDS[kind]}, got "
+                           f"{type(value).__name__} {value!r}")
+
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    if kind == "str":
+        if not isinstance(value, str):
+            raise bad()
+        return value
+    if kind == "int":
+        if not is_int:
+            raise bad()
+        return value
+    if kind == "number":
+        if not (is_int or isinstance(value, float)):
+            raise bad()
+        return float(value)
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise bad()
+        return value
+    if kind in ("str+", "int+", "strs"):
+        ok = (lambda v: isinstance(v, str)) if kind != "int+" else \
+            (lambda v: isinstance(v, int) and not isinstance(v, bool))
+        if kind != "strs" and ok(value):
+            return value
+        if not isinstance(value, list) or not value or not all(ok(v) for v in value):
+            raise bad()
+        if len(set(value)) != len(value):
+            raise ConfigError(f"{name}: {where}: key {key!r} lists a value twice: {value!r}")
+        return tuple(value)
+    raise AssertionError(kind)  # pragma: no cover
+
+
+def _check_target(spec: CheckSpec, name: str, where: str) -> None:
+    """A path inside the submission; ``file.py:function`` for a function check."""
+    path, sep, attr = spec.target.partition(":")
+    p = PurePosixPath(path)
+    if not path or p.is_absolute() or ".." in p.parts or "\\" in path:
+        raise ConfigError(f"{name}: {where}: key 'target' must be a relative path inside the submission "
+                          f"(file.py:function), got {spec.target!r}")
+    if not path.endswith(".py"):
+        raise ConfigError(f"{name}: {where}: key 'target' must name a .py file of the submission, "
+                          f"got {spec.target!r}")
+    if spec.kind == "function" and not (sep and attr.isidentifier()):
+        raise ConfigError(f"{name}: {where}: key 'target' must be file.py:function for a function check "
+                          f"(or give 'api' for a layer check), got {spec.target!r}")
+    if sep and not all(part.isidentifier() for part in attr.split(".")):
+        raise ConfigError(f"{name}: {where}: key 'target': {attr!r} is not a function name")
+
+
+def _can_forbid_imports() -> bool:
+    import inspect
+
+    from ..check import check_implementation
+
+    return "forbid_imports" in inspect.signature(check_implementation).parameters
+
+
+def _check_semantics(spec: CheckSpec, name: str, where: str) -> None:
+    """Every value means something: each part's options resolve, run options are in range."""
+    from ..presets import PRESETS, resolve_options
+    from ..profiles import PROFILE_NAMES
+
+    o = spec.options
+
+    def fail(key: str, message: str) -> ConfigError:
+        return ConfigError(f"{name}: {where}: key {key!r}: {message}")
+
+    if o.get("preset") is not None and o["preset"] not in PRESETS:
+        raise fail("preset", f"unknown preset {o['preset']!r}; known: {', '.join(PRESETS)}")
+    for key, minimum in (("examples", 1), ("seed", 0), ("memory", 1), ("max_depth", 1), ("max_width", 2),
+                         ("output_width", 1)):
+        if o.get(key) is not None and o[key] < minimum:
+            raise fail(key, f"must be >= {minimum}, got {o[key]}")
+    if not o["timeout"] > 0:
+        raise fail("timeout", f"must be > 0 seconds, got {o['timeout']:g}")
+    if o["dtype"] not in ("float64", "float32"):
+        raise fail("dtype", f"must be float64 or float32, got {o['dtype']!r}")
+    if o["profile"] not in PROFILE_NAMES:
+        raise fail("profile", f"must be one of {', '.join(PROFILE_NAMES)}, got {o['profile']!r}")
+    if spec.visibility not in VISIBILITIES:
+        raise fail("visibility", f"must be one of {', '.join(VISIBILITIES)}, got {spec.visibility!r}")
+    for module in o["forbid_imports"]:
+        if not all(part.isidentifier() for part in module.split(".")):
+            raise fail("forbid_imports", f"{module!r} is not a module name")
+    if o["forbid_imports"] and not _can_forbid_imports():
+        raise fail("forbid_imports", "this crosscheck's worker cannot forbid imports yet")
+    depth = o.get("depth")
+    for d in depth if isinstance(depth, tuple) else (depth,):
+        if d is not None and d < 1:
+            raise fail("depth", f"must be >= 1, got {d}")
+    if depth is not None and o.get("max_depth") is not None:
+        raise fail("max_depth", "give depth or max_depth, not both")
+    if spec.kind == "layers":
+        extra = [k for k in _NETWORK_KEYS + ("preset",) if o.get(k) is not None]
+        if extra:
+            raise fail(extra[0], "is an option of function checks; this is a layer check ('api' is given)")
+        return
+    # each key alone, so an error names its key; then every part's combination
+    for key in _NETWORK_KEYS:
+        values = o.get(key)
+        for v in values if isinstance(values, tuple) else (values,):
+            if v is None:
+                continue
+            try:
+                resolve_options(None, **{key: v})
+            except UsageError as e:
+                raise fail(key, str(e)) from None
+    from .parts import function_parts
+
+    for part in function_parts(spec):
+        try:
+            resolve_options(o.get("preset"), **part.network_options(spec))
+        except UsageError as e:
+            raise ConfigError(f"{name}: {where}: part {part.label!r}: {e}") from None

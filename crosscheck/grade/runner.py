@@ -1,0 +1,259 @@
+"""The ``grade`` job: every part of every check, run confined as ``crosscheck check`` runs, scored.
+
+Each part is one ``crosscheck check`` run in its own worker process (``crosscheck.check``), so a
+part that raises, hangs, crashes, exits or runs out of memory scores 0 with the reason and the
+next part starts fresh. What the submission cannot change decides every score: the verdicts
+come from ``check`` (computed in this process from the arrays the worker returned), the parts
+and points from the config. Paths in what a student sees are relative to the submission, so the
+same config and submission give the same results anywhere (timings aside).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import GradientMismatch, ImplementationError, UsageError
+from .config import CheckSpec, GradeConfig
+from .parts import Part, function_parts, split_points
+
+__all__ = ["GradeReport", "CheckResult", "PartResult", "grade"]
+
+_FORBIDDEN = re.compile(r"forbidden import: ([A-Za-z_][\w.]*)")
+
+
+@dataclass
+class PartResult:
+    """One part: one test in the results."""
+
+    number: str  # "2.3": check 2, part 3
+    check: str  # the check's name
+    label: str  # "depth 2, hidden relu"; "" for a check of one part
+    target: str  # relative to the submission
+    max_score: float
+    score: float
+    verdict: str  # pass, fail, error or missing
+    reason: str = ""  # one line: why the points were lost ("" when passed)
+    output: str = ""  # what the student reads: diagnosis, minimal case, reproduce command
+    reproduce: str = ""
+    diagnosis: list[dict] = field(default_factory=list)
+    error_kind: str | None = None
+    visibility: str = "visible"
+    elapsed: float = 0.0
+
+    @property
+    def name(self) -> str:
+        return f"{self.check}: {self.label}" if self.label else self.check
+
+    @property
+    def status(self) -> str:
+        return "passed" if self.verdict == "pass" else "failed"
+
+    def to_dict(self) -> dict:
+        return {"number": self.number, "name": self.name, "part": self.label, "target": self.target,
+                "score": self.score, "max_score": self.max_score, "status": self.status, "verdict": self.verdict,
+                "reason": self.reason, "diagnosis": self.diagnosis, "error_kind": self.error_kind,
+                "reproduce": self.reproduce, "output": self.output, "elapsed_s": round(self.elapsed, 3)}
+
+
+@dataclass
+class CheckResult:
+    spec: CheckSpec
+    parts: list[PartResult]
+
+    @property
+    def score(self) -> float:
+        return round(sum(p.score for p in self.parts), 6)
+
+    def to_dict(self) -> dict:
+        return {"name": self.spec.name, "target": self.spec.target, "kind": self.spec.kind,
+                "points": self.spec.points, "score": self.score, "parts": [p.to_dict() for p in self.parts]}
+
+
+@dataclass
+class GradeReport:
+    config: str
+    submission: str
+    checks: list[CheckResult]
+    elapsed: float = 0.0
+
+    @property
+    def parts(self) -> list[PartResult]:
+        return [p for c in self.checks for p in c.parts]
+
+    @property
+    def score(self) -> float:
+        return round(sum(c.score for c in self.checks), 6)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(c.spec.points for c in self.checks), 6)
+
+    def to_dict(self) -> dict:
+        from .. import __version__
+
+        return {"crosscheck": __version__, "config": self.config, "submission": self.submission,
+                "score": self.score, "max_score": self.max_score, "elapsed_s": round(self.elapsed, 3),
+                "checks": [c.to_dict() for c in self.checks]}
+
+
+# ---- running ---------------------------------------------------------------------------------------
+
+class _Paths:
+    """Rewrites the submission's absolute path out of everything a student sees."""
+
+    def __init__(self, submission: str) -> None:
+        self.root = os.path.abspath(submission)
+
+    def abs(self, relative: str) -> str:
+        return os.path.join(self.root, relative)
+
+    def rel(self, text: str) -> str:
+        return text.replace(self.root + os.sep, "")
+
+
+def grade(config: GradeConfig, submission: str | os.PathLike, *,
+          progress: Callable[[PartResult], None] | None = None) -> GradeReport:
+    """Grade ``submission`` (a folder) with ``config``: every check, every part, never raising
+    for anything the submission does. Raises ``UsageError`` when the folder does not exist."""
+    submission = os.fspath(submission)
+    if not os.path.isdir(submission):
+        raise UsageError(f"--submission {submission!r} is not a folder")
+    paths = _Paths(submission)
+    t0 = time.perf_counter()
+    results = []
+    for spec in config.checks:
+        results.append(_grade_check(spec, paths, progress))
+    return GradeReport(config.path, submission, results, time.perf_counter() - t0)
+
+
+def _grade_check(spec: CheckSpec, paths: _Paths, progress: Callable[[PartResult], None] | None) -> CheckResult:
+    if spec.kind == "layers":
+        from .layers import layer_parts, run_layer_part
+
+        parts, run = layer_parts(spec), run_layer_part
+    else:
+        parts, run = function_parts(spec), _run_function_part
+    shares = split_points(spec.points, len(parts))
+    single = len(parts) == 1
+    results: list[PartResult] = []
+    shared: PartResult | None = None  # a failure before any call (no file, import failed): every part's
+    for k, (part, share) in enumerate(zip(parts, shares), start=1):
+        base = PartResult(f"{spec.index}.{k}", spec.name, "" if single else part.label, spec.target, share, 0.0,
+                          "error", visibility=spec.visibility)
+        t = time.perf_counter()
+        if shared is not None:
+            _copy_verdict(shared, base)
+        else:
+            try:
+                every_part = run(spec, part, paths, base)
+            except Exception as e:  # noqa: BLE001 - grading goes on; the part says why it scored 0
+                every_part = False
+                _set_error(base, "internal", f"crosscheck could not grade this part ({type(e).__name__}: "
+                           f"{paths.rel(str(e))}); tell your instructor")
+            if every_part:
+                shared = base
+        base.elapsed = time.perf_counter() - t
+        base.score = share if base.verdict == "pass" else 0.0
+        results.append(base)
+        if progress is not None:
+            progress(base)
+    _forbidden_zeroes_the_check(results)
+    return CheckResult(spec, results)
+
+
+def _copy_verdict(src: PartResult, dst: PartResult) -> None:
+    dst.verdict, dst.reason, dst.output, dst.error_kind = src.verdict, src.reason, src.output, src.error_kind
+    dst.reproduce, dst.diagnosis = src.reproduce, list(src.diagnosis)
+
+
+def _set_error(part: PartResult, kind: str, message: str, output: str | None = None) -> None:
+    part.verdict, part.error_kind = "error", kind
+    part.reason = message.splitlines()[0] if message else kind
+    part.output = output if output is not None else message
+
+
+def _forbidden_zeroes_the_check(parts: list[PartResult]) -> None:
+    """A forbidden import anywhere in a check scores the whole check 0: code that may use torch
+    on one part could have used it on every other."""
+    found = next((p for p in parts if p.error_kind == "forbidden_import"), None)
+    if found is None:
+        return
+    for p in parts:
+        if p.error_kind == "forbidden_import":
+            continue
+        note = (f"{found.reason} (in part {found.number}): a forbidden import scores the whole check 0")
+        p.output = note + ("\n\nthis part on its own:\n" + p.output if p.output else "")
+        p.reason, p.verdict, p.score, p.error_kind = note, "error", 0.0, "forbidden_import"
+
+
+def _check_kwargs(spec: CheckSpec) -> dict[str, Any]:
+    o = spec.options
+    kw = {k: o[k] for k in ("examples", "seed", "timeout", "memory", "dtype", "profile")}
+    if o["forbid_imports"]:
+        kw["forbid_imports"] = list(o["forbid_imports"])
+    return kw
+
+
+def _run_function_part(spec: CheckSpec, part: Part, paths: _Paths, out: PartResult) -> bool:
+    """Fill ``out``; True when it failed before calling anything (no file, no function, the
+    import failed): the same verdict then holds for every part of the check."""
+    from ..check import check_implementation
+
+    if not os.path.isfile(paths.abs(spec.path)):
+        _set_error(out, "missing", f"the submission has no file {spec.path} (expected at the top of the "
+                   "submission, as the assignment names it)")
+        out.verdict = "missing"
+        return True
+    try:
+        report = check_implementation(f"{paths.abs(spec.path)}:{spec.attr}", preset=spec.options.get("preset"),
+                                      **part.network_options(spec), **_check_kwargs(spec))
+    except GradientMismatch as e:
+        report = e.report
+    except ImplementationError as e:
+        report = getattr(e, "report", None)
+        if report is None:
+            _set_error(out, e.kind, paths.rel(str(e)))
+            return False
+    except UsageError as e:  # the file lacks the function, or it is not callable
+        _set_error(out, "usage", paths.rel(str(e)))
+        return True
+    out.reproduce = paths.rel(report.reproduce)
+    out.diagnosis = [d.to_dict() for d in report.diagnosis]
+    if report.verdict == "pass":
+        out.verdict = "pass"
+        conv = report.options.convention().describe()
+        where = f"{part.label}; " if part.label else ""
+        out.output = (f"PASS: {spec.target} returned the reference gradients on all {report.examples} examples "
+                      f"({where}{conv}, {report.dtype}, seed {report.seed})\n"
+                      f"run it yourself: {out.reproduce}")
+        return False
+    text = paths.rel(report.summary())
+    if report.verdict == "fail":
+        out.verdict = "fail"
+        first = report.diagnosis[0] if report.diagnosis else None
+        out.reason = (f"{first.id} at {first.parameter} (layer {first.layer}): {first.detail}" if first
+                      else "wrong gradients")
+        out.output = text
+        return False
+    err = report.error
+    message = paths.rel(str(err)) if err is not None else "failed to run"
+    m = _FORBIDDEN.search(message)
+    kind = "forbidden_import" if m else (err.kind if err is not None else "error")
+    _set_error(out, kind, f"forbidden import: {m.group(1)}" if m else message, output=text)
+    return report.case is None
+
+
+def progress_line(part: PartResult) -> str:
+    """One line per part for the log (stderr; Gradescope shows it to instructors only)."""
+    tail = f": {part.reason}" if part.reason else ""
+    return f"[{part.number}] {part.name}: {part.verdict} {part.score:g}/{part.max_score:g}{tail}"
+
+
+def print_progress(part: PartResult) -> None:
+    print(progress_line(part), file=sys.stderr, flush=True)
