@@ -33,7 +33,7 @@ from typing import Any
 from ..errors import UsageError
 
 __all__ = ["ConfigError", "GradeConfig", "CheckSpec", "load_config", "parse_config", "CHECK_OPTION_KEYS",
-           "VISIBILITIES"]
+           "LAYER_KEYS", "VISIBILITIES"]
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")  # Gradescope's four
 
@@ -54,6 +54,8 @@ CHECK_OPTION_KEYS: dict[str, str] = {
     "examples": "int", "seed": "int", "timeout": "number", "memory": "int", "profile": "str", "dtype": "str",
     "forbid_imports": "strs",
 }
+# the layer API's options (``crosscheck check FILE --api NAME``): a check with ``api`` is a layer check
+LAYER_KEYS: dict[str, str] = {"api": "str", "layers": "strs", "dropout_p": "str"}
 # check options that make no sense in a grading run: grade writes its own results
 _OUTPUT_ONLY = {"json": "--json", "plot": "--plot"}
 _CHECK_ONLY = {"name": "str", "target": "str", "points": "number"}
@@ -151,13 +153,13 @@ def parse_config(text: str, name: str = "GRADING.toml") -> GradeConfig:
         raise ConfigError(f"{name}: 'check' must be an array of tables ([[check]])")
     if not checks:
         raise ConfigError(f"{name}: no [[check]] table: nothing to grade")
-    defaults = _section(grade, name, "[grade]", allowed={**CHECK_OPTION_KEYS, **_GRADE_ONLY, **_layer_keys()})
+    defaults = _section(grade, name, "[grade]", allowed={**CHECK_OPTION_KEYS, **_GRADE_ONLY, **LAYER_KEYS})
     specs = []
     seen: dict[str, int] = {}
     for i, raw in enumerate(checks, start=1):
         where = f"[[check]] {i}" + (f" ({raw['name']!r})" if isinstance(raw.get("name"), str) else "")
         values = _section(raw, name, where,
-                          allowed={**CHECK_OPTION_KEYS, **_GRADE_ONLY, **_CHECK_ONLY, **_layer_keys()})
+                          allowed={**CHECK_OPTION_KEYS, **_GRADE_ONLY, **_CHECK_ONLY, **LAYER_KEYS})
         for key in _CHECK_ONLY:
             if key not in values:
                 raise ConfigError(f"{name}: {where}: missing key {key!r}")
@@ -179,11 +181,6 @@ def parse_config(text: str, name: str = "GRADING.toml") -> GradeConfig:
         _check_semantics(spec, name, where)
         specs.append(spec)
     return GradeConfig(name, tuple(specs), defaults, text)
-
-
-def _layer_keys() -> dict[str, str]:
-    """The layer API's options (``crosscheck check FILE --api NAME``)."""
-    return {"api": "str", "layers": "strs", "dropout_p": "str"}
 
 
 def _section(table: dict, name: str, where: str, *, allowed: dict[str, str]) -> dict[str, Any]:
