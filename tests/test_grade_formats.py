@@ -183,7 +183,8 @@ def test_the_bundle_has_gradescopes_layout(tmp_path):
         setup, run = zf.read("setup.sh").decode(), zf.read("run_autograder").decode()
     assert setup.startswith("#!/usr/bin/env bash") and run.startswith("#!/usr/bin/env bash")
     assert f"pip install crosscheck=={crosscheck.__version__}" in setup
-    assert 'grade "$ROOT/source/grading.toml" --submission "$ROOT/submission"' in run
+    assert 'grade "$ROOT/source/grading.toml" --submission "$SUBMISSION"' in run
+    assert 'cp -R "$ROOT/submission/." "$SUBMISSION"' in run
     assert '--format gradescope --out "$ROOT/results/results.json"' in run and "ROOT=/autograder\n" in run
     for script in (setup, run):
         subprocess.run(["bash", "-n"], input=script, text=True, check=True)

@@ -47,10 +47,16 @@ set -uo pipefail
 ROOT={root}
 CROSSCHECK={venv}/bin/crosscheck
 mkdir -p "$ROOT/results"
-# the worker may drop to an unprivileged user: let it read the submission
-chmod -R a+rX "$ROOT/submission"
-exec "$CROSSCHECK" grade "$ROOT/source/grading.toml" --submission "$ROOT/submission" \\
+# grade a copy any user can read: the worker may drop to an unprivileged user, and /autograder
+# need not be readable by one (results name files relative to the submission, so nothing changes)
+SUBMISSION=$(mktemp -d)
+cp -R "$ROOT/submission/." "$SUBMISSION"
+chmod -R a+rX "$SUBMISSION"
+"$CROSSCHECK" grade "$ROOT/source/grading.toml" --submission "$SUBMISSION" \\
     --format gradescope --out "$ROOT/results/results.json"
+status=$?
+rm -rf "$SUBMISSION"
+exit $status
 """
 
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # zip's earliest date: the same bytes on every run
