@@ -177,6 +177,8 @@ def decode(tree: Any, arrays: list[np.ndarray], depth: int = 0) -> Any:
         return {k: decode(v, arrays, depth + 1) for k, v in zip(keys, values)}
     if t == "other":
         return Opaque(str(tree.get("type", "object"))[:200])
+    if t == "handle":
+        return _decode_handle(tree)
     raise ProtocolError(f"unknown value type {t!r}")
 
 
@@ -215,3 +217,34 @@ def _diff(path: str, before: Any, after: Any, out: list[str]) -> None:
             _diff(f"{path}[{i}]", b, a, out)
         return
     out.append(path)
+
+
+# ---- the layer API's calls by name (``op: "invoke"``): handles ------------------------------------
+# A function of the layer API returns objects that only its own code understands (CS231n's ``cache``:
+# tuples of arrays, dicts, anything). The worker keeps such a result in a table and describes it as
+# ``{"t": "handle", "h": KEY, "type": NAME}``; the parent passes it back as an argument as
+# ``{HANDLE_KEY: KEY}`` (a plain dict, so the worker needs no crosscheck class to unpickle it).
+
+HANDLE_KEY = "__crosscheck_handle__"
+
+
+@dataclass(frozen=True)
+class Handle:
+    """A value kept in the worker (the parent never sees it): pass it back as an argument."""
+
+    key: int
+    type: str
+    generation: int = 0  # which worker process holds it (``Sandbox.starts`` when it was made)
+
+    def __repr__(self) -> str:
+        return f"<{self.type} kept in the worker>"
+
+    def wire(self) -> dict:
+        return {HANDLE_KEY: self.key}
+
+
+def _decode_handle(tree: dict) -> Handle:
+    key = tree.get("h")
+    if not isinstance(key, int) or isinstance(key, bool):
+        raise ProtocolError("malformed handle")
+    return Handle(key, str(tree.get("type", "object"))[:200])

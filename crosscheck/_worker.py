@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from crosscheck._protocol import encode, recv, send
+from crosscheck._protocol import HANDLE_KEY, MAX_DEPTH, encode, recv, send
 
 FILE_LIMIT = 64 * 2**20  # bytes of stdout/stderr per call (RLIMIT_FSIZE); the parent truncates between calls
 
@@ -50,6 +50,10 @@ def _resolve(module: Any, qualname: str, where: str) -> Any:
 
 
 def _load_file(path: str, qualname: str, module_name: str | None) -> Any:
+    return _resolve(_import_file(path, module_name), qualname, os.path.abspath(path))
+
+
+def _import_file(path: str, module_name: str | None) -> Any:
     path = os.path.abspath(path)
     if not os.path.isfile(path):
         raise _UsageProblem(f"no such file: {path}")
@@ -62,21 +66,25 @@ def _load_file(path: str, qualname: str, module_name: str | None) -> Any:
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)  # the user's code: its exceptions are import failures (exit 3)
-    return _resolve(module, qualname, path)
+    return module
 
 
 def _load_module(module_name: str, qualname: str, fallback_file: str | None) -> Any:
+    module = _import_module(module_name, fallback_file, f"{module_name}:{qualname}")
+    return _resolve(module, qualname, f"module {module_name!r}")
+
+
+def _import_module(module_name: str, fallback_file: str | None, display: str) -> Any:
     try:
-        module = importlib.import_module(module_name)
+        return importlib.import_module(module_name)
     except ModuleNotFoundError as e:
         missing = e.name or ""
         if missing and (module_name == missing or module_name.startswith(missing + ".")):
             if fallback_file:
-                return _load_file(fallback_file, qualname, None)
-            raise _UsageProblem(f"no module named {missing!r} (TARGET {module_name}:{qualname}; "
+                return _import_file(fallback_file, None)
+            raise _UsageProblem(f"no module named {missing!r} (TARGET {display}; "
                                 f"is it installed, or on the path of the current directory?)") from None
         raise
-    return _resolve(module, qualname, f"module {module_name!r}")
 
 
 def _accepts_spec(fn: Any) -> bool:
@@ -184,6 +192,8 @@ def main(argv: list[str]) -> int:
         if p not in sys.path:
             sys.path.append(p)
     target = init["target"]
+    if not target.get("attr"):  # a whole module: the layer API, functions called by name
+        return _serve_namespace(rfd, wfd, target, init)
     try:
         if target["kind"] == "file":
             fn = _load_file(target["path"], target["attr"], target.get("module_name"))
@@ -205,6 +215,132 @@ def main(argv: list[str]) -> int:
         if req is None or req.get("op") != "call":
             return 0
         meta, arrays = _call(fn, accepts_spec, req)
+        send(wfd, meta, arrays)
+
+
+
+# ---- the layer API: a module's functions called by name, non-array results kept here -------------
+# ``{"op": "invoke", "name": F, "args": [...], "keep": [i, ...]}`` calls ``module.F(*args)``. Arguments
+# are arrays, numbers, strings and dicts/lists/tuples of them (bn_param, conv_param, ...) or handles
+# ``{HANDLE_KEY: k}`` of earlier results. Items ``keep`` of a returned tuple, and any returned value that
+# is not a number, array or container of them, stay here under a new key (CS231n's ``cache``); the
+# reply carries the rest as arrays, and the arguments as they are after the call (running statistics
+# written into bn_param, inputs mutated by mistake).
+
+def _import_target_module(target: dict) -> Any:
+    if target["kind"] == "file":
+        return _import_file(target["path"], target.get("module_name"))
+    return _import_module(target["module"], target.get("file"), target["module"])
+
+
+def _public_functions(module: Any) -> list[str]:
+    return sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_")
+                  and not isinstance(v, type))
+
+
+def _with_handles(obj: Any, handles: dict[int, Any], depth: int = 0) -> Any:
+    """The argument with every ``{HANDLE_KEY: k}`` replaced by the object kept under k."""
+    if depth > MAX_DEPTH:
+        return obj
+    if isinstance(obj, dict):
+        if set(obj) == {HANDLE_KEY}:
+            return handles[obj[HANDLE_KEY]]
+        return {k: _with_handles(v, handles, depth + 1) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        items = [_with_handles(v, handles, depth + 1) for v in obj]
+        return items if isinstance(obj, list) else tuple(items)
+    return obj
+
+
+def _plain(obj: Any, depth: int = 0) -> bool:
+    """Numbers, arrays, None, and containers of them: what the reply can carry as values."""
+    if depth > MAX_DEPTH:
+        return False
+    if obj is None or isinstance(obj, (np.ndarray, np.generic, int, float, complex, str)):
+        return not isinstance(obj, np.ndarray) or obj.dtype.kind in "biufc"
+    if isinstance(obj, dict):
+        return all(isinstance(k, str) and _plain(v, depth + 1) for k, v in obj.items())
+    if isinstance(obj, (list, tuple)):
+        return all(_plain(v, depth + 1) for v in obj)
+    return False
+
+
+def _keep(obj: Any, handles: dict[int, Any]) -> dict:
+    key = len(handles) + 1
+    while key in handles:
+        key += 1
+    handles[key] = obj
+    return {"t": "handle", "h": key, "type": type(obj).__qualname__}
+
+
+def _encode_invoked(result: Any, keep: list[int], handles: dict[int, Any], arrays: list[np.ndarray]) -> dict:
+    if isinstance(result, tuple) and keep:
+        return {"t": "tuple", "v": [_keep(v, handles) if i in keep or not _plain(v) else encode(v, arrays)
+                                   for i, v in enumerate(result)]}
+    return encode(result, arrays) if _plain(result) else _keep(result, handles)
+
+
+def _invoke(module: Any, handles: dict[int, Any], req: dict) -> tuple[dict, list[np.ndarray]]:
+    meta: dict = {"status": "ok", "id": req.get("id")}
+    name = req.get("name")
+    fn = getattr(module, name, None) if isinstance(name, str) else None
+    if not callable(fn):
+        meta.update(status="missing", message=f"{name!r} is not a function of the module")
+        return meta, []
+    try:
+        args = _with_handles(req.get("args", []), handles)
+    except KeyError:
+        meta.update(status="missing", message="a kept value this call refers to is gone")
+        return meta, []
+    t0 = time.perf_counter()
+    result: Any = None
+    try:
+        result = fn(*args)
+    except MemoryError as e:
+        meta = {"status": "memory", "message": _safe_str(e), "traceback": _user_traceback(e), "id": req.get("id")}
+    except SystemExit as e:
+        meta = {"status": "exit", "message": f"sys.exit({e.code!r})", "code": repr(e.code), "id": req.get("id")}
+    except BaseException as e:  # noqa: BLE001 - everything the user's code raises is reported
+        meta = {"status": "raised", "message": _safe_str(e), "traceback": _user_traceback(e), "id": req.get("id")}
+    meta["elapsed"] = time.perf_counter() - t0
+    _flush()
+    arrays: list[np.ndarray] = []
+    try:
+        if meta["status"] == "ok":
+            meta["result"] = _encode_invoked(result, list(req.get("keep", [])), handles, arrays)
+        # the arguments after the call; kept values stay here (they are not the parent's to compare)
+        sent = req.get("args", [])
+        meta["args_after"] = {"t": "list", "v": [
+            {"t": "none"} if isinstance(s, dict) and set(s) == {HANDLE_KEY} else encode(a, arrays)
+            for s, a in zip(sent, args)]}
+    except MemoryError as e:
+        return {"status": "memory", "message": f"{type(e).__name__} while returning the result",
+                "id": req.get("id")}, []
+    return meta, arrays
+
+
+def _serve_namespace(rfd: int, wfd: int, target: dict, init: dict) -> int:
+    try:
+        module = _import_target_module(target)
+    except _UsageProblem as e:
+        send(wfd, {"status": "usage", "message": str(e)}, [])
+        return 0
+    except BaseException as e:  # noqa: BLE001 - importing the user's module failed: report it
+        _flush()
+        send(wfd, {"status": "import", "message": _safe_str(e), "traceback": _user_traceback(e)}, [])
+        return 0
+    _limit_memory(init.get("memory_mb"))
+    _flush()
+    send(wfd, {"status": "ready", "accepts_spec": False, "functions": _public_functions(module)}, [])
+    handles: dict[int, Any] = {}
+    while True:
+        req = recv(rfd)
+        if req is None or req.get("op") != "invoke":
+            return 0
+        if req.get("release"):
+            for key in req["release"]:
+                handles.pop(key, None)
+        meta, arrays = _invoke(module, handles, req)
         send(wfd, meta, arrays)
 
 

@@ -399,7 +399,8 @@ def check_implementation(fn_or_target: Any, *, preset: str | None = None, batch:
                          max_width: int | None = None, output_width: int | None = None,
                          examples: int | None = None, seed: int = 0, timeout: float = 10.0,
                          memory: int | None = 1024, dtype: str = "float64", profile: str | None = None,
-                         json: str | None = None, plot: str | None = None) -> CheckReport:
+                         json: str | None = None, plot: str | None = None, api: str | None = None,
+                         layers: Any = None, dropout_p: str = "keep") -> Any:
     """Check ``fn(params, X, Y) -> gradients`` (a module-level function or a TARGET string)
     against the reference; the options are those of ``crosscheck check``.
 
@@ -407,7 +408,17 @@ def check_implementation(fn_or_target: Any, *, preset: str | None = None, batch:
     ``AssertionError``) naming the diagnosis and the minimal case, ``ImplementationError``
     when the implementation fails to run, ``UsageError`` for bad options. The hypothesis
     profile is ``profile``, else the pytest plugin's ``--crosscheck-profile``, else
-    ``$CROSSCHECK_PROFILE`` (``crosscheck.profiles``)."""
+    ``$CROSSCHECK_PROFILE`` (``crosscheck.profiles``).
+
+    With ``api="cs231n"`` the target is a module of layer functions (``layers.py``, or
+    ``layers.py:batchnorm_backward`` for one layer) checked by ``crosscheck.layers.check_layers``
+    (``layers``, ``dropout_p``); it returns the ``LayersReport`` when every checked layer passes."""
+    if api is not None:
+        from .layers.check import check_layers_or_raise
+
+        return check_layers_or_raise(fn_or_target, api=api, layers=layers, dropout_p=dropout_p, examples=examples,
+                                     seed=seed, timeout=timeout, memory=memory, dtype=dtype, profile=profile,
+                                     json=json)
     options = resolve_options(preset, batch=batch, weights=weights, bias=bias, params=params, hidden=hidden,
                               output=output, loss=loss, reduction=reduction, depth=depth, max_depth=max_depth,
                               max_width=max_width, output_width=output_width)
@@ -430,6 +441,12 @@ def check_implementation(fn_or_target: Any, *, preset: str | None = None, batch:
 
 def run_from_args(args: Any) -> int:
     """``crosscheck check TARGET [options]``: print the verdict, write --json/--plot, return the exit code."""
+    if getattr(args, "api", None):  # the layer API: a module's layer functions, one verdict per layer
+        from .layers.check import run_from_args as run_layers
+
+        return run_layers(args)
+    if getattr(args, "layers", None) or getattr(args, "dropout_p", None):
+        raise UsageError("--layers and --dropout-p need --api cs231n")
     options = resolve_options(args.preset, batch=args.batch, weights=args.weights, bias=args.bias,
                               params=args.params, hidden=args.hidden, output=args.output, loss=args.loss,
                               reduction=args.reduction, depth=args.depth, max_depth=args.max_depth,

@@ -114,7 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="check your own backprop implementation against the reference",
                        description="Call TARGET as fn(params, X, Y) on generated networks in your "
                        "convention and compare its gradients with the reference; name the mistake.")
-    c.add_argument("target", metavar="TARGET", help="path/to/file.py:function or package.module:function")
+    c.add_argument("target", metavar="TARGET", help="path/to/file.py:function or package.module:function "
+                   "(with --api: path/to/layers.py)")
     _convention_options(c)
     _network_options(c)
     c.add_argument("--examples", type=_positive_int, metavar="N")
@@ -125,6 +126,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     c.add_argument("--json", metavar="PATH", help="write the JSON verdict here ('-' for stdout)")
     c.add_argument("--plot", metavar="PATH", help="write a PNG of expected, got and difference")
+    la = c.add_argument_group("layer API (TARGET is a module: layers.py, or layers.py:function for one layer)")
+    la.add_argument("--api", choices=["cs231n"], help="check the module's layer functions (forward and "
+                    "backward with a cache), one verdict per layer")
+    la.add_argument("--layers", metavar="LIST", help="comma list of layers to check (default: every one the "
+                    "module defines): affine,relu,softmax_loss,svm_loss,batchnorm,batchnorm_alt,layernorm,"
+                    "dropout,conv,max_pool,spatial_batchnorm,spatial_groupnorm")
+    la.add_argument("--dropout-p", choices=["keep", "drop"], help="dropout_param['p'] is the keep probability "
+                    "(recent years of the course, default) or the drop probability (older years)")
 
     sh = sub.add_parser("shapes", help="print the shape of every quantity and each gradient formula "
                         "in a convention")

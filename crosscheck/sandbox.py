@@ -35,16 +35,27 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ._protocol import HEADER, MAX_DATA, MAX_META, Opaque, ProtocolError, decode, decode_arrays, mutations, pack_request
+from ._protocol import (
+    HEADER,
+    MAX_DATA,
+    MAX_META,
+    Handle,
+    Opaque,
+    ProtocolError,
+    decode,
+    decode_arrays,
+    mutations,
+    pack_request,
+)
 from .errors import ImplementationError, UsageError
 
-__all__ = ["Sandbox", "SandboxResult", "Target", "Opaque", "parse_target", "trim_output", "KINDS"]
+__all__ = ["Sandbox", "SandboxResult", "Target", "Opaque", "Handle", "parse_target", "trim_output", "KINDS"]
 
 # ImplementationError kinds raised here
 KINDS = ("raised", "timeout", "crash", "exit", "memory", "bad_output", "import")
@@ -74,7 +85,8 @@ class Target:
     @property
     def display(self) -> str:
         """The TARGET string a user would type."""
-        return f"{self.path}:{self.attr}" if self.kind == "file" else f"{self.module}:{self.attr}"
+        where = self.path if self.kind == "file" else self.module
+        return f"{where}:{self.attr}" if self.attr else str(where)  # no attr: a whole module (layer API)
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "attr": self.attr, "path": self.path, "module": self.module,
@@ -179,6 +191,7 @@ class _Worker:
     stderr: Any
     accepts_spec: bool = False
     killed: bool = field(default=False)
+    functions: tuple[str, ...] = ()  # a whole-module target: its public functions
 
 
 class Sandbox:
@@ -259,6 +272,7 @@ class Sandbox:
         status = meta.get("status")
         if status == "ready":
             worker.accepts_spec = bool(meta.get("accepts_spec"))
+            worker.functions = tuple(str(f) for f in meta.get("functions", []) if isinstance(f, str))
             self._read_output(worker)
             return
         stdout, stderr = self._read_output(worker)
@@ -338,6 +352,64 @@ class Sandbox:
                                       kind="bad_output", output=trim_output(_join_output(stdout, stderr))) from None
         mutated = tuple(mutations(("params", "X", "Y"), (params, X, Y), after))
         return SandboxResult(value, stdout, stderr, mutated, float(meta.get("elapsed", elapsed)))
+
+    # -- the layer API: a whole-module target's functions called by name --
+    @property
+    def functions(self) -> tuple[str, ...]:
+        """A whole-module target's public functions (known once the worker has started)."""
+        self.start()
+        assert self._worker is not None
+        return self._worker.functions
+
+    def invoke(self, name: str, args: Sequence[Any], *, keep: Sequence[int] = ()) -> SandboxResult:
+        """Call ``name(*args)`` of a whole-module target (``Target.attr == ""``) in the worker.
+
+        ``args`` are arrays, numbers, strings, containers of them, or ``Handle``s from earlier calls
+        of this same worker. Items ``keep`` of a returned tuple, and any returned object that is not
+        numbers and containers of them, stay in the worker and come back as ``Handle``s.
+        ``mutated`` names the array arguments the call changed; ``args_after`` is every argument as
+        the worker holds it after the call (a dict such as bn_param with what the function wrote)."""
+        self.start()
+        worker = self._worker
+        assert worker is not None
+        generation = self.starts
+        wire = [_handle_to_wire(a, generation) for a in args]
+        self._calls += 1
+        request = {"op": "invoke", "id": self._calls, "name": name, "args": wire, "keep": list(keep)}
+        meta, arrays, stdout, stderr = self._roundtrip(worker, request)
+        status = meta.get("status")
+        if status == "missing":
+            raise UsageError(f"{self.target.display}: {meta.get('message', '')}")
+        if status != "ok":
+            self._stop(worker)
+            raise self._failure(meta, stdout, stderr)
+        try:
+            value = _stamp(decode(meta.get("result"), arrays), generation)
+            after = decode(meta.get("args_after"), arrays)
+        except ProtocolError as e:
+            self._stop(worker)
+            raise ImplementationError(f"the implementation's process sent back an unreadable reply ({e})",
+                                      kind="bad_output", output=trim_output(_join_output(stdout, stderr))) from None
+        arrays_in = [(f"argument {i + 1}", a) for i, a in enumerate(args) if isinstance(a, np.ndarray)]
+        after_arrays = [after[i] if isinstance(after, list) and i < len(after) else None
+                        for i, a in enumerate(args) if isinstance(a, np.ndarray)]
+        mutated = tuple(mutations(tuple(n for n, _ in arrays_in), tuple(a for _, a in arrays_in), after_arrays))
+        result = SandboxResult(value, stdout, stderr, mutated, float(meta.get("elapsed", 0.0)))
+        result.args_after = after if isinstance(after, list) else []  # type: ignore[attr-defined]
+        return result
+
+    def _roundtrip(self, worker: _Worker, request: dict) -> tuple[dict, list[np.ndarray], str, str]:
+        deadline = time.monotonic() + self.timeout
+        try:
+            self._send(worker, request, deadline)
+            meta, arrays = self._receive(worker, deadline, phase="call")
+        except ImplementationError as e:
+            stdout, stderr = self._read_output(worker)
+            self._stop(worker)
+            e.output = trim_output(_join_output(stdout, stderr))
+            raise
+        stdout, stderr = self._read_output(worker)
+        return meta, arrays, stdout, stderr
 
     def _failure(self, meta: dict, stdout: str, stderr: str) -> ImplementationError:
         status, message = meta.get("status"), str(meta.get("message", ""))
@@ -439,6 +511,27 @@ class Sandbox:
 
     def _read_output(self, worker: _Worker) -> tuple[str, str]:
         return _drain(worker.stdout), _drain(worker.stderr)
+
+
+def _handle_to_wire(arg: Any, generation: int) -> Any:
+    if isinstance(arg, Handle):
+        if arg.generation != generation:
+            raise ImplementationError("a value kept in the implementation's process was lost when that process "
+                                      "was restarted", kind="bad_output")
+        return arg.wire()
+    return arg
+
+
+def _stamp(value: Any, generation: int) -> Any:
+    """Handles in a decoded reply, marked with the worker process that holds them."""
+    if isinstance(value, Handle):
+        return Handle(value.key, value.type, generation)
+    if isinstance(value, (list, tuple)):
+        items = [_stamp(v, generation) for v in value]
+        return items if isinstance(value, list) else tuple(items)
+    if isinstance(value, dict):
+        return {k: _stamp(v, generation) for k, v in value.items()}
+    return value
 
 
 def _signal_name(sig: int) -> str:

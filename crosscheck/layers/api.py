@@ -1,0 +1,596 @@
+"""The CS231n layer API: which functions each layer has, how its inputs are drawn, how the student's
+functions are called, and what the reference says they must return.
+
+Each ``Layer`` knows
+
+- ``functions``: the names the student's module must define (``affine_forward``, ``affine_backward``);
+- ``dims(mode)``: a hypothesis strategy of its dimensions. ``mode="distinct"`` keeps every dimension
+  different from the others *through shrinking* (they are built as increasing offsets), so a
+  transpose or a missing reshape is a shape error; ``"coincident"`` draws them from a small range
+  where N = D = M and square kernels happen, where such code is wrong only in its values;
+- ``inputs(dims, rng, dtype, options)``: the arrays and parameter dicts, away from kinks (relu's 0,
+  the SVM's hinge, ties in a pooling window) so every subgradient convention agrees;
+- ``run(call, inputs)``: calls the student's functions (forward, then backward on the student's own
+  cache with a random ``dout``) and returns what came back, by name (``out``, ``dx``, ``dw``, ...);
+- ``expect(inputs, got)``: the reference values for those names (``crosscheck.reference.layers``).
+
+Dropout is checked against the mask the student's own forward drew (read back from its output), and
+batchnorm's running statistics against the course's update rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..reference.layers import affine, conv, dropout, losses, norm, pool, relu
+
+__all__ = ["Layer", "LAYERS", "LAYER_NAMES", "ALIASES", "layer_for_function", "Call", "NotImplementedResult",
+           "BadReturn"]
+
+Call = Callable[..., Any]  # call(function_name, args, keep=()) -> (value, mutated, args_after)
+
+
+class NotImplementedResult(Exception):
+    """A function returned None where arrays were due: the assignment's TODO is not filled in."""
+
+
+class BadReturn(Exception):
+    """A function returned something of the wrong form (not a tuple, not arrays)."""
+
+
+def _strategies():
+    from hypothesis import strategies as st
+
+    return st
+
+
+# ---- helpers ----------------------------------------------------------------------------------------
+
+def _increasing(st: Any, first_min: int, count: int, first_max: int = 3, step_max: int = 2) -> Any:
+    """``count`` strictly increasing integers starting at >= first_min: distinct however they shrink."""
+    return st.tuples(st.integers(first_min, first_max), *[st.integers(1, step_max)] * (count - 1)).map(
+        lambda t: tuple(int(v) for v in np.cumsum(t)))
+
+
+def _away_from_zero(rng: np.random.Generator, shape: tuple[int, ...], margin: float = 0.05) -> np.ndarray:
+    """Normal-ish values with |x| >= margin: relu's kink and dropout's zero test stay unambiguous."""
+    z = rng.normal(size=shape)
+    return np.sign(z + (z == 0)) * (np.abs(z) + margin)
+
+
+def _array(value: Any, what: str, name: str) -> np.ndarray:
+    if value is None:
+        raise NotImplementedResult(f"{what} returned None for {name} (is the TODO filled in?)")
+    if isinstance(value, (float, int, np.generic)) and not isinstance(value, bool):
+        return np.asarray(value)
+    if not isinstance(value, np.ndarray):
+        raise BadReturn(f"{what} returned {type(value).__name__} for {name}, expected a NumPy array")
+    return value
+
+
+def _pair(value: Any, what: str, names: tuple[str, str]) -> tuple[Any, Any]:
+    if value is None:
+        raise NotImplementedResult(f"{what} returned None, expected ({', '.join(names)})")
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise BadReturn(f"{what} returned {_describe(value)}, expected a pair ({', '.join(names)})")
+    return value[0], value[1]
+
+
+def _grads(value: Any, what: str, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    if len(names) == 1:
+        return {names[0]: _array(value, what, names[0])}
+    if value is None:
+        raise NotImplementedResult(f"{what} returned None, expected ({', '.join(names)})")
+    if not isinstance(value, (tuple, list)) or len(value) != len(names):
+        raise BadReturn(f"{what} returned {_describe(value)}, expected ({', '.join(names)})")
+    return {n: _array(v, what, n) for n, v in zip(names, value)}
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)}"
+    return type(value).__name__
+
+
+def _cast(arrays: dict[str, Any], dtype: str) -> dict[str, Any]:
+    return {k: v.astype(dtype) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v
+            for k, v in arrays.items()}
+
+
+# the dtype the reference computes in: float64, except for the float32 policy's own-rounding bound
+REFERENCE_DTYPE: ContextVar[type] = ContextVar("REFERENCE_DTYPE", default=np.float64)
+
+
+def _f64(a: Any) -> Any:
+    return np.asarray(a, dtype=REFERENCE_DTYPE.get()) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a
+
+
+# ---- the layers -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer of the API; see the module docstring."""
+
+    name: str
+    functions: tuple[str, ...]
+    describe_dims: Callable[[dict], str]
+    dims: Callable[[str], Any]
+    first: tuple[dict, ...]  # explicit first examples: N = 1 and N > 1, distinct dimensions
+    inputs: Callable[[dict, np.random.Generator, str, dict], dict]
+    run: Callable[[Call, dict, dict], dict]
+    expect: Callable[[dict, dict, dict], dict]
+    groups: tuple[tuple[str, ...], ...]  # names judged together (the floor of the tolerance is per group)
+    summary: str
+
+
+# affine -----------------------------------------------------------------------------------------------
+
+def _affine_dims(mode: str) -> Any:
+    st = _strategies()
+    if mode == "distinct":
+        # N < d_1 < ... < d_k and M > D = d_1 ... d_k: every dimension differs from every other
+        return st.integers(1, 3).flatmap(lambda k: _increasing(st, 1, k + 1).flatmap(
+            lambda v: st.integers(1, 3).map(lambda extra: {
+                "N": v[0], "d": list(v[1:]), "M": int(np.prod(v[1:])) + extra})))
+    # all equal (square w, N = D = M) or small and independent
+    equal = st.integers(1, 3).map(lambda v: {"N": v, "d": [v], "M": v})
+    return st.one_of(equal, st.fixed_dictionaries({"N": st.integers(1, 3), "d": st.lists(st.integers(1, 3), min_size=1,
+                                                                                         max_size=3),
+                                                 "M": st.integers(1, 3)}))
+
+
+def _affine_inputs(dims: dict, rng: np.random.Generator, dtype: str, opts: dict) -> dict:
+    N, d, M = dims["N"], tuple(dims["d"]), dims["M"]
+    D = int(np.prod(d))
+    return _cast({"x": rng.normal(size=(N, *d)), "w": rng.normal(size=(D, M)), "b": rng.normal(size=M),
+                  "dout": rng.normal(size=(N, M))}, dtype)
+
+
+def _affine_run(call: Call, a: dict, opts: dict) -> dict:
+    out, cache = _pair(call("affine_forward", [a["x"], a["w"], a["b"]], keep=(1,)), "affine_forward",
+                       ("out", "cache"))
+    got = {"out": _array(out, "affine_forward", "out")}
+    got.update(_grads(call("affine_backward", [a["dout"], cache]), "affine_backward", ("dx", "dw", "db")))
+    return got
+
+
+def _affine_expect(a: dict, got: dict, opts: dict) -> dict:
+    x, w, b, dout = (_f64(a[k]) for k in ("x", "w", "b", "dout"))
+    return {"out": affine.forward(x, w, b), **affine.vjp(dout, x, w, b)}
+
+
+# relu ---------------------------------------------------------------------------------------------------
+
+def _relu_dims(mode: str) -> Any:
+    st = _strategies()
+    if mode == "distinct":
+        return st.booleans().flatmap(
+            lambda four: _increasing(st, 1, 4 if four else 2).map(lambda v: {"shape": list(v)}))
+    return st.lists(st.integers(1, 3), min_size=2, max_size=4).map(lambda s: {"shape": s})
+
+
+def _relu_inputs(dims: dict, rng: np.random.Generator, dtype: str, opts: dict) -> dict:
+    shape = tuple(dims["shape"])
+    return _cast({"x": _away_from_zero(rng, shape), "dout": rng.normal(size=shape)}, dtype)
+
+
+def _relu_run(call: Call, a: dict, opts: dict) -> dict:
+    out, cache = _pair(call("relu_forward", [a["x"]], keep=(1,)), "relu_forward", ("out", "cache"))
+    return {"out": _array(out, "relu_forward", "out"),
+            **_grads(call("relu_backward", [a["dout"], cache]), "relu_backward", ("dx",))}
+
+
+def _relu_expect(a: dict, got: dict, opts: dict) -> dict:
+    x = _f64(a["x"])
+    return {"out": relu.forward(x), **relu.vjp(_f64(a["dout"]), x)}
+
+
+# softmax and SVM losses ----------------------------------------------------------------------------------
+
+def _loss_dims(mode: str) -> Any:
+    st = _strategies()
+    if mode == "distinct":
+        return _increasing(st, 1, 2).map(lambda v: {"N": v[0], "C": max(v[1], 2)})
+    return st.integers(1, 3).flatmap(lambda n: st.integers(2, 3).map(lambda c: {"N": n, "C": c}))
+
+
+def _loss_inputs(kind: str) -> Callable:
+    def inputs(dims: dict, rng: np.random.Generator, dtype: str, opts: dict) -> dict:
+        N, C = dims["N"], dims["C"]
+        y = rng.integers(0, C, size=N)
+        x = rng.normal(size=(N, C)) * 1.5
+        if kind == "svm":  # keep every hinge margin at least 0.05 from its kink
+            for _ in range(100):
+                m = losses.svm_margins(x, y)
+                m[np.arange(N), y] = 1.0
+                close = np.abs(m) < 0.05
+                if not close.any():
+                    break
+                x = np.where(close, x + 0.2, x)
+        return {**_cast({"x": x}, dtype), "y": y}
+
+    return inputs
+
+
+def _loss_run(fn: str) -> Callable:
+    def run(call: Call, a: dict, opts: dict) -> dict:
+        loss, dx = _pair(call(fn, [a["x"], a["y"]]), fn, ("loss", "dx"))
+        return {"loss": _array(loss, fn, "loss"), "dx": _array(dx, fn, "dx")}
+
+    return run
+
+
+def _loss_expect(fn: Callable) -> Callable:
+    def expect(a: dict, got: dict, opts: dict) -> dict:
+        loss, dx = fn(_f64(a["x"]), a["y"])
+        return {"loss": np.asarray(loss), "dx": dx}
+
+    return expect
+
+
+# normalisation ---------------------------------------------------------------------------------------------
+
+def _nd_dims(mode: str) -> Any:
+    st = _strategies()
+    if mode == "distinct":
+        return _increasing(st, 1, 2).map(lambda v: {"N": v[0], "D": v[1]})
+    return st.integers(1, 4).flatmap(lambda n: st.integers(1, 4).map(lambda d: {"N": n, "D": d}))
+
+
+def _norm_params(rng: np.random.Generator) -> tuple[float, float]:
+    # eps and momentum vary, so a hard-coded 1e-5 or 0.9 shows
+    return float(rng.choice([1e-5, 1e-3, 0.1])), float(rng.choice([0.9, 0.5, 0.25]))
+
+
+def _bn_inputs(dims: dict, rng: np.random.Generator, dtype: str, opts: dict) -> dict:
+    N, D = dims["N"], dims["D"]
+    eps, momentum = _norm_params(rng)
+    # features on different scales and offsets: normalising over the wrong axis changes values
+    x = rng.normal(size=(N, D)) * rng.uniform(0.5, 3.0, size=D) + rng.normal(size=D) * 2
+    arrays = _cast({"x": x, "gamma": rng.normal(size=D), "beta": rng.normal(size=D), "dout": rng.normal(size=(N, D)),
+                    "running_mean": rng.normal(size=D), "running_var": rng.uniform(0.5, 2.0, size=D)}, dtype)
+    return {**arrays, "eps": eps, "momentum": momentum}
+
+
+def _bn_param(a: dict) -> dict:
+    return {"mode": "train", "eps": a["eps"], "momentum": a["momentum"],
+            "running_mean": a["running_mean"].copy(), "running_var": a["running_var"].copy()}
+
+
+def _bn_run(forward: str, backward: str) -> Callable:
+    def run(call: Call, a: dict, opts: dict) -> dict:
+        bn_param = _bn_param(a)
+        value = call(forward, [a["x"], a["gamma"], a["beta"], bn_param], keep=(1,), with_args=True)
+        (out, cache), after = _pair(value[0], forward, ("out", "cache")), value[1]
+        got = {"out": _array(out, forward, "out")}
+        written = after[3] if len(after) > 3 and isinstance(after[3], dict) else {}
+        for key in ("running_mean", "running_var"):
+            got[key] = _array(written.get(key), f"{forward} (bn_param[{key!r}] after the call)", key)
+        got.update(_grads(call(backward, [a["dout"], cache]), backward, ("dx", "dgamma", "dbeta")))
+        return got
+
+    return run
+
+
+def _running(a: dict, axes: tuple[int, ...]) -> dict:
+    rm, rv = norm.running_stats(_f64(a["x"]), _f64(a["running_mean"]), _f64(a["running_var"]), a["momentum"], axes)
+    return {"running_mean": rm, "running_var": rv}
+
+
+def _bn_expect(a: dict, got: dict, opts: dict) -> dict:
+    x, g, b, dout = (_f64(a[k]) for k in ("x", "gamma", "beta", "dout"))
+    return {"out": norm.batchnorm_forward(x, g, b, a["eps"]), **_running(a, (0,)),
+            **norm.batchnorm_vjp(dout, x, g, b, a["eps"])}
+
+
+def _ln_inputs(dims: dict, rng: np.random.Generator, dtype: str, opts: dict) -> dict:
+    N, D = dims["N"], dims["D"]
+    eps, _ = _norm_params(rng)
+    x = rng.normal(size=(N, D)) * rng.uniform(0.5, 3.0, size=(N, 1)) + rng.normal(size=(N, 1)) * 2
+    return {**_cast({"x": x, "gamma": rng.normal(size=D), "beta": rng.normal(size=D),
+                     "dout": rng.normal(size=(N, D))}, dtype), "eps": eps}
+
+
+def _ln_run(call: Call, a: dict, opts: dict) -> dict:
+    out, cache = _pair(call("layernorm_forward", [a["x"], a["gamma"], a["beta"], {"eps": a["eps"]}], keep=(1,)),
+                       "layernorm_forward", ("out", "cache"))
+    return {"out": _array(out, "layernorm_forward", "out"),
+            **_grads(call("layernorm_backward", [a["dout"], cache]), "layernorm_backward", ("dx", "dgamma", "dbeta"))}
+
+
+def _ln_expect(a: dict, got: dict, opts: dict) -> dict:
+    x, g, b, dout = (_f64(a[k]) for k in ("x", "gamma", "beta", "dout"))
+    return {"out": norm.layernorm_forward(x, g, b, a["eps"]), **norm.layernorm_vjp(dout, x, g, b, a["eps"])}
+
+
+def _spatial_dims(mode: str) -> Any:
+    st = _strategies()
+    if mode == "distinct":
+        return _increasing(st, 1, 4).map(lambda v: {"N": v[0], "C": v[1], "H": v[2], "W": v[3]})
+    return st.fixed_dictionaries({k: st.integers(1, 3) for k in "NCHW"})
+
+
+def _sbn_inputs(dims: dict, rng: np.random.Generator, dtype: str, opts: dict) -> dict:
+    N, C, H, W = dims["N"], dims["C"], dims["H"], dims["W"]
+    eps, momentum = _norm_params(rng)
+    x = rng.normal(size=(N, C, H, W)) * rng.uniform(0.5, 3.0, size=(1, C, 1, 1)) + rng.normal(size=(1, C, 1, 1)) * 2
+    arrays = _cast({"x": x, "gamma": rng.normal(size=C), "beta": rng.normal(size=C),
+                    "dout": rng.normal(size=(N, C, H, W)), "running_mean": rng.normal(size=C),
+                    "running_var": rng.uniform(0.5, 2.0, size=C)}, dtype)
+    return {**arrays, "eps": eps, "momentum": momentum}
+
+
+def _sbn_expect(a: dict, got: dict, opts: dict) -> dict:
+    x, g, b, dout = (_f64(a[k]) for k in ("x", "gamma", "beta", "dout"))
+    return {"out": norm.spatial_batchnorm_forward(x, g, b, a["eps"]), **_running(a, (0, 2, 3)),
+            **norm.spatial_batchnorm_vjp(dout, x, g, b, a["eps"])}
+
+
+def _gn_dims(mode: str) -> Any:
+    st = _strategies()
+    if mode == "distinct":
+        # G < C/G is not required; C = G * per_group, all of N, G, C, H, W distinct where they can be
+        return _increasing(st, 1, 4).flatmap(lambda v: st.integers(2, 3).map(
+            lambda per: {"N": v[0], "G": v[1], "C": v[1] * per, "H": v[2], "W": v[3]}))
+    return st.fixed_dictionaries({"N": st.integers(1, 3), "G": st.integers(1, 2), "per": st.integers(1, 2),
+                                  "H": st.integers(1, 3), "W": st.integers(1, 3)}).map(
+        lambda d: {"N": d["N"], "G": d["G"], "C": d["G"] * d["per"], "H": d["H"], "W": d["W"]})
+
+
+def _gn_inputs(dims: dict, rng: np.random.Generator, dtype: str, opts: dict) -> dict:
+    N, G, C, H, W = (dims[k] for k in ("N", "G", "C", "H", "W"))
+    eps, _ = _norm_params(rng)
+    x = rng.normal(size=(N, C, H, W)) * rng.uniform(0.5, 3.0, size=(N, C, 1, 1)) + rng.normal(size=(N, C, 1, 1)) * 2
+    return {**_cast({"x": x, "gamma": rng.normal(size=(1, C, 1, 1)), "beta": rng.normal(size=(1, C, 1, 1)),
+                     "dout": rng.normal(size=(N, C, H, W))}, dtype), "G": G, "eps": eps}
+
+
+def _gn_run(call: Call, a: dict, opts: dict) -> dict:
+    out, cache = _pair(call("spatial_groupnorm_forward", [a["x"], a["gamma"], a["beta"], a["G"], {"eps": a["eps"]}],
+                            keep=(1,)), "spatial_groupnorm_forward", ("out", "cache"))
+    return {"out": _array(out, "spatial_groupnorm_forward", "out"),
+            **_grads(call("spatial_groupnorm_backward", [a["dout"], cache]), "spatial_groupnorm_backward",
+                     ("dx", "dgamma", "dbeta"))}
+
+
+def _gn_expect(a: dict, got: dict, opts: dict) -> dict:
+    x, g, b, dout = (_f64(a[k]) for k in ("x", "gamma", "beta", "dout"))
+    return {"out": norm.groupnorm_forward(x, g, b, a["G"], a["eps"]),
+            **norm.groupnorm_vjp(dout, x, g, b, a["G"], a["eps"])}
+
+
+# dropout ------------------------------------------------------------------------------------------------------
+
+KEEP_PROBABILITIES = (0.3, 0.5, 0.8)
+
+
+def _dropout_dims(mode: str) -> Any:
+    st = _strategies()
+    base = _relu_dims(mode)
+    return base.flatmap(lambda d: st.sampled_from(KEEP_PROBABILITIES).map(lambda q: {**d, "keep": q}))
+
+
+def _dropout_inputs(dims: dict, rng: np.random.Generator, dtype: str, opts: dict) -> dict:
+    shape = tuple(dims["shape"])
+    return {**_cast({"x": _away_from_zero(rng, shape), "dout": rng.normal(size=shape),
+                     "x_large": _away_from_zero(rng, (40, 50))}, dtype),
+            "keep": dims["keep"], "seed": int(rng.integers(0, 2**31 - 1))}
+
+
+def dropout_p(keep: float, convention: str) -> float:
+    """The value of dropout_param["p"] for keep probability ``keep`` under ``--dropout-p``."""
+    return keep if convention == "keep" else 1.0 - keep
+
+
+def _dropout_run(call: Call, a: dict, opts: dict) -> dict:
+    p = dropout_p(a["keep"], opts.get("dropout_p", "keep"))
+    param = {"p": p, "mode": "train", "seed": a["seed"]}
+    out, cache = _pair(call("dropout_forward", [a["x"], dict(param)], keep=(1,)), "dropout_forward", ("out", "cache"))
+    got = {"out": _array(out, "dropout_forward", "out")}
+    got.update(_grads(call("dropout_backward", [a["dout"], cache]), "dropout_backward", ("dx",)))
+    # the same seed must give the same mask (the course's gradient checks rely on it)
+    again, _ = _pair(call("dropout_forward", [a["x"], dict(param)], keep=(1,)), "dropout_forward", ("out", "cache"))
+    got["out_same_seed"] = _array(again, "dropout_forward", "out")
+    # many entries at once: the fraction kept tells keep from drop probability
+    big, _ = _pair(call("dropout_forward", [a["x_large"], {"p": p, "mode": "train", "seed": a["seed"] + 1}],
+                        keep=(1,)), "dropout_forward", ("out", "cache"))
+    got["kept_fraction"] = np.asarray(np.mean(_array(big, "dropout_forward", "out") != 0))
+    test_out, test_cache = _pair(call("dropout_forward", [a["x"], {"p": p, "mode": "test", "seed": a["seed"]}],
+                                      keep=(1,)), "dropout_forward", ("out", "cache"))
+    got["out_test_mode"] = _array(test_out, "dropout_forward (test mode)", "out")
+    got["dx_test_mode"] = _grads(call("dropout_backward", [a["dout"], test_cache]), "dropout_backward (test mode)",
+                                 ("dx",))["dx"]
+    return got
+
+
+def _kept_fraction_bound(keep: float, n: int = 2000) -> float:
+    return 6.0 * np.sqrt(keep * (1 - keep) / n)  # six binomial standard deviations
+
+
+def _dropout_expect(a: dict, got: dict, opts: dict) -> dict:
+    x, dout, keep = _f64(a["x"]), _f64(a["dout"]), a["keep"]
+    out = got.get("out")
+    mask = dropout.mask_from_output(out) if isinstance(out, np.ndarray) and out.shape == x.shape else \
+        np.ones_like(x)
+    frac = got.get("kept_fraction")
+    # the kept fraction passes when within six standard deviations of keep (no false failures in practice);
+    # reported as the keep probability itself so the comparison shows the expected value
+    within = frac is not None and abs(float(frac) - keep) <= _kept_fraction_bound(keep)
+    return {"out": dropout.forward(x, mask, keep), **dropout.vjp(dout, mask, keep),
+            "out_same_seed": out if isinstance(out, np.ndarray) else dropout.forward(x, mask, keep),
+            "kept_fraction": np.asarray(float(frac) if within else keep),
+            "out_test_mode": x, "dx_test_mode": dout}
+
+
+# convolution ------------------------------------------------------------------------------------------------
+
+def _conv_dims(mode: str) -> Any:
+    st = _strategies()
+    geometry = st.fixed_dictionaries({"stride": st.integers(1, 3), "pad": st.integers(0, 2),
+                                      "Ho": st.integers(1, 3), "Wo": st.integers(1, 3)})
+    if mode == "distinct":
+        sizes = _increasing(st, 1, 5, first_max=2, step_max=1).map(
+            lambda v: {"N": v[0], "C": v[1], "F": v[2], "HH": v[3], "WW": v[4]})
+    else:  # square kernels and square outputs: a transposed kernel has the right shape here
+        sizes = st.fixed_dictionaries({k: st.integers(1, 3) for k in ("N", "C", "F", "HH")}).map(
+            lambda d: {**d, "WW": d["HH"]})
+        geometry = geometry.map(lambda g: {**g, "Wo": g["Ho"]})
+
+    def build(t: tuple) -> dict | None:
+        s, g = t
+        H = (g["Ho"] - 1) * g["stride"] + s["HH"] - 2 * g["pad"]
+        W = (g["Wo"] - 1) * g["stride"] + s["WW"] - 2 * g["pad"]
+        return {**s, **g, "H": H, "W": W}
+
+    return st.tuples(sizes, geometry).map(build).filter(lambda d: d["H"] >= 1 and d["W"] >= 1)
+
+
+def _conv_inputs(dims: dict, rng: np.random.Generator, dtype: str, opts: dict) -> dict:
+    N, C, F, H, W, HH, WW = (dims[k] for k in ("N", "C", "F", "H", "W", "HH", "WW"))
+    return {**_cast({"x": rng.normal(size=(N, C, H, W)), "w": rng.normal(size=(F, C, HH, WW)),
+                     "b": rng.normal(size=F), "dout": rng.normal(size=(N, F, dims["Ho"], dims["Wo"]))}, dtype),
+            "stride": dims["stride"], "pad": dims["pad"]}
+
+
+def _conv_run(call: Call, a: dict, opts: dict) -> dict:
+    param = {"stride": a["stride"], "pad": a["pad"]}
+    out, cache = _pair(call("conv_forward_naive", [a["x"], a["w"], a["b"], param], keep=(1,)), "conv_forward_naive",
+                       ("out", "cache"))
+    return {"out": _array(out, "conv_forward_naive", "out"),
+            **_grads(call("conv_backward_naive", [a["dout"], cache]), "conv_backward_naive", ("dx", "dw", "db"))}
+
+
+def _conv_expect(a: dict, got: dict, opts: dict) -> dict:
+    x, w, b, dout = (_f64(a[k]) for k in ("x", "w", "b", "dout"))
+    return {"out": conv.forward(x, w, b, a["stride"], a["pad"]), **conv.vjp(dout, x, w, b, a["stride"], a["pad"])}
+
+
+# max pooling ------------------------------------------------------------------------------------------------
+
+def _pool_dims(mode: str) -> Any:
+    st = _strategies()
+    geometry = st.fixed_dictionaries({"stride": st.integers(1, 3), "Ho": st.integers(1, 3), "Wo": st.integers(1, 3)})
+    if mode == "distinct":
+        sizes = _increasing(st, 1, 2).flatmap(lambda v: _increasing(st, 1, 2, first_max=2, step_max=1).map(
+            lambda p: {"N": v[0], "C": v[1], "ph": p[0], "pw": p[1]}))
+    else:
+        sizes = st.fixed_dictionaries({k: st.integers(1, 3) for k in ("N", "C", "ph", "pw")})
+    return st.tuples(sizes, geometry).map(lambda t: {
+        **t[0], **t[1], "H": (t[1]["Ho"] - 1) * t[1]["stride"] + t[0]["ph"],
+        "W": (t[1]["Wo"] - 1) * t[1]["stride"] + t[0]["pw"]})
+
+
+def _pool_inputs(dims: dict, rng: np.random.Generator, dtype: str, opts: dict) -> dict:
+    N, C, H, W = dims["N"], dims["C"], dims["H"], dims["W"]
+    # a permutation per channel, spaced 0.1 apart with jitter below 0.05: no ties in any window
+    ranks = np.stack([rng.permutation(H * W) for _ in range(N * C)]).reshape(N, C, H, W)
+    x = (ranks * 0.1 + rng.uniform(0, 0.05, size=(N, C, H, W))) * rng.choice([-1.0, 1.0]) + rng.normal()
+    return {**_cast({"x": x, "dout": rng.normal(size=(N, C, dims["Ho"], dims["Wo"]))}, dtype),
+            "ph": dims["ph"], "pw": dims["pw"], "stride": dims["stride"]}
+
+
+def _pool_run(call: Call, a: dict, opts: dict) -> dict:
+    param = {"pool_height": a["ph"], "pool_width": a["pw"], "stride": a["stride"]}
+    out, cache = _pair(call("max_pool_forward_naive", [a["x"], param], keep=(1,)), "max_pool_forward_naive",
+                       ("out", "cache"))
+    return {"out": _array(out, "max_pool_forward_naive", "out"),
+            **_grads(call("max_pool_backward_naive", [a["dout"], cache]), "max_pool_backward_naive", ("dx",))}
+
+
+def _pool_expect(a: dict, got: dict, opts: dict) -> dict:
+    x, dout = _f64(a["x"]), _f64(a["dout"])
+    return {"out": pool.forward(x, a["ph"], a["pw"], a["stride"]), **pool.vjp(dout, x, a["ph"], a["pw"], a["stride"])}
+
+
+# ---- the table -----------------------------------------------------------------------------------------------
+
+def _fmt(keys: str) -> Callable[[dict], str]:
+    return lambda d: ", ".join(f"{k}={d[k]}" for k in keys.split() if k in d)
+
+
+_FWD, _BWD = ("out",), ("dx", "dw", "db")
+LAYERS: dict[str, Layer] = {
+    "affine": Layer("affine", ("affine_forward", "affine_backward"),
+                    lambda d: f"x {(d['N'], *d['d'])}, w {(int(np.prod(d['d'])), d['M'])}",
+                    _affine_dims, ({"N": 1, "d": [2, 3], "M": 7}, {"N": 2, "d": [3], "M": 4}),
+                    _affine_inputs, _affine_run, _affine_expect, (_FWD, _BWD),
+                    "out = x.reshape(N, D) @ w + b; dx keeps x's shape"),
+    "relu": Layer("relu", ("relu_forward", "relu_backward"), lambda d: f"x {tuple(d['shape'])}", _relu_dims,
+                  ({"shape": [1, 2]}, {"shape": [2, 3, 4, 5]}), _relu_inputs, _relu_run, _relu_expect,
+                  (_FWD, ("dx",)), "out = max(0, x)"),
+    "softmax_loss": Layer("softmax_loss", ("softmax_loss",), _fmt("N C"), _loss_dims,
+                          ({"N": 1, "C": 3}, {"N": 2, "C": 5}), _loss_inputs("softmax"), _loss_run("softmax_loss"),
+                          _loss_expect(losses.softmax_loss), (("loss",), ("dx",)), "mean cross-entropy of softmax"),
+    "svm_loss": Layer("svm_loss", ("svm_loss",), _fmt("N C"), _loss_dims, ({"N": 1, "C": 3}, {"N": 2, "C": 5}),
+                      _loss_inputs("svm"), _loss_run("svm_loss"), _loss_expect(losses.svm_loss),
+                      (("loss",), ("dx",)), "mean multiclass hinge loss, margin 1"),
+    "batchnorm": Layer("batchnorm", ("batchnorm_forward", "batchnorm_backward"), _fmt("N D"), _nd_dims,
+                       ({"N": 1, "D": 2}, {"N": 3, "D": 4}), _bn_inputs, _bn_run("batchnorm_forward",
+                                                                                 "batchnorm_backward"),
+                       _bn_expect, (_FWD, ("running_mean", "running_var"), ("dx", "dgamma", "dbeta")),
+                       "train mode, normalised over N; running statistics"),
+    "batchnorm_alt": Layer("batchnorm_alt", ("batchnorm_forward", "batchnorm_backward_alt"), _fmt("N D"), _nd_dims,
+                           ({"N": 1, "D": 2}, {"N": 3, "D": 4}), _bn_inputs,
+                           _bn_run("batchnorm_forward", "batchnorm_backward_alt"), _bn_expect,
+                           (_FWD, ("running_mean", "running_var"), ("dx", "dgamma", "dbeta")),
+                           "batchnorm_forward with batchnorm_backward_alt"),
+    "layernorm": Layer("layernorm", ("layernorm_forward", "layernorm_backward"), _fmt("N D"), _nd_dims,
+                       ({"N": 1, "D": 2}, {"N": 3, "D": 4}), _ln_inputs, _ln_run, _ln_expect,
+                       (_FWD, ("dx", "dgamma", "dbeta")), "each sample normalised over its D features"),
+    "dropout": Layer("dropout", ("dropout_forward", "dropout_backward"),
+                     lambda d: f"x {tuple(d['shape'])}, keep probability {d['keep']}", _dropout_dims,
+                     ({"shape": [1, 3], "keep": 0.5}, {"shape": [3, 4], "keep": 0.8}), _dropout_inputs, _dropout_run,
+                     _dropout_expect, (_FWD, ("dx",), ("out_same_seed",), ("kept_fraction",),
+                                       ("out_test_mode", "dx_test_mode")),
+                     "inverted dropout; backward checked against the forward's own mask"),
+    "conv": Layer("conv", ("conv_forward_naive", "conv_backward_naive"),
+                  lambda d: (f"x {(d['N'], d['C'], d['H'], d['W'])}, w {(d['F'], d['C'], d['HH'], d['WW'])}, "
+                             f"stride {d['stride']}, pad {d['pad']}"),
+                  _conv_dims, ({"N": 1, "C": 2, "F": 3, "HH": 2, "WW": 3, "stride": 1, "pad": 1, "Ho": 2, "Wo": 3,
+                                "H": 1, "W": 3},
+                               {"N": 2, "C": 3, "F": 4, "HH": 3, "WW": 2, "stride": 2, "pad": 0, "Ho": 2, "Wo": 3,
+                                "H": 5, "W": 6}),
+                  _conv_inputs, _conv_run, _conv_expect, (_FWD, _BWD), "cross-correlation with stride and zero pad"),
+    "max_pool": Layer("max_pool", ("max_pool_forward_naive", "max_pool_backward_naive"),
+                      lambda d: f"x {(d['N'], d['C'], d['H'], d['W'])}, pool {d['ph']}x{d['pw']}, stride {d['stride']}",
+                      _pool_dims, ({"N": 1, "C": 2, "ph": 2, "pw": 3, "stride": 2, "Ho": 2, "Wo": 2, "H": 4, "W": 5},
+                                   {"N": 2, "C": 3, "ph": 2, "pw": 2, "stride": 1, "Ho": 3, "Wo": 2, "H": 4, "W": 3}),
+                      _pool_inputs, _pool_run, _pool_expect, (_FWD, ("dx",)), "max over each window"),
+    "spatial_batchnorm": Layer("spatial_batchnorm", ("spatial_batchnorm_forward", "spatial_batchnorm_backward"),
+                               _fmt("N C H W"), _spatial_dims,
+                               ({"N": 1, "C": 2, "H": 3, "W": 4}, {"N": 2, "C": 3, "H": 4, "W": 5}), _sbn_inputs,
+                               _bn_run("spatial_batchnorm_forward", "spatial_batchnorm_backward"), _sbn_expect,
+                               (_FWD, ("running_mean", "running_var"), ("dx", "dgamma", "dbeta")),
+                               "each channel normalised over N, H, W"),
+    "spatial_groupnorm": Layer("spatial_groupnorm", ("spatial_groupnorm_forward", "spatial_groupnorm_backward"),
+                               _fmt("N C H W G"), _gn_dims,
+                               ({"N": 1, "G": 2, "C": 6, "H": 3, "W": 4}, {"N": 2, "G": 3, "C": 6, "H": 4, "W": 5}),
+                               _gn_inputs, _gn_run, _gn_expect, (_FWD, ("dx", "dgamma", "dbeta")),
+                               "G groups of contiguous channels per sample"),
+}
+LAYER_NAMES: tuple[str, ...] = tuple(LAYERS)
+
+# other names a user may type for a layer (--layers conv_naive, --layers batchnorm_backward_alt)
+ALIASES = {"conv_naive": "conv", "max_pool_naive": "max_pool", "batchnorm_backward_alt": "batchnorm_alt",
+           "groupnorm": "spatial_groupnorm", "spatial_batchnorm_alt": "spatial_batchnorm", "softmax": "softmax_loss",
+           "svm": "svm_loss", "pool": "max_pool"}
+
+
+def layer_for_function(name: str) -> str | None:
+    """The layer a function of the API belongs to (a backward names its layer; a shared forward the first)."""
+    if name in LAYERS:
+        return name
+    if name in ALIASES:
+        return ALIASES[name]
+    for layer in LAYERS.values():  # backward functions first: batchnorm_backward_alt -> batchnorm_alt
+        if name in layer.functions[1:]:
+            return layer.name
+    for layer in LAYERS.values():
+        if name in layer.functions:
+            return layer.name
+    return None

@@ -1,0 +1,489 @@
+"""Naming the mistake in a layer: a catalogue of what students get wrong, each as the value the
+mistaken code would return, matched against what came back.
+
+Each ``Mistake`` computes, from the example's inputs (and the reference, and where the mistake is about
+the student's own randomness, what came back), the array one output takes under that mistake: the
+transposed ``dw``, batchnorm's ``dx`` without the path through the mean, the unbiased variance, ... A
+failing output that equals a mistake's value (within ``MATCH_RTOL``) names it; several matches are
+ranked by how closely they match, then by catalogue order. Outputs no mistake explains get a generic
+note (shape, NaN, a scale factor, a sign, wrong values). Mutated inputs and unfilled TODOs are named too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..reference.layers import conv, norm
+from .api import Layer, _kept_fraction_bound
+from .report import Part
+
+__all__ = ["Mistake", "CATALOGUE", "diagnose", "MISTAKE_IDS", "GENERIC_IDS"]
+
+MATCH_RTOL = {"float64": 1e-7, "float32": 2e-3}
+
+Value = Callable[[dict, dict, dict], "np.ndarray | None"]  # (inputs in float64, expected, got) -> array
+
+
+@dataclass(frozen=True)
+class Mistake:
+    id: str
+    layers: tuple[str, ...]
+    parameter: str
+    detail: str
+    value: Value
+
+
+def _f(a: dict) -> dict:
+    return {k: np.asarray(v, dtype=np.float64) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v
+            for k, v in a.items()}
+
+
+_BN = ("batchnorm", "batchnorm_alt")
+_BN_ALL = _BN + ("spatial_batchnorm",)
+_NORM = _BN_ALL + ("layernorm", "spatial_groupnorm")
+
+
+def _norm_geometry(layer: str, a: dict) -> tuple[np.ndarray, np.ndarray, tuple[int, ...], Callable, Callable]:
+    """(x as normalised, gamma broadcastable to it, the axes, to-that-shape, back-to-x's-shape)."""
+    x, g = a["x"], a["gamma"]
+    if layer in _BN:
+        return x, g, (0,), lambda t: t, lambda t: t
+    if layer == "layernorm":
+        return x, g, (1,), lambda t: t, lambda t: t
+    if layer == "spatial_batchnorm":
+        return x, g.reshape(1, -1, 1, 1), (0, 2, 3), lambda t: t, lambda t: t
+    N, C, H, W = x.shape
+    G = a["G"]
+    shape = (N, G, C // G, H, W)
+    return x.reshape(shape), g.reshape(1, G, C // G, 1, 1), (2, 3, 4), lambda t: t.reshape(shape), \
+        lambda t: t.reshape(x.shape)
+
+
+def _norm_out(layer: str, **kw: Any) -> Value:
+    def value(a: dict, e: dict, g: dict) -> np.ndarray:
+        x, gamma, axes, to, back = _norm_geometry(layer, a)
+        eps = kw.get("eps", a["eps"])
+        beta = a["beta"] if layer != "spatial_batchnorm" else a["beta"].reshape(1, -1, 1, 1)
+        xhat = norm.normalize(x, kw.get("axes", axes), eps, ddof=kw.get("ddof", 0))[0]
+        return back(xhat) * (a["gamma"] if layer != "spatial_batchnorm" else gamma) + beta
+    return value
+
+
+def _norm_dx(layer: str, **kw: Any) -> Value:
+    def value(a: dict, e: dict, g: dict) -> np.ndarray:
+        x, gamma, axes, to, back = _norm_geometry(layer, a)
+        dxhat = to(a["dout"] * (a["gamma"] if layer != "spatial_batchnorm" else gamma))
+        return back(norm.normalize_vjp(dxhat, x, kw.get("axes", axes), kw.get("eps", a["eps"]),
+                                       ddof=kw.get("ddof", 0), mean_path=kw.get("mean_path", True),
+                                       var_path=kw.get("var_path", True)))
+    return value
+
+
+def _per_norm_layer(make: Callable[[str], list[Mistake]]) -> list[Mistake]:
+    return [m for layer in _NORM for m in make(layer)]
+
+
+def _norm_mistakes(layer: str) -> list[Mistake]:
+    L = (layer,)
+    where = "the batch mean" if layer in _BN_ALL else "the mean"
+    out = [
+        Mistake("mean_path_missing", L, "dx", f"dx has no term through {where} (mu depends on x too: "
+                "subtract mean(dxhat))", _norm_dx(layer, mean_path=False)),
+        Mistake("var_path_missing", L, "dx", "dx has no term through the variance (subtract xhat * mean(dxhat * xhat))",
+                _norm_dx(layer, var_path=False)),
+        Mistake("stats_as_constants", L, "dx", "dx = dout * gamma / std: the mean and variance are treated as "
+                "constants", _norm_dx(layer, mean_path=False, var_path=False)),
+        Mistake("unbiased_variance", L, "out", "normalised with the unbiased variance (ddof=1, N-1); the course "
+                "uses the biased one, np.var", _norm_out(layer, ddof=1)),
+        Mistake("unbiased_variance", L, "dx", "dx of normalisation with the unbiased variance (N-1); the course "
+                "uses the biased one", _norm_dx(layer, ddof=1)),
+        Mistake("eps_ignored", L, "out", "normalised with eps = 1e-5 instead of the eps passed in the param dict",
+                lambda a, e, g: None if a["eps"] == 1e-5 else _norm_out(layer, eps=1e-5)(a, e, g)),
+        Mistake("eps_ignored", L, "dx", "dx computed with eps = 1e-5 instead of the eps passed in",
+                lambda a, e, g: None if a["eps"] == 1e-5 else _norm_dx(layer, eps=1e-5)(a, e, g)),
+    ]
+    reduce_axes = {"batchnorm": (0,), "batchnorm_alt": (0,), "layernorm": (0,), "spatial_batchnorm": (0, 2, 3),
+                   "spatial_groupnorm": (0, 2, 3)}[layer]
+
+    def xhat_of(a: dict) -> np.ndarray:
+        x, _, axes, _, back = _norm_geometry(layer, a)
+        return back(norm.normalize(x, axes, a["eps"])[0])
+
+    out += [
+        Mistake("not_reduced_over_n", L, "dgamma", "dgamma = dout * xhat is not summed over the batch",
+                lambda a, e, g: a["dout"] * xhat_of(a)),
+        Mistake("not_reduced_over_n", L, "dbeta", "dbeta = dout is not summed over the batch",
+                lambda a, e, g: a["dout"]),
+        Mistake("not_reduced_over_n", L, "dgamma", "dgamma summed over the wrong axis",
+                lambda a, e, g: (a["dout"] * xhat_of(a)).sum(axis=1) if a["dout"].ndim == 2 else None),
+        Mistake("not_reduced_over_n", L, "dbeta", "dbeta summed over the wrong axis",
+                lambda a, e, g: a["dout"].sum(axis=1) if a["dout"].ndim == 2 else None),
+        Mistake("not_reduced_over_n", L, "dgamma", "dgamma averaged over the batch instead of summed",
+                lambda a, e, g: (a["dout"] * xhat_of(a)).mean(axis=reduce_axes, keepdims=a["dout"].ndim == 4
+                                                             and layer == "spatial_groupnorm")),
+    ]
+    if layer == "spatial_groupnorm":
+        out += [Mistake("param_shape", L, p, f"{p} has shape (C,); gamma and beta have shape (1, C, 1, 1)",
+                        _flat(p)) for p in ("dgamma", "dbeta")]
+    # the wrong normalisation axis: the other layer's axes
+    wrong: list[tuple[str, Callable[[dict], tuple]]] = []
+    if layer in _BN:
+        wrong = [("over the features of each sample (axis 1, layer norm) instead of over the batch (axis 0)",
+                  lambda a: (a["x"], (1,), lambda t: t, lambda t: t))]
+    elif layer == "layernorm":
+        wrong = [("over the batch (axis 0, batch norm) instead of over each sample's features (axis 1)",
+                  lambda a: (a["x"], (0,), lambda t: t, lambda t: t))]
+    elif layer == "spatial_batchnorm":
+        def reshaped(a: dict) -> tuple:  # x.reshape(-1, C) without moving C last first
+            N, C, H, W = a["x"].shape
+            return a["x"].reshape(-1, C), (0,), lambda t: t.reshape(-1, C), lambda t: t.reshape(N, C, H, W)
+        wrong = [("x.reshape(-1, C) without first moving the channel axis last (transpose(0, 2, 3, 1)): the "
+                  "'channels' mix positions", reshaped),
+                 ("over N only, not over N, H and W", lambda a: (a["x"], (0,), lambda t: t, lambda t: t)),
+                 ("over H and W of each sample (instance norm) instead of over N, H, W",
+                  lambda a: (a["x"], (2, 3), lambda t: t, lambda t: t))]
+    elif layer == "spatial_groupnorm":
+        def interleaved(a: dict) -> tuple:
+            N, C, H, W = a["x"].shape
+            G = a["G"]
+            shape = (N, C // G, G, H, W)
+            return a["x"].reshape(shape), (1, 3, 4), lambda t: t.reshape(shape), lambda t: t.reshape(N, C, H, W)
+
+        def per_sample(a: dict) -> tuple:
+            return a["x"], (1, 2, 3), lambda t: t, lambda t: t
+
+        def per_channel(a: dict) -> tuple:
+            return a["x"], (2, 3), lambda t: t, lambda t: t
+
+        def over_batch(a: dict) -> tuple:
+            N, C, H, W = a["x"].shape
+            G = a["G"]
+            shape = (N, G, C // G, H, W)
+            return a["x"].reshape(shape), (0, 2, 3, 4), lambda t: t.reshape(shape), lambda t: t.reshape(N, C, H, W)
+        wrong = [("groups of every G-th channel instead of G groups of C/G contiguous channels", interleaved),
+                 ("over all channels of a sample (layer norm, G = 1)", per_sample),
+                 ("over each channel alone (instance norm, G = C)", per_channel),
+                 ("over the batch too (N, C/G, H, W of a group)", over_batch)]
+    for text, geo in wrong:
+        out.append(Mistake("wrong_norm_axis", L, "out", f"normalised {text}", _wrong_axis_out(layer, geo)))
+        out.append(Mistake("wrong_norm_axis", L, "dx", f"dx of normalisation {text}", _wrong_axis_dx(layer, geo)))
+    if layer in _BN_ALL:
+        axes = (0,) if layer in _BN else (0, 2, 3)
+        for p, stat in (("running_mean", lambda x: x.mean(axis=axes)), ("running_var", lambda x: x.var(axis=axes))):
+            out += [
+                Mistake("running_stats", L, p, f"{p} not written back into bn_param", _unchanged(p)),
+                Mistake("running_stats", L, p, f"{p} updated as (1 - momentum) * running + momentum * batch: "
+                        "momentum weighs the old value", _swapped(p, stat)),
+                Mistake("running_stats", L, p, f"{p} set to the batch statistic, without momentum",
+                        _batch_only(stat)),
+            ]
+        out.append(Mistake("unbiased_variance", L, "running_var", "running_var updated with the unbiased batch "
+                           "variance (N-1); the course uses the biased one",
+                           lambda a, e, g: a["momentum"] * a["running_var"] + (1 - a["momentum"])
+                           * a["x"].var(axis=axes, ddof=1) if _count(a["x"], axes) > 1 else None))
+    return out
+
+
+def _flat(p: str) -> Value:
+    return lambda a, e, g: e[p].reshape(-1)
+
+
+def _unchanged(p: str) -> Value:
+    return lambda a, e, g: a[p]
+
+
+def _swapped(p: str, stat: Callable) -> Value:
+    return lambda a, e, g: (1 - a["momentum"]) * a[p] + a["momentum"] * stat(a["x"])
+
+
+def _batch_only(stat: Callable) -> Value:
+    return lambda a, e, g: stat(a["x"])
+
+
+def _count(x: np.ndarray, axes: tuple[int, ...]) -> int:
+    return int(np.prod([x.shape[i] for i in axes]))
+
+
+def _wrong_axis_out(layer: str, geo: Callable) -> Value:
+    def value(a: dict, e: dict, g: dict) -> np.ndarray:
+        xs, axes, to, back = geo(a)
+        gamma = a["gamma"] if layer != "spatial_batchnorm" else a["gamma"].reshape(1, -1, 1, 1)
+        beta = a["beta"] if layer != "spatial_batchnorm" else a["beta"].reshape(1, -1, 1, 1)
+        return gamma * back(norm.normalize(xs, axes, a["eps"])[0]) + beta
+    return value
+
+
+def _wrong_axis_dx(layer: str, geo: Callable) -> Value:
+    def value(a: dict, e: dict, g: dict) -> np.ndarray:
+        xs, axes, to, back = geo(a)
+        gamma = a["gamma"] if layer != "spatial_batchnorm" else a["gamma"].reshape(1, -1, 1, 1)
+        return back(norm.normalize_vjp(to(a["dout"] * gamma), xs, axes, a["eps"]))
+    return value
+
+
+# ---- dropout ---------------------------------------------------------------------------------------------
+
+def _fwd_mask(g: dict) -> np.ndarray | None:
+    out = g.get("out")
+    return None if not isinstance(out, np.ndarray) else (out != 0).astype(np.float64)
+
+
+def _fresh_mask(a: dict, e: dict, g: dict) -> np.ndarray | None:
+    dx, m = g.get("dx"), _fwd_mask(g)
+    if not isinstance(dx, np.ndarray) or m is None or dx.shape != m.shape:
+        return None
+    mask_b = (dx != 0).astype(np.float64)
+    if np.array_equal(mask_b, m):
+        return None
+    return a["dout"] * mask_b / a["keep"]  # a mask of its own, scaled like the forward's
+
+
+def _kept_other_convention(a: dict, e: dict, g: dict) -> np.ndarray | None:
+    frac = g.get("kept_fraction")
+    if frac is None or abs(float(frac) - (1 - a["keep"])) > _kept_fraction_bound(1 - a["keep"]):
+        return None
+    return np.asarray(float(frac))
+
+
+def _dropout_mistakes() -> list[Mistake]:
+    L = ("dropout",)
+    other = "p read as the drop probability, but --dropout-p keep says it is the keep probability (or the reverse)"
+    return [
+        Mistake("dropout_not_scaled", L, "out", "out = x * mask: not divided by the keep probability (inverted "
+                "dropout scales at train time)", lambda a, e, g: _m(g, a["x"], 1.0)),
+        Mistake("dropout_not_scaled", L, "dx", "dx = dout * mask: not divided by the keep probability",
+                lambda a, e, g: _m(g, a["dout"], 1.0)),
+        Mistake("dropout_fresh_mask", L, "dx", "the backward draws a fresh mask instead of using the one the "
+                "forward pass used (keep it in the cache)", _fresh_mask),
+        Mistake("dropout_p_convention", L, "out", other, lambda a, e, g: _m(g, a["x"], 1 - a["keep"])),
+        Mistake("dropout_p_convention", L, "dx", other, lambda a, e, g: _m(g, a["dout"], 1 - a["keep"])),
+        Mistake("dropout_p_convention", L, "kept_fraction", other + "; try --dropout-p drop", _kept_other_convention),
+        Mistake("dropout_scaled_by_p", L, "out", "out multiplied by the keep probability instead of divided",
+                lambda a, e, g: _m(g, a["x"], 1 / a["keep"])),
+        Mistake("dropout_backward_no_mask", L, "dx", "dx = dout / p: the mask is not applied in the backward pass",
+                lambda a, e, g: a["dout"] / a["keep"]),
+        Mistake("dropout_seed_ignored", L, "out_same_seed", "dropout_param['seed'] is not used: the same seed gave "
+                "a different mask (seed NumPy's generator with it)",
+                lambda a, e, g: g.get("out_same_seed") if not np.array_equal(g.get("out_same_seed"), g.get("out"))
+                else None),
+        Mistake("dropout_test_mode", L, "out_test_mode", "in test mode dropout must return x unchanged",
+                lambda a, e, g: None),
+        Mistake("dropout_test_mode", L, "dx_test_mode", "in test mode dropout_backward must return dout unchanged",
+                lambda a, e, g: None),
+    ]
+
+
+def _m(g: dict, base: np.ndarray, keep: float) -> np.ndarray | None:
+    m = _fwd_mask(g)
+    return None if m is None or m.shape != base.shape else base * m / keep
+
+
+# ---- the other layers -----------------------------------------------------------------------------------
+
+def _conv_with(w_of: Callable[[np.ndarray], np.ndarray], part: str) -> Value:
+    def value(a: dict, e: dict, g: dict) -> np.ndarray | None:
+        w = w_of(a["w"])
+        if w.shape != a["w"].shape:
+            return None
+        if part == "out":
+            return conv.forward(a["x"], w, a["b"], a["stride"], a["pad"])
+        return conv.vjp(a["dout"], a["x"], w, a["b"], a["stride"], a["pad"])["dx"]
+    return value
+
+
+def _flip(w: np.ndarray) -> np.ndarray:
+    return w[:, :, ::-1, ::-1]
+
+
+def _transpose(w: np.ndarray) -> np.ndarray:
+    return w.transpose(0, 1, 3, 2)
+
+
+def _pool_overwrite(a: dict, e: dict, g: dict) -> np.ndarray | None:
+    """dx[argmax] = dout instead of +=: where windows overlap, the last one written wins."""
+    x, dout, ph, pw, s = a["x"], a["dout"], a["ph"], a["pw"], a["stride"]
+    if s >= ph and s >= pw:
+        return None
+    dx = np.zeros_like(x)
+    N, C, Ho, Wo = dout.shape
+    for i in range(Ho):
+        for j in range(Wo):
+            win = x[:, :, i * s:i * s + ph, j * s:j * s + pw].reshape(N, C, -1)
+            arg = win.argmax(axis=-1)
+            for n in range(N):
+                for c in range(C):
+                    dx[n, c, i * s + arg[n, c] // pw, j * s + arg[n, c] % pw] = dout[n, c, i, j]
+    return dx
+
+
+def _pool_window(share: bool) -> Value:
+    def value(a: dict, e: dict, g: dict) -> np.ndarray:
+        x, dout, ph, pw, s = a["x"], a["dout"], a["ph"], a["pw"], a["stride"]
+        dx = np.zeros_like(x)
+        for i in range(dout.shape[2]):
+            for j in range(dout.shape[3]):
+                d = dout[:, :, i, j][:, :, None, None]
+                dx[:, :, i * s:i * s + ph, j * s:j * s + pw] += d / (ph * pw) if share else d
+        return dx
+    return value
+
+
+def _svm_label_counted(a: dict, e: dict, g: dict) -> np.ndarray:
+    x, y = a["x"], a["y"]
+    N = x.shape[0]
+    margins = x - x[np.arange(N), y][:, None] + 1.0  # the label's own margin, 1, left in
+    pos = (margins > 0).astype(float)
+    dx = pos.copy()
+    dx[np.arange(N), y] += -pos.sum(axis=1)
+    return dx / N
+
+
+CATALOGUE: list[Mistake] = [
+    # affine
+    Mistake("transposed_dw", ("affine",), "dw", "dw is transposed: it must have w's shape (D, M), dw = x.reshape(N, "
+            "D).T @ dout", lambda a, e, g: e["dw"].T),
+    Mistake("dx_not_reshaped", ("affine",), "dx", "dx is (N, D): reshape it to x's shape (N, d_1, ..., d_k)",
+            lambda a, e, g: e["dx"].reshape(e["dx"].shape[0], -1)),
+    Mistake("db_not_summed", ("affine",), "db", "db = dout is not summed over the N samples",
+            lambda a, e, g: a["dout"]),
+    Mistake("db_not_summed", ("affine",), "db", "db is averaged over N instead of summed",
+            lambda a, e, g: a["dout"].mean(axis=0)),
+    Mistake("db_not_summed", ("affine",), "db", "db summed over the wrong axis (over M, not over N)",
+            lambda a, e, g: a["dout"].sum(axis=1)),
+    Mistake("dx_uses_w_not_wT", ("affine",), "dx", "dx = dout @ w: it is dout @ w.T",
+            lambda a, e, g: (a["dout"] @ a["w"]).reshape(a["x"].shape) if a["w"].shape[0] == a["w"].shape[1] else None),
+    Mistake("extra_1_over_n", ("affine",), "dw", "dw divided by N: affine_backward sums over the batch; the 1/N "
+            "belongs to the loss", lambda a, e, g: e["dw"] / a["x"].shape[0]),
+    Mistake("extra_1_over_n", ("affine",), "dx", "dx divided by N", lambda a, e, g: e["dx"] / a["x"].shape[0]),
+    Mistake("missing_bias", ("affine",), "out", "out = x @ w: the bias b is not added",
+            lambda a, e, g: e["out"] - a["b"]),
+    # relu
+    Mistake("relu_mask_missing", ("relu",), "dx", "dx = dout: not masked by x > 0", lambda a, e, g: a["dout"]),
+    Mistake("relu_mask_on_dout", ("relu",), "dx", "dx = max(dout, 0): the mask must come from the input x, not "
+            "from dout", lambda a, e, g: np.maximum(a["dout"], 0)),
+    # losses
+    Mistake("missing_1_over_n", ("softmax_loss", "svm_loss"), "dx", "dx is N times too large: the loss is a mean "
+            "over the N samples, divide dx by N", lambda a, e, g: e["dx"] * a["x"].shape[0]),
+    Mistake("missing_1_over_n", ("softmax_loss", "svm_loss"), "loss", "the loss is N times too large: divide by N "
+            "(a mean over the samples)", lambda a, e, g: e["loss"] * a["x"].shape[0]),
+    Mistake("softmax_label_term_missing", ("softmax_loss",), "dx", "dx = p / N: subtract 1 at each sample's label",
+            lambda a, e, g: e["dx"] + np.eye(a["x"].shape[1])[a["y"]] / a["x"].shape[0]),
+    Mistake("svm_label_counted", ("svm_loss",), "dx", "the label's own margin (always 1) is counted: skip j = y_i",
+            _svm_label_counted),
+    Mistake("svm_label_counted", ("svm_loss",), "loss", "the loss counts the label's own margin of 1 per sample",
+            lambda a, e, g: e["loss"] + 1.0),
+    # conv
+    Mistake("conv_kernel_flipped", ("conv",), "out", "the kernel is flipped (a true convolution): the course's "
+            "layer is a cross-correlation, w[f, c, k, l] meets x[..., i*s + k, j*s + l]", _conv_with(_flip, "out")),
+    Mistake("conv_kernel_flipped", ("conv",), "dx", "dx computed with the kernel flipped", _conv_with(_flip, "dx")),
+    Mistake("conv_kernel_flipped", ("conv",), "dw", "dw is flipped (dw[:, :, ::-1, ::-1])",
+            lambda a, e, g: _flip(e["dw"])),
+    Mistake("conv_kernel_transposed", ("conv",), "out", "the kernel's height and width are swapped (w.T per channel)",
+            _conv_with(_transpose, "out")),
+    Mistake("conv_kernel_transposed", ("conv",), "dx", "dx computed with the kernel's height and width swapped",
+            _conv_with(_transpose, "dx")),
+    Mistake("conv_kernel_transposed", ("conv",), "dw", "dw has height and width swapped (F, C, WW, HH)",
+            lambda a, e, g: _transpose(e["dw"])),
+    Mistake("pad_not_removed", ("conv",), "dx", "dx still has the padding: crop dx_pad[:, :, pad:pad+H, pad:pad+W]",
+            lambda a, e, g: np.pad(e["dx"], ((0, 0), (0, 0), (a["pad"],) * 2, (a["pad"],) * 2)) if a["pad"] else None),
+    Mistake("pad_slice_at_zero", ("conv",), "dx", "dx = dx_pad[:, :, pad:-pad, pad:-pad] is empty when pad = 0 "
+            "(-0 is 0): slice pad:pad+H", lambda a, e, g: e["dx"][:, :, 0:0, 0:0] if a["pad"] == 0 else None),
+    Mistake("db_not_summed", ("conv",), "db", "db not summed over N, H' and W' (shape (N, F))",
+            lambda a, e, g: a["dout"].sum(axis=(2, 3))),
+    Mistake("db_not_summed", ("conv",), "db", "db summed over N only, not over H' and W'",
+            lambda a, e, g: a["dout"].sum(axis=0)),
+    # pooling
+    Mistake("pool_grad_to_window", ("max_pool",), "dx", "dout is routed to every element of the window: only the "
+            "maximum receives it", _pool_window(share=False)),
+    Mistake("pool_grad_to_window", ("max_pool",), "dx", "dout is spread evenly over the window (average pooling's "
+            "gradient): only the maximum receives it", _pool_window(share=True)),
+    Mistake("pool_overwrites_overlap", ("max_pool",), "dx", "dx[max] = dout overwrites where windows overlap "
+            "(stride < pool size): accumulate with +=", _pool_overwrite),
+    *_per_norm_layer(_norm_mistakes),
+    *_dropout_mistakes(),
+]
+MISTAKE_IDS: tuple[str, ...] = tuple(dict.fromkeys(m.id for m in CATALOGUE))
+# what the diagnosis says when no catalogued mistake matches
+GENERIC_IDS = ("wrong_shape", "nan", "sign", "scale", "wrong_values")
+
+
+def _rel(got: np.ndarray, cand: np.ndarray) -> float:
+    denom = max(float(np.linalg.norm(cand)), 1e-300)
+    return float(np.linalg.norm(got.astype(np.float64) - cand)) / denom
+
+
+def diagnose(layer: Layer, inputs: dict, got: dict, expected: dict, parts: list[Part], *,
+             mutated: list[str] = (), not_implemented: str = "", opts: dict | None = None,
+             dtype: str = "float64") -> list[dict]:
+    """The diagnosis of a failing example: ``[{id, parameter, detail}]``, most likely first."""
+    out: list[dict] = []
+    if not_implemented:
+        out.append({"id": "not_implemented", "parameter": "", "detail": not_implemented})
+    a = _f(inputs)
+    tol = MATCH_RTOL[dtype]
+    failing = [p for p in parts if not p.passed]
+    matches: list[tuple[float, int, dict]] = []
+    for order, m in enumerate(CATALOGUE):
+        if layer.name not in m.layers:
+            continue
+        part = next((p for p in failing if p.name == m.parameter), None)
+        g = got.get(m.parameter)
+        if part is None or not isinstance(g, np.ndarray):
+            continue
+        try:
+            with np.errstate(all="ignore"):
+                cand = m.value(a, expected, got)
+        except (ValueError, IndexError, KeyError, ZeroDivisionError):
+            cand = None
+        if cand is None:
+            if m.id == "dropout_test_mode":
+                matches.append((1.0, order, {"id": m.id, "parameter": m.parameter, "detail": m.detail}))
+            continue
+        cand = np.asarray(cand, dtype=np.float64)
+        if cand.shape != g.shape or g.dtype.kind not in "biuf":
+            continue
+        gf, cf = np.isfinite(g), np.isfinite(cand)
+        if not np.array_equal(gf, cf):  # NaN where the mistake gives NaN (the unbiased variance at N = 1)
+            continue
+        r = _rel(g[gf], cand[cf]) if gf.any() else 0.0
+        if r <= tol:
+            matches.append((r, order, {"id": m.id, "parameter": m.parameter, "detail": m.detail}))
+    matches.sort(key=lambda t: (t[0] > tol * 1e-3, t[1]))  # exact matches first, then catalogue order
+    seen = set()
+    explained = set()
+    for _, _, d in matches:
+        explained.add(d["parameter"])
+        if d["id"] in seen:
+            continue
+        seen.add(d["id"])
+        out.append(d)
+    for p in failing:
+        if p.name not in explained:
+            out.append(_generic(p, got.get(p.name), expected.get(p.name)))
+    if mutated:
+        out.append({"id": "mutates_inputs", "parameter": ", ".join(mutated),
+                    "detail": "the function changed its input arrays in place (copy before modifying)"})
+    return out
+
+
+def _generic(p: Part, g: Any, e: Any) -> dict:
+    if p.reason == "shape":
+        return {"id": "wrong_shape", "parameter": p.name,
+                "detail": f"shape {p.got_shape}, expected {p.expected_shape}"}
+    if p.reason == "nan":
+        return {"id": "nan", "parameter": p.name, "detail": "contains NaN or infinity (or is not numeric)"}
+    g64, e64 = np.asarray(g, dtype=np.float64), np.asarray(e, dtype=np.float64)
+    denom = float(np.vdot(e64, e64))
+    if denom > 0:
+        k = float(np.vdot(g64, e64)) / denom
+        if abs(k) > 1e-12 and _rel(g64, k * e64) < 1e-6:
+            if abs(k + 1) < 1e-6:
+                return {"id": "sign", "parameter": p.name, "detail": "the sign is flipped"}
+            return {"id": "scale", "parameter": p.name, "detail": f"{k:.6g} times the expected value"}
+    return {"id": "wrong_values", "parameter": p.name,
+            "detail": f"relative error {p.rel_error:.2e} (tolerance {p.tolerance:.0e}); no known mistake matches"}
+
