@@ -27,6 +27,7 @@ __all__ = [
     "reference_gradients",
     "compare_gradients",
     "check_implementation",
+    "check_layers",
     "assert_grads_close",
     "strategies",
     "CrosscheckError",
@@ -42,6 +43,7 @@ _LAZY = {
     "reference_gradients": "crosscheck.reference.recursive:gradients",
     "compare_gradients": "crosscheck.compare:compare_gradients",
     "check_implementation": "crosscheck.check:check_implementation",
+    "check_layers": "crosscheck.layers.check:check_layers",
     "assert_grads_close": "crosscheck.testing:assert_grads_close",
     "strategies": "crosscheck.strategies:",
 }
