@@ -64,6 +64,8 @@ class CheckReport:
     output: str = ""
     reproduce: str = ""
     coverage: dict = field(default_factory=dict)
+    shrunk: Case | None = None  # the case hypothesis shrank to, when the diagnosis used a re-drawn one
+    note: str = ""
     environment: dict = field(default_factory=dict)
 
     @property
@@ -85,6 +87,7 @@ class CheckReport:
             failing["got"] = named(self.got)
             failing["comparison"] = None if self.comparison is None else self.comparison.to_dict()
             failing["mutated"] = list(self.mutated)
+            failing["shrunk"] = None if self.shrunk is None else self.shrunk.describe()
         return {
             "verdict": self.verdict,
             "examples": self.examples,
@@ -97,6 +100,7 @@ class CheckReport:
             "error": None if self.error is None else {"kind": self.error.kind, "message": str(self.error)},
             "output": self.output,
             "reproduce": self.reproduce,
+            "note": self.note,
             "coverage": self.coverage,
             "elapsed_s": round(self.elapsed, 3),
             "environment": self.environment,
@@ -125,6 +129,11 @@ class CheckReport:
             ids = ", ".join(d.id for d in self.diagnosis)
             lines.append(f"FAIL: {self.target} returned wrong gradients (exit 1) [{ids}]")
             lines.append(f"after {self.examples} examples, shrunk to a minimal case ({conv}, {self.dtype})")
+            if self.note:
+                lines.append(self.note)
+            if self.shrunk is not None and self.case is not None and self.shrunk is not self.case:
+                lines.append(f"hypothesis shrank it to {self.shrunk.describe()}; diagnosed on the case below, "
+                             "re-drawn around it where the mistake is identifiable")
             lines.append("diagnosis, most likely first:")
             for n, d in enumerate(self.diagnosis, start=1):
                 lines.append(f"  {n}. {d.id} at {d.parameter} (layer {d.layer}): {d.detail}")
@@ -230,10 +239,10 @@ def _cover(coverage: dict, case: Case) -> None:
         coverage.setdefault(key, set()).update(values)
 
 
-def _strategy(options: CheckOptions, accepts_spec: bool, dtype: str):
+def _strategy(options: CheckOptions, accepts_spec: bool, dtype: str, coincident: bool = False):
     from hypothesis import strategies as st
 
-    from .strategies import cases, conventions, networks
+    from .strategies import cases, coincident_cases, conventions, networks
 
     conv = options.convention()
 
@@ -254,8 +263,10 @@ def _strategy(options: CheckOptions, accepts_spec: bool, dtype: str):
         max_width = max(max_width, options.output_width)
     nets = networks(depth=depth, widths=(2, max_width), hidden=pick("hidden"), output=pick("output"),
                     losses=pick("loss"), reductions=pick("reduction"), bias=conv.has_bias,
-                    output_width=options.output_width)
+                    output_width=options.output_width, distinct=not coincident)
     convs = conventions(batch=conv.batch, weights=conv.weights, bias=conv.bias, params=conv.params)
+    if coincident:  # phase 2: square W, m equal to a width, n_out equal to n_in
+        return coincident_cases(networks=nets, conventions=convs, batch_sizes=BATCH_SIZES, dtype=dtype)
     # some examples put pre-activations exactly on a kink, where relu'(0) conventions differ
     return st.one_of(cases(networks=nets, conventions=convs, batch_sizes=BATCH_SIZES, dtype=dtype),
                      cases(networks=nets, conventions=convs, batch_sizes=BATCH_SIZES, dtype=dtype, kinks=True))
@@ -292,10 +303,7 @@ def run_check(fn_or_target: Any, options: CheckOptions, *, preset: str | None = 
               seed: int = 0, timeout: float = 10.0, memory: int | None = 1024, dtype: str = "float64",
               profile: str | None = None) -> CheckReport:
     """Run the check and return its report (verdict pass, fail or error); raises ``UsageError``."""
-    from hypothesis import HealthCheck, given, settings
-    from hypothesis import seed as hseed
-    from hypothesis.errors import Unsatisfiable
-    from hypothesis.reporting import with_reporter
+    from hypothesis import HealthCheck, settings
 
     from .profiles import current_profile, settings_for
 
@@ -331,50 +339,120 @@ def run_check(fn_or_target: Any, options: CheckOptions, *, preset: str | None = 
         return report
     with sandbox:
         report.accepts_spec = sandbox.accepts_spec
-        strategy = _strategy(options, sandbox.accepts_spec, dtype)
-
-        @hsettings
-        @hseed(seed)
-        @given(strategy)
-        def run(case: Case) -> None:
-            if state["failure"] is None:
-                state["examples"] += 1
-            try:
-                outcome = _evaluate(sandbox, case, dtype)
-            except ImplementationError as e:
-                if state["failure"] is None:
-                    raise _Abort(e, case) from None
-                return  # while shrinking a mismatch: a case it cannot run is not a smaller mismatch
-            state["last_output"] = outcome.output
-            _cover(state["coverage"], case)
-            if not outcome.passed:
-                state["failure"] = outcome
-                raise _Mismatch(case.describe())
-
-        notes: list[str] = []
-        try:
-            with with_reporter(notes.append):
-                run()
-        except _Abort as abort:
-            err = abort.error
-            report.verdict, report.error, report.case = "error", err, abort.case
-            report.output = err.output
-        except Unsatisfiable as e:
-            raise UsageError(f"no network satisfies these options: {e}") from None
-        except Exception:  # the minimal failing example, re-raised by hypothesis (or a Flaky report)
-            if state["failure"] is None:
-                raise
+        # two phases of shapes: distinct dimensions first (a transpose shows as a shape error),
+        # then coincident ones (square W, m equal to a width), where layout guessing is wrong in value
+        distinct_examples = max(1, -(-2 * max_examples // 3))
+        for coincident, n in ((False, distinct_examples), (True, max_examples - distinct_examples)):
+            if n < 1 or report.verdict == "error" or state["failure"] is not None:
+                break
+            _run_phase(sandbox, state, report, settings(hsettings, max_examples=n), seed,
+                       _strategy(options, sandbox.accepts_spec, dtype, coincident), dtype)
         report.examples = state["examples"]
         report.output = report.output or state.get("last_output", "")
         report.coverage = {k: sorted(v) for k, v in state["coverage"].items()}
         failure: _Outcome | None = state["failure"]
+        if report.verdict == "error" and report.error is not None and report.error.kind == "raised" \
+                and report.case is not None:
+            failure = _coincident_rerun(sandbox, report, dtype, seed)
+            if failure is not None:
+                report.verdict, report.error = "fail", None
         if report.verdict != "error" and failure is not None:
             report.verdict = "fail"
+            report.shrunk = failure.case
+            failure, first = _where_visible(sandbox, failure, dtype, seed)
             report.case, report.expected, report.got = failure.case, failure.expected, failure.got
             report.comparison, report.mutated, report.output = failure.comparison, failure.mutated, failure.output
-            report.diagnosis = diagnose(failure.case, failure.got_raw, mutated=failure.mutated)
+            rest = diagnose(failure.case, failure.got_raw, mutated=failure.mutated)
+            if first:  # different answers to the same question: the values say nothing more
+                rest = [d for d in rest if d.id in ("mutates_inputs", "dtype")]
+            report.diagnosis = first + rest
     report.elapsed = time.perf_counter() - t0
     return report
+
+
+def _run_phase(sandbox: Sandbox, state: dict, report: CheckReport, hsettings: Any, seed: int, strategy: Any,
+               dtype: str) -> None:
+    """One hypothesis run over ``strategy``; a mismatch lands in ``state``, a failure to run in ``report``."""
+    from hypothesis import given
+    from hypothesis import seed as hseed
+    from hypothesis.errors import Unsatisfiable
+    from hypothesis.reporting import with_reporter
+
+    @hsettings
+    @hseed(seed)
+    @given(strategy)
+    def run(case: Case) -> None:
+        if state["failure"] is None:
+            state["examples"] += 1
+        try:
+            outcome = _evaluate(sandbox, case, dtype)
+        except ImplementationError as e:
+            if state["failure"] is None:
+                raise _Abort(e, case) from None
+            return  # while shrinking a mismatch: a case it cannot run is not a smaller mismatch
+        state["last_output"] = outcome.output
+        _cover(state["coverage"], case)
+        if not outcome.passed:
+            state["failure"] = outcome
+            raise _Mismatch(case.describe())
+
+    notes: list[str] = []
+    try:
+        with with_reporter(notes.append):
+            run()
+    except _Abort as abort:
+        err = abort.error
+        report.verdict, report.error, report.case = "error", err, abort.case
+        report.output = err.output
+    except Unsatisfiable as e:
+        raise UsageError(f"no network satisfies these options: {e}") from None
+    except Exception:  # the minimal failing example, re-raised by hypothesis (or a Flaky report)
+        if state["failure"] is None:
+            raise
+
+
+def _where_visible(sandbox: Sandbox, failure: _Outcome, dtype: str, seed: int) -> tuple[_Outcome, list[Diagnosis]]:
+    """The failure re-drawn where its mistake is identifiable (``crosscheck.evidence``), if the
+    implementation still fails there, and a second call on it: ``stateful`` when the answers differ."""
+    from .evidence import diagnosis_cases, stateful_detail
+
+    chosen = failure
+    for case in diagnosis_cases(failure.case, seed=seed)[:-1]:
+        try:
+            outcome = _evaluate(sandbox, case, dtype)
+        except ImplementationError:
+            continue
+        if not outcome.passed:
+            chosen = outcome
+            break
+    try:
+        again = _evaluate(sandbox, chosen.case, dtype)
+    except ImplementationError:
+        return chosen, []
+    detail = stateful_detail(chosen.got, again.got)
+    if detail is None:
+        return chosen, []
+    first = next(iter(chosen.got))
+    return chosen, [Diagnosis("stateful", first, int(first[2:]) if first[2:].isdigit() else 0, detail)]
+
+
+def _coincident_rerun(sandbox: Sandbox, report: CheckReport, dtype: str, seed: int) -> _Outcome | None:
+    """After a crash on distinct dimensions: the same network with coincident ones. If it runs
+    there and returns wrong gradients, that is the mistake to name (exit 1, not 3)."""
+    from .evidence import coincident_cases
+
+    assert report.case is not None and report.error is not None
+    for case in coincident_cases(report.case, seed=seed):
+        try:
+            outcome = _evaluate(sandbox, case, dtype)
+        except ImplementationError:
+            continue
+        if not outcome.passed:
+            crashed = str(report.error).removeprefix("the implementation ")
+            report.note = (f"on {report.case.describe()} the implementation {crashed}; on coincident dimensions "
+                           f"({case.describe()}) it runs and returns wrong gradients, diagnosed below")
+            return outcome
+    return None
 
 
 def _write_outputs(report: CheckReport, json_path: str | None, plot_path: str | None) -> None:

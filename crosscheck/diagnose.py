@@ -30,15 +30,17 @@ import numpy as np
 from .case import Case
 from .conventions import Convention, as_finite_array
 from .errors import ConventionError
-from .mistakes import Candidate, as_float64, backprop, candidates, join_words
+from .mistakes import Candidate, as_float64, backprop, candidates, implied_candidates, join_words
 from .network import Network
+from .symptoms import dtype_symptoms, returned_parameters, unreached_layers
 
 __all__ = ["CATALOGUE", "Diagnosis", "diagnose", "user_arrays", "expected_user_arrays", "backprop", "Candidate",
            "candidates"]
 
 CATALOGUE = ("transposed", "sign", "scale", "layer_order", "bias_not_reduced", "activation_derivative",
              "missing_activation_derivative", "no_transpose_in_backprop", "single_sample", "vec_order",
-             "mutates_inputs", "kink_convention", "shape", "unknown")
+             "mutates_inputs", "kink_convention", "dtype", "stateful", "returns_parameters", "unreached_layer",
+             "loss", "regularization", "shape", "unknown")
 _RANK = {name: i for i, name in enumerate(CATALOGUE)}
 _MAX_COST = 4  # simpler explanations than this are reported; past it, the rest is "unknown"
 
@@ -193,13 +195,18 @@ def _transforms(s: np.ndarray, mask: np.ndarray,
     return out
 
 
+_REDUCTION_SCALE = {"sum": lambda m, n: 1.0, "mean": lambda m, n: 1.0 / m, "mean_all": lambda m, n: 1.0 / (m * n)}
+
+
 def _nice_factors(case: Case) -> list[tuple[float, str]]:
-    m, nk = case.batch_size, case.network.n_out
+    """Factors a whole gradient may be off by, each named by the dimensions it equals (m, n_out,
+    n_in) and the constants 2 and 1/2; a value two names share gets both ("2, or n_out = 2")."""
+    m, nk, n0 = case.batch_size, case.network.n_out, case.network.n_in
     red = case.network.reduction
     loss = case.network.loss
     out: list[tuple[float, str]] = []
     if m > 1:
-        out.append((float(m), "m" + (f" = {m}: the 1/m of the mean is missing" if red == "mean" else f" = {m}")))
+        out.append((float(m), f"m = {m}" + (": the 1/m of the mean is missing" if red == "mean" else "")))
         out.append((1.0 / m, f"1/m (m = {m})" + (": divided by m, but the declared reduction is sum"
                                                   if red == "sum" else ": divided by m twice")))
     out.append((2.0, "2" + (": the gradient of 1/2 (y_hat - y)^2 is (y_hat - y), not 2 (y_hat - y)"
@@ -210,13 +217,33 @@ def _nice_factors(case: Case) -> list[tuple[float, str]]:
                 (2.0 / m, f"2/m (m = {m})")]
     if nk > 1:
         out += [(1.0 / nk, f"1/n_out (n_out = {nk}): averaged over the outputs"),
-                (2.0 / nk, f"2/n_out (n_out = {nk})")]
+                (float(nk), f"n_out = {nk}"), (2.0 / nk, f"2/n_out (n_out = {nk})")]
         if m > 1:
             out += [(1.0 / (m * nk), f"1/(m n_out) = 1/{m * nk}: averaged over every output entry, as "
                      "torch.nn.MSELoss(reduction='mean') does"),
                     (2.0 / (m * nk), f"2/(m n_out) = 2/{m * nk}: torch.nn.MSELoss(reduction='mean') on a 1/2-squared "
-                     "error")]
-    return out
+                     "error"), (float(m * nk), f"m n_out = {m * nk}")]
+    if n0 > 1:
+        out += [(float(n0), f"n_in = {n0}"), (1.0 / n0, f"1/n_in (n_in = {n0})")]
+    merged: dict[float, list[str]] = {}
+    for v, label in out:
+        key = next((k for k in merged if abs(k - v) <= 1e-12 * abs(v)), v)
+        merged.setdefault(key, []).append(label)
+    return [(v, ", or ".join(dict.fromkeys(labels))) for v, labels in merged.items()]
+
+
+def reduction_for_factor(case: Case, factor: float) -> str | None:
+    """The reduction whose gradient is ``factor`` times the declared one (None if none is)."""
+    from .network import REDUCTIONS
+
+    m, nk = case.batch_size, case.network.n_out
+    own = _REDUCTION_SCALE[case.network.reduction](m, nk)
+    for r in REDUCTIONS:
+        if r != case.network.reduction and r in _REDUCTION_SCALE:
+            c = _REDUCTION_SCALE[r](m, nk) / own
+            if abs(c - 1.0) > 1e-12 and abs(factor - c) <= 1e-9 * abs(c):
+                return r
+    return None
 
 
 @dataclass
@@ -229,6 +256,7 @@ class _Matcher:
     nice: list[tuple[float, str]]
     expected_grads: tuple = ()
     expected_deltas: list = field(default_factory=list)
+    skip: set = field(default_factory=set)  # parameters already named (an unreached layer)
 
     def fit(self, g: np.ndarray, t: np.ndarray, mask: np.ndarray) -> tuple[float, str, int] | None:
         gv, tv = g[mask], t[mask]
@@ -249,6 +277,8 @@ class _Matcher:
                     return sign * v, lab, 1 + (sign < 0 and v != 1.0)
         if abs(c + 1.0) <= 10 * self.tol:
             return -1.0, "-1", 1
+        if gv.size < 2:
+            return None  # any number is some factor times one number: no evidence of a scale
         return c, f"{c:.6g}", 2
 
     def options(self, label: str, layer: int, kind: str, grads_user: dict, deltas_user: dict,
@@ -291,7 +321,8 @@ class _Explanation:
     def key(self) -> tuple:
         primary = self.candidate.id if self.candidate is not None else min(
             (_component_ids(self.chosen) or ["unknown"]), key=lambda i: _RANK[i])
-        return (len(self.unexplained), self.cost, _RANK[primary], self.order)
+        prior = self.candidate.prior if self.candidate is not None else 0
+        return (len(self.unexplained), self.cost, prior, _RANK[primary], self.order)
 
 
 def _component_ids(chosen: Mapping[str, _Option]) -> list[str]:
@@ -359,6 +390,8 @@ def _explain(matcher: _Matcher, case: Case, cand: Candidate | None, order: int,
     options: dict[str, list[_Option]] = {}
     unexplained: list[str] = []
     for label, layer, kind in _names(case.network, case.convention):
+        if label in matcher.skip:
+            continue
         opts = matcher.options(label, layer, kind, grads_user, deltas, allow_moves=cand is None)
         if opts:
             options[label] = opts
@@ -375,8 +408,9 @@ def _explain(matcher: _Matcher, case: Case, cand: Candidate | None, order: int,
     return _Explanation(cand, chosen, unexplained, cost, order)
 
 
-def _close(a: np.ndarray, b: np.ndarray, matcher: _Matcher) -> bool:
-    return float(np.linalg.norm(a - b)) <= matcher.tol * max(float(np.linalg.norm(b)), matcher.floor)
+def _close(a: np.ndarray, b: np.ndarray, matcher: _Matcher | float, floor: float = 0.0) -> bool:
+    tol, floor = (matcher.tol, matcher.floor) if isinstance(matcher, _Matcher) else (matcher, floor)
+    return float(np.linalg.norm(a - b)) <= tol * max(float(np.linalg.norm(b)), floor)
 
 
 # ---- sentences ---------------------------------------------------------------------------------------------
@@ -395,7 +429,8 @@ def _factor_sentence(o: _Option, labels: list[str], every: bool) -> str:
     c = abs(o.factor)
     how = f"{c:.4g} times too large" if c > 1 else f"{1 / c:.4g} times too small"
     odd = o.factor_label == f"{o.factor:.6g}"
-    how += " (a factor no 1/m, 2 or 1/2 explains)" if odd else f" (a factor {o.factor_label.lstrip('-')})"
+    how += (" (a factor no dimension (m, n_out, n_in), 2 or 1/2 explains)" if odd
+            else f" (a factor {o.factor_label.lstrip('-')})")
     if o.factor < 0:
         how += ", with the wrong sign"
     return f"{who} {how}"
@@ -508,18 +543,37 @@ def diagnose(case: Case, got_user_layout: Any, *, mutated: bool | Sequence[str] 
                              "in-place updates such as W -= ...)"))
     params, X, Y = as_float64(case)
     net = case.network
+    labels = [label for label, _, _ in _names(net, case.convention)]
+    dtype_found = [Diagnosis(*f) for f in dtype_symptoms(got_user_layout, labels, case.dtype)]
+    out += dtype_found
     expected_grads, expected_deltas = backprop(net, params, X, Y)
     expected = expected_user_arrays(case, expected_grads)
     total = math.sqrt(sum(float(np.sum(a * a)) for a in expected.values()))
     tol = 2e-3 if case.dtype == np.float32 else 1e-6
-    matcher = _Matcher(case, got, _masks(case), tol, max(1e-3 * total, 1e-300), _nice_factors(case),
-                       expected_grads, expected_deltas)
+    masks = _masks(case)
+    floor = max(1e-3 * total, 1e-300)
+    if dtype_found and all(got[p].shape == expected[p].shape and _close(got[p], expected[p], tol, floor)
+                           for p in expected):
+        return out  # right up to the precision that came back: the dtype is the whole story
+    given = user_arrays(case.convention, net, case.convention.params_to_user(params, net))
+    step = returned_parameters(got, given, expected, masks, tol)
+    if step is not None:
+        return out + [Diagnosis(*step)]
+    matcher = _Matcher(case, got, masks, tol, floor, _nice_factors(case), expected_grads, expected_deltas)
+    if not any(np.dtype(d.detail.split()[0]).kind in "iub" for d in dtype_found):  # truncation makes zeros too
+        for found in unreached_layers(got, expected, masks, floor):
+            out.append(Diagnosis(*found))
+            matcher.skip |= {p for p in expected if _layer_of(p) <= found[2] and not np.any(got[p])}
     explanations = []
     base = _explain(matcher, case, None, 0, None)
     if base is not None:
         explanations.append(base)
     order = {i: n for n, i in enumerate(CATALOGUE)}
     cands = sorted(candidates(case), key=lambda c: order[c.id])
+    try:
+        cands += implied_candidates(case, case.convention.params_from_user(got_user_layout, net, gradient=True))
+    except (ConventionError, ValueError):
+        pass  # shapes off: no sigma' to solve for
     for n, cand in enumerate(cands, start=1):
         e = _explain(matcher, case, cand, n, expected)
         if e is not None:
@@ -533,14 +587,19 @@ def diagnose(case: Case, got_user_layout: Any, *, mutated: bool | Sequence[str] 
                                  "the gradients agree with the reference to about the matcher's precision "
                                  f"({tol:g}) but not within the comparison's tolerance: rounding, or a tiny error"))
         return out
-    out += _sentences(case, best, expected, got, matcher)
-    # equally simple alternatives, after the best one
+    named = _sentences(case, best, expected, got, matcher)
+    named = _with_reduction(case, best, labels, named)
+    # equally simple alternatives, after the best one; a shape slip only after every value-level name
+    later: list[Diagnosis] = []
     for e in explanations[1:]:
         if e.key()[:2] != best.key()[:2]:
             break
         for d in _sentences(case, e, expected, got, matcher):
-            if d.id not in {x.id for x in out}:
-                out.append(d)
+            if d.id not in {x.id for x in named + later}:
+                later.append(d)
+    ordered = named + later
+    ordered = [d for d in ordered if d.id != "shape"] + [d for d in ordered if d.id == "shape"]
+    out += [d for d in ordered if d.id not in {x.id for x in out}]
     for p in _backprop_order(best.unexplained):
         if got[p].shape != expected[p].shape:
             out.append(Diagnosis("shape", p, _layer_of(p), f"{p} has shape {got[p].shape}, expected "
@@ -550,3 +609,23 @@ def diagnose(case: Case, got_user_layout: Any, *, mutated: bool | Sequence[str] 
             out.append(Diagnosis("unknown", p, _layer_of(p), f"{p} differs from the expected gradient (relative "
                                  f"error {rel:.3g}) and no mistake in the catalogue explains it"))
     return out
+
+
+def _with_reduction(case: Case, best: _Explanation, labels: list[str], named: list[Diagnosis]) -> list[Diagnosis]:
+    """A whole gradient off by the factor between two reductions is also the gradient of the other
+    reduction: ``loss`` names it, first when the outputs are involved (mean_all), after ``scale`` otherwise."""
+    chosen = best.chosen
+    if best.candidate is not None or set(chosen) != set(labels) or not chosen:
+        return named
+    factors = {o.factor for o in chosen.values()}
+    if len(factors) != 1 or any(o.transform != "identity" or o.moved or o.source != "grad" for o in chosen.values()):
+        return named
+    r = reduction_for_factor(case, factors.pop())
+    if r is None:
+        return named
+    first = _backprop_order(labels)[0]
+    d = Diagnosis("loss", first, _layer_of(first), f"this is the gradient of --reduction {r} (declared: "
+                  f"--reduction {case.network.reduction}); if {r} is what you mean, declare it")
+    if "mean_all" in (r, case.network.reduction):
+        return [d] + named
+    return named + [d]

@@ -19,10 +19,12 @@ import numpy as np
 
 from .activations import ACTIVATIONS, get_activation
 from .case import Case
+from .implied import describe_implied, implied_sigma_prime, wrong_derivatives
 from .network import Network
 from .reference.forward import forward, output_gradient
 
-__all__ = ["backprop", "Candidate", "candidates", "as_float64", "join_words", "SigmaPrime", "BackMatrix"]
+__all__ = ["backprop", "Candidate", "candidates", "implied_candidates", "as_float64", "join_words", "SigmaPrime",
+           "BackMatrix"]
 
 
 def join_words(labels: Sequence[str]) -> str:
@@ -68,6 +70,7 @@ class Candidate:
     grads: tuple
     deltas: list
     layers: tuple[int, ...] = ()
+    prior: int = 1  # among equally simple explanations, the lower the likelier
 
 
 def _layer_sets(k: int, first: int = 1) -> list[tuple[int, ...]]:
@@ -92,27 +95,24 @@ def _where(network: Network, layers: tuple[int, ...]) -> str:
     return ("layer " if len(parts) == 1 else "layers ") + join_words(parts)
 
 
-_IN_TERMS_OF_OUTPUT = {  # sigma' written with the activation a = sigma(z); fed z by mistake
-    "sigmoid": ("z (1 - z)", lambda z: z * (1.0 - z)),
-    "tanh": ("1 - z^2", lambda z: 1.0 - z * z),
-}
+def _sigma_prime_mistakes(network: Network) -> list[tuple[str, str, Callable[[int, Any, Any], Any], int]]:
+    """(id, description, per-layer replacement of Sigma'_l or None where it does not apply, prior).
 
+    ``prior`` orders equally simple explanations: a missing factor first, then the declared
+    activation's derivative written wrong (``crosscheck.implied``), then another activation's."""
+    out: list = [("missing_activation_derivative", "the factor sigma'(Z) is missing from delta",
+                  lambda layer, z, a: np.ones_like(z), 0)]
+    names = sorted({a for a in network.activations if isinstance(a, str)})
+    for name in names:
+        for w in wrong_derivatives(name):
+            def wrong(layer, z, a, name=name, w=w):
+                return w.fn(z, a) if network.activations[layer - 1] == name else None
+            out.append(("activation_derivative", w.sentence, wrong, 1))
 
-def _sigma_prime_mistakes(network: Network) -> list[tuple[str, str, Callable[[int, Any, Any], Any] | None]]:
-    """(id, description, per-layer replacement of Sigma'_l or None if not applicable) variants."""
-    out: list = []
-
-    def at_activation(layer, z, a):
-        return network.sigma_prime(layer, a)
-
+    def at_activation(layer, z, a):  # per-neuron layers too
+        return None if isinstance(network.activations[layer - 1], str) else network.sigma_prime(layer, a)
     out.append(("activation_derivative", "sigma' is evaluated at the activation A = sigma(Z) instead of the "
-                "pre-activation Z", at_activation))
-    for name, (formula, f) in _IN_TERMS_OF_OUTPUT.items():
-        def on_z(layer, z, a, name=name, f=f):
-            return f(z) if network.activations[layer - 1] == name else None
-        in_a = formula.replace("z", "a")
-        out.append(("activation_derivative", f"{name}' written in terms of the activation ({in_a}) is fed the "
-                    f"pre-activation: {formula}", on_z))
+                "pre-activation Z", at_activation, 1))
     for other in ACTIVATIONS:
         if other == "identity":  # its derivative, 1, is missing_activation_derivative
             continue
@@ -122,9 +122,7 @@ def _sigma_prime_mistakes(network: Network) -> list[tuple[str, str, Callable[[in
             own = network.activations[layer - 1]
             # the same function with another kink subgradient is kink_convention's business
             return None if isinstance(own, str) and own.partition(":")[0] == other else act.prime(z)
-        out.append(("activation_derivative", f"the derivative of {other} is used", other_prime))
-    out.append(("missing_activation_derivative", "the factor sigma'(Z) is missing from delta",
-                lambda layer, z, a: np.ones_like(z)))
+        out.append(("activation_derivative", f"the derivative of {other} is used", other_prime, 2))
     return out
 
 
@@ -133,13 +131,16 @@ def candidates(case: Case) -> list[Candidate]:
     net, (params, X, Y) = case.network, as_float64(case)
     k, m = net.depth, case.batch_size
     out: list[Candidate] = []
-    for mid, what, repl in _sigma_prime_mistakes(net):
+    Z, A = forward(net, params, X)
+    for mid, what, repl, prior in _sigma_prime_mistakes(net):
         for layers in _layer_sets(k):
+            if all(repl(layer, Z[layer], A[layer]) is None for layer in layers):
+                continue  # does not apply in these layers
             def sp(layer, z, a, layers=layers, repl=repl):
                 v = repl(layer, z, a) if layer in layers else None
                 return net.sigma_prime(layer, z) if v is None else v
             grads, deltas = backprop(net, params, X, Y, sigma_prime=sp)
-            out.append(Candidate(mid, f"{what}, in {_where(net, layers)}", grads, deltas, layers))
+            out.append(Candidate(mid, f"{what}, in {_where(net, layers)}", grads, deltas, layers, prior))
     for order in ("C", "F"):
         for layers in _layer_sets(k, first=2):
             def bm(layer, W, layers=layers, order=order):
@@ -165,6 +166,51 @@ def candidates(case: Case) -> list[Candidate]:
                                      "that overwrites instead of accumulating", g, d, tuple(range(1, k + 1))))
     out.extend(_kink_candidates(net, params, X, Y))
     return out
+
+
+def implied_candidates(case: Case, got: tuple) -> list[Candidate]:
+    """The sigma' the program used, solved per unit from its canonical gradients ``got`` in the
+    layer nearest the output that is wrong (assuming the layers above it right), as a candidate
+    when ``crosscheck.implied`` can name it for every unit; verified like any other candidate."""
+    net, (params, X, Y) = case.network, as_float64(case)
+    k = net.depth
+    Z, A = forward(net, params, X)
+    ref, deltas = backprop(net, params, X, Y)
+
+    def close(a, b):
+        return b is None or (np.shape(a) == np.shape(b) and
+                             float(np.linalg.norm(a - b)) <= 1e-6 * max(float(np.linalg.norm(b)), 1e-300))
+    for layer in range(k, 0, -1):
+        (dW, db), (rW, rb) = got[layer - 1], ref[layer - 1]
+        if close(dW, rW) and close(db, rb):
+            continue
+        name = net.activations[layer - 1]
+        if not isinstance(name, str):
+            return []
+        upstream = output_gradient(net, A[k], Y) if layer == k else params[layer][0].T @ deltas[layer + 1]
+        s = implied_sigma_prime(upstream, A[layer - 1], np.asarray(dW, float),
+                                None if db is None else np.asarray(db, float))
+        if s is None:
+            return []
+        said = [describe_implied(name, Z[layer][i], s[i]) for i in range(s.shape[0])]
+        if any(x is None for x in said) or not any(said):
+            return []
+        groups: dict[str, list[int]] = {}
+        for i, x in enumerate(said):
+            if x:
+                groups.setdefault(x, []).append(i + 1)
+        if len(groups) == 1 and sum(map(len, groups.values())) == s.shape[0]:
+            detail = f"{next(iter(groups))}, in {_where(net, (layer,))}"
+        else:
+            detail = f"in {_where(net, (layer,))}, " + "; ".join(
+                f"unit{'s' if len(u) > 1 else ''} {join_words([str(i) for i in u])}: {x}" for x, u in groups.items())
+        used = np.where(np.isfinite(s), s, net.sigma_prime(layer, Z[layer]))
+
+        def sp(lay, z, a, layer=layer, used=used):
+            return used if lay == layer else net.sigma_prime(lay, z)
+        grads, ds = backprop(net, params, X, Y, sigma_prime=sp)
+        return [Candidate("activation_derivative", detail, grads, ds, (layer,), 1)]
+    return []
 
 
 def _kink_candidates(net: Network, params: Any, X: np.ndarray, Y: Any) -> list[Candidate]:

@@ -33,7 +33,7 @@ from .draws import DrawError, draw
 from .losses import LOSSES, get_loss
 from .network import REDUCTIONS, Network
 
-__all__ = ["networks", "conventions", "cases", "architectures", "DEFAULT_ACTIVATIONS"]
+__all__ = ["networks", "conventions", "cases", "coincident_cases", "architectures", "DEFAULT_ACTIVATIONS"]
 
 DEFAULT_ACTIVATIONS = tuple(ACTIVATIONS)
 
@@ -234,3 +234,70 @@ def cases(
     return arch.map(_make)
 
 
+
+
+# ---- coincident dimensions: the second phase of shapes ----------------------------------------------
+
+COINCIDENCES = ("square", "m_width", "out_in")
+
+
+def _coincide(draw_, net: Network, conv: Convention, m: int, lo: int, hi: int) -> tuple[Network, int]:
+    """Make one dimension coincide with another: a square W (n_l = n_{l-1}), m equal to a width,
+    or n_out equal to n_in. Shrinks towards the square W of the last layer."""
+    widths = list(net.widths)
+    k = net.depth
+    fixed_out = net.loss_fn.output_width is not None
+    kinds = ["square"]
+    if conv.batch != "single" and any(lo <= w <= hi for w in widths):
+        kinds.append("m_width")
+    if not fixed_out and k >= 2:
+        kinds.append("out_in")
+    kind = draw_(st.sampled_from(kinds))
+    if kind == "square":
+        layer = draw_(st.integers(1, k).map(lambda i: k + 1 - i))  # the last layer first
+        if layer == k and fixed_out:
+            widths[k - 1] = widths[k]
+        else:
+            widths[layer] = widths[layer - 1]
+    elif kind == "out_in":
+        widths[k] = widths[0]
+    else:
+        m = draw_(st.sampled_from([w for w in widths if lo <= w <= hi]))
+    if any(not isinstance(a, str) for a in net.activations):
+        reject()  # per-neuron activations are tied to the widths they were drawn for
+    try:
+        return replace(net, widths=tuple(widths), alpha=None), m
+    except ValueError:
+        reject()
+
+
+def coincident_cases(
+    *,
+    networks: st.SearchStrategy[Network] | None = None,
+    conventions: st.SearchStrategy[Convention] | None = None,
+    batch_sizes: int | tuple[int, int] = (1, 6),
+    dtype: str = "float64",
+    kinks: bool = False,
+) -> st.SearchStrategy[Case]:
+    """Cases where two dimensions coincide: a square weight matrix, the batch size equal to a
+    width, or n_out equal to n_in. Code that guesses a layout from shapes, or multiplies by W
+    where W^T belongs, is wrong there in its values only (``crosscheck check`` runs these after
+    the distinct-dimension cases)."""
+    if dtype not in ("float64", "float32"):
+        raise InvalidArgument(f"dtype must be 'float64' or 'float32', got {dtype!r}")
+    m_lo, m_hi = _range("batch_sizes", batch_sizes, 1)
+    nets = networks if networks is not None else globals()["networks"](distinct=False)
+    arch = architectures(networks=nets, conventions=conventions, batch_sizes=batch_sizes, distinct=False)
+
+    @st.composite
+    def _case(draw_) -> Case:
+        net, conv, m, seed = draw_(arch)
+        net, m = _coincide(draw_, net, conv, m, m_lo, m_hi)
+        try:
+            d = draw(net, seed, batch_size=m, draws=1, kinks=kinks, dtype=dtype)
+        except DrawError:
+            reject()
+        params, X, Y = d.one(0)
+        return Case(net, conv, params, X, Y)
+
+    return _case()
