@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from .alternatives import loss_candidates, penalty_candidates
 from .case import Case
 from .conventions import Convention, as_finite_array
 from .errors import ConventionError
@@ -569,11 +570,14 @@ def diagnose(case: Case, got_user_layout: Any, *, mutated: bool | Sequence[str] 
     if base is not None:
         explanations.append(base)
     order = {i: n for n, i in enumerate(CATALOGUE)}
-    cands = sorted(candidates(case), key=lambda c: order[c.id])
     try:
-        cands += implied_candidates(case, case.convention.params_from_user(got_user_layout, net, gradient=True))
+        got_canonical = case.convention.params_from_user(got_user_layout, net, gradient=True)
     except (ConventionError, ValueError):
-        pass  # shapes off: no sigma' to solve for
+        got_canonical = None  # shapes off: no sigma' or penalty to solve for
+    cands = candidates(case) + loss_candidates(case) + penalty_candidates(case, got_canonical)
+    cands = sorted(cands, key=lambda c: order[c.id])
+    if got_canonical is not None:
+        cands += implied_candidates(case, got_canonical)
     for n, cand in enumerate(cands, start=1):
         e = _explain(matcher, case, cand, n, expected)
         if e is not None:

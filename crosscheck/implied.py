@@ -169,7 +169,7 @@ def implied_sigma_prime(upstream: np.ndarray, A_prev: np.ndarray, dW: np.ndarray
     if np.linalg.matrix_rank(M) < m:
         return None
     rhs = dW if db is None else np.hstack([dW, db[:, None]])  # (n_l, n_{l-1}(+1))
-    delta, *_ = np.linalg.lstsq(M.T, rhs.T, rcond=None)  # (m, n_l)
+    delta, *_ = np.linalg.lstsq(M, rhs.T, rcond=None)  # (m, n_l): M delta_i = rhs_i per unit
     delta = delta.T
     scale = max(float(np.linalg.norm(rhs)), 1e-300)
     if float(np.linalg.norm(delta @ M.T - rhs)) > rtol * 1e3 * scale:
