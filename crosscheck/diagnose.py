@@ -31,7 +31,7 @@ from .alternatives import loss_candidates, penalty_candidates
 from .case import Case
 from .conventions import Convention, as_finite_array
 from .errors import ConventionError
-from .mistakes import Candidate, as_float64, backprop, candidates, implied_candidates, join_words
+from .mistakes import Candidate, as_float64, backprop, candidates, combine, implied_candidates, join_words
 from .network import Network
 from .symptoms import dtype_symptoms, returned_parameters, unreached_layers
 
@@ -399,13 +399,14 @@ def _explain(matcher: _Matcher, case: Case, cand: Candidate | None, order: int,
         else:
             unexplained.append(label)
     chosen = _select(options)
-    cost = _set_cost(chosen) + (cand is not None)
+    mechanisms = 0 if cand is None else (len(cand.parts) or 1)
+    cost = _set_cost(chosen) + mechanisms
     if cost > _MAX_COST:  # too contrived to believe: keep only what needs no slip
         for p, o in list(chosen.items()):
             if o.cost > 0:
                 unexplained.append(p)
                 del chosen[p]
-        cost = (cand is not None)
+        cost = mechanisms
     return _Explanation(cand, chosen, unexplained, cost, order)
 
 
@@ -442,10 +443,11 @@ def _sentences(case: Case, expl: _Explanation, expected: dict[str, np.ndarray],
     out: list[Diagnosis] = []
     all_labels = [label for label, _, _ in _names(case.network, case.convention)]
     if expl.candidate is not None:
-        cand_user = expected_user_arrays(case, expl.candidate.grads)
-        changed = [p for p in all_labels if not _close(cand_user[p], expected[p], matcher)]
-        first = _backprop_order(changed or all_labels)[0]
-        out.append(Diagnosis(expl.candidate.id, first, _layer_of(first), expl.candidate.detail))
+        for cand in expl.candidate.parts or (expl.candidate,):  # each where it starts, going backwards
+            cand_user = expected_user_arrays(case, cand.grads)
+            changed = [p for p in all_labels if not _close(cand_user[p], expected[p], matcher)]
+            first = _backprop_order(changed or all_labels)[0]
+            out.append(Diagnosis(cand.id, first, _layer_of(first), cand.detail))
     chosen = expl.chosen
     by_id: dict[str, list[str]] = {}
     for p, o in chosen.items():
@@ -583,6 +585,9 @@ def diagnose(case: Case, got_user_layout: Any, *, mutated: bool | Sequence[str] 
         if e is not None:
             explanations.append(e)
     explanations.sort(key=_Explanation.key)
+    if explanations[0].unexplained:  # no one mechanism explains it all: two of them, at different layers?
+        explanations += _pairs(matcher, case, explanations, cands, expected)
+        explanations.sort(key=_Explanation.key)
     best = explanations[0]
     if best.candidate is None and best.cost == 0 and not best.unexplained:
         if not out:
@@ -612,6 +617,30 @@ def diagnose(case: Case, got_user_layout: Any, *, mutated: bool | Sequence[str] 
             rel = float(np.linalg.norm(got[p] - expected[p])) / max(float(np.linalg.norm(expected[p])), matcher.floor)
             out.append(Diagnosis("unknown", p, _layer_of(p), f"{p} differs from the expected gradient (relative "
                                  f"error {rel:.3g}) and no mistake in the catalogue explains it"))
+    return out
+
+
+_PAIR_SEEDS = 6  # single mechanisms (those explaining the most) each tried with every other
+
+
+def _pairs(matcher: _Matcher, case: Case, explanations: list[_Explanation], cands: list[Candidate],
+           expected: dict[str, np.ndarray]) -> list[_Explanation]:
+    hooked = [c for c in cands if c.sigma_prime is not None or c.back_matrix is not None]
+    seeds = [e.candidate for e in explanations if e.candidate is not None and e.candidate in hooked]
+    seeds = seeds[:_PAIR_SEEDS]
+    out = []
+    order = len(cands) + 1
+    for first in seeds:
+        for second in hooked:
+            if second is first or second.id == first.id and second.sigma_prime is not None:
+                continue
+            pair = combine(case, first, second)
+            if pair is None:
+                continue
+            e = _explain(matcher, case, pair, order, expected)
+            order += 1
+            if e is not None and not e.unexplained:
+                out.append(e)
     return out
 
 

@@ -23,8 +23,8 @@ from .implied import describe_implied, implied_sigma_prime, wrong_derivatives
 from .network import Network
 from .reference.forward import forward, output_gradient
 
-__all__ = ["backprop", "Candidate", "candidates", "implied_candidates", "as_float64", "join_words", "SigmaPrime",
-           "BackMatrix"]
+__all__ = ["backprop", "Candidate", "candidates", "implied_candidates", "combine", "as_float64", "join_words",
+           "SigmaPrime", "BackMatrix"]
 
 
 def join_words(labels: Sequence[str]) -> str:
@@ -61,7 +61,7 @@ def backprop(network: Network, params: Any, X: np.ndarray, Y: Any, *, sigma_prim
     return tuple(grads), deltas
 
 
-@dataclass
+@dataclass(eq=False)
 class Candidate:
     """The output of a program with one mechanism mistake; ``layers`` where it was planted."""
 
@@ -71,6 +71,33 @@ class Candidate:
     deltas: list
     layers: tuple[int, ...] = ()
     prior: int = 1  # among equally simple explanations, the lower the likelier
+    sigma_prime: SigmaPrime | None = None  # the hooks that made it, so two can be combined
+    back_matrix: BackMatrix | None = None
+    parts: tuple[Candidate, ...] = ()  # a combination of two mechanisms
+
+
+def combine(case: Case, first: Candidate, second: Candidate) -> Candidate | None:
+    """Two mechanisms in one program (e.g. a wrong sigma' in layer 1 and no transpose in layer 3),
+    or None when their hooks collide (both replace sigma' in one layer)."""
+    hooks = [c for c in (first, second) if c.sigma_prime is not None or c.back_matrix is not None]
+    if len(hooks) != 2 or (first.sigma_prime is not None and second.sigma_prime is not None
+                           and set(first.layers) & set(second.layers)):
+        return None
+    if first.back_matrix is not None and second.back_matrix is not None:
+        return None
+    sps = [c for c in (first, second) if c.sigma_prime is not None]
+    bm = first.back_matrix or second.back_matrix
+    net, (params, X, Y) = case.network, as_float64(case)
+
+    def sp(layer, z, a):
+        for c in sps:
+            if layer in c.layers:
+                return c.sigma_prime(layer, z, a)
+        return net.sigma_prime(layer, z)
+    grads, deltas = backprop(net, params, X, Y, sigma_prime=sp, back_matrix=bm)
+    return Candidate(first.id, f"{first.detail}; and {second.detail}", grads, deltas,
+                     tuple(sorted(set(first.layers) | set(second.layers))), max(first.prior, second.prior),
+                     parts=(first, second))
 
 
 def _layer_sets(k: int, first: int = 1) -> list[tuple[int, ...]]:
@@ -140,7 +167,8 @@ def candidates(case: Case) -> list[Candidate]:
                 v = repl(layer, z, a) if layer in layers else None
                 return net.sigma_prime(layer, z) if v is None else v
             grads, deltas = backprop(net, params, X, Y, sigma_prime=sp)
-            out.append(Candidate(mid, f"{what}, in {_where(net, layers)}", grads, deltas, layers, prior))
+            out.append(Candidate(mid, f"{what}, in {_where(net, layers)}", grads, deltas, layers, prior,
+                                 sigma_prime=sp))
     for order in ("C", "F"):
         for layers in _layer_sets(k, first=2):
             def bm(layer, W, layers=layers, order=order):
@@ -150,7 +178,7 @@ def candidates(case: Case) -> list[Candidate]:
             how = "reshaped" + (" in Fortran order" if order == "F" else "")
             detail = (f"the backward pass multiplies the delta by {ws} {how} to the transposed shape instead of "
                       "transposed: delta_(l-1) = (W_l^T delta_l) o sigma'(Z_(l-1))")
-            out.append(Candidate("no_transpose_in_backprop", detail, grads, deltas, tuple(layers)))
+            out.append(Candidate("no_transpose_in_backprop", detail, grads, deltas, tuple(layers), back_matrix=bm))
     if m >= 2:
         for j in sorted({0, m - 1}):
             grads, deltas = backprop(net, params, X[:, j:j + 1], None if Y is None else Y[:, j:j + 1])
@@ -209,7 +237,7 @@ def implied_candidates(case: Case, got: tuple) -> list[Candidate]:
         def sp(lay, z, a, layer=layer, used=used):
             return used if lay == layer else net.sigma_prime(lay, z)
         grads, ds = backprop(net, params, X, Y, sigma_prime=sp)
-        return [Candidate("activation_derivative", detail, grads, ds, (layer,), 1)]
+        return [Candidate("activation_derivative", detail, grads, ds, (layer,), 1, sigma_prime=sp)]
     return []
 
 

@@ -248,3 +248,172 @@ def test_user_arrays_refuses_what_is_not_the_declared_container():
     assert user_arrays(case.convention, case.network, wrong)["dW1"].shape == right[0][0].T.shape
     with pytest.raises(ConventionError):
         diagnose(case, None)
+
+
+# ---- implied derivatives: generic over the activation table ----------------------------------------------
+
+from crosscheck.activations import ACTIVATIONS  # noqa: E402
+from crosscheck.evidence import coincident_cases as coincident_reruns  # noqa: E402
+from crosscheck.evidence import diagnosis_cases, stateful_detail  # noqa: E402
+from crosscheck.implied import describe_implied, wrong_derivatives  # noqa: E402
+from crosscheck.strategies import coincident_cases  # noqa: E402
+
+ROOMY = dict(widths=(5, 6, 7, 3), m=4)  # m <= n_{l-1} + 1: sigma' is solvable per unit
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_every_wrong_derivative_in_the_library_is_named_for_every_activation(name):
+    case = make_case(CONVENTIONS[2], acts=(name, name, "identity"), **ROOMY)
+    net = case.network
+    library = wrong_derivatives(name)
+    assert library, name
+    for w in library:
+        def sp(layer, z, a, w=w):
+            return w.fn(z, a) if layer == 1 else net.sigma_prime(layer, z)
+        grads, _ = backprop(net, case.params, case.X, case.Y, sigma_prime=sp)
+        if all(np.allclose(a, b) for (a, _), (b, _) in zip(grads, gradients(net, case.params, case.X, case.Y))):
+            continue  # this draw cannot tell them apart (e.g. every z on one side of the kink)
+        d = diagnose(case, user(case, grads))
+        assert d[0].id == "activation_derivative" and (d[0].parameter, d[0].layer) == ("dW1", 1), (w.key, d)
+        assert w.sentence in d[0].detail or "unit" in d[0].detail, (w.sentence, d[0].detail)
+
+
+def test_the_sentences_name_what_went_wrong():
+    said = {w.key: w.sentence for w in wrong_derivatives("tanh")}
+    assert said["1-a"] == "tanh' computed as 1 - tanh(z): the square is missing (tanh' = 1 - tanh(z)^2)"
+    assert said["at_activation"].startswith("tanh' is evaluated at the activation A = tanh(Z) instead of")
+    elu = {w.key: w.sentence for w in wrong_derivatives("elu")}
+    assert elu["value|z < 0"] == "elu' for z < 0 computed as elu(z) itself: the value, not the derivative"
+    sig = {w.key: w.sentence for w in wrong_derivatives("sigmoid")}
+    assert "the factor sigmoid(z) is missing" in sig["1-a"]
+    # every entry differs from the true derivative
+    for name in ACTIVATIONS:
+        act = ACTIVATIONS[name]
+        z = np.linspace(-2, 2, 41) + 1e-3
+        for w in wrong_derivatives(name):
+            assert not np.allclose(w.fn(z, act.value(z)), act.prime(z)), (name, w.key)
+
+
+def test_a_slope_nobody_listed_is_solved_from_the_gradients():
+    case = make_case(CONVENTIONS[3], acts=("leaky_relu", "leaky_relu", "identity"), **ROOMY)
+    net = case.network
+
+    def sp(layer, z, a):
+        return np.where(z > 0, 1.0, 0.2) if layer == 2 else net.sigma_prime(layer, z)
+    grads, _ = backprop(net, case.params, case.X, case.Y, sigma_prime=sp)
+    d = diagnose(case, user(case, grads))[0]
+    assert (d.id, d.layer) == ("activation_derivative", 2)
+    assert "leaky_relu' for z < 0 is taken as 0.2 (expected 0.01)" in d.detail
+    assert describe_implied("tanh", np.array([0.3, -0.2]), 1 - np.tanh(np.array([0.3, -0.2])) ** 2) == ""
+    assert describe_implied("tanh", np.array([0.3, -0.2]), np.array([7.0, -3.0])) is None
+
+
+def test_two_mechanisms_are_each_named_where_they_start():
+    case = make_case(CONVENTIONS[0], acts=("tanh", "tanh", "identity"), **ROOMY)
+    net = case.network
+    grads, _ = backprop(net, case.params, case.X, case.Y,
+                        sigma_prime=lambda layer, z, a: 1 - np.tanh(z) if layer == 1 else net.sigma_prime(layer, z),
+                        back_matrix=lambda layer, W: W.reshape(W.shape[::-1]) if layer == 3 else W.T)
+    d = diagnose(case, user(case, grads))
+    assert [(x.id, x.layer) for x in d[:2]] == [("no_transpose_in_backprop", 2), ("activation_derivative", 1)]
+    # a mechanism and a slip
+    grads, _ = backprop(net, case.params, case.X, case.Y,
+                        sigma_prime=lambda layer, z, a: net.sigma_prime(layer, a) if layer == 1
+                        else net.sigma_prime(layer, z))
+    named = user(case, grads)
+    named["dW3"] = named["dW3"].T
+    assert set(ids(diagnose(case, named))[:2]) == {"activation_derivative", "transposed"}
+
+
+# ---- whole-array symptoms ------------------------------------------------------------------------------------
+
+def test_integers_and_lower_precision_are_named_dtype():
+    case = make_case()
+    e = expected_named(case)
+    d = diagnose(case, {k: v.astype(np.int64) for k, v in e.items()})
+    assert d[0].id == "dtype" and d[0].detail.startswith("int64 came back for dW1")
+    assert "unreached_layer" not in ids(d)  # truncated to zeros is the dtype's doing
+    d = diagnose(case, {k: v.astype(np.float32) for k, v in e.items()})
+    assert ids(d) == ["dtype"] and "float32 came back" in d[0].detail and "float64 inputs" in d[0].detail
+
+
+def test_updated_parameters_are_named_with_their_learning_rate():
+    case = make_case(CONVENTIONS[1])
+    e = expected_named(case)
+    P = user_arrays(case.convention, case.network, case.convention.params_to_user(case.params, case.network))
+    d = diagnose(case, {k: P[k] - 0.05 * v for k, v in e.items()})
+    assert ids(d) == ["returns_parameters"] and "eta = 0.05" in d[0].detail
+
+
+def test_a_layer_left_at_zero_is_a_layer_never_reached():
+    case = make_case(CONVENTIONS[1])
+    e = expected_named(case)
+    d = diagnose(case, {**e, "dW1": np.zeros_like(e["dW1"]), "db1": np.zeros_like(e["db1"])})
+    assert ids(d) == ["unreached_layer"] and (d[0].parameter, d[0].layer) == ("dW1", 1)
+    assert "never reached layer 1" in d[0].detail
+
+
+def test_scale_factors_are_named_by_the_dimension_they_equal():
+    case = make_case(CONVENTIONS[2], widths=(5, 6, 3), acts=("tanh", "identity"), m=4)  # m, n_in, n_out distinct
+    e = expected_named(case)
+    for factor, words in ((1 / 3, "n_out = 3"), (5.0, "n_in = 5"), (4.0, "m = 4"), (2.0, "(a factor 2")):
+        d = diagnose(case, named_to_container(case, {k: factor * v for k, v in e.items()}))
+        assert d[0].id == "scale" and words in d[0].detail, (factor, d[0].detail)
+    # n_out = 2 and the constant 2 share the value: the sentence names both
+    case = make_case(CONVENTIONS[2], widths=(5, 6, 2), acts=("tanh", "identity"), m=4)
+    e = expected_named(case)
+    d = diagnose(case, named_to_container(case, {k: v / 2 for k, v in e.items()}))[0]
+    assert "1/2" in d.detail and "n_out = 2" in d.detail
+
+
+def test_another_loss_is_named_loss():
+    case = make_case(CONVENTIONS[0], widths=(5, 6, 3), acts=("tanh", "sigmoid"), loss="bce", m=4)
+    other = Network(case.network.widths, case.network.activations, loss="half_sse", reduction="mean")
+    grads = gradients(other, case.params, case.X, case.Y)
+    d = diagnose(case, user(case, grads))[0]
+    assert d.id == "loss" and "--loss half_sse" in d.detail
+
+
+def test_a_shape_slip_comes_after_every_value_level_name():
+    case = make_case(CONVENTIONS[1], m=4)
+    _, deltas = backprop(case.network, case.params, case.X, case.Y)
+    e = expected_named(case)
+    d = diagnose(case, {**e, "db2": deltas[2]})  # columns: the (n_2, m) delta itself
+    assert ids(d)[0] == "bias_not_reduced"
+
+
+# ---- where to diagnose -----------------------------------------------------------------------------------------
+
+def test_diagnosis_cases_make_dimensions_distinct_and_keep_the_shrunk_case_last():
+    case = make_case(CONVENTIONS[2], widths=(2, 3, 2), acts=("relu", "identity"), m=1)
+    out = diagnosis_cases(case)
+    roomy = out[0]
+    m, n_in, n_out = roomy.batch_size, roomy.network.n_in, roomy.network.n_out
+    assert len({m, n_in, n_out}) == 3 and 2 not in {m, n_in, n_out} and m >= 2
+    assert roomy.network.activations == case.network.activations and roomy.convention == case.convention
+    Z = roomy.X.T @ roomy.params[0][0].T + roomy.params[0][1]  # rows: every relu unit sees both signs
+    assert ((Z < 0).any(0) & (Z > 0).any(0)).all()
+    assert out[1].network.widths == case.network.widths and out[1].batch_size >= 2
+    assert out[-1] is case
+
+
+def test_coincident_reruns_square_every_weight():
+    case = make_case(CONVENTIONS[1], widths=(3, 5, 2), acts=("tanh", "identity"))
+    for c in coincident_reruns(case):
+        assert len(set(c.network.widths)) == 1
+    assert {c.batch_size for c in coincident_reruns(case)} == {5, 6}
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(coincident_cases(networks=__import__("crosscheck.strategies").strategies.networks(depth=(1, 3), distinct=False)))
+def test_coincident_cases_always_have_a_coincidence(case):
+    w, m = case.network.widths, case.batch_size
+    square = any(w[i] == w[i + 1] for i in range(len(w) - 1))
+    assert square or m in w or w[0] == w[-1]
+
+
+def test_two_calls_that_differ_are_named_stateful():
+    a = {"dW1": np.ones((2, 3))}
+    assert stateful_detail(a, {"dW1": np.ones((2, 3))}) is None
+    text = stateful_detail(a, {"dW1": 2 * np.ones((2, 3))})
+    assert "called twice on the same inputs" in text and "dW1" in text
