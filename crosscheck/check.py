@@ -128,9 +128,10 @@ class CheckReport:
         else:
             ids = ", ".join(d.id for d in self.diagnosis)
             lines.append(f"FAIL: {self.target} returned wrong gradients (exit 1) [{ids}]")
-            lines.append(f"after {self.examples} examples, shrunk to a minimal case ({conv}, {self.dtype})")
-            if self.note:
-                lines.append(self.note)
+            if self.note:  # it crashed on distinct dimensions: nothing was shrunk
+                lines.append(f"after {self.examples} examples ({conv}, {self.dtype}): {self.note}")
+            else:
+                lines.append(f"after {self.examples} examples, shrunk to a minimal case ({conv}, {self.dtype})")
             if self.shrunk is not None and self.case is not None and self.shrunk is not self.case:
                 lines.append(f"hypothesis shrank it to {self.shrunk.describe()}; diagnosed on the case below, "
                              "re-drawn around it where the mistake is identifiable")
@@ -357,8 +358,8 @@ def run_check(fn_or_target: Any, options: CheckOptions, *, preset: str | None = 
             if failure is not None:
                 report.verdict, report.error = "fail", None
         if report.verdict != "error" and failure is not None:
+            report.shrunk = None if report.verdict == "fail" else failure.case  # a crash re-run was not shrunk
             report.verdict = "fail"
-            report.shrunk = failure.case
             failure, first = _where_visible(sandbox, failure, dtype, seed)
             report.case, report.expected, report.got = failure.case, failure.expected, failure.got
             report.comparison, report.mutated, report.output = failure.comparison, failure.mutated, failure.output

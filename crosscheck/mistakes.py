@@ -175,9 +175,17 @@ def candidates(case: Case) -> list[Candidate]:
                 return W.reshape(W.shape[::-1], order=order) if layer in layers else W.T
             grads, deltas = backprop(net, params, X, Y, back_matrix=bm)
             ws = join_words([f"W{layer}" for layer in sorted(layers)])
-            how = "reshaped" + (" in Fortran order" if order == "F" else "")
-            detail = (f"the backward pass multiplies the delta by {ws} {how} to the transposed shape instead of "
-                      "transposed: delta_(l-1) = (W_l^T delta_l) o sigma'(Z_(l-1))")
+            square = all(net.widths[layer] == net.widths[layer - 1] for layer in layers)
+            if square and order == "F":
+                continue  # a square W reshaped is W itself, in either order
+            if square:  # the code ran only because the shapes happened to fit
+                detail = (f"the backward pass multiplies the delta by {ws} where the transpose belongs (square, so "
+                          "the shapes fit; elsewhere this raises a shape error): delta_(l-1) = (W_l^T delta_l) o "
+                          "sigma'(Z_(l-1))")
+            else:
+                how = "reshaped" + (" in Fortran order" if order == "F" else "")
+                detail = (f"the backward pass multiplies the delta by {ws} {how} to the transposed shape instead "
+                          "of transposed: delta_(l-1) = (W_l^T delta_l) o sigma'(Z_(l-1))")
             out.append(Candidate("no_transpose_in_backprop", detail, grads, deltas, tuple(layers), back_matrix=bm))
     if m >= 2:
         for j in sorted({0, m - 1}):
