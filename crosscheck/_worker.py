@@ -1,13 +1,22 @@
 """The sandbox worker: a separate process that imports the implementation under test and calls it.
 
-Started by ``crosscheck.sandbox.Sandbox`` as ``python -u -c <boot> READ_FD WRITE_FD``, which calls ``main``.
-Its stdout and stderr (fd 1 and 2) are files the parent reads; the protocol runs on two
-private pipes, so nothing the implementation prints can disturb it.
+``crosscheck.sandbox`` starts it as ``python -I -B -u -c BOOT READ_FD WRITE_FD`` in a private empty
+directory with a scrubbed environment (as an unprivileged user when crosscheck runs as root). The
+package is never on its path: BOOT reads this file's text and ``_protocol``'s from the pipe and runs
+them in one fresh namespace (``__name__ == "_crosscheck_worker"``), so nothing here can import
+crosscheck, and an audit hook refuses ``crosscheck`` and every ``--forbid-import`` module for the
+whole run.
 
-The frames are ``crosscheck._protocol``'s: pickles from the trusted parent, and back a JSON
-description of the returned container with raw array bytes, never a pickle. The worker
-decides nothing: it reports what the function returned and what its inputs look like
+Its stdout and stderr (fd 1 and 2) are files the parent reads; the protocol runs on two private
+pipes, so nothing the implementation prints can disturb it. Frames: pickles from the trusted
+parent; back a JSON description of the returned container with raw array bytes, never a pickle.
+The worker decides nothing: it reports what the function returned and what its inputs look like
 afterwards; every verdict is computed in the parent.
+
+Requests are dispatched on their ``op`` through ``OPS`` (``call``: the implementation on
+``params, X, Y``; ``exit``: leave). A new operation is a function ``(state, request) -> (meta,
+arrays)`` added to ``OPS``; ``state`` holds the loaded function and anything kept worker-side
+between requests.
 """
 
 from __future__ import annotations
@@ -23,13 +32,113 @@ from typing import Any
 
 import numpy as np
 
-from crosscheck._protocol import HANDLE_KEY, MAX_DEPTH, encode, recv, send
+if __name__ != "_crosscheck_worker":  # imported from the package (tests); in the worker, BOOT runs _protocol first
+    from crosscheck._protocol import HANDLE_KEY, MAX_DEPTH, encode, recv, send
 
 FILE_LIMIT = 64 * 2**20  # bytes of stdout/stderr per call (RLIMIT_FSIZE); the parent truncates between calls
+OPEN_FILES = 256  # RLIMIT_NOFILE: enough for torch or JAX, not for exhausting the machine's descriptors
+TASKS = 512  # RLIMIT_NPROC (counted per user, threads included): a fork bomb stops here
+_OWN = "<crosscheck"  # co_filename prefix of the code BOOT runs (this file and _protocol)
 
 
 class _UsageProblem(Exception):
     """TARGET names a module, file or attribute that does not exist, or is not callable."""
+
+
+class ForbiddenImport(ImportError):
+    """An import the check forbids (``--forbid-import``, or crosscheck itself)."""
+
+
+# ---- the import guard -----------------------------------------------------------------------------
+
+def _is_own(filename: str) -> bool:
+    return filename.startswith(_OWN) or filename.startswith("<frozen importlib") \
+        or os.sep + "importlib" + os.sep in filename
+
+
+def _where() -> str:
+    """file:line of the user's code that asked for the import (frames of importlib and this file skipped)."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if not _is_own(name):
+            return f"{name}:{frame.f_lineno}"
+        frame = frame.f_back
+    return "unknown location"
+
+
+def _locations(name: str) -> list[str]:
+    """Where module ``name`` would be loaded from, found without importing anything."""
+    parts = name.split(".")
+    try:
+        spec = importlib.util.find_spec(parts[0])  # a top-level name: finders only, nothing executed
+    except (ImportError, ValueError):
+        return []
+    if spec is None:
+        return []
+    out = []
+    for base in list(spec.submodule_search_locations or []) or ([spec.origin] if spec.origin else []):
+        path = os.path.join(base, *parts[1:]) if len(parts) > 1 else base
+        for candidate in (path, path + ".py"):
+            if os.path.exists(candidate):
+                out.append(os.path.realpath(candidate))
+    return out
+
+
+def install_guard(forbidden: list[str], hidden: list[str]) -> dict:
+    """Refuse ``forbidden`` modules and their submodules for the rest of the process (audit hooks
+    cannot be removed): the ``import`` event catches import statements, and the ``open`` event any
+    other way in (``importlib.import_module``, a loader, reading the files), since every route to a
+    module's code opens its files. The first refused ``--forbid-import`` module is kept in the
+    returned dict: it decides the verdict (exit 3) even if the implementation catches the ImportError.
+    crosscheck itself (and the ``hidden`` directories, its package) is refused as not importable."""
+    state: dict[str, Any] = {"violation": None}
+    names = tuple(forbidden)
+    prefixes = tuple(n + "." for n in names)
+    located = [(d, "crosscheck") for d in hidden]
+    for n in names:
+        located += [(loc, n) for loc in _locations(n)]
+    blocked: list[tuple[str, str]] = []  # (path prefix, module): a package's folder, a module's file and its .pyc
+    for path, top in located:
+        path = os.path.realpath(path)
+        if os.path.isdir(path):
+            blocked.append((os.path.join(path, ""), top))
+        else:
+            stem = os.path.splitext(os.path.basename(path))[0]
+            blocked += [(path, top), (os.path.join(os.path.dirname(path), "__pycache__", stem + "."), top)]
+    blocked_prefixes = tuple(p for p, _ in blocked)
+
+    def refuse(top: str, what: str) -> None:
+        where = _where()
+        if top == "crosscheck":  # not a teacher's rule: a plain ImportError, with the reason
+            raise ForbiddenImport(f"crosscheck is not importable in the sandbox ({what} at {where}): keep the "
+                                  "function under test in a module that does not import crosscheck, or import "
+                                  "it under `if __name__ == '__main__':`")
+        if state["violation"] is None:
+            state["violation"] = {"module": top, "name": what, "where": where}
+        raise ForbiddenImport(f"forbidden import: {top} ({what} at {where}; crosscheck --forbid-import)")
+
+    def hook(event: str, args: tuple) -> None:
+        if event == "import":
+            name = args[0]
+            if isinstance(name, str) and (name in names or name.startswith(prefixes)):
+                refuse(next(n for n in names if name == n or name.startswith(n + ".")), f"import of {name}")
+        elif event == "open" and blocked:
+            path = args[0]
+            if isinstance(path, bytes):
+                path = os.fsdecode(path)
+            if isinstance(path, str):
+                real = os.path.realpath(path)
+                if real.startswith(blocked_prefixes):
+                    refuse(next(top for prefix, top in blocked if real.startswith(prefix)), f"reading {path}")
+
+    sys.addaudithook(hook)
+    return state
+
+
+def _preloaded(forbidden: list[str]) -> list[str]:
+    """Forbidden names the worker itself has already imported (an audit hook cannot refuse those)."""
+    return [n for n in forbidden if any(m == n or m.startswith(n + ".") for m in list(sys.modules))]
 
 
 # ---- loading the target ----------------------------------------------------------------------
@@ -50,14 +159,14 @@ def _resolve(module: Any, qualname: str, where: str) -> Any:
 
 
 def _load_file(path: str, qualname: str, module_name: str | None) -> Any:
-    return _resolve(_import_file(path, module_name), qualname, os.path.abspath(path))
+    return _resolve(_import_file(path, module_name), qualname, path)
 
 
 def _import_file(path: str, module_name: str | None) -> Any:
-    path = os.path.abspath(path)
     if not os.path.isfile(path):
         raise _UsageProblem(f"no such file: {path}")
-    sys.path.insert(0, os.path.dirname(path))
+    if os.path.dirname(path) not in sys.path:
+        sys.path.insert(0, os.path.dirname(path))
     stem = os.path.splitext(os.path.basename(path))[0]
     name = module_name or (stem if stem.isidentifier() and stem not in sys.modules else "_crosscheck_target")
     spec = importlib.util.spec_from_file_location(name, path)
@@ -106,32 +215,59 @@ def _address_space() -> int | None:
         return None
 
 
-def _limit_memory(megabytes: int | None) -> None:
-    """Cap the address space at what the process holds now (Python, NumPy, the user's module)
-    plus ``megabytes``: the cap is on what the implementation allocates, not on its imports."""
+def _tasks_of_this_user() -> int:
+    """Threads owned by this real uid (what RLIMIT_NPROC counts)."""
+    uid, n = os.getuid(), 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                fields = dict(line.split(":", 1) for line in f if ":" in line)
+            if int(fields["Uid"].split()[0]) == uid:
+                n += int(fields["Threads"])
+        except (OSError, KeyError, ValueError):
+            continue
+    return n
+
+
+def _set(resource_: Any, which: int, value: int) -> None:
+    soft, hard = resource_.getrlimit(which)
+    if hard != resource_.RLIM_INFINITY:
+        value = min(value, hard)
+    resource_.setrlimit(which, (value, value))  # hard too: the implementation cannot raise it back
+
+
+def apply_limits(megabytes: int | None) -> None:
+    """Before the user's module is imported: its output files, open files and processes are bounded,
+    and its address space is capped at what the process holds now (Python and NumPy) plus
+    ``megabytes``, so the import counts against ``--memory`` as the calls do."""
     try:
         import resource
     except ImportError:  # pragma: no cover - not POSIX
         return
+    for which, value in ((resource.RLIMIT_FSIZE, FILE_LIMIT), (resource.RLIMIT_NOFILE, OPEN_FILES)):
+        try:
+            _set(resource, which, value)
+        except (ValueError, OSError):  # pragma: no cover - a platform that refuses: run without it
+            pass
+    if os.getuid() != 0 and sys.platform.startswith("linux"):  # root is not bound by RLIMIT_NPROC anyway
+        try:
+            _set(resource, resource.RLIMIT_NPROC, _tasks_of_this_user() + TASKS)
+        except (ValueError, OSError):  # pragma: no cover
+            pass
+    if megabytes is None:
+        return
+    base = _address_space()
+    if base is None:
+        return
     try:
-        soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-        if hard == resource.RLIM_INFINITY or hard > FILE_LIMIT:
-            resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_LIMIT, hard))
-        if megabytes is None:
-            return
-        base = _address_space()
-        if base is None:
-            return
-        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-        limit = base + megabytes * 2**20
-        if hard != resource.RLIM_INFINITY:
-            limit = min(limit, hard)
-        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
-    except (ValueError, OSError):  # pragma: no cover - a platform that refuses: run without the cap
+        _set(resource, resource.RLIMIT_AS, base + megabytes * 2**20)
+    except (ValueError, OSError):  # pragma: no cover
         pass
 
 
-# ---- the loop ----------------------------------------------------------------------------------
+# ---- requests ----------------------------------------------------------------------------------
 
 def _safe_str(exc: BaseException) -> str:
     try:
@@ -142,8 +278,9 @@ def _safe_str(exc: BaseException) -> str:
 
 def _user_traceback(exc: BaseException) -> str:
     tb = exc.__traceback__
-    # drop this module's own frames so the traceback starts in the user's code
-    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+    # drop the worker's own frames so the traceback starts in the user's code
+    while tb is not None and (tb.tb_frame.f_code.co_filename.startswith(_OWN)
+                              or tb.tb_frame.f_code.co_filename == globals().get("__file__")):
         tb = tb.tb_next
     return "".join(traceback.format_exception(type(exc), exc, tb))
 
@@ -156,13 +293,24 @@ def _flush() -> None:
             pass
 
 
-def _call(fn: Any, accepts_spec: bool, req: dict) -> tuple[dict, list[np.ndarray]]:
-    params, X, Y = req["params"], req["X"], req["Y"]
+def _forbidden(state: dict) -> dict | None:
+    v = state["guard"]["violation"]
+    if v is None:
+        return None
+    return {"status": "forbidden", "module": v["module"], "where": v["where"],
+            "message": f"forbidden import: {v['module']} ({v['name']} at {v['where']})"}
+
+
+def op_call(state: dict, req: dict) -> tuple[dict, list[np.ndarray]]:
+    """``fn(params, X, Y[, spec=])``; replies the result and the inputs as they are afterwards."""
+    if "fn" not in state:
+        return {"status": "missing", "message": "this target is a module, not a function"}, []
+    fn, params, X, Y = state["fn"], req["params"], req["X"], req["Y"]
     meta: dict = {"status": "ok"}
     result: Any = None
     t0 = time.perf_counter()
     try:
-        result = fn(params, X, Y, spec=req["spec"]) if accepts_spec else fn(params, X, Y)
+        result = fn(params, X, Y, spec=req["spec"]) if state["accepts_spec"] else fn(params, X, Y)
     except MemoryError as e:
         meta = {"status": "memory", "message": _safe_str(e), "traceback": _user_traceback(e)}
     except SystemExit as e:
@@ -170,7 +318,6 @@ def _call(fn: Any, accepts_spec: bool, req: dict) -> tuple[dict, list[np.ndarray
     except BaseException as e:  # noqa: BLE001 - everything the user's code raises is reported
         meta = {"status": "raised", "message": _safe_str(e), "traceback": _user_traceback(e)}
     meta["elapsed"] = time.perf_counter() - t0
-    meta["id"] = req.get("id")
     _flush()
     arrays: list[np.ndarray] = []
     try:
@@ -178,9 +325,20 @@ def _call(fn: Any, accepts_spec: bool, req: dict) -> tuple[dict, list[np.ndarray
             meta["result"] = encode(result, arrays)
         meta["inputs_after"] = encode([params, X, Y], arrays)
     except MemoryError as e:
-        return {"status": "memory", "message": f"{type(e).__name__} while returning the result",
-                "id": req.get("id")}, []
+        return {"status": "memory", "message": f"{type(e).__name__} while returning the result"}, []
     return meta, arrays
+
+
+# op name -> handler(state, request) -> (meta, arrays); "exit" (or a closed pipe) ends the loop
+OPS: dict[str, Any] = {"call": op_call}
+
+
+# ---- the loop ----------------------------------------------------------------------------------
+
+def _load(target: dict) -> Any:
+    if target["kind"] == "file":
+        return _load_file(target["path"], target["attr"], target.get("module_name"))
+    return _load_module(target["module"], target["attr"], target.get("file"))
 
 
 def main(argv: list[str]) -> int:
@@ -188,33 +346,56 @@ def main(argv: list[str]) -> int:
     init = recv(rfd)
     if init is None:
         return 0
-    for p in init.get("sys_path", []):
+    forbidden = list(init.get("forbid", []))
+    preloaded = _preloaded([n for n in forbidden if n != "crosscheck"])
+    if preloaded:
+        send(wfd, {"status": "usage", "message": f"cannot forbid {', '.join(preloaded)}: the sandbox's worker "
+                   "has imported it before your code runs"}, [])
+        return 0
+    for p in reversed(init.get("paths", [])):  # the target's root, never crosscheck's
         if p not in sys.path:
-            sys.path.append(p)
+            sys.path.insert(0, p)
     target = init["target"]
-    if not target.get("attr"):  # a whole module: the layer API, functions called by name
-        return _serve_namespace(rfd, wfd, target, init)
+    if target["kind"] == "file":  # its folder, where its sibling modules are, comes first
+        sys.path.insert(0, os.path.dirname(target["path"]))
+    state: dict[str, Any] = {"guard": install_guard(forbidden, list(init.get("hidden", [])))}
+    apply_limits(init.get("memory_mb"))
+    send(wfd, {"status": "booted"}, [])  # from here on the parent counts --timeout
     try:
-        if target["kind"] == "file":
-            fn = _load_file(target["path"], target["attr"], target.get("module_name"))
-        else:
-            fn = _load_module(target["module"], target["attr"], target.get("file"))
+        if target.get("attr"):
+            fn = _load(target)
+        else:  # a whole module: the layer API, its functions called by name ("invoke")
+            state["module"], state["handles"] = _import_target_module(target), {}
     except _UsageProblem as e:
-        send(wfd, {"status": "usage", "message": str(e)}, [])
+        send(wfd, _forbidden(state) or {"status": "usage", "message": str(e)}, [])
+        return 0
+    except MemoryError as e:
+        _flush()
+        send(wfd, _forbidden(state) or {"status": "memory", "message": _safe_str(e)}, [])
         return 0
     except BaseException as e:  # noqa: BLE001 - importing the user's module failed: report it
         _flush()
-        send(wfd, {"status": "import", "message": _safe_str(e), "traceback": _user_traceback(e)}, [])
+        send(wfd, _forbidden(state) or {"status": "import", "message": _safe_str(e),
+                                         "traceback": _user_traceback(e)}, [])
         return 0
-    accepts_spec = _accepts_spec(fn)
-    _limit_memory(init.get("memory_mb"))
+    ready: dict[str, Any] = {"status": "ready", "accepts_spec": False}
+    if "module" in state:
+        ready["functions"] = _public_functions(state["module"])
+    else:
+        state["fn"], state["accepts_spec"] = fn, _accepts_spec(fn)
+        ready["accepts_spec"] = state["accepts_spec"]
     _flush()
-    send(wfd, {"status": "ready", "accepts_spec": accepts_spec}, [])
+    send(wfd, _forbidden(state) or ready, [])
     while True:
         req = recv(rfd)
-        if req is None or req.get("op") != "call":
+        op = None if req is None else OPS.get(req.get("op"))
+        if op is None:
             return 0
-        meta, arrays = _call(fn, accepts_spec, req)
+        meta, arrays = op(state, req)
+        meta["id"] = req.get("id")
+        stop = _forbidden(state)
+        if stop is not None:  # even when the implementation caught the ImportError
+            meta, arrays = dict(stop, id=req.get("id")), []
         send(wfd, meta, arrays)
 
 
@@ -319,29 +500,16 @@ def _invoke(module: Any, handles: dict[int, Any], req: dict) -> tuple[dict, list
     return meta, arrays
 
 
-def _serve_namespace(rfd: int, wfd: int, target: dict, init: dict) -> int:
-    try:
-        module = _import_target_module(target)
-    except _UsageProblem as e:
-        send(wfd, {"status": "usage", "message": str(e)}, [])
-        return 0
-    except BaseException as e:  # noqa: BLE001 - importing the user's module failed: report it
-        _flush()
-        send(wfd, {"status": "import", "message": _safe_str(e), "traceback": _user_traceback(e)}, [])
-        return 0
-    _limit_memory(init.get("memory_mb"))
-    _flush()
-    send(wfd, {"status": "ready", "accepts_spec": False, "functions": _public_functions(module)}, [])
-    handles: dict[int, Any] = {}
-    while True:
-        req = recv(rfd)
-        if req is None or req.get("op") != "invoke":
-            return 0
-        if req.get("release"):
-            for key in req["release"]:
-                handles.pop(key, None)
-        meta, arrays = _invoke(module, handles, req)
-        send(wfd, meta, arrays)
+def op_invoke(state: dict, req: dict) -> tuple[dict, list[np.ndarray]]:
+    """``module.F(*args)`` of a whole-module target, with handles released first when asked."""
+    if "module" not in state:
+        return {"status": "missing", "message": "this target is a single function, not a module"}, []
+    for key in req.get("release") or ():
+        state["handles"].pop(key, None)
+    return _invoke(state["module"], state["handles"], req)
+
+
+OPS["invoke"] = op_invoke
 
 
 if __name__ == "__main__":

@@ -27,8 +27,10 @@ import numpy as np
 from .case import Case
 from .diagnose import Diagnosis, diagnose, expected_user_arrays, user_arrays
 from .errors import ConventionError, GradientMismatch, ImplementationError, UsageError
+from .isolation import default_forbidden
+from .output import require_writable, write_atomic, write_text
 from .presets import PRESETS, CheckOptions, resolve_options
-from .sandbox import Sandbox, Target, parse_target, trim_output
+from .sandbox import Sandbox, Target, parse_forbidden, parse_target, trim_output
 
 __all__ = ["CheckReport", "check_implementation", "run_check", "run_from_args", "DEFAULTS"]
 
@@ -205,6 +207,16 @@ def _reference(case: Case) -> tuple:
     return gradients(case.network, tuple((f(W), f(b)) for W, b in case.params), f(case.X), f(case.Y))
 
 
+def _preimport(plot: bool) -> None:
+    """Every crosscheck module a verdict or a report needs, imported before the first untrusted call:
+    an implementation that rewrites crosscheck's files on disk changes nothing in this process."""
+    import importlib
+
+    for name in ("compare", "tolerance", "reference.recursive", "diagnose", "mistakes", "report", "case",
+                 "conventions") + (("plot",) if plot else ()):
+        importlib.import_module(f"{__package__}.{name}")
+
+
 def _evaluate(sandbox: Sandbox, case: Case, dtype: str) -> _Outcome:
     from .compare import compare_gradients
 
@@ -212,6 +224,8 @@ def _evaluate(sandbox: Sandbox, case: Case, dtype: str) -> _Outcome:
     spec = None
     if sandbox.accepts_spec:
         spec = {"network": case.network.to_dict(), "convention": case.convention.to_dict(), "dtype": dtype}
+    expected_canonical = _reference(case)  # before the implementation runs on this case
+    expected = expected_user_arrays(case, expected_canonical)
     result = sandbox.call(params, X, Y, spec=spec)
     try:
         got = user_arrays(case.convention, case.network, result.value)
@@ -219,8 +233,6 @@ def _evaluate(sandbox: Sandbox, case: Case, dtype: str) -> _Outcome:
         raise ImplementationError(f"the implementation returned something other than the declared gradients "
                                   f"({case.convention.describe()}): {e}", kind="bad_output",
                                   output=result.output) from None
-    expected_canonical = _reference(case)
-    expected = expected_user_arrays(case, expected_canonical)
     comparison = None
     passed = all(got[p].shape == expected[p].shape for p in expected)
     if passed:
@@ -284,7 +296,7 @@ def _environment(profile: str, max_examples: int) -> dict:
 
 
 def _reproduce(target: Target, options: CheckOptions, *, preset: str | None, seed: int, examples: int, dtype: str,
-               timeout: float, memory: int | None) -> str:
+               timeout: float, memory: int | None, forbid: tuple[str, ...] = ()) -> str:
     flags = options.cli_flags()
     if preset in PRESETS:  # the preset, and only what was changed from it
         base = PRESETS[preset].options
@@ -297,12 +309,15 @@ def _reproduce(target: Target, options: CheckOptions, *, preset: str | None, see
         argv += ["--timeout", f"{timeout:g}"]
     if memory is not None and memory != 1024:
         argv += ["--memory", str(memory)]
+    if forbid:
+        argv += ["--forbid-import", ",".join(forbid)]
     return shlex.join(argv)
 
 
 def run_check(fn_or_target: Any, options: CheckOptions, *, preset: str | None = None, examples: int | None = None,
               seed: int = 0, timeout: float = 10.0, memory: int | None = 1024, dtype: str = "float64",
-              profile: str | None = None) -> CheckReport:
+              profile: str | None = None, forbid_imports: Any = None, isolation: str = "auto",
+              plot: bool = False) -> CheckReport:
     """Run the check and return its report (verdict pass, fail or error); raises ``UsageError``."""
     from hypothesis import HealthCheck, settings
 
@@ -318,6 +333,7 @@ def run_check(fn_or_target: Any, options: CheckOptions, *, preset: str | None = 
     if examples is not None and (isinstance(examples, bool) or not isinstance(examples, int) or examples < 1):
         raise UsageError(f"examples must be a positive integer, got {examples!r}")
     target = parse_target(fn_or_target)
+    forbid = parse_forbidden(default_forbidden() if forbid_imports is None else forbid_imports)
     profile_name = current_profile(profile)
     base = settings_for(profile_name)
     max_examples = examples or base.max_examples
@@ -329,9 +345,10 @@ def run_check(fn_or_target: Any, options: CheckOptions, *, preset: str | None = 
     report = CheckReport("pass", target.display, options, 0, seed, dtype, profile_name, max_examples, 0.0,
                          reproduce=_reproduce(target, options, preset=preset, seed=seed, examples=max_examples,
                                               dtype=dtype,
-                                              timeout=timeout, memory=memory),
+                                              timeout=timeout, memory=memory, forbid=forbid),
                          environment=_environment(profile_name, max_examples))
-    sandbox = Sandbox(target, timeout=timeout, memory=memory)
+    _preimport(plot)
+    sandbox = Sandbox(target, timeout=timeout, memory=memory, forbid_imports=forbid, isolation=isolation)
     try:
         sandbox.start()
     except ImplementationError as e:  # importing the user's module raised (a missing name is a UsageError)
@@ -457,18 +474,26 @@ def _coincident_rerun(sandbox: Sandbox, report: CheckReport, dtype: str, seed: i
 
 
 def _write_outputs(report: CheckReport, json_path: str | None, plot_path: str | None) -> None:
+    """Called once the sandbox is closed (its whole process tree gone); each file written atomically."""
     if json_path:
-        text = _json.dumps(report.to_dict(), indent=2, default=str)
-        if json_path == "-":
-            print(text)
-        else:
-            with open(json_path, "w") as fh:
-                fh.write(text + "\n")
+        write_text(json_path, _json.dumps(report.to_dict(), indent=2, default=str))
     if plot_path and report.case is not None and report.expected is not None:
         from .plot import plot_gradients
 
-        plot_gradients(plot_path, report.expected, report.got or {}, title=f"{report.target}: "
-                       f"{report.case.describe()}")
+        case, expected, got = report.case, report.expected, report.got or {}
+        write_atomic(plot_path, lambda tmp: plot_gradients(tmp, expected, got, title=f"{report.target}: "
+                                                           f"{case.describe()}"),
+                     suffix=os.path.splitext(plot_path)[1] or ".png")
+
+
+def _require_outputs(json_path: str | None, plot_path: str | None) -> None:
+    """Report paths are checked before any work: a bad one is exit 2, not a traceback after the verdict."""
+    require_writable(json_path, "--json")
+    require_writable(plot_path, "--plot")
+    if plot_path:
+        from .plot import require_matplotlib
+
+        require_matplotlib()
 
 
 def check_implementation(fn_or_target: Any, *, preset: str | None = None, batch: str | None = None,
@@ -479,7 +504,8 @@ def check_implementation(fn_or_target: Any, *, preset: str | None = None, batch:
                          examples: int | None = None, seed: int = 0, timeout: float = 10.0,
                          memory: int | None = 1024, dtype: str = "float64", profile: str | None = None,
                          json: str | None = None, plot: str | None = None, api: str | None = None,
-                         layers: Any = None, dropout_p: str = "keep") -> Any:
+                         layers: Any = None, dropout_p: str = "keep", forbid_imports: Any = None,
+                         isolation: str = "auto") -> Any:
     """Check ``fn(params, X, Y) -> gradients`` (a module-level function or a TARGET string)
     against the reference; the options are those of ``crosscheck check``.
 
@@ -487,7 +513,10 @@ def check_implementation(fn_or_target: Any, *, preset: str | None = None, batch:
     ``AssertionError``) naming the diagnosis and the minimal case, ``ImplementationError``
     when the implementation fails to run, ``UsageError`` for bad options. The hypothesis
     profile is ``profile``, else the pytest plugin's ``--crosscheck-profile``, else
-    ``$CROSSCHECK_PROFILE`` (``crosscheck.profiles``).
+    ``$CROSSCHECK_PROFILE`` (``crosscheck.profiles``). ``forbid_imports`` (module names, or
+    ``"torch,jax"``) are refused in the sandbox for the whole run (an ``ImplementationError`` of kind
+    ``forbidden``); None means the pytest plugin's ``--crosscheck-forbid-import``, else nothing.
+    ``isolation``: ``auto`` (bubblewrap where installed), ``bwrap`` or ``process``.
 
     With ``api="cs231n"`` the target is a module of layer functions (``layers.py``, or
     ``layers.py:batchnorm_backward`` for one layer) checked by ``crosscheck.layers.check_layers``
@@ -495,18 +524,18 @@ def check_implementation(fn_or_target: Any, *, preset: str | None = None, batch:
     if api is not None:
         from .layers.check import check_layers_or_raise
 
+        require_writable(json, "json")
         return check_layers_or_raise(fn_or_target, api=api, layers=layers, dropout_p=dropout_p, examples=examples,
                                      seed=seed, timeout=timeout, memory=memory, dtype=dtype, profile=profile,
-                                     json=json)
+                                     json=json, forbid_imports=default_forbidden() if forbid_imports is None
+                                     else forbid_imports)
     options = resolve_options(preset, batch=batch, weights=weights, bias=bias, params=params, hidden=hidden,
                               output=output, loss=loss, reduction=reduction, depth=depth, max_depth=max_depth,
                               max_width=max_width, output_width=output_width)
-    if plot:
-        from .plot import require_matplotlib
-
-        require_matplotlib()
+    _require_outputs(json, plot)
     report = run_check(fn_or_target, options, examples=examples, seed=seed, timeout=timeout, memory=memory,
-                       dtype=dtype, profile=profile, preset=preset)
+                       dtype=dtype, profile=profile, preset=preset, forbid_imports=forbid_imports,
+                       isolation=isolation, plot=bool(plot))
     _write_outputs(report, json, plot)
     if report.verdict == "fail":
         raise GradientMismatch(report.summary(), report)
@@ -520,6 +549,7 @@ def check_implementation(fn_or_target: Any, *, preset: str | None = None, batch:
 
 def run_from_args(args: Any) -> int:
     """``crosscheck check TARGET [options]``: print the verdict, write --json/--plot, return the exit code."""
+    require_writable(args.json, "--json")  # before any work: exit 2, not a traceback after the verdict
     if getattr(args, "api", None):  # the layer API: a module's layer functions, one verdict per layer
         from .layers.check import run_from_args as run_layers
 
@@ -530,12 +560,10 @@ def run_from_args(args: Any) -> int:
                               params=args.params, hidden=args.hidden, output=args.output, loss=args.loss,
                               reduction=args.reduction, depth=args.depth, max_depth=args.max_depth,
                               max_width=args.max_width, output_width=args.output_width)
-    if args.plot:
-        from .plot import require_matplotlib
-
-        require_matplotlib()
+    _require_outputs(args.json, args.plot)
     report = run_check(args.target, options, examples=args.examples, seed=args.seed, timeout=args.timeout,
-                       memory=args.memory, dtype=args.dtype, profile=args.profile, preset=args.preset)
+                       memory=args.memory, dtype=args.dtype, profile=args.profile, preset=args.preset,
+                       forbid_imports=args.forbid_import or (), isolation=args.isolation, plot=bool(args.plot))
     # with --json -, stdout carries the JSON alone
     print(report.summary(), file=sys.stderr if args.json == "-" else sys.stdout)
     if args.plot and report.case is None:

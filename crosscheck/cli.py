@@ -8,8 +8,11 @@ Exit codes: 0 everything compared and agreed; 1 a gradient disagreement; 2 a usa
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from importlib import import_module
+from typing import Any
 
 EXIT_OK, EXIT_MISMATCH, EXIT_USAGE, EXIT_IMPL_ERROR = 0, 1, 2, 3
 
@@ -77,15 +80,62 @@ def _network_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--output-width", type=_positive_int, metavar="N")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with the error's one line first and the usage after it (exit 2)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n{self.format_usage()}")
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (what CI cancellation sends): unwinds like Ctrl-C, so the sandbox's tree is ended first."""
+
+
+class _StdoutGuard:
+    """sys.stdout for a job: when the reader leaves (``| head -1``, ``| true``), further output goes to
+    /dev/null and the job goes on, so the exit code stays the verdict's (a closed pipe is not a pass)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.reader_left = False
+
+    def _left(self) -> None:
+        self.reader_left = True
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass
+
+    def write(self, text: str) -> int:
+        if not self.reader_left:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._left()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.reader_left:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._left()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="crosscheck",
         description="Prove a neural network's gradients right: the NumPy reference of backprop in "
         "matrix notation against torch.autograd, jax.grad, or your own implementation.",
         epilog="exit codes: 0 agree, 1 gradients differ, 2 usage error, 3 implementation failed to run",
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     s = sub.add_parser("sweep", help="hypothesis sweep: reference routes vs torch / JAX on random networks",
                        description="Generate networks with hypothesis and compare every reference route "
@@ -134,6 +184,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "dropout,conv,max_pool,spatial_batchnorm,spatial_groupnorm")
     la.add_argument("--dropout-p", choices=["keep", "drop"], help="dropout_param['p'] is the keep probability "
                     "(recent years of the course, default) or the drop probability (older years)")
+    c.add_argument("--forbid-import", metavar="MOD,...", help="modules the implementation may not import "
+                   "(and their submodules), e.g. torch,jax: exit 3 'forbidden import' if it tries")
+    c.add_argument("--isolation", choices=["auto", "bwrap", "process"], default="auto",
+                   help="auto: bubblewrap where installed (read-only file system, no network), else process")
 
     sh = sub.add_parser("shapes", help="print the shape of every quantity and each gradient formula "
                         "in a convention")
@@ -178,19 +232,32 @@ def main(argv: list[str] | None = None) -> int:
     job = getattr(import_module(module), func)
     from .errors import UsageError
 
+    def terminate(signum: int, frame: Any) -> None:
+        raise _Terminated()
+
+    guard = _StdoutGuard(sys.stdout)
+    saved = sys.stdout
+    sys.stdout = guard  # type: ignore[assignment]
+    try:
+        previous = signal.signal(signal.SIGTERM, terminate)
+    except ValueError:  # not the main thread: leave SIGTERM alone
+        previous = None
     try:
         return int(job(args))
     except UsageError as e:
         print(f"crosscheck {args.command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except _Terminated:
+        print("terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # `crosscheck shapes | head`: the reader left, nothing more to say
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_OK
+    finally:
+        guard.flush()
+        sys.stdout = saved
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

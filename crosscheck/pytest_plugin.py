@@ -7,6 +7,7 @@ Options (each also an ini key, ``crosscheck_backends`` etc.; the command line wi
     --crosscheck-profile NAME       ci | dev | thorough (default: $CROSSCHECK_PROFILE, ci under CI, dev)
     --crosscheck-device DEVICE      cpu | cuda (default cpu)
     --crosscheck-shard I/N          the sweep shard the ``crosscheck_sweep`` fixture runs
+    --crosscheck-forbid-import MODS modules ``check_implementation`` refuses in its sandbox (e.g. torch,jax)
 
 Decisions, so that a green run means something:
 
@@ -149,7 +150,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("crosscheck_backends", "default for --crosscheck-backends", default="")
     parser.addini("crosscheck_profile", "default for --crosscheck-profile", default="")
     parser.addini("crosscheck_device", "default for --crosscheck-device", default="")
+    group.addoption("--crosscheck-forbid-import", metavar="MOD,...", default=None,
+                    help="modules (and their submodules) that code checked by check_implementation may not "
+                    "import, e.g. torch,jax: such a check fails with 'forbidden import'")
     parser.addini("crosscheck_shard", "default for --crosscheck-shard", default="")
+    parser.addini("crosscheck_forbid_import", "default for --crosscheck-forbid-import", default="")
 
 
 def _option(config: pytest.Config, name: str) -> str | None:
@@ -209,12 +214,25 @@ def pytest_configure(config: pytest.Config) -> None:
     except UsageError as e:
         raise pytest.UsageError(f"crosscheck: {e}") from None
     config.stash[_config_key] = resolved
+    forbid = _option(config, "forbid_import")
+    if forbid:
+        from .isolation import set_default_forbidden
+        from .sandbox import parse_forbidden
+
+        try:
+            set_default_forbidden(parse_forbidden(forbid))
+        except UsageError as e:
+            raise pytest.UsageError(f"crosscheck: --crosscheck-forbid-import: {e}") from None
     explicit = _option(config, "profile")
     if explicit is not None:
         config.stash[_previous_profile_key] = profiles.set_current_profile(explicit)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    if _option(config, "forbid_import"):
+        from .isolation import set_default_forbidden
+
+        set_default_forbidden(())
     if _previous_profile_key in config.stash:
         profiles.set_current_profile(config.stash[_previous_profile_key])
         del config.stash[_previous_profile_key]

@@ -146,12 +146,11 @@ def print_sweep(result, file=None) -> None:
 
 
 def write_json(data: dict, path: str) -> None:
-    text = json.dumps(data, indent=2, default=_json_default)
-    if path == "-":
-        print(text)
-        return
-    with open(path, "w") as fh:
-        fh.write(text + "\n")
+    """``data`` as JSON to ``path`` (atomically: a reader sees the old file or the whole new one), or stdout
+    for ``-``."""
+    from .output import write_text
+
+    write_text(path, json.dumps(data, indent=2, default=_json_default))
 
 
 def _json_default(o: Any):

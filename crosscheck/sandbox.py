@@ -54,19 +54,17 @@ from ._protocol import (
     pack_request,
 )
 from .errors import ImplementationError, UsageError
+from .isolation import WORKER_SOURCES, Launch, end, launch, make_undumpable, resolve_isolation
 
-__all__ = ["Sandbox", "SandboxResult", "Target", "Opaque", "Handle", "parse_target", "trim_output", "KINDS"]
+__all__ = ["Sandbox", "SandboxResult", "Target", "Opaque", "Handle", "parse_target", "parse_forbidden",
+           "trim_output", "KINDS"]
 
 # ImplementationError kinds raised here
-KINDS = ("raised", "timeout", "crash", "exit", "memory", "bad_output", "import")
+KINDS = ("raised", "timeout", "crash", "exit", "memory", "bad_output", "import", "forbidden")
 
 _OUTPUT_KEEP = 4000  # characters kept from each end of a call's stdout / stderr
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
-_PKG_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# the worker finds this crosscheck even when it is not installed, without putting its folder
-# ahead of the standard library (as PYTHONPATH would)
-_BOOT = (f"import sys; sys.path.append({_PKG_PARENT!r}); "
-         "from crosscheck._worker import main; sys.exit(main(sys.argv))")
+_BOOT_TIMEOUT = 60.0  # starting Python and NumPy in the worker (trusted code, before the target's import)
 
 
 # ---- what to load ----------------------------------------------------------------------------
@@ -184,14 +182,39 @@ def _join_output(stdout: str, stderr: str) -> str:
 
 @dataclass
 class _Worker:
-    proc: subprocess.Popen
-    to_worker: int
-    from_worker: int
+    launch: Launch
     stdout: Any
     stderr: Any
     accepts_spec: bool = False
     killed: bool = field(default=False)
     functions: tuple[str, ...] = ()  # a whole-module target: its public functions
+
+    @property
+    def proc(self) -> subprocess.Popen:
+        """The supervisor: it exits only after the worker's whole tree, mirroring the worker's status."""
+        return self.launch.proc
+
+    @property
+    def to_worker(self) -> int:
+        return self.launch.to_worker
+
+    @property
+    def from_worker(self) -> int:
+        return self.launch.from_worker
+
+
+def parse_forbidden(modules: Any) -> tuple[str, ...]:
+    """``"torch,jax"`` or a list of module names -> a tuple; raises UsageError."""
+    if modules is None:
+        return ()
+    items = modules.split(",") if isinstance(modules, str) else list(modules)
+    out = []
+    for m in items:
+        m = str(m).strip()
+        if not _IDENT.match(m):
+            raise UsageError(f"forbidden import {m!r} is not a module name")
+        out.append(m)
+    return tuple(dict.fromkeys(out))
 
 
 class Sandbox:
@@ -203,6 +226,7 @@ class Sandbox:
     """
 
     def __init__(self, target: Any, *, timeout: float = 10.0, memory: int | None = 1024,
+                 forbid_imports: Any = None, isolation: str = "auto",
                  startup_timeout: float | None = None) -> None:
         self.target = target if isinstance(target, Target) else parse_target(target)
         if not timeout > 0:
@@ -211,11 +235,14 @@ class Sandbox:
             raise UsageError(f"memory must be a positive number of megabytes, got {memory}")
         self.timeout = float(timeout)
         self.memory = memory
-        # starting Python and importing the user's module (which may import torch) is not the call
-        self.startup_timeout = startup_timeout if startup_timeout is not None else max(60.0, self.timeout)
+        self.forbid_imports = parse_forbidden(forbid_imports)
+        self.isolation = resolve_isolation(isolation)
+        # starting Python and NumPy is trusted and not timed by --timeout; the target's import is
+        self.startup_timeout = startup_timeout if startup_timeout is not None else _BOOT_TIMEOUT
         self._worker: _Worker | None = None
         self._calls = 0  # request number, echoed by the worker: a reply out of sequence is refused
         self.starts = 0
+        self.info: dict = {}  # how the last worker was confined (mode, namespaces, uid, notes)
 
     # -- lifecycle --
     def __enter__(self) -> Sandbox:
@@ -236,39 +263,36 @@ class Sandbox:
     def start(self) -> None:
         if self._worker is not None:
             return
-        to_r, to_w = os.pipe()
-        from_r, from_w = os.pipe()
+        make_undumpable()  # before the first untrusted instruction runs
         out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
         for f in (out, err):  # O_APPEND: the worker always writes at the end, so truncating between calls works
             fl = fcntl.fcntl(f.fileno(), fcntl.F_GETFL)
             fcntl.fcntl(f.fileno(), fcntl.F_SETFL, fl | os.O_APPEND)
-        env = dict(os.environ)
-        env["CROSSCHECK_WORKER"] = "1"
-        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            env.setdefault(var, "1")  # one BLAS thread: predictable memory, no fight for the cores
         try:
-            proc = subprocess.Popen(
-                [sys.executable, "-u", "-c", _BOOT, str(to_r), str(from_w)],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=err, pass_fds=(to_r, from_w),
-                start_new_session=True, env=env, cwd=os.getcwd(),
-            )
-        finally:
-            os.close(to_r)
-            os.close(from_w)
-        fl = fcntl.fcntl(to_w, fcntl.F_GETFL)
-        fcntl.fcntl(to_w, fcntl.F_SETFL, fl | os.O_NONBLOCK)
-        worker = _Worker(proc, to_w, from_r, out, err)
+            started, init = launch(self.target, memory=self.memory, forbid=list(self.forbid_imports),
+                                   isolation=self.isolation, stdout=out, stderr=err)
+        except BaseException:
+            out.close()
+            err.close()
+            raise
+        fl = fcntl.fcntl(started.to_worker, fcntl.F_GETFL)
+        fcntl.fcntl(started.to_worker, fcntl.F_SETFL, fl | os.O_NONBLOCK)
+        worker = _Worker(started, out, err)
         self._worker = worker
         self.starts += 1
-        init = {"target": self.target.to_dict(), "sys_path": [p for p in sys.path if p], "memory_mb": self.memory}
-        deadline = time.monotonic() + self.startup_timeout
+        self.info = dict(started.info)
         try:
-            self._send(worker, init, deadline)
-            meta, _ = self._receive(worker, deadline, phase="startup")
+            self._send_raw(worker, _code_frame(), time.monotonic() + self.startup_timeout)
+            self._send(worker, init, time.monotonic() + self.startup_timeout)
+            meta, _ = self._receive(worker, time.monotonic() + self.startup_timeout, phase="startup")
+            if meta.get("status") == "booted":  # Python and NumPy are up: the target's import obeys --timeout
+                meta, _ = self._receive(worker, time.monotonic() + self.timeout, phase="startup")
         except ImplementationError as e:
+            stdout, stderr = self._read_output(worker)
             self._stop(worker)
-            raise ImplementationError(f"the implementation's process failed to start: {e}", kind=e.kind,
-                                      output=e.output) from None
+            what = "importing " + self.target.display if e.kind == "timeout" else "the implementation's process"
+            raise ImplementationError(f"{what} failed to start: {e}", kind=e.kind,
+                                      output=trim_output(_join_output(stdout, stderr))) from None
         status = meta.get("status")
         if status == "ready":
             worker.accepts_spec = bool(meta.get("accepts_spec"))
@@ -277,12 +301,17 @@ class Sandbox:
             return
         stdout, stderr = self._read_output(worker)
         self._stop(worker)
-        message = str(meta.get("message", ""))
+        message = self._rename(str(meta.get("message", "")))
         if status == "usage":
             raise UsageError(f"TARGET {self.target.display}: {message}")
-        output = _join_output(stdout, stderr + str(meta.get("traceback", "")))
+        output = trim_output(_join_output(stdout, stderr + self._rename(str(meta.get("traceback", "")))))
+        if status == "forbidden":
+            raise ImplementationError(message, kind="forbidden", output=output)
+        if status == "memory":
+            raise ImplementationError(f"importing {self.target.display} exceeded the memory cap of {self.memory} "
+                                      f"MB (--memory): {message}", kind="memory", output=output)
         raise ImplementationError(f"importing {self.target.display} failed: {message}", kind="import",
-                                  output=trim_output(output))
+                                  output=output)
 
     def close(self) -> None:
         if self._worker is not None:
@@ -290,7 +319,7 @@ class Sandbox:
 
     def _stop(self, worker: _Worker, *, graceful: bool = False) -> None:
         if graceful and worker.proc.poll() is None:
-            try:  # an empty frame asks the worker to leave its loop
+            try:  # asks the worker to leave its loop; the supervisor then ends what is left of its tree
                 self._send(worker, {"op": "exit"}, time.monotonic() + 1.0)
                 worker.proc.wait(timeout=1.0)
             except (ImplementationError, subprocess.TimeoutExpired, OSError):
@@ -307,16 +336,17 @@ class Sandbox:
             self._worker = None
 
     def _kill(self, worker: _Worker) -> None:
+        """The whole tree, then the supervisor; returns once they are gone."""
         if worker.proc.poll() is None:
             worker.killed = True
-            try:  # the whole group: the implementation may have started processes of its own
-                os.killpg(worker.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                worker.proc.kill()
-        try:
-            worker.proc.wait(timeout=5.0)
-        except subprocess.TimeoutExpired:  # pragma: no cover - a process that ignores SIGKILL
-            pass
+        end(worker.launch)
+
+    def _rename(self, text: str) -> str:
+        """Paths of a copied target back to the user's originals."""
+        if self._worker is not None:
+            for copy, original in self._worker.launch.renames.items():
+                text = text.replace(copy, original)
+        return text
 
     # -- one call --
     def call(self, params: Any, X: Any, Y: Any, spec: dict | None = None) -> SandboxResult:
@@ -412,8 +442,10 @@ class Sandbox:
         return meta, arrays, stdout, stderr
 
     def _failure(self, meta: dict, stdout: str, stderr: str) -> ImplementationError:
-        status, message = meta.get("status"), str(meta.get("message", ""))
-        output = trim_output(_join_output(stdout, stderr + str(meta.get("traceback", ""))))
+        status, message = meta.get("status"), self._rename(str(meta.get("message", "")))
+        output = trim_output(_join_output(stdout, stderr + self._rename(str(meta.get("traceback", "")))))
+        if status == "forbidden":
+            return ImplementationError(message, kind="forbidden", output=output)
         if status == "raised":
             return ImplementationError(f"the implementation raised {message}", kind="raised", output=output)
         if status == "memory":
@@ -427,7 +459,10 @@ class Sandbox:
 
     # -- transport --
     def _send(self, worker: _Worker, obj: dict, deadline: float) -> None:
-        view = memoryview(pack_request(obj))
+        self._send_raw(worker, pack_request(obj), deadline)
+
+    def _send_raw(self, worker: _Worker, data: bytes, deadline: float) -> None:
+        view = memoryview(data)
         while view:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -510,7 +545,13 @@ class Sandbox:
                                    "returning gradients (os._exit or exit in its code?)", kind="exit")
 
     def _read_output(self, worker: _Worker) -> tuple[str, str]:
-        return _drain(worker.stdout), _drain(worker.stderr)
+        return self._rename(_drain(worker.stdout)), self._rename(_drain(worker.stderr))
+
+
+def _code_frame() -> bytes:
+    """The worker's code, as BOOT reads it: an 8-byte length and a JSON list of (name, text)."""
+    body = json.dumps(WORKER_SOURCES).encode()
+    return len(body).to_bytes(8, "big") + body
 
 
 def _handle_to_wire(arg: Any, generation: int) -> Any:

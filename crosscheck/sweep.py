@@ -475,8 +475,10 @@ def config_from_args(args) -> SweepConfig:
 def run_from_args(args) -> int:
     import os
 
+    from .output import require_writable
     from .report import print_sweep, write_json
 
+    require_writable(args.json, "--json")  # before any work: exit 2, not a traceback after the sweep
     config = config_from_args(args)
     show_progress = (not args.no_progress and sys.stderr.isatty() and not os.environ.get("CI"))
     if args.replay:
@@ -497,7 +499,7 @@ def run_from_args(args) -> int:
                 from None
     else:
         result = run_sweep(config, progress=show_progress)
-    print_sweep(result)
+    print_sweep(result, file=sys.stderr if args.json == "-" else None)  # with --json -, stdout is JSON alone
     if args.json:
         write_json(result.to_dict(), args.json)
     return 0 if result.passed else 1

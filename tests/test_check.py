@@ -102,15 +102,12 @@ def test_the_python_api_raises_an_assertion_naming_the_mistake_and_the_case():
     assert e.value.report.diagnosis[0].id == "sign"
 
 
-def scaled_student_backprop(params, X, Y):  # a module-level function: importable in the sandbox
-    from implementations.correct import torch_style
-
-    return [(7 * dW, 7 * db) for dW, db in torch_style(params, X, Y)]
-
-
 def test_a_function_object_is_checked_by_name():
+    # a module-level function in a module that does not import crosscheck (the sandbox cannot)
+    from implementations.mistakes import scaled_by_seven
+
     with pytest.raises(GradientMismatch) as e:
-        check_implementation(scaled_student_backprop, preset="torch", examples=10)
+        check_implementation(scaled_by_seven, preset="torch", examples=10)
     d = e.value.report.diagnosis[0]
     assert d.id == "scale" and d.detail == ("every gradient is 7 times too large (a factor no dimension "
                                           "(m, n_out, n_in), 2 or 1/2 explains)")

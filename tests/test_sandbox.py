@@ -216,6 +216,8 @@ def module_level(params, X, Y):
 
 
 def test_callables_are_loaded_by_module_and_qualname():
+    from tests.implementations.correct import torch_style
+
     assert parse_target(module_level).attr == "module_level"
     with pytest.raises(UsageError, match="lambda"):
         parse_target(lambda p, X, Y: p)
@@ -224,8 +226,18 @@ def test_callables_are_loaded_by_module_and_qualname():
         return params
     with pytest.raises(UsageError, match="nested"):
         parse_target(nested)
-    with Sandbox(module_level) as sb:
-        np.testing.assert_array_equal(sb.call(*inputs()).value[0][0], inputs()[0][0][0])
+    params = [(np.ones((2, 3)), np.zeros(2))]
+    with Sandbox(torch_style) as sb:
+        got = sb.call(params, np.ones((4, 3)), np.ones((4, 2))).value
+        assert got[0][0].shape == (2, 3)
+
+
+def test_a_callable_whose_module_imports_crosscheck_is_refused_with_the_reason():
+    # this test module imports crosscheck, which the sandbox cannot import
+    with pytest.raises(ImplementationError, match="crosscheck is not importable in the sandbox .*test_sandbox.py:13"
+                       ) as e:
+        Sandbox(module_level).start()
+    assert e.value.kind == "import" and "does not import crosscheck" in str(e.value)
 
 
 @pytest.mark.parametrize("spec, error, words", [

@@ -52,7 +52,7 @@ CHECK_OPTION_KEYS: dict[str, str] = {
     "hidden": "str+", "output": "str", "loss": "str+", "reduction": "str",
     "depth": "int+", "max_depth": "int", "max_width": "int", "output_width": "int",
     "examples": "int", "seed": "int", "timeout": "number", "memory": "int", "profile": "str", "dtype": "str",
-    "forbid_imports": "strs",
+    "forbid_imports": "strs", "isolation": "str",
 }
 # the layer API's options (``crosscheck check FILE --api NAME``): a check with ``api`` is a layer check
 LAYER_KEYS: dict[str, str] = {"api": "str", "layers": "strs", "dropout_p": "str"}
@@ -63,7 +63,8 @@ _GRADE_ONLY = {"visibility": "str"}
 # what grading pins where `crosscheck check` would look at the environment: the same config and
 # submission must give the same results on a laptop and on Gradescope
 GRADE_DEFAULTS: dict[str, Any] = {"examples": 30, "seed": 0, "timeout": 10.0, "memory": 1024, "profile": "ci",
-                                  "dtype": "float64", "visibility": "visible", "forbid_imports": ()}
+                                  "dtype": "float64", "visibility": "visible", "forbid_imports": (),
+                                  "isolation": "auto"}
 _KIND_WORDS = {"str": "a string", "str+": "a string or a list of strings", "int": "an integer",
                "int+": "an integer or a list of integers", "number": "a number", "bool": "true or false",
                "strs": "a list of strings"}

@@ -194,7 +194,7 @@ def _forbidden_zeroes_the_check(parts: list[PartResult]) -> None:
 
 def _check_kwargs(spec: CheckSpec) -> dict[str, Any]:
     o = spec.options
-    kw = {k: o[k] for k in ("examples", "seed", "timeout", "memory", "dtype", "profile")}
+    kw = {k: o[k] for k in ("examples", "seed", "timeout", "memory", "dtype", "profile", "isolation")}
     if o["forbid_imports"]:
         kw["forbid_imports"] = list(o["forbid_imports"])
     return kw

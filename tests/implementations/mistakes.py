@@ -71,6 +71,11 @@ def scale(params, X, Y):
     return grads[::-1]
 
 
+def scaled_by_seven(params, X, Y):
+    """torch_style's gradients, all seven times too large (no named mistake explains 7)."""
+    return [(7 * dW, 7 * db) for dW, db in torch_style(params, X, Y)]
+
+
 def layer_order(params, X, Y):
     """Gradients appended during the backward pass and never reversed."""
     return torch_style(params, X, Y)[::-1]

@@ -1,0 +1,341 @@
+"""The sandbox's supervisor: the trusted process between crosscheck and the worker.
+
+``crosscheck.sandbox`` runs this file's text as ``python -I -B -c SOURCE CONFIG`` (the package is
+never on its path) before any untrusted code exists. It
+
+1. makes itself non-dumpable and a child subreaper, so every orphan of the worker's tree, even one
+   started in a new session, becomes its child instead of escaping to init;
+2. puts the worker in new PID, mount and network namespaces where the kernel allows it (as root,
+   or through a user namespace): when the namespace's first process exits, the kernel kills every
+   process in it; the worker then sees its own /proc only, and no network;
+3. as root, reveals the interpreter to an unprivileged user when a parent directory hides it
+   (a private tmpfs over that directory with only the needed paths bound back), then forks the
+   worker, which drops to the unprivileged ``uid``/``gid`` with no supplementary groups, no
+   capabilities and ``no_new_privs`` (a setuid binary cannot give root back) before ``exec``;
+4. when the worker exits, or when crosscheck closes the control pipe (a kill request, or crosscheck
+   itself died), kills the whole tree: the namespace, or every process of the worker's unique uid
+   (``kill(-1)`` as that uid), or its tracked descendants (the subreaper's children, until none are
+   left); and exits only after that, mirroring the worker's exit status (the same code, or death by
+   the same signal), so crosscheck's ``wait()`` returning means the tree is gone.
+
+It writes one JSON line on the info pipe before starting the worker: the mode it got and notes.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import select
+import signal
+import stat
+import sys
+import time
+
+CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x10000000, 0x20000000, 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 4096, 16384, 1 << 18
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 4, 36, 38
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+LINUX = sys.platform.startswith("linux")
+
+
+def prctl(option: int, value: int) -> None:
+    if not LINUX:  # elsewhere: no subreaper, no dumpable flag; the process group is what is left
+        return
+    _check(_libc.prctl(option, ctypes.c_ulong(value), 0, 0, 0), f"prctl({option})")
+
+
+def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    enc = lambda s: None if s is None else s.encode()  # noqa: E731
+    _check(_libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)),
+           f"mount {target}")
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
+
+
+# ---- namespaces ----------------------------------------------------------------------------------
+
+def enter_namespaces(root: bool) -> list[str]:
+    """Unshare what the kernel allows; returns the namespaces obtained (may be empty)."""
+    if not LINUX:
+        return []
+    uid, gid = os.getuid(), os.getgid()
+    for names in (("pid", "mount", "net"), ("pid", "mount"), ("pid",)):
+        flags = CLONE_NEWPID if "pid" in names else 0
+        flags |= CLONE_NEWNS if "mount" in names else 0
+        flags |= CLONE_NEWNET if "net" in names else 0
+        if not root:
+            flags |= CLONE_NEWUSER
+        if _libc.unshare(flags) != 0:
+            continue
+        if not root:  # map our own uid and gid only: nothing in there is root outside
+            _write("/proc/self/setgroups", "deny")
+            _write("/proc/self/uid_map", f"{uid} {uid} 1")
+            _write("/proc/self/gid_map", f"{gid} {gid} 1")
+        if "mount" in names:
+            mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing done here propagates to the machine
+        return list(names)
+    return []
+
+
+def _blocker(path: str) -> str | None:
+    """The highest directory on ``path`` that others cannot enter, or None."""
+    parts = path.strip("/").split("/")
+    for i in range(1, len(parts)):
+        d = "/" + "/".join(parts[:i])
+        try:
+            if not os.stat(d).st_mode & stat.S_IXOTH:
+                return d
+        except OSError:
+            return None
+    return None
+
+
+def reveal(paths: list[str]) -> list[str]:
+    """Make ``paths`` reachable by an unprivileged user inside this mount namespace: a tmpfs (mode 755)
+    over each directory that hides one, with just those paths bound back. Returns what was covered."""
+    groups: dict[str, list[str]] = {}
+    for p in paths:
+        b = _blocker(p)
+        if b is not None and os.path.exists(p):
+            groups.setdefault(b, []).append(p)
+    for b in sorted(groups, key=len):
+        if _blocker(b) is not None:  # a path already covered by an outer tmpfs is bound back there
+            continue
+        wanted = sorted(set(groups[b]))
+        wanted = [p for p in wanted if not any(p != q and p.startswith(q + "/") for q in wanted)]  # inside another
+        held = [(p, os.open(p, os.O_PATH | os.O_CLOEXEC)) for p in wanted]
+        mount("tmpfs", b, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=64k")
+        for p, fd in held:
+            os.makedirs(os.path.dirname(p), mode=0o755, exist_ok=True)
+            if os.path.isdir(f"/proc/self/fd/{fd}"):
+                os.makedirs(p, mode=0o755, exist_ok=True)
+            else:
+                open(p, "a").close()
+            mount(f"/proc/self/fd/{fd}", p, None, MS_BIND | MS_REC)
+            os.close(fd)
+    return sorted(groups)
+
+
+# ---- the worker ----------------------------------------------------------------------------------
+
+def exec_worker(cfg: dict) -> None:
+    """In the forked child: close what the worker must not hold, drop privileges, exec. Never returns."""
+    try:
+        keep = sorted({0, 1, 2, *cfg["keep_fds"]})
+        for lo, hi in zip(keep, keep[1:] + [65536]):
+            os.closerange(lo + 1, hi)
+        os.setpgid(0, 0)  # its own process group, killed as a whole at the end wherever /proc is missing
+        uid, gid = cfg.get("uid"), cfg.get("gid")
+        if uid is not None:
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)  # from root: every capability goes with it
+        prctl(PR_SET_NO_NEW_PRIVS, 1)  # no setuid binary can give privileges back
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the supervisor gone, the worker goes (set after setuid)
+        os.chdir(cfg["cwd"])
+        os.execve(cfg["argv"][0], cfg["argv"], cfg["env"])
+    except BaseException as e:  # noqa: BLE001 - anything here means the worker cannot start
+        os.write(2, f"crosscheck: the sandbox could not start the worker: {e}\n".encode())
+    os._exit(127)
+
+
+def _sweep_uid(uid: int) -> None:
+    """Kill every process of ``uid`` (the worker's own, unique to this sandbox) until none is left."""
+    for _ in range(50):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setgid(uid)
+                os.setuid(uid)
+                os.kill(-1, signal.SIGKILL)  # every process this uid may signal: exactly the uid's own
+                os._exit(1)
+            except ProcessLookupError:
+                os._exit(0)
+            except BaseException:  # noqa: BLE001
+                os._exit(2)
+        _, status = os.waitpid(pid, 0)
+        _reap()
+        if os.waitstatus_to_exitcode(status) != 1:
+            return
+        time.sleep(0.01)
+
+
+def _children() -> list[int]:
+    out: list[int] = []
+    try:
+        for tid in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{tid}/children") as f:
+                out += [int(p) for p in f.read().split()]
+    except OSError:
+        pass
+    return out
+
+
+def _reap() -> list[tuple[int, int]]:
+    done = []
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return done
+        if pid == 0:
+            return done
+        done.append((pid, status))
+
+
+def _sweep_children() -> None:
+    """The subreaper's children (orphans of the worker's tree land here), killed until none is left."""
+    for _ in range(200):
+        _reap()
+        kids = _children()
+        if not kids:
+            return
+        for pid in kids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.005)
+
+
+def _mirror(status: int) -> None:
+    """Leave the way the worker left: its exit code, or death by its signal."""
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        if sig != signal.SIGKILL:
+            try:
+                signal.signal(sig, signal.SIG_DFL)
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, [sig])
+            except (OSError, ValueError):
+                pass
+        try:
+            os.kill(os.getpid(), sig)
+            time.sleep(0.1)
+        except OSError:
+            pass
+        os._exit(128 + sig)
+    os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+
+
+def _init(cfg: dict, report_fd: int, namespaces: list[str]) -> None:
+    """PID 1 of the new namespace: its own /proc, the worker, then the worker's status up a pipe.
+    Its exit makes the kernel kill everything left in the namespace."""
+    if "mount" in namespaces:
+        try:
+            mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        except OSError:
+            pass
+    worker = os.fork()
+    if worker == 0:
+        os.close(report_fd)
+        exec_worker(cfg)
+    for fd in cfg["keep_fds"]:
+        os.close(fd)
+    while True:
+        try:
+            pid, status = os.waitpid(-1, 0)
+        except ChildProcessError:  # pragma: no cover
+            os._exit(0)
+        if pid == worker:
+            os.write(report_fd, status.to_bytes(4, "little", signed=True))
+            os._exit(0)
+
+
+def main(argv: list[str]) -> int:
+    cfg = json.loads(argv[1])
+    ctl, info = cfg["ctl_fd"], cfg["info_fd"]
+    notes: list[str] = []
+    os.set_inheritable(ctl, False)
+    try:
+        prctl(PR_SET_CHILD_SUBREAPER, 1)
+    except OSError as e:
+        notes.append(f"no child subreaper ({e})")
+    root = os.geteuid() == 0
+    # before PR_SET_DUMPABLE: a non-dumpable process may not write its own uid_map
+    namespaces = enter_namespaces(root) if cfg.get("namespaces", True) else []
+    prctl(PR_SET_DUMPABLE, 0)  # the worker (same uid when not root) cannot ptrace or read our memory
+    if cfg.get("uid") is not None and cfg.get("reveal"):
+        if "mount" in namespaces:
+            try:
+                reveal(cfg["reveal"])
+            except OSError as e:
+                notes.append(f"could not reveal the interpreter to the unprivileged user ({e}); running as root")
+                cfg["uid"] = cfg["gid"] = None
+        elif any(_blocker(p) for p in cfg["reveal"]):
+            notes.append("the interpreter is not readable by an unprivileged user and mount namespaces are "
+                         "unavailable; the worker runs as root")
+            cfg["uid"] = cfg["gid"] = None
+    mode = "namespace" if "pid" in namespaces else "subreaper"
+    os.write(info, (json.dumps({"mode": mode, "namespaces": namespaces, "uid": cfg.get("uid"),
+                                "notes": notes}) + "\n").encode())
+    os.close(info)
+
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *a: None)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda *a: None)  # only crosscheck ends us, through the control pipe
+    report_r = None
+    if "pid" in namespaces:
+        report_r, report_w = os.pipe()
+        first = os.fork()
+        if first == 0:
+            os.close(report_r)
+            os.close(ctl)
+            _init(cfg, report_w, namespaces)
+        os.close(report_w)
+    else:
+        first = os.fork()
+        if first == 0:
+            exec_worker(cfg)
+    for fd in cfg["keep_fds"]:
+        os.close(fd)
+
+    status: int | None = None
+    killed = False
+    while status is None:
+        readable, _, _ = select.select([ctl, wake_r], [], [], 1.0)
+        if ctl in readable:  # a kill request, or crosscheck is gone: either way, end the tree now
+            killed = True
+            try:
+                os.kill(first, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if wake_r in readable:
+            os.read(wake_r, 4096)
+        for pid, st in _reap():
+            if pid == first:
+                status = st
+        if status is None and killed:
+            _, status = os.waitpid(first, 0)
+    if report_r is not None and not killed:
+        data = os.read(report_r, 4)
+        status = int.from_bytes(data, "little", signed=True) if len(data) == 4 else status
+    if "pid" not in namespaces:
+        try:  # the worker's process group (children that did not start a session of their own)
+            os.killpg(first, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    if cfg.get("uid") is not None and "pid" not in namespaces:  # a namespace died with its first process
+        _sweep_uid(cfg["uid"])
+    _sweep_children()
+    _mirror(signal.SIGKILL if killed or status is None else status)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

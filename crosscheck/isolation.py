@@ -1,0 +1,370 @@
+"""How the worker is confined: who it runs as, where, with what, and how its process tree ends.
+
+``crosscheck.sandbox`` speaks the protocol; this module starts the processes. Before the first
+untrusted instruction exists:
+
+- the parent makes itself non-dumpable (:func:`make_undumpable`);
+- the code of the supervisor and the worker is read once, when this module is imported, and handed
+  over as text (``python -I``: no PYTHONPATH, no user site, no current directory), so crosscheck's
+  package is never on the worker's path and rewriting its files later changes nothing;
+- the worker gets a private empty directory as working directory, HOME and TMPDIR, and an
+  environment built from an allowlist (``ENV_ALLOW``): none of the parent's secrets;
+- as root, it runs as a fresh unprivileged uid/gid unique to this sandbox (``choose_uid``); a target
+  the unprivileged user could not read is copied (read-only) next to that directory, and messages
+  name the original paths again;
+- ``crosscheck._supervisor`` then does namespaces, privileges and the tree kill (its docstring).
+
+With bubblewrap (``isolation="bwrap"``, or ``"auto"`` where ``bwrap`` is installed) the worker also
+sees the file system read-only, crosscheck's package directory empty, and no network.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.machinery
+import json
+import os
+import random
+import shutil
+import stat
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import UsageError
+
+__all__ = ["ISOLATION_MODES", "ENV_ALLOW", "Launch", "make_undumpable", "resolve_isolation", "launch",
+           "default_forbidden", "set_default_forbidden"]
+
+ISOLATION_MODES = ("auto", "bwrap", "process")
+_HERE = os.path.dirname(os.path.realpath(__file__))
+PACKAGE_DIR = _HERE
+
+
+def _source(name: str) -> str:
+    with open(os.path.join(_HERE, name), encoding="utf-8") as f:
+        return f.read()
+
+
+# read now, at import, before any implementation runs: a worker that rewrites these files on disk
+# changes nothing for this process
+WORKER_SOURCES = [("_protocol", _source("_protocol.py")), ("_worker", _source("_worker.py"))]
+SUPERVISOR_SOURCE = _source("_supervisor.py")
+
+# reads the worker's code from the protocol pipe and runs it in one fresh namespace
+BOOT = """import json, os, struct, sys, types
+def _read(n, fd=int(sys.argv[1])):
+    b = b""
+    while len(b) < n:
+        c = os.read(fd, n - len(b))
+        if not c:
+            sys.exit(0)
+        b += c
+    return b
+_n, = struct.unpack(">Q", _read(8))
+_m = sys.modules["_crosscheck_worker"] = types.ModuleType("_crosscheck_worker")
+_g = _m.__dict__
+for _name, _text in json.loads(_read(_n)):
+    exec(compile(_text, "<crosscheck " + _name + ">", "exec"), _g)
+del sys.modules["_crosscheck_worker"], _read, _n, _name, _text, _m
+sys.exit(_g["main"](sys.argv))
+"""
+
+# what the worker's environment may inherit; everything else (tokens, keys, CI secrets) stays out
+ENV_ALLOW = ("PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_NUMERIC", "LC_MESSAGES", "TZ", "TERM",
+             "LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES")
+_UID_RANGE = (1_600_000_000, 1_700_000_000)  # far from any passwd entry
+_COPY_FILES, _COPY_BYTES = 5000, 64 * 2**20
+
+
+_DEFAULT_FORBIDDEN: list[str] = []
+
+
+def set_default_forbidden(modules: Any) -> None:
+    """What ``check_implementation`` forbids when its caller says nothing (the pytest plugin's option)."""
+    _DEFAULT_FORBIDDEN[:] = [] if not modules else (modules.split(",") if isinstance(modules, str)
+                                                     else list(modules))
+
+
+def default_forbidden() -> list[str]:
+    return list(_DEFAULT_FORBIDDEN)
+
+
+def make_undumpable() -> None:
+    """``prctl(PR_SET_DUMPABLE, 0)``: a process of the same uid that is not root can no longer ptrace
+    this one or open /proc/<pid>/mem (or environ, maps, fd/) to read or write its memory, so the
+    implementation (as the same user when crosscheck is not root) cannot change the verdict there.
+    Linux only; elsewhere a no-op. Side effect: no core dumps, no same-user debugger attach."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(4, ctypes.c_ulong(0), 0, 0, 0)  # PR_SET_DUMPABLE
+    except (OSError, AttributeError):  # pragma: no cover
+        pass
+
+
+def resolve_isolation(isolation: str) -> str:
+    """``auto``: bubblewrap where installed, else ``process``. Raises UsageError."""
+    if isolation not in ISOLATION_MODES:
+        raise UsageError(f"isolation must be one of {', '.join(ISOLATION_MODES)}, got {isolation!r}")
+    if sys.platform != "linux" and isolation != "process":
+        return "process"
+    bwrap = shutil.which("bwrap")
+    if isolation == "bwrap" and bwrap is None:
+        raise UsageError("--isolation bwrap: bubblewrap is not installed (apt-get install bubblewrap), "
+                         "or use --isolation process")
+    if isolation == "auto":
+        return "bwrap" if bwrap is not None and _bwrap_works(bwrap) else "process"
+    return isolation
+
+
+_BWRAP_OK: dict[str, bool] = {}
+
+
+def _bwrap_works(bwrap: str) -> bool:
+    """bwrap may be installed where it cannot create namespaces (a container without the capability)."""
+    if bwrap not in _BWRAP_OK:
+        try:
+            r = subprocess.run([bwrap, "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"],
+                               capture_output=True, timeout=20)
+            _BWRAP_OK[bwrap] = r.returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            _BWRAP_OK[bwrap] = False
+    return _BWRAP_OK[bwrap]
+
+
+def choose_uid() -> int | None:
+    """A fresh uid (and the same gid) for the worker when crosscheck runs as root; None otherwise."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return None
+    return random.SystemRandom().randrange(*_UID_RANGE)
+
+
+def worker_env(home: str) -> dict[str, str]:
+    env = {k: os.environ[k] for k in ENV_ALLOW if k in os.environ}
+    env.setdefault("PATH", os.defpath)
+    env.update(HOME=home, TMPDIR=home, USER="crosscheck", LOGNAME="crosscheck", CROSSCHECK_WORKER="1",
+               MPLCONFIGDIR=home)
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = os.environ.get(var, "1")  # one BLAS thread: predictable memory, no fight for the cores
+    return env
+
+
+# ---- where the target's code is -----------------------------------------------------------------
+
+def _others_can_read(path: str) -> bool:
+    """Whether a user with no relation to the file's owner can reach and read ``path``."""
+    path = os.path.realpath(path)
+    parts = path.strip("/").split("/")
+    try:
+        for i in range(1, len(parts)):
+            if not os.stat("/" + "/".join(parts[:i])).st_mode & stat.S_IXOTH:
+                return False
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    need = stat.S_IROTH | (stat.S_IXOTH if stat.S_ISDIR(mode) else 0)
+    return mode & need == need
+
+
+def module_root(module: str, file: str | None) -> str | None:
+    """The sys.path entry that holds ``module``'s top-level package, found without importing it."""
+    parts = module.split(".")
+    if file:
+        root = os.path.dirname(os.path.realpath(file))
+        depth = len(parts) - (0 if os.path.basename(file).startswith("__init__.") else 1)
+        for _ in range(depth):
+            root = os.path.dirname(root)
+        return root
+    search = [os.path.realpath(p or os.getcwd()) for p in sys.path if isinstance(p, str)]
+    try:
+        spec = importlib.machinery.PathFinder.find_spec(parts[0], search)
+    except (ImportError, ValueError):
+        return None
+    if spec is None:
+        return None
+    location = (list(spec.submodule_search_locations or []) or [spec.origin or ""])[0]
+    if not location or not os.path.exists(location):
+        return None
+    return os.path.dirname(os.path.realpath(location))
+
+
+def _copy_tree(src: str, dst: str, *, only_py_at_top: bool, budget: list[int]) -> None:
+    os.makedirs(dst, mode=0o755, exist_ok=True)
+    for entry in os.scandir(src):
+        if entry.name.startswith(".") or entry.name == "__pycache__":
+            continue
+        if entry.is_dir(follow_symlinks=True):
+            if only_py_at_top and not os.path.exists(os.path.join(entry.path, "__init__.py")):
+                continue
+            _copy_tree(entry.path, os.path.join(dst, entry.name), only_py_at_top=False, budget=budget)
+        elif entry.is_file(follow_symlinks=True):
+            if only_py_at_top and not entry.name.endswith(".py"):
+                continue
+            budget[0] -= 1
+            budget[1] -= entry.stat().st_size
+            if budget[0] < 0 or budget[1] < 0:
+                raise UsageError(f"{src} is too large to copy for the sandbox's unprivileged user; make the "
+                                 "implementation readable by others (chmod -R o+rX) or run crosscheck as a "
+                                 "non-root user")
+            target = os.path.join(dst, entry.name)
+            shutil.copyfile(entry.path, target)
+            os.chmod(target, 0o644)
+
+
+@dataclass
+class Placement:
+    """The target as the worker loads it: ``target`` (a Target.to_dict() with absolute paths),
+    ``paths`` for its sys.path, and ``renames`` (copy path -> original) for messages."""
+
+    target: dict
+    paths: list[str]
+    renames: dict[str, str] = field(default_factory=dict)
+
+
+def place_target(target: Any, *, copy_to: str | None) -> Placement:
+    """Absolute paths for the worker (its working directory is not ours); a copy under ``copy_to``
+    when that is given and an unprivileged user could not read the original."""
+    d = target.to_dict()
+    if d["kind"] == "file":
+        d["path"] = os.path.realpath(d["path"])
+        folder = os.path.dirname(d["path"])
+        if copy_to is not None and not (_others_can_read(d["path"]) and _others_can_read(folder)):
+            dst = os.path.join(copy_to, "src")
+            _copy_tree(folder, dst, only_py_at_top=True, budget=[_COPY_FILES, _COPY_BYTES])
+            if not os.path.exists(os.path.join(dst, os.path.basename(d["path"]))):  # a file not named .py
+                shutil.copyfile(d["path"], os.path.join(dst, os.path.basename(d["path"])))
+            d["path"] = os.path.join(dst, os.path.basename(d["path"]))
+            return Placement(d, [], {dst: folder})
+        return Placement(d, [])
+    if d.get("file"):
+        d["file"] = os.path.realpath(d["file"])
+    root = module_root(d["module"], d.get("file"))
+    if root is None:
+        return Placement(d, [])
+    top = d["module"].split(".")[0]
+    here = os.path.join(root, top)
+    here = here if os.path.isdir(here) else here + ".py"
+    if copy_to is not None and os.path.exists(here) and not (_others_can_read(root) and _others_can_read(here)):
+        dst = os.path.join(copy_to, "src")
+        if os.path.isdir(here):
+            _copy_tree(here, os.path.join(dst, top), only_py_at_top=False, budget=[_COPY_FILES, _COPY_BYTES])
+        else:
+            os.makedirs(dst, mode=0o755, exist_ok=True)
+            shutil.copyfile(here, os.path.join(dst, top + ".py"))
+        if d.get("file") and d["file"].startswith(os.path.join(root, "")):
+            d["file"] = os.path.join(dst, os.path.relpath(d["file"], root))
+        return Placement(d, [dst], {dst: root})
+    return Placement(d, [root])
+
+
+def interpreter_paths() -> list[str]:
+    """What the worker's interpreter reads: for the supervisor to reveal when a parent directory hides it."""
+    paths = {sys.base_prefix, sys.prefix, os.path.realpath(sys.executable)}
+    paths.update(v for k, v in sysconfig.get_paths().items() if k in ("stdlib", "platstdlib", "purelib", "platlib"))
+    return sorted(os.path.realpath(p) for p in paths if p)
+
+
+# ---- starting and ending -------------------------------------------------------------------------
+
+@dataclass
+class Launch:
+    """A started supervisor (``proc``) and what belongs to it."""
+
+    proc: subprocess.Popen
+    to_worker: int
+    from_worker: int
+    ctl: int | None
+    base: str
+    info: dict = field(default_factory=dict)
+    renames: dict[str, str] = field(default_factory=dict)
+
+
+def _bwrap_argv(argv: list[str], home: str, keep: list[str]) -> list[str]:
+    out = ["bwrap", "--die-with-parent", "--unshare-all", "--new-session", "--ro-bind", "/", "/",
+           "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--bind", home, home]
+    for path in keep:
+        out += ["--ro-bind", path, path]
+    out += ["--tmpfs", PACKAGE_DIR, "--chdir", home, "--"]
+    return out + argv
+
+
+def launch(target: Any, *, memory: int | None, forbid: list[str], isolation: str,
+           stdout: Any, stderr: Any) -> tuple[Launch, dict]:
+    """Start the supervisor and, under it, the worker; returns the launch and the init request."""
+    uid = choose_uid()
+    base = tempfile.mkdtemp(prefix="crosscheck-sandbox-")
+    try:
+        os.chmod(base, 0o711)  # the unprivileged worker passes through, cannot list
+        home = os.path.join(base, "home")
+        os.mkdir(home, 0o700)
+        if uid is not None:
+            os.chown(home, uid, uid)
+        placement = place_target(target, copy_to=base if uid is not None else None)
+    except BaseException:
+        shutil.rmtree(base, ignore_errors=True)
+        raise
+    to_r, to_w = os.pipe()
+    from_r, from_w = os.pipe()
+    ctl_r, ctl_w = os.pipe()
+    info_r, info_w = os.pipe()
+    argv = [sys.executable, "-I", "-B", "-u", "-c", BOOT, str(to_r), str(from_w)]
+    if isolation == "bwrap":
+        keep = [os.path.dirname(placement.target["path"])] if placement.target.get("path") else []
+        argv = [shutil.which("bwrap") or "bwrap"] + _bwrap_argv(argv, home, keep + placement.paths)[1:]
+    cfg = {"argv": argv, "env": worker_env(home), "cwd": home, "uid": uid, "gid": uid,
+           "keep_fds": [to_r, from_w], "ctl_fd": ctl_r, "info_fd": info_w,
+           "reveal": interpreter_paths() if uid is not None else [],
+           "namespaces": True}
+    try:
+        proc = subprocess.Popen([sys.executable, "-I", "-B", "-c", SUPERVISOR_SOURCE, json.dumps(cfg)],
+                                stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
+                                pass_fds=(to_r, from_w, ctl_r, info_w), start_new_session=True,
+                                env={"PATH": os.environ.get("PATH", os.defpath)}, cwd=home)
+    except BaseException:
+        for fd in (to_r, to_w, from_r, from_w, ctl_r, ctl_w, info_r, info_w):
+            os.close(fd)
+        shutil.rmtree(base, ignore_errors=True)
+        raise
+    for fd in (to_r, from_w, ctl_r, info_w):
+        os.close(fd)
+    info_text = b""
+    try:
+        while not info_text.endswith(b"\n"):
+            chunk = os.read(info_r, 4096)
+            if not chunk:
+                break
+            info_text += chunk
+    finally:
+        os.close(info_r)
+    try:
+        info = json.loads(info_text or b"{}")
+    except ValueError:
+        info = {}
+    info["isolation"] = isolation
+    init = {"target": placement.target, "paths": placement.paths, "memory_mb": memory,
+            "forbid": ["crosscheck", *forbid], "hidden": [PACKAGE_DIR]}
+    return Launch(proc, to_w, from_r, ctl_w, base, info, placement.renames), init
+
+
+def end(launch_: Launch, *, wait: float = 10.0) -> None:
+    """Ask the supervisor to kill the tree (closing the control pipe), wait until it has, clean up."""
+    if launch_.ctl is not None:
+        try:
+            os.close(launch_.ctl)
+        except OSError:
+            pass
+        launch_.ctl = None
+    try:
+        launch_.proc.wait(timeout=wait)
+    except subprocess.TimeoutExpired:  # pragma: no cover - a supervisor that hangs: its whole group goes
+        try:
+            os.killpg(launch_.proc.pid, 9)
+        except (ProcessLookupError, PermissionError):
+            launch_.proc.kill()
+        launch_.proc.wait()
+    shutil.rmtree(launch_.base, ignore_errors=True)

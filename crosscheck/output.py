@@ -1,0 +1,71 @@
+"""Writing reports: checked before any work, written atomically, ``-`` meaning stdout.
+
+A report path that cannot be written is a usage error found before anything runs (exit 2), never
+a traceback after the verdict. A report is written to a temporary file in the same directory and
+renamed over the target (``os.replace``), so a reader sees the old file or the whole new one, and
+``check`` writes only after the sandbox's whole process tree is gone, so nothing the implementation
+started can overwrite it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+
+from .errors import UsageError
+
+__all__ = ["require_writable", "write_atomic", "write_text"]
+
+
+def require_writable(path: str | None, option: str) -> None:
+    """Raise UsageError unless ``path`` (a report to write later) can be created or replaced."""
+    if not path or path == "-":
+        return
+    folder = os.path.dirname(os.path.abspath(path)) or "."
+    if os.path.isdir(path):
+        raise UsageError(f"{option} {path}: is a directory")
+    if not os.path.isdir(folder):
+        raise UsageError(f"{option} {path}: no such directory {folder}")
+    if not os.access(folder, os.W_OK | os.X_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise UsageError(f"{option} {path}: not writable")
+
+
+def write_atomic(path: str, write: Callable[[str], None], *, suffix: str = "") -> None:
+    """``write(tmp_path)`` into a temporary file beside ``path``, then rename it over ``path``."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=suffix + ".tmp" if not suffix
+                               else ".tmp" + suffix, dir=folder)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write_text(path: str, text: str) -> None:
+    """``text`` to ``path`` atomically, or to stdout when ``path`` is ``-``."""
+    if path == "-":
+        import sys
+
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.flush()
+        return
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text if text.endswith("\n") else text + "\n")
+
+    write_atomic(path, write)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -1,0 +1,254 @@
+"""The worker's confinement: who it runs as, where, with what, what it may import, and that its whole
+process tree ends with the sandbox."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from crosscheck.errors import ImplementationError, UsageError
+from crosscheck.sandbox import Sandbox, parse_forbidden
+
+LINUX = sys.platform.startswith("linux")
+
+IMPL = '''
+import json, os, subprocess, sys, time
+import numpy as np
+
+def where(params, X, Y):
+    import resource
+    status = dict(l.split(":", 1) for l in open("/proc/self/status") if ":" in l) if os.path.exists("/proc") else {}
+    return {"report": np.frombuffer(json.dumps({
+        "cwd": os.getcwd(), "listing": os.listdir("."), "env": dict(os.environ), "uid": os.getuid(),
+        "groups": os.getgroups(), "cap_eff": status.get("CapEff", "").strip(),
+        "no_new_privs": status.get("NoNewPrivs", "").strip(), "path": sys.path, "flags_isolated": sys.flags.isolated,
+        "nofile": resource.getrlimit(resource.RLIMIT_NOFILE)[0], "fsize": resource.getrlimit(resource.RLIMIT_FSIZE)[0],
+        "nproc": resource.getrlimit(resource.RLIMIT_NPROC)[0], "modules": sorted(m for m in sys.modules
+                                                                    if m.split(".")[0] == "crosscheck"),
+    }).encode(), dtype=np.uint8)}
+
+def imports_crosscheck(params, X, Y):
+    import crosscheck  # noqa
+
+def imports_by_importlib(params, X, Y):
+    import importlib
+    importlib.import_module(sys.argv[0] and "colorsys")
+
+def imports_and_catches(params, X, Y):
+    try:
+        import colorsys  # noqa
+    except ImportError:
+        pass
+    return params
+
+def starts_a_daemon(params, X, Y):
+    code = "import os, time; open(%r, 'w').write(str(os.getpid())); time.sleep(600)" % os.environ["PIDFILE_HINT"]
+    subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+    for _ in range(200):
+        if os.path.exists(os.environ["PIDFILE_HINT"]):
+            break
+        time.sleep(0.02)
+    if params == "hang":
+        time.sleep(600)
+    return params
+
+def forks_forever(params, X, Y):
+    n = 0
+    try:
+        while n < 100000:
+            if os.fork() == 0:
+                time.sleep(30)
+                os._exit(0)
+            n += 1
+    except OSError as e:
+        return {"n": np.array(n), "error": np.array(e.errno)}
+    return {"n": np.array(n)}
+'''
+
+
+@pytest.fixture(scope="module")
+def impl(tmp_path_factory):
+    d = tmp_path_factory.mktemp("isolation")
+    (d / "student.py").write_text(textwrap.dedent(IMPL))
+    (d / "slow_import.py").write_text("import time\ntime.sleep(60)\ndef f(p, X, Y):\n    return p\n")
+    (d / "big_import.py").write_text("import numpy as np\nBIG = np.ones((80, 2**20))\ndef f(p, X, Y):\n    return p\n")
+    return d
+
+
+def run(impl, name, params=None, **kw):
+    with Sandbox(f"{impl / 'student.py'}:{name}", **kw) as sb:
+        return sb.call(params if params is not None else [(np.ones((2, 3)), np.zeros(2))], np.ones((4, 3)), None)
+
+
+def report(impl, **kw):
+    import json
+
+    return json.loads(bytes(run(impl, "where", **kw).value["report"]).decode())
+
+
+def test_a_private_empty_directory_and_a_scrubbed_environment(impl, monkeypatch):
+    monkeypatch.setenv("CI_DEPLOY_TOKEN", "hunter2")
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    r = report(impl)
+    assert r["listing"] == [] and r["env"]["HOME"] == r["cwd"] == r["env"]["TMPDIR"]
+    assert "CI_DEPLOY_TOKEN" not in r["env"] and "hunter2" not in str(r["env"])
+    assert r["env"]["LANG"] == "C.UTF-8"  # the allowlist passes what code needs
+    assert r["flags_isolated"] == 1 and r["modules"] == []
+    assert not os.path.exists(r["cwd"]), "the private directory is removed with the sandbox"
+
+
+@pytest.mark.skipif(not LINUX, reason="resource limits and /proc are Linux's here")
+def test_limits_are_set_before_the_target_is_imported(impl):
+    r = report(impl)
+    assert r["nofile"] <= 256 and r["fsize"] <= 64 * 2**20 and r["nproc"] <= 100_000
+    assert r["no_new_privs"] == "1"
+
+
+@pytest.mark.skipif(not LINUX or os.geteuid() != 0, reason="privileges are dropped only when crosscheck is root")
+def test_as_root_the_worker_is_an_unprivileged_user_with_no_capabilities(impl):
+    r = report(impl)
+    assert r["uid"] != 0 and r["groups"] in ([], [r["uid"]]) and int(r["cap_eff"], 16) == 0
+
+
+@pytest.mark.skipif(not LINUX, reason="prctl is Linux's")
+def test_the_parent_is_not_dumpable_once_a_worker_exists(impl):
+    run(impl, "imports_and_catches")
+    libc = ctypes.CDLL(None)
+    assert libc.prctl(3, 0, 0, 0, 0) == 0  # PR_GET_DUMPABLE
+
+
+def test_crosscheck_cannot_be_imported_even_where_it_is_on_disk(impl):
+    with pytest.raises(ImplementationError, match="crosscheck is not importable in the sandbox") as e:
+        run(impl, "imports_crosscheck")
+    assert e.value.kind == "raised" and "student.py" in str(e.value)
+
+
+@pytest.mark.parametrize("name", ["imports_by_importlib", "imports_and_catches"])
+def test_a_forbidden_import_is_refused_by_any_route_even_when_caught(impl, name):
+    with pytest.raises(ImplementationError, match="forbidden import: colorsys") as e:
+        run(impl, name, forbid_imports="colorsys")
+    assert e.value.kind == "forbidden" and "student.py:" in str(e.value)
+
+
+def test_forbidden_names_are_checked():
+    assert parse_forbidden("torch, jax,torch") == ("torch", "jax")
+    for bad in ("torch;rm", "1x", ""):
+        with pytest.raises(UsageError, match="not a module name"):
+            parse_forbidden(bad)
+
+
+def test_what_the_worker_has_already_imported_cannot_be_forbidden(impl):
+    with pytest.raises(UsageError, match="cannot forbid numpy"):
+        run(impl, "imports_and_catches", forbid_imports=["numpy"])
+
+
+def test_the_import_obeys_timeout(impl):
+    t0 = time.perf_counter()
+    with pytest.raises(ImplementationError, match="importing .*slow_import.py:f failed to start") as e:
+        Sandbox(f"{impl / 'slow_import.py'}:f", timeout=1).start()
+    assert e.value.kind == "timeout" and time.perf_counter() - t0 < 15
+
+
+@pytest.mark.skipif(not LINUX, reason="RLIMIT_AS is enforced on Linux")
+def test_the_import_obeys_the_memory_cap(impl):
+    with pytest.raises(ImplementationError, match="memory cap of 100 MB") as e:
+        Sandbox(f"{impl / 'big_import.py'}:f", memory=100).start()
+    assert e.value.kind == "memory"
+
+
+@pytest.fixture
+def shared_dir():
+    """A folder the worker can write to whoever it runs as (pytest's own are private to this user)."""
+    d = tempfile.mkdtemp(prefix="crosscheck-isolation-")
+    os.chmod(d, 0o777)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not LINUX, reason="reads /proc")
+@pytest.mark.parametrize("how", ["close", "timeout"])
+def test_a_process_started_in_a_new_session_dies_with_the_sandbox(impl, shared_dir, monkeypatch, how):
+    pidfile = Path(shared_dir) / "daemon.pid"
+    monkeypatch.setenv("PIDFILE_HINT", str(pidfile))
+    monkeypatch.setattr("crosscheck.isolation.ENV_ALLOW", ("PATH", "PIDFILE_HINT"))
+    sb = Sandbox(f"{impl / 'student.py'}:starts_a_daemon", timeout=3)
+    with sb:
+        if how == "close":
+            sb.call([], np.ones(1), None)
+        else:
+            with pytest.raises(ImplementationError, match="did not return"):
+                sb.call("hang", np.ones(1), None)
+        deadline = time.monotonic() + 5
+        while not pidfile.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        text = pidfile.read_text()
+    # the pid the daemon saw may be its namespace's: find it by its command line instead
+    hits = [p for p in os.listdir("/proc") if p.isdigit() and _cmdline_has(p, str(pidfile)) and _alive(int(p))]
+    assert text and hits == []
+
+
+def _cmdline_has(pid: str, text: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return text.encode() in f.read()
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not LINUX, reason="reads /proc")
+def test_a_fork_bomb_is_bounded_and_cleaned_up(impl):
+    t0 = time.perf_counter()
+    r = run(impl, "forks_forever", timeout=20)
+    assert int(r.value["n"]) < 100_000 and "error" in r.value
+    assert time.perf_counter() - t0 < 30
+
+
+@pytest.mark.skipif(not LINUX, reason="reads /proc")
+def test_a_killed_crosscheck_takes_the_tree_with_it(impl, shared_dir):
+    """SIGKILL to crosscheck (no cleanup runs): the supervisor sees its control pipe close and ends the tree."""
+    pidfile = Path(shared_dir) / "daemon.pid"
+    script = textwrap.dedent(f"""
+        import numpy as np, os, crosscheck.isolation as iso
+        os.environ["PIDFILE_HINT"] = {str(pidfile)!r}
+        iso.ENV_ALLOW = ("PATH", "PIDFILE_HINT")
+        from crosscheck.sandbox import Sandbox
+        sb = Sandbox({str(impl / 'student.py') + ':starts_a_daemon'!r}, timeout=600)
+        sb.start()
+        print("started", flush=True)
+        sb.call("hang", np.ones(1), None)
+    """)
+    p = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                         env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    assert p.stdout.readline().strip() == "started"
+    deadline = time.monotonic() + 20
+    while not pidfile.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert pidfile.exists()
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        hits = [q for q in os.listdir("/proc") if q.isdigit() and _cmdline_has(q, str(pidfile)) and _alive(int(q))]
+        if not hits:
+            break
+        time.sleep(0.1)
+    assert hits == []

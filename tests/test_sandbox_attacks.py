@@ -1,0 +1,299 @@
+"""Student code that attacks `crosscheck check` to make itself pass, or to learn secrets: each attack
+must end in the right verdict. Run as the user running the suite (root in CI) and, when that is root,
+again as an ordinary user created for the purpose (what a student's own laptop looks like).
+
+Each implementation returns gradients three times too large (a wrong answer) unless it says
+otherwise, and tries one attack on the side; the check must still exit 1 (or 3), and the report
+on disk must still say so after every process it started has had time to act.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+
+import pytest
+
+import crosscheck
+
+PACKAGE = os.path.dirname(os.path.realpath(crosscheck.__file__))
+USER = "crosscheck-attack"
+SECRET = "s3cr3t-token-0d5f"
+
+# wrong gradients (3x) in torch's layout, written out so the student file needs nothing else
+WRONG = '''
+import numpy as np
+
+def wrong(params, X, Y):
+    A = [X]
+    for W, b in params:
+        A.append(A[-1] @ W.T + b)
+    delta = (A[-1] - Y) / X.shape[0]
+    grads = []
+    for i in range(len(params) - 1, -1, -1):
+        W, _ = params[i]
+        grads.append((3 * delta.T @ A[i], 3 * delta.sum(axis=0)))
+        delta = delta @ W
+    return grads[::-1]
+'''
+OPTIONS = ["--preset", "torch", "--hidden", "identity", "--examples", "5", "--timeout", "20"]
+
+ATTACKS = {
+    # rewrite crosscheck's reference on disk during the first call (the parent imported it after it)
+    "rewrite_reference": '''
+def attack(params, X, Y):
+    path = {reference!r}
+    try:
+        with open(path) as f:
+            text = f.read()
+        if "_forged" not in text:
+            text += ("\\n_forged = gradients\\n"
+                     "def gradients(*a, **k):\\n"
+                     "    return tuple((3 * dW, None if db is None else 3 * db) for dW, db in _forged(*a, **k))\\n")
+            with open(path, "w") as f:
+                f.write(text)
+        print("REWROTE")
+    except Exception as e:
+        print("could not rewrite:", e)
+    return wrong(params, X, Y)
+''',
+    # raise the parent's float64 tolerance by writing into its memory through /proc/<pid>/mem
+    "parent_memory": '''
+import os, re, struct
+
+def attack(params, X, Y):
+    needle, forged = struct.pack("d", 1e-9), struct.pack("d", 1e300)
+    for pid in [p for p in os.listdir("/proc") if p.isdigit()]:
+        try:
+            with open(f"/proc/{{pid}}/cmdline", "rb") as f:
+                if b"crosscheck\\0check" not in f.read().replace(b"crosscheck/__main__.py", b"crosscheck"):
+                    continue
+            mem = open(f"/proc/{{pid}}/mem", "r+b", buffering=0)
+        except OSError:
+            continue
+        print("MEM-OPENED", pid)
+        with open(f"/proc/{{pid}}/maps") as maps:
+            regions = [l.split() for l in maps]
+        for r in regions:
+            lo, hi = (int(x, 16) for x in r[0].split("-"))
+            if r[1].startswith("rw") and hi - lo < 2**28:
+                try:
+                    mem.seek(lo)
+                    data = mem.read(hi - lo)
+                except OSError:
+                    continue
+                for m in re.finditer(re.escape(needle), data):
+                    mem.seek(lo + m.start())
+                    mem.write(forged)
+    return wrong(params, X, Y)
+''',
+    # a process in its own session that outlives the check and rewrites the --json report to "pass"
+    "survivor": '''
+import subprocess, sys
+
+def attack(params, X, Y):
+    code = ("import json, time\\n"
+            "time.sleep(1.5)  # ATTACK-SURVIVOR\\n"
+            "open({report!r}, 'w').write(json.dumps({{'verdict': 'pass', 'forged': True}}))\\n")
+    subprocess.Popen([sys.executable, "-c", code], start_new_session=True,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return wrong(params, X, Y)
+''',
+    # crosscheck's own reference, called from the student's code: right gradients it did not compute
+    "imports_crosscheck": '''
+def attack(params, X, Y):
+    import importlib
+    sys_path = __import__("sys").path
+    sys_path.append({package_parent!r})
+    recursive = importlib.import_module("crosscheck.reference.recursive")
+    print("IMPORTED-CROSSCHECK", recursive)
+    return wrong(params, X, Y)
+''',
+    # torch, which the teacher forbids (--forbid-import torch)
+    "imports_torch": '''
+def attack(params, X, Y):
+    try:
+        import torch
+        print("IMPORTED-TORCH", torch.__version__)
+    except ImportError as e:
+        print("refused:", e)
+    return wrong(params, X, Y)
+''',
+    # the parent's environment: its own, and through /proc
+    "reads_secrets": '''
+import os
+
+def attack(params, X, Y):
+    found = [k for k, v in os.environ.items() if {secret!r} in v]
+    for pid in [p for p in os.listdir("/proc") if p.isdigit()]:
+        try:
+            with open(f"/proc/{{pid}}/environ", "rb") as f:
+                if {secret!r}.encode() in f.read():
+                    found.append(pid)
+        except OSError:
+            pass
+    print("SECRET-FOUND" if found else "no secret", found)
+    return wrong(params, X, Y)
+''',
+}
+
+
+# ---- running crosscheck as root or as an ordinary user ------------------------------------------------
+
+def _ordinary_user() -> pwd.struct_passwd | None:
+    try:
+        return pwd.getpwnam(USER)
+    except KeyError:
+        pass
+    if shutil.which("useradd") is None:
+        return None
+    subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", USER], capture_output=True)
+    try:
+        return pwd.getpwnam(USER)
+    except KeyError:
+        return None
+
+
+# runs as root: a private mount namespace that shows the user the interpreter (a parent directory such as
+# /root may hide it), then drops to the user and runs crosscheck; the supervisor's own reveal() does it
+_AS_USER = """import json, os, sys
+cfg = json.loads(sys.argv[1])
+g = {"__name__": "supervisor"}
+exec(compile(open(cfg["supervisor"]).read(), "supervisor", "exec"), g)
+if g["_libc"].unshare(g["CLONE_NEWNS"]) != 0:
+    sys.exit(77)
+g["mount"](None, "/", None, g["MS_REC"] | g["MS_PRIVATE"])
+g["reveal"](cfg["reveal"])
+os.setgroups([])
+os.setgid(cfg["gid"])
+os.setuid(cfg["uid"])
+os.chdir(cfg["cwd"])
+os.execve(cfg["argv"][0], cfg["argv"], cfg["env"])
+"""
+
+
+# bubblewrap where installed (CI does not install it: the process isolation is what CI proves)
+ISOLATIONS = ["process"] + (["bwrap"] if shutil.which("bwrap") else [])
+
+
+@pytest.fixture(params=ISOLATIONS)
+def isolation(request):
+    return request.param
+
+
+@pytest.fixture(params=["current", "ordinary"])
+def runner(request, isolation):
+    """``run(argv, env, cwd) -> CompletedProcess`` as the current user or an ordinary one; a work directory."""
+    work = tempfile.mkdtemp(prefix="crosscheck-attack-")
+    os.chmod(work, 0o755)
+    if request.param == "current":
+        yield work, isolation, lambda argv, env: subprocess.run(argv, env=env, cwd=work, capture_output=True, text=True,
+                                                     timeout=240)
+        shutil.rmtree(work, ignore_errors=True)
+        return
+    if os.geteuid() != 0:
+        shutil.rmtree(work, ignore_errors=True)
+        pytest.skip("already an ordinary user: the 'current' run covers it")
+    user = _ordinary_user()
+    if user is None:
+        shutil.rmtree(work, ignore_errors=True)
+        pytest.skip("cannot create an ordinary user here (no useradd)")
+    os.chown(work, user.pw_uid, user.pw_gid)
+    from crosscheck.isolation import interpreter_paths
+
+    def run(argv, env):
+        cfg = {"supervisor": os.path.join(PACKAGE, "_supervisor.py"), "uid": user.pw_uid, "gid": user.pw_gid,
+               "cwd": work, "argv": argv, "env": env, "reveal": interpreter_paths() + [work]}
+        r = subprocess.run([sys.executable, "-I", "-c", _AS_USER, json.dumps(cfg)], capture_output=True,
+                           text=True, timeout=240)
+        if r.returncode == 77:
+            pytest.skip("no mount namespace to show an ordinary user the interpreter")
+        return r
+
+    yield work, isolation, run
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def _chown_tree(path: str, like: str) -> None:
+    st = os.stat(like)
+    for root, dirs, files in os.walk(path):
+        for name in [root, *[os.path.join(root, n) for n in dirs + files]]:
+            os.chown(name, st.st_uid, st.st_gid)
+
+
+def check(runner, attack: str, *extra: str, **fmt: str):
+    """Copy crosscheck into the work directory (the attack may rewrite it), write the student's file,
+    run `crosscheck check` on it there; returns (exit code, report on disk after 3 s, run)."""
+    work, isolation, run = runner
+    pkg_parent = os.path.join(work, "pkg")
+    shutil.copytree(PACKAGE, os.path.join(pkg_parent, "crosscheck"), ignore=shutil.ignore_patterns("__pycache__"))
+    report = os.path.join(work, "report.json")
+    fmt = dict(reference=os.path.join(pkg_parent, "crosscheck", "reference", "recursive.py"), report=report,
+               package_parent=pkg_parent, secret=SECRET, **fmt)
+    student = os.path.join(work, "student.py")
+    with open(student, "w") as f:
+        f.write(WRONG + textwrap.dedent(ATTACKS[attack]).format(**fmt))
+    _chown_tree(work, work)
+    for root, dirs, files in os.walk(work):
+        for n in dirs:
+            os.chmod(os.path.join(root, n), 0o755)
+        for n in files:
+            os.chmod(os.path.join(root, n), 0o644)
+    env = {"PATH": os.environ.get("PATH", os.defpath), "PYTHONPATH": pkg_parent, "HOME": work,
+           "CROSSCHECK_TEST_SECRET": SECRET, "CROSSCHECK_PROFILE": "dev"}
+    r = run([sys.executable, "-m", "crosscheck", "check", f"{student}:attack", *OPTIONS, "--json", report,
+             "--isolation", isolation, *extra], env)
+    time.sleep(3)  # what the implementation left behind has had time to act
+    with open(report) as f:
+        return r.returncode, json.load(f), r
+
+
+def _no_process_left(marker: str) -> None:
+    left = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout.split()
+    assert not left, f"processes left behind: {left}"
+
+
+def test_rewriting_the_reference_on_disk_changes_nothing(runner):
+    code, report, r = check(runner, "rewrite_reference")
+    assert (code, report["verdict"]) == (1, "fail"), r.stdout + r.stderr
+    assert report["diagnosis"], r.stdout
+
+
+def test_the_parents_memory_is_out_of_reach(runner):
+    code, report, r = check(runner, "parent_memory")
+    assert "MEM-OPENED" not in report["output"]
+    assert (code, report["verdict"]) == (1, "fail"), r.stdout + r.stderr
+
+
+def test_a_process_in_its_own_session_dies_with_the_check_and_cannot_forge_the_report(runner):
+    code, report, r = check(runner, "survivor")
+    assert (code, report["verdict"]) == (1, "fail") and "forged" not in report, r.stdout + r.stderr
+    _no_process_left("ATTACK-SURVIVOR")
+
+
+def test_crosscheck_itself_cannot_be_imported(runner):
+    code, report, r = check(runner, "imports_crosscheck")
+    assert "IMPORTED-CROSSCHECK" not in report["output"]
+    assert code == 3 and report["error"]["kind"] == "raised", r.stdout + r.stderr
+    assert "crosscheck is not importable in the sandbox" in report["error"]["message"]
+
+
+def test_a_forbidden_import_is_exit_3_naming_the_module_and_the_line(runner):
+    code, report, r = check(runner, "imports_torch", "--forbid-import", "torch,jax")
+    assert "IMPORTED-TORCH" not in report["output"]
+    assert code == 3 and report["error"]["kind"] == "forbidden", r.stdout + r.stderr
+    assert report["error"]["message"].startswith("forbidden import: torch (")
+    assert "student.py:" in report["error"]["message"]
+
+
+def test_the_parents_secrets_are_not_visible(runner):
+    code, report, r = check(runner, "reads_secrets")
+    assert "SECRET-FOUND" not in report["output"] and "no secret" in report["output"]
+    assert code == 1, r.stdout + r.stderr
