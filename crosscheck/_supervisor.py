@@ -33,7 +33,12 @@ import sys
 import time
 
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x10000000, 0x20000000, 0x40000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 4096, 16384, 1 << 18
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
+MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
+# per-mount flags a remount must repeat (in a user namespace they are locked: leaving one out is EPERM)
+_KEEP_FLAGS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC, "noatime": 1024, "nodiratime": 2048,
+               "relatime": 1 << 21, "strictatime": 1 << 24}
+_STAY_WRITABLE = ("/proc", "/dev/shm", "/dev/pts", "/dev/mqueue")  # shared memory (torch), terminals
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 4, 36, 38
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -80,13 +85,20 @@ def enter_namespaces(root: bool) -> list[str]:
             flags |= CLONE_NEWUSER
         if _libc.unshare(flags) != 0:
             continue
+        got = list(names)
         if not root:  # map our own uid and gid only: nothing in there is root outside
-            _write("/proc/self/setgroups", "deny")
-            _write("/proc/self/uid_map", f"{uid} {uid} 1")
-            _write("/proc/self/gid_map", f"{gid} {gid} 1")
-        if "mount" in names:
-            mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing done here propagates to the machine
-        return list(names)
+            try:
+                _write("/proc/self/setgroups", "deny")
+                _write("/proc/self/uid_map", f"{uid} {uid} 1")
+                _write("/proc/self/gid_map", f"{gid} {gid} 1")
+            except OSError:  # a restricted user namespace (AppArmor): no mounts in it
+                got = [n for n in got if n != "mount"]
+        if "mount" in got:
+            try:
+                mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing done here propagates to the machine
+            except OSError:
+                got.remove("mount")  # shared propagation: mount nothing
+        return got
     return []
 
 
@@ -127,6 +139,30 @@ def reveal(paths: list[str]) -> list[str]:
             mount(f"/proc/self/fd/{fd}", p, None, MS_BIND | MS_REC)
             os.close(fd)
     return sorted(groups)
+
+
+def read_only(writable: list[str]) -> list[str]:
+    """Every mount read-only in this mount namespace except ``writable`` (bound onto themselves first,
+    so they are mounts of their own) and ``_STAY_WRITABLE``: the worker can change no file outside its
+    private directory, whoever owns it. Returns the mount points it could not change."""
+    for path in writable:
+        mount(path, path, None, MS_BIND | MS_REC)
+    failed = []
+    with open("/proc/self/mountinfo") as f:
+        entries = [line.split() for line in f]
+    for e in entries:
+        point = e[4].replace("\\040", " ")
+        if point in writable or any(point == w or point.startswith(w.rstrip("/") + "/")
+                                    for w in (*writable, *_STAY_WRITABLE)):
+            continue
+        flags = MS_REMOUNT | MS_BIND | MS_RDONLY
+        for opt in e[5].split(","):
+            flags |= _KEEP_FLAGS.get(opt, 0)
+        try:
+            mount(None, point, None, flags)
+        except OSError:
+            failed.append(point)
+    return failed
 
 
 # ---- the worker ----------------------------------------------------------------------------------
@@ -278,6 +314,11 @@ def main(argv: list[str]) -> int:
             notes.append("the interpreter is not readable by an unprivileged user and mount namespaces are "
                          "unavailable; the worker runs as root")
             cfg["uid"] = cfg["gid"] = None
+    if "mount" in namespaces and cfg.get("read_only"):
+        failed = read_only(cfg["read_only"])
+        if failed:
+            notes.append(f"could not make read-only: {', '.join(failed[:5])}")
+        namespaces.append("read-only")
     mode = "namespace" if "pid" in namespaces else "subreaper"
     os.write(info, (json.dumps({"mode": mode, "namespaces": namespaces, "uid": cfg.get("uid"),
                                 "notes": notes}) + "\n").encode())

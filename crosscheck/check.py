@@ -356,6 +356,7 @@ def run_check(fn_or_target: Any, options: CheckOptions, *, preset: str | None = 
         report.elapsed = time.perf_counter() - t0
         return report
     with sandbox:
+        report.environment["sandbox"] = dict(sandbox.info)  # how the worker was confined (README: the sandbox)
         report.accepts_spec = sandbox.accepts_spec
         # two phases of shapes: distinct dimensions first (a transpose shows as a shape error),
         # then coincident ones (square W, m equal to a width), where layout guessing is wrong in value

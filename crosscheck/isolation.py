@@ -318,7 +318,7 @@ def launch(target: Any, *, memory: int | None, forbid: list[str], isolation: str
         argv = [shutil.which("bwrap") or "bwrap"] + _bwrap_argv(argv, home, keep + placement.paths)[1:]
     cfg = {"argv": argv, "env": worker_env(home), "cwd": home, "uid": uid, "gid": uid,
            "keep_fds": [to_r, from_w], "ctl_fd": ctl_r, "info_fd": info_w,
-           "reveal": interpreter_paths() if uid is not None else [],
+           "reveal": interpreter_paths() if uid is not None else [], "read_only": [home],
            "namespaces": True}
     try:
         proc = subprocess.Popen([sys.executable, "-I", "-B", "-c", SUPERVISOR_SOURCE, json.dumps(cfg)],

@@ -12,7 +12,6 @@ import sys
 import tempfile
 import textwrap
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -38,6 +37,17 @@ def where(params, X, Y):
                                                                     if m.split(".")[0] == "crosscheck"),
     }).encode(), dtype=np.uint8)}
 
+def writes(params, X, Y):
+    out = {}
+    for name, path in (("home", os.path.join(os.environ["HOME"], "f")), ("shared", os.environ["SHARED_HINT"])):
+        try:
+            with open(path, "w") as f:
+                f.write("x")
+            out[name] = np.array(1)
+        except OSError:
+            out[name] = np.array(0)
+    return out
+
 def imports_crosscheck(params, X, Y):
     import crosscheck  # noqa
 
@@ -53,12 +63,9 @@ def imports_and_catches(params, X, Y):
     return params
 
 def starts_a_daemon(params, X, Y):
-    code = "import os, time; open(%r, 'w').write(str(os.getpid())); time.sleep(600)" % os.environ["PIDFILE_HINT"]
+    code = "import time; time.sleep(600)  # " + os.environ["MARKER_HINT"]
     subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
-    for _ in range(200):
-        if os.path.exists(os.environ["PIDFILE_HINT"]):
-            break
-        time.sleep(0.02)
+    time.sleep(0.5)
     if params == "hang":
         time.sleep(600)
     return params
@@ -186,24 +193,22 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.skipif(not LINUX, reason="reads /proc")
 @pytest.mark.parametrize("how", ["close", "timeout"])
-def test_a_process_started_in_a_new_session_dies_with_the_sandbox(impl, shared_dir, monkeypatch, how):
-    pidfile = Path(shared_dir) / "daemon.pid"
-    monkeypatch.setenv("PIDFILE_HINT", str(pidfile))
-    monkeypatch.setattr("crosscheck.isolation.ENV_ALLOW", ("PATH", "PIDFILE_HINT"))
-    sb = Sandbox(f"{impl / 'student.py'}:starts_a_daemon", timeout=3)
-    with sb:
+def test_a_process_started_in_a_new_session_dies_with_the_sandbox(impl, monkeypatch, how):
+    marker = f"DAEMON-{os.getpid()}-{how}"
+    monkeypatch.setenv("MARKER_HINT", marker)
+    monkeypatch.setattr("crosscheck.isolation.ENV_ALLOW", ("PATH", "MARKER_HINT"))
+    with Sandbox(f"{impl / 'student.py'}:starts_a_daemon", timeout=3) as sb:
         if how == "close":
             sb.call([], np.ones(1), None)
+            assert _living(marker), "the daemon runs while the sandbox is open"
         else:
             with pytest.raises(ImplementationError, match="did not return"):
                 sb.call("hang", np.ones(1), None)
-        deadline = time.monotonic() + 5
-        while not pidfile.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        text = pidfile.read_text()
-    # the pid the daemon saw may be its namespace's: find it by its command line instead
-    hits = [p for p in os.listdir("/proc") if p.isdigit() and _cmdline_has(p, str(pidfile)) and _alive(int(p))]
-    assert text and hits == []
+    assert _living(marker) == []
+
+
+def _living(text: str) -> list[str]:
+    return [p for p in os.listdir("/proc") if p.isdigit() and _cmdline_has(p, text) and _alive(int(p))]
 
 
 def _cmdline_has(pid: str, text: str) -> bool:
@@ -212,6 +217,18 @@ def _cmdline_has(pid: str, text: str) -> bool:
             return text.encode() in f.read()
     except OSError:
         return False
+
+
+def test_with_a_mount_namespace_only_the_private_directory_is_writable(impl, shared_dir, monkeypatch):
+    monkeypatch.setenv("SHARED_HINT", os.path.join(shared_dir, "forged.json"))
+    monkeypatch.setattr("crosscheck.isolation.ENV_ALLOW", ("PATH", "SHARED_HINT"))
+    with Sandbox(f"{impl / 'student.py'}:writes") as sb:
+        got = sb.call([], np.ones(1), None).value
+        confined = "read-only" in sb.info.get("namespaces", []) or sb.info.get("isolation") == "bwrap"
+    assert int(got["home"]) == 1
+    if not confined:
+        pytest.skip(f"no mount namespace here ({sb.info}): the file system is not read-only for the worker")
+    assert int(got["shared"]) == 0 and os.listdir(shared_dir) == []
 
 
 @pytest.mark.skipif(not LINUX, reason="reads /proc")
@@ -223,13 +240,13 @@ def test_a_fork_bomb_is_bounded_and_cleaned_up(impl):
 
 
 @pytest.mark.skipif(not LINUX, reason="reads /proc")
-def test_a_killed_crosscheck_takes_the_tree_with_it(impl, shared_dir):
+def test_a_killed_crosscheck_takes_the_tree_with_it(impl):
     """SIGKILL to crosscheck (no cleanup runs): the supervisor sees its control pipe close and ends the tree."""
-    pidfile = Path(shared_dir) / "daemon.pid"
+    marker = f"DAEMON-{os.getpid()}-killed"
     script = textwrap.dedent(f"""
         import numpy as np, os, crosscheck.isolation as iso
-        os.environ["PIDFILE_HINT"] = {str(pidfile)!r}
-        iso.ENV_ALLOW = ("PATH", "PIDFILE_HINT")
+        os.environ["MARKER_HINT"] = {marker!r}
+        iso.ENV_ALLOW = ("PATH", "MARKER_HINT")
         from crosscheck.sandbox import Sandbox
         sb = Sandbox({str(impl / 'student.py') + ':starts_a_daemon'!r}, timeout=600)
         sb.start()
@@ -240,15 +257,12 @@ def test_a_killed_crosscheck_takes_the_tree_with_it(impl, shared_dir):
                          env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
     assert p.stdout.readline().strip() == "started"
     deadline = time.monotonic() + 20
-    while not pidfile.exists() and time.monotonic() < deadline:
+    while not _living(marker) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert pidfile.exists()
+    assert _living(marker)
     os.kill(p.pid, signal.SIGKILL)
     p.wait()
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        hits = [q for q in os.listdir("/proc") if q.isdigit() and _cmdline_has(q, str(pidfile)) and _alive(int(q))]
-        if not hits:
-            break
+    while _living(marker) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert hits == []
+    assert _living(marker) == []
