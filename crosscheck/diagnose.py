@@ -563,7 +563,8 @@ def diagnose(case: Case, got_user_layout: Any, *, mutated: bool | Sequence[str] 
     if step is not None:
         return out + [Diagnosis(*step)]
     matcher = _Matcher(case, got, masks, tol, floor, _nice_factors(case), expected_grads, expected_deltas)
-    if not any(np.dtype(d.detail.split()[0]).kind in "iub" for d in dtype_found):  # truncation makes zeros too
+    truncated = any(np.dtype(d.detail.split()[0]).kind in "iub" for d in dtype_found)
+    if not truncated:  # truncation makes zeros too
         for found in unreached_layers(got, expected, masks, floor):
             out.append(Diagnosis(*found))
             matcher.skip |= {p for p in expected if _layer_of(p) <= found[2] and not np.any(got[p])}
@@ -613,6 +614,8 @@ def diagnose(case: Case, got_user_layout: Any, *, mutated: bool | Sequence[str] 
         if got[p].shape != expected[p].shape:
             out.append(Diagnosis("shape", p, _layer_of(p), f"{p} has shape {got[p].shape}, expected "
                                  f"{expected[p].shape}, and no mistake in the catalogue explains its values"))
+        elif truncated:
+            continue  # integer arrays: the truncation is the explanation
         else:
             rel = float(np.linalg.norm(got[p] - expected[p])) / max(float(np.linalg.norm(expected[p])), matcher.floor)
             out.append(Diagnosis("unknown", p, _layer_of(p), f"{p} differs from the expected gradient (relative "
