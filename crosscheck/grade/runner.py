@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import GradientMismatch, ImplementationError, UsageError
-from .config import CheckSpec, GradeConfig
+from .config import CheckSpec, GradeConfig, _can_forbid_imports
 from .parts import Part, function_parts, split_points
 
 __all__ = ["GradeReport", "CheckResult", "PartResult", "grade"]
@@ -195,7 +195,7 @@ def _forbidden_zeroes_the_check(parts: list[PartResult]) -> None:
 def _check_kwargs(spec: CheckSpec) -> dict[str, Any]:
     o = spec.options
     kw = {k: o[k] for k in ("examples", "seed", "timeout", "memory", "dtype", "profile", "isolation")}
-    if o["forbid_imports"]:
+    if _can_forbid_imports():  # always explicit: never a default set elsewhere in the process
         kw["forbid_imports"] = list(o["forbid_imports"])
     return kw
 
