@@ -253,9 +253,9 @@ def _check_target(spec: CheckSpec, name: str, where: str) -> None:
 
 
 def _has_layers() -> bool:
-    import crosscheck
+    from importlib.util import find_spec
 
-    return "check_layers" in crosscheck.__all__
+    return find_spec("crosscheck.layers") is not None
 
 
 def _can_forbid_imports() -> bool:
@@ -308,7 +308,15 @@ def _check_semantics(spec: CheckSpec, name: str, where: str) -> None:
         extra = [k for k in _NETWORK_KEYS + ("preset",) if o.get(k) is not None]
         if extra:
             raise fail(extra[0], "is an option of function checks; this is a layer check ('api' is given)")
+        from .layers import validate_layer_check
+
+        problem = validate_layer_check(spec)
+        if problem is not None:
+            raise fail(*problem)
         return
+    lonely = [k for k in ("layers", "dropout_p") if o.get(k) is not None]
+    if lonely:
+        raise fail(lonely[0], "is an option of layer checks; give 'api' too")
     # each key alone, so an error names its key; then every part's combination
     for key in _NETWORK_KEYS:
         values = o.get(key)

@@ -134,37 +134,60 @@ def grade(config: GradeConfig, submission: str | os.PathLike, *,
 
 def _grade_check(spec: CheckSpec, paths: _Paths, progress: Callable[[PartResult], None] | None) -> CheckResult:
     if spec.kind == "layers":
-        from .layers import layer_parts, run_layer_part
+        from .layers import layer_parts
 
-        parts, run = layer_parts(spec), run_layer_part
+        parts = layer_parts(spec)
     else:
-        parts, run = function_parts(spec), _run_function_part
+        parts = function_parts(spec)
     shares = split_points(spec.points, len(parts))
-    single = len(parts) == 1
-    results: list[PartResult] = []
-    shared: PartResult | None = None  # a failure before any call (no file, import failed): every part's
-    for k, (part, share) in enumerate(zip(parts, shares), start=1):
-        base = PartResult(f"{spec.index}.{k}", spec.name, "" if single else part.label, spec.target, share, 0.0,
+    single = len(parts) == 1 and spec.kind == "function"
+    results = [PartResult(f"{spec.index}.{k}", spec.name, "" if single else part.label, spec.target, share, 0.0,
                           "error", visibility=spec.visibility)
+               for k, (part, share) in enumerate(zip(parts, shares), start=1)]
+    if spec.kind == "layers":
+        _grade_layers(spec, paths, results)
+    else:
+        _grade_function(spec, paths, parts, results)
+    for p in results:
+        p.score = p.max_score if p.verdict == "pass" else 0.0
+    _forbidden_zeroes_the_check(results)
+    if progress is not None:
+        for p in results:
+            progress(p)
+    return CheckResult(spec, results)
+
+
+def _grade_layers(spec: CheckSpec, paths: _Paths, results: list[PartResult]) -> None:
+    from .layers import grade_layers
+
+    t = time.perf_counter()
+    try:
+        grade_layers(spec, paths, results)
+    except Exception as e:  # noqa: BLE001 - grading goes on; the parts say why they scored 0
+        for p in results:
+            _internal(p, e, paths)
+    for p in results:  # one run for every layer: its time, shared
+        p.elapsed = (time.perf_counter() - t) / len(results)
+
+
+def _grade_function(spec: CheckSpec, paths: _Paths, parts: list[Part], results: list[PartResult]) -> None:
+    shared: PartResult | None = None  # a failure before any call (no file, import failed): every part's
+    for part, out in zip(parts, results):
         t = time.perf_counter()
         if shared is not None:
-            _copy_verdict(shared, base)
+            _copy_verdict(shared, out)
         else:
             try:
-                every_part = run(spec, part, paths, base)
+                if _run_function_part(spec, part, paths, out):
+                    shared = out
             except Exception as e:  # noqa: BLE001 - grading goes on; the part says why it scored 0
-                every_part = False
-                _set_error(base, "internal", f"crosscheck could not grade this part ({type(e).__name__}: "
-                           f"{paths.rel(str(e))}); tell your instructor")
-            if every_part:
-                shared = base
-        base.elapsed = time.perf_counter() - t
-        base.score = share if base.verdict == "pass" else 0.0
-        results.append(base)
-        if progress is not None:
-            progress(base)
-    _forbidden_zeroes_the_check(results)
-    return CheckResult(spec, results)
+                _internal(out, e, paths)
+        out.elapsed = time.perf_counter() - t
+
+
+def _internal(part: PartResult, e: Exception, paths: _Paths) -> None:
+    _set_error(part, "internal", f"crosscheck could not grade this part ({type(e).__name__}: "
+               f"{paths.rel(str(e))}); tell your instructor")
 
 
 def _copy_verdict(src: PartResult, dst: PartResult) -> None:
