@@ -17,8 +17,8 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "grading"
 REGENERATE = "regenerate them as examples/grading/README.md says"
 
 
-def _load(kind: str):
-    spec = importlib.util.spec_from_file_location(f"grading_{kind}", EXAMPLE / "submissions" / kind / "nn.py")
+def _load(kind: str, file: str = "nn.py"):
+    spec = importlib.util.spec_from_file_location(f"grading_{kind}_{file[:-3]}", EXAMPLE / "submissions" / kind / file)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -91,6 +91,30 @@ def test_backprop_is_right_in_the_correct_submission_and_wrong_for_sigmoid(hidde
         assert match == should_match, (kind, hidden)
 
 
+def test_the_layers_are_right_in_the_correct_submission_and_affine_wrong_in_the_other():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    x, w, b = rng.standard_normal((4, 2, 3)), rng.standard_normal((6, 5)), rng.standard_normal(5)
+    dout = rng.standard_normal((4, 5))
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    (tx.reshape(4, -1) @ tw + tb).backward(torch.tensor(dout))
+    scores, labels = rng.standard_normal((4, 3)), np.array([0, 2, 1, 2])
+    ts = torch.tensor(scores, requires_grad=True)
+    loss = torch.nn.functional.cross_entropy(ts, torch.tensor(labels))
+    loss.backward()
+    for kind in ("correct", "wrong"):
+        layers = _load(kind, "layers.py")
+        out, cache = layers.affine_forward(x, w, b)
+        assert np.allclose(out, x.reshape(4, -1) @ w + b)
+        dx, dw, db = layers.affine_backward(dout, cache)
+        assert np.allclose(dx, tx.grad.numpy()) and np.allclose(db, tb.grad.numpy())
+        assert (dw.shape == w.shape and np.allclose(dw, tw.grad.numpy())) == (kind == "correct")
+        r, rc = layers.relu_forward(x)
+        assert np.array_equal(layers.relu_backward(x, rc), x * (x > 0))
+        value, dscores = layers.softmax_loss(scores, labels)
+        assert np.isclose(value, loss.item()) and np.allclose(dscores, ts.grad.numpy())
+
+
 def _without_timing(results: dict) -> dict:
     results = dict(results)
     results.pop("execution_time")
@@ -105,17 +129,18 @@ def test_the_committed_results_are_what_grading_gives(kind, tmp_path, monkeypatc
     assert main(["grade", "grading.toml", "--submission", f"submissions/{kind}", "--format", "gradescope",
                  "--out", str(out)]) == 0
     elapsed = time.perf_counter() - t0
-    assert elapsed < 30, f"grading the two checks took {elapsed:.1f} s"
+    assert elapsed < 30, f"grading the three checks took {elapsed:.1f} s"
     got = json.loads(out.read_text())
     committed = json.loads((EXAMPLE / "results" / f"{kind}.json").read_text())
     assert _without_timing(got) == _without_timing(committed), f"results/{kind}.json is stale: {REGENERATE}"
     if kind == "correct":
-        assert got["score"] == 16 and all(t["status"] == "passed" for t in got["tests"])
-    else:  # exactly the parts it gets wrong: relu's derivative at depth 2, sigmoid's derivative
+        assert got["score"] == 22 and all(t["status"] == "passed" for t in got["tests"])
+    else:  # exactly the parts it gets wrong: relu's derivative at depth 2, sigmoid's derivative, affine's dw
         lost = {t["name"]: t["extra_data"]["diagnosis"][0] for t in got["tests"] if t["status"] == "failed"}
         assert lost == {"Fully connected net: loss gradients: depth 2": "missing_activation_derivative",
-                        "Backprop with any hidden activation: depth 2, hidden sigmoid": "activation_derivative"}
-        assert got["score"] == 16 - 5 - 2
+                        "Backprop with any hidden activation: depth 2, hidden sigmoid": "activation_derivative",
+                        "Layers: affine": "transposed_dw"}
+        assert got["score"] == 22 - 5 - 2 - 2
 
 
 def test_the_committed_text_report_is_what_grading_gives(tmp_path, monkeypatch, capsys):
