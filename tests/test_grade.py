@@ -250,6 +250,7 @@ def test_a_forbidden_import_scores_0_on_that_check(tmp_path):
         for p in check.parts:
             assert p.score == 0 and p.error_kind == "forbidden_import"
             assert "forbidden import: torch" in p.reason and "forbidden import: torch" in p.output
+    assert report.checks[0].parts[0].reproduce.endswith("--forbid-import torch,jax")
 
 
 def test_the_same_config_and_submission_give_the_same_results(tmp_path):

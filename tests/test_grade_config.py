@@ -54,7 +54,7 @@ def test_the_keys_are_the_options_of_crosscheck_check():
     """Every `crosscheck check` option is a key, so a new check option must be added to
     CHECK_OPTION_KEYS (or LAYER_KEYS); --json and --plot are outputs, which grade writes itself."""
     keys = _check_option_keys() - {"json", "plot"}
-    assert keys - set(LAYER_KEYS) == set(CHECK_OPTION_KEYS) - {"forbid_imports"} | (keys & {"forbid_imports"})
+    assert keys - set(LAYER_KEYS) == set(CHECK_OPTION_KEYS)
 
 
 @pytest.mark.parametrize("text, key, words", [
@@ -73,6 +73,9 @@ def test_the_keys_are_the_options_of_crosscheck_check():
     (GOOD + "json = \"out.json\"\n", "json", "output option"),
     (GOOD + "max-depth = 2\n", "max-depth", "written 'max_depth'"),
     (GOOD + "visibility = \"secret\"\n", "visibility", "after_due_date"),
+    (GOOD + "isolation = \"docker\"\n", "isolation", "auto, bwrap, process"),
+    (GOOD + "forbid_imports = \"torch\"\n", "forbid_imports", "a list of strings"),
+    (GOOD + "forbid_imports = [\"torch.\"]\n", "forbid_imports", "not a module name"),
     (GOOD.replace("target = \"nn.py:grads\"", "target = \"/abs/nn.py:grads\""), "target", "relative path"),
     (GOOD.replace("target = \"nn.py:grads\"", "target = \"../nn.py:grads\""), "target", "relative path"),
     (GOOD.replace("target = \"nn.py:grads\"", "target = \"nn.py\""), "target", "file.py:function"),

@@ -113,3 +113,27 @@ def test_layer_options_without_api_are_an_error(tmp_path, capsys):
     (tmp_path / "sub").mkdir()
     assert main(["grade", str(tmp_path / "g.toml"), "--submission", str(tmp_path / "sub")]) == 2
     assert "key 'layers'" in capsys.readouterr().err
+
+
+def test_a_forbidden_import_scores_0_on_every_layer_of_the_check(tmp_path, monkeypatch, capsys):
+    config = SIX.replace("[grade]\n", '[grade]\nforbid_imports = ["torch"]\n')
+    sometimes = LAYERS.replace("def relu_backward(dout, cache):\n",
+                               "def relu_backward(dout, cache):\n    import torch  # noqa: F401\n")
+    report = _grade(tmp_path, config, sometimes)
+    assert report.score == 0 and len(report.parts) == 6
+    relu = report.parts[1]
+    assert relu.reason.startswith("forbidden import: torch")
+    for p in report.parts:  # the other layers passed on their own, and still score 0
+        assert p.error_kind == "forbidden_import" and "forbidden import: torch" in p.output
+    # the student's command shows the same refusal
+    assert relu.reproduce.endswith("--forbid-import torch")
+    monkeypatch.chdir(tmp_path / "submission")
+    assert main(relu.reproduce.split()[1:]) == 3
+    assert "forbidden import: torch" in capsys.readouterr().out
+
+
+def test_isolation_is_not_an_option_of_layer_checks(tmp_path, capsys):
+    (tmp_path / "g.toml").write_text(SIX.replace("points = 12", 'points = 12\nisolation = "process"'))
+    (tmp_path / "sub").mkdir()
+    assert main(["grade", str(tmp_path / "g.toml"), "--submission", str(tmp_path / "sub")]) == 2
+    assert "key 'isolation'" in capsys.readouterr().err

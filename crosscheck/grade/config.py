@@ -65,6 +65,7 @@ _GRADE_ONLY = {"visibility": "str"}
 GRADE_DEFAULTS: dict[str, Any] = {"examples": 30, "seed": 0, "timeout": 10.0, "memory": 1024, "profile": "ci",
                                   "dtype": "float64", "visibility": "visible", "forbid_imports": (),
                                   "isolation": "auto"}
+ISOLATIONS = ("auto", "bwrap", "process")  # crosscheck check --isolation
 _KIND_WORDS = {"str": "a string", "str+": "a string or a list of strings", "int": "an integer",
                "int+": "an integer or a list of integers", "number": "a number", "bool": "true or false",
                "strs": "a list of strings"}
@@ -258,14 +259,6 @@ def _has_layers() -> bool:
     return find_spec("crosscheck.layers") is not None
 
 
-def _can_forbid_imports() -> bool:
-    import inspect
-
-    from ..check import check_implementation
-
-    return "forbid_imports" in inspect.signature(check_implementation).parameters
-
-
 def _check_semantics(spec: CheckSpec, name: str, where: str) -> None:
     """Every value means something: each part's options resolve, run options are in range."""
     from ..presets import PRESETS, resolve_options
@@ -293,8 +286,8 @@ def _check_semantics(spec: CheckSpec, name: str, where: str) -> None:
     for module in o["forbid_imports"]:
         if not all(part.isidentifier() for part in module.split(".")):
             raise fail("forbid_imports", f"{module!r} is not a module name")
-    if o["forbid_imports"] and not _can_forbid_imports():
-        raise fail("forbid_imports", "this crosscheck's worker cannot forbid imports yet")
+    if o["isolation"] not in ISOLATIONS:
+        raise fail("isolation", f"must be one of {', '.join(ISOLATIONS)}, got {o['isolation']!r}")
     depth = o.get("depth")
     for d in depth if isinstance(depth, tuple) else (depth,):
         if d is not None and d < 1:
@@ -308,6 +301,8 @@ def _check_semantics(spec: CheckSpec, name: str, where: str) -> None:
         extra = [k for k in _NETWORK_KEYS + ("preset",) if o.get(k) is not None]
         if extra:
             raise fail(extra[0], "is an option of function checks; this is a layer check ('api' is given)")
+        if o["isolation"] != "auto":  # check_layers picks its own (auto)
+            raise fail("isolation", "layer checks run with isolation 'auto'; leave the key out")
         from .layers import validate_layer_check
 
         problem = validate_layer_check(spec)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import GradientMismatch, ImplementationError, UsageError
-from .config import CheckSpec, GradeConfig, _can_forbid_imports
+from .config import CheckSpec, GradeConfig
 from .parts import Part, function_parts, split_points
 
 __all__ = ["GradeReport", "CheckResult", "PartResult", "grade"]
@@ -217,9 +217,9 @@ def _forbidden_zeroes_the_check(parts: list[PartResult]) -> None:
 
 def _check_kwargs(spec: CheckSpec) -> dict[str, Any]:
     o = spec.options
+    # forbid_imports always explicit (an empty list too): never a default set elsewhere in the process
     kw = {k: o[k] for k in ("examples", "seed", "timeout", "memory", "dtype", "profile", "isolation")}
-    if _can_forbid_imports():  # always explicit: never a default set elsewhere in the process
-        kw["forbid_imports"] = list(o["forbid_imports"])
+    kw["forbid_imports"] = list(o["forbid_imports"])
     return kw
 
 

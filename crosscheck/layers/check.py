@@ -287,7 +287,7 @@ def _check_layer(sandbox: Sandbox, layer: Layer, *, examples: int, seed: int, dt
 # ---- the job ---------------------------------------------------------------------------------------------
 
 def _reproduce(target: Target, layer: str, *, api: str, seed: int, examples: int, dtype: str, dropout_p: str,
-               timeout: float, memory: int | None) -> str:
+               timeout: float, memory: int | None, forbid: tuple[str, ...] = ()) -> str:
     argv = ["crosscheck", "check", target.display, "--api", api, "--layers", layer, "--seed", str(seed),
             "--examples", str(examples)]
     if dropout_p != "keep":
@@ -298,6 +298,8 @@ def _reproduce(target: Target, layer: str, *, api: str, seed: int, examples: int
         argv += ["--timeout", f"{timeout:g}"]
     if memory is not None and memory != 1024:
         argv += ["--memory", str(memory)]
+    if forbid:
+        argv += ["--forbid-import", ",".join(forbid)]
     return shlex.join(argv)
 
 
@@ -398,7 +400,7 @@ def check_layers(target: Any, *, api: str = "cs231n", layers: Any = None, dropou
                                        "profile": profile_name, "examples_per_layer": per_layer})
     sandbox = _sandbox(parsed, float(timeout), memory, forbid)
     repro = {"api": api, "seed": seed, "examples": per_layer, "dtype": dtype, "dropout_p": dropout_p,
-             "timeout": float(timeout), "memory": memory}
+             "timeout": float(timeout), "memory": memory, "forbid": forbid}
     try:
         sandbox.start()
         defined = set(sandbox.functions)
