@@ -20,6 +20,9 @@ __all__ = ["Activation", "ACTIVATIONS", "get_activation", "activation_names"]
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _erf = np.vectorize(math.erf, otypes=[float])
+# erfc(-z/sqrt2) = 1 + erf(z/sqrt2) without the cancellation that loses every digit of gelu's
+# negative tail (crosscheck audit: jax.nn.gelu(approximate=False) keeps them, torch does not)
+_erfc = np.vectorize(math.erfc, otypes=[float])
 
 
 def _sigmoid(z):
@@ -41,11 +44,11 @@ def _softplus(z):
 
 
 def _gelu_erf(z):
-    return 0.5 * z * (1.0 + _erf(z / math.sqrt(2.0)))
+    return 0.5 * z * _erfc(-z / math.sqrt(2.0))
 
 
 def _gelu_erf_prime(z):
-    return 0.5 * (1.0 + _erf(z / math.sqrt(2.0))) + z * np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+    return 0.5 * _erfc(-z / math.sqrt(2.0)) + z * np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
 
 
 def _gelu_tanh(z):
