@@ -24,6 +24,7 @@ _JOBS = {
     "conventions": "crosscheck.presets:run_from_args",
     "env": "crosscheck.environment:run_from_args",
     "grade": "crosscheck.grade:run_from_args",
+    "audit": "crosscheck.audit:run_from_args",
 }
 
 
@@ -211,6 +212,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("env", help="versions, devices, precision settings and what they do to float32")
     e.add_argument("--json", metavar="PATH")
+
+    a = sub.add_parser("audit", help="torch vs JAX: same name, different math (values, derivatives, defaults)",
+                       description="Compare torch's and JAX's spellings of every function in the audit table "
+                       "(values and derivatives at kinks, thresholds, tails and ties, float32 and float64; "
+                       "default arguments from the installed signatures). Exit 0 when every difference is a "
+                       "documented convention, 1 on an unexplained one, with --strict on any, or when an "
+                       "answer changed since --baseline; 2 on a usage error.")
+    a.add_argument("--json", metavar="PATH", help="write every answer as JSON ('-' for stdout)")
+    a.add_argument("--strict", action="store_true", help="exit 1 on any difference, documented or not")
+    a.add_argument("--save-baseline", metavar="PATH", help="record today's answers and library versions")
+    a.add_argument("--baseline", metavar="PATH", help="exit 1 naming each answer that changed since PATH")
+    a.add_argument("--all", action="store_true", help="list the aspects that agree too")
+    a.add_argument("--markdown", action="store_true", help="print the differences as a markdown table")
+    a.add_argument("--functions", metavar="LIST", help="only these functions (comma list, e.g. gelu,softplus)")
+    a.add_argument("--without", metavar="LIST", help="treat these optional libraries as not installed: optax,flax")
     return parser
 
 

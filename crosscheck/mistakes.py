@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .activations import ACTIVATIONS, get_activation
+from .audit.kinks import kink_subgradients
 from .case import Case
 from .implied import describe_implied, implied_sigma_prime, wrong_derivatives
 from .network import Network
@@ -257,7 +258,8 @@ def _kink_candidates(net: Network, params: Any, X: np.ndarray, Y: Any) -> list[C
         act = get_activation(name)
         base = name.partition(":")[0]
         current = act.at_kink[0]
-        alternatives = [0.0, 0.5, 1.0] + [get_activation(base).at_kink[0]]
+        # hand-written conventions (z > 0, z >= 0, a tie), the libraries' (crosscheck.audit.kinks), ours
+        alternatives = [0.0, 0.5, 1.0, *kink_subgradients(base), get_activation(base).at_kink[0]]
         for g in dict.fromkeys(alternatives):
             if g == current:
                 continue

@@ -8,6 +8,8 @@ Options (each also an ini key, ``crosscheck_backends`` etc.; the command line wi
     --crosscheck-device DEVICE      cpu | cuda (default cpu)
     --crosscheck-shard I/N          the sweep shard the ``crosscheck_sweep`` fixture runs
     --crosscheck-forbid-import MODS modules ``check_implementation`` refuses in its sandbox (e.g. torch,jax)
+    --crosscheck-audit-baseline PATH  the ``crosscheck_audit`` fixture fails naming each answer that
+                                    changed since PATH (``crosscheck audit --save-baseline PATH``)
 
 Decisions, so that a green run means something:
 
@@ -24,8 +26,9 @@ Decisions, so that a green run means something:
   when the session ends. Under pytest-xdist every worker parses the same options and does the same;
   nothing is written to shared files.
 
-Fixtures: ``crosscheck_config`` (a :class:`CrosscheckConfig`) and ``crosscheck_sweep`` (a function
-running a sweep shard with the configured options, failing the test with the report on a mismatch).
+Fixtures: ``crosscheck_config`` (a :class:`CrosscheckConfig`), ``crosscheck_sweep`` (a function
+running a sweep shard with the configured options, failing the test with the report on a mismatch)
+and ``crosscheck_audit`` (``crosscheck.audit.pytest_support``: torch vs JAX semantics against a baseline).
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ __all__ = ["CrosscheckConfig", "KNOWN_BACKENDS", "DEVICES", "cuda_available"]
 
 KNOWN_BACKENDS = BACKEND_NAMES
 DEVICES = ("cpu", "cuda")
-_FIXTURES = ("crosscheck_config", "crosscheck_sweep")
+_FIXTURES = ("crosscheck_config", "crosscheck_sweep", "crosscheck_audit")
 
 _config_key = pytest.StashKey["CrosscheckConfig"]()
 _previous_profile_key = pytest.StashKey["str | None"]()
@@ -147,6 +150,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--crosscheck-shard", metavar="I/N", default=None,
                     help="run shard I of N (1-based) of the crosscheck_sweep fixture's sweep; "
                     "the N shards add up exactly to the whole sweep")
+    group.addoption("--crosscheck-audit-baseline", metavar="PATH", default=None,
+                    help="the crosscheck_audit fixture fails naming each torch/JAX answer that changed since "
+                    "this baseline (write one with: crosscheck audit --save-baseline PATH)")
+    parser.addini("crosscheck_audit_baseline", "default for --crosscheck-audit-baseline", default="")
     parser.addini("crosscheck_backends", "default for --crosscheck-backends", default="")
     parser.addini("crosscheck_profile", "default for --crosscheck-profile", default="")
     parser.addini("crosscheck_device", "default for --crosscheck-device", default="")
@@ -301,3 +308,13 @@ def crosscheck_sweep(crosscheck_config: CrosscheckConfig) -> Callable[..., Sweep
         return result
 
     return run
+
+
+@pytest.fixture(scope="session")
+def crosscheck_audit(pytestconfig: pytest.Config):
+    """``crosscheck_audit(*, baseline=None, strict=False, functions=None)``: run ``crosscheck audit``
+    once per session and fail the test on an unexplained torch/JAX difference or on an answer that
+    changed since the baseline (``--crosscheck-audit-baseline`` or the ``crosscheck_audit_baseline`` ini key)."""
+    from .audit.pytest_support import AuditFixture
+
+    return AuditFixture(_option(pytestconfig, "audit_baseline"))

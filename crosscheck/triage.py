@@ -18,6 +18,7 @@ import itertools
 from dataclasses import replace
 
 from .activations import get_activation
+from .audit.kinks import KINK_CONVENTIONS, kink_subgradients, spellings_using
 from .case import Case
 from .compare import compare_gradients
 from .network import Network
@@ -26,8 +27,9 @@ from .reference import recursive
 __all__ = ["explain", "KINK_CANDIDATES"]
 
 # Subgradients tried at an exact kink, per kinked activation, to name the convention a backend
-# follows (relu'(0) = 0, maximum's 0.5, clamp's 1, leaky_relu's slope: MEASURED.md's kink table).
-KINK_CANDIDATES = (0.0, 0.5, 1.0, 0.01)
+# follows: those torch's and JAX's spellings take (crosscheck.audit.kinks, the table `crosscheck
+# audit` verifies on the installed libraries), plus the reference's own.
+KINK_CANDIDATES = tuple(sorted({c.subgradient for c in KINK_CONVENTIONS}))
 
 
 def explain(backend, case: Case, case64: Case, expected, *, on_kink: bool, strict_kinks: bool = False,
@@ -47,7 +49,7 @@ def explain(backend, case: Case, case64: Case, expected, *, on_kink: bool, stric
         for alt_net, chosen in _kink_alternatives(net):
             alt = recursive.gradients(alt_net, case64.params, case64.X, case64.Y)
             if compare_gradients(alt, got, dtype=dtype, device=device, precision=precision).passed:
-                theirs = ", ".join(f"{a}'(0) = {g:g}" for a, g in chosen.items())
+                theirs = ", ".join(f"{a}'(0) = {g:g}{_as(a, g)}" for a, g in chosen.items())
                 mine = ", ".join(c for c in _kink_conventions(net) if c.split("'")[0] in chosen)
                 return {"kind": "kink_convention", "backend": backend.name, "network": net.describe(),
                         "detail": f"differs only at a kink: the reference uses {mine}; {backend.name} uses {theirs}"}
@@ -76,7 +78,7 @@ def _kink_alternatives(net: Network):
     different conventions per activation (JAX: relu'(0) = 0 but leaky_relu'(0) = 1)."""
     kinked = sorted({n.partition(":")[0] for n in net.activation_names() if get_activation(n).kinks})
     ours = {k: get_activation(k).at_kink[0] for k in kinked}
-    options = [sorted(set(KINK_CANDIDATES) | {ours[k]}) for k in kinked]
+    options = [sorted(set(kink_subgradients(k) or KINK_CANDIDATES) | {ours[k]}) for k in kinked]
     combos = [dict(zip(kinked, combo)) for combo in itertools.product(*options)]
     # fewest changes first, so a note names only the activations whose convention differs
     combos.sort(key=lambda c: sum(c[k] != ours[k] for k in kinked))
@@ -86,6 +88,12 @@ def _kink_alternatives(net: Network):
         acts = tuple(_rename(a, chosen) if isinstance(a, str) else tuple(_rename(n, chosen) for n in a)
                      for a in net.activations)
         yield replace(net, activations=acts), {k: g for k, g in chosen.items() if g != ours[k]}
+
+
+def _as(activation: str, g: float) -> str:
+    """ " (as jax.nn.leaky_relu(x))": the library spellings with that subgradient, if any."""
+    names = spellings_using(activation, g)
+    return f" (as {' and '.join(names)})" if names else ""
 
 
 def _rename(name: str, chosen: dict) -> str:

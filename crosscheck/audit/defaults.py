@@ -19,7 +19,7 @@ from .spec import DefaultProbe, Libs, Point, Probe, Side
 
 __all__ = ["ABSENT", "signature_default", "doc_default", "read", "DEFAULT_PROBES", "behaviour_probes"]
 
-ABSENT = "(no such parameter)"
+ABSENT = "(no parameter)"
 
 
 def signature_default(obj: Any, name: str) -> Any:

@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import UsageError
-from .defaults import ABSENT, default_probes, read
-from .spec import DefaultProbe, Libs, Point, Probe, Side
+from .defaults import default_probes, read
+from .spec import DefaultProbe, Libs, Point, Probe
 
 __all__ = ["Row", "DefaultRow", "AuditResult", "load_libs", "run_audit", "close", "RTOL_ULPS"]
 
@@ -39,8 +39,9 @@ class Row:
     """One aspect (value or derivative) of one probe at one point and dtype."""
 
     function: str
-    aspect: str  # "value" | "derivative"
-    point: str  # the point's label and x
+    aspect: str  # "value" | "derivative" | "convention"
+    point: str  # why the point matters: "kink", "threshold", "tail", ...
+    inputs: str  # x (and the target) there
     dtype: str
     torch_expr: str
     jax_expr: str
@@ -54,7 +55,7 @@ class Row:
 
     @property
     def key(self) -> str:
-        return f"{self.function} | {self.aspect} at {self.point} | {self.dtype}"
+        return f"{self.function} | {self.aspect} at {self.point}: {self.inputs} | {self.dtype}"
 
 
 @dataclass
@@ -212,10 +213,13 @@ def _torch_run(L: Libs, call: _Call) -> tuple:
         return _error(e)
 
 
-def _jax_run(L: Libs, calls: list[_Call], dtype: str) -> None:
-    """Every JAX call of one dtype in one ``jax.jit``: eager JAX compiles each primitive for each
-    new shape, which costs far more here than one compile of the whole table (measured in
-    /work/notes/issue-14.md). A spelling that raises while tracing is recorded as its answer."""
+def _jax_lower(L: Libs, calls: list[_Call], dtype: str, pool) -> tuple:
+    """Every JAX call of one dtype traced into one function, its XLA compile started on ``pool``.
+
+    Eager JAX compiles each primitive for each new shape, which costs far more here than one
+    compile of the whole table (measured in /work/notes/issue-14.md); the compile releases the GIL,
+    so both dtypes compile while torch runs. A spelling that raises while tracing is recorded as
+    its answer."""
     import contextlib
 
     jax, jnp = L.jax, L.jnp
@@ -244,7 +248,17 @@ def _jax_run(L: Libs, calls: list[_Call], dtype: str) -> None:
                  None if c.target is None else jnp.asarray(c.target, dtype="int32" if c.target.dtype.kind == "i"
                                                            else dtype),
                  None if c.w is None else jnp.asarray(c.w, dtype=dtype)) for c in calls]
-        results = jax.jit(everything)(args)
+        lowered = jax.jit(everything).lower(args)
+    return calls, dtype, args, errors, pool.submit(lowered.compile)
+
+
+def _jax_finish(L: Libs, started: tuple) -> None:
+    import contextlib
+
+    calls, dtype, args, errors, future = started
+    scope = L.jax.enable_x64(True) if dtype == "float64" else contextlib.nullcontext()
+    with scope:
+        results = future.result()(args)
         for i, (call, res) in enumerate(zip(calls, results)):
             if i in errors:
                 call.answer = errors[i]
@@ -273,12 +287,12 @@ def _inputs(probe: Probe, dtype: str) -> list[tuple[list[Point], np.ndarray, Any
     return out
 
 
-def _show_point(p: Point, x: np.ndarray, target: Any) -> str:
+def _show_inputs(x: np.ndarray, target: Any) -> str:
     def arr(a):
         return np.array2string(np.asarray(a), precision=6, separator=", ").replace("\n", "")
     xs = arr(np.asarray(x, dtype=np.float64)) if np.ndim(x) else f"{float(x):g}"
     ts = "" if target is None else f", y = {arr(target)}"
-    return f"{p.label}: x = {xs}{ts}"
+    return f"x = {xs}{ts}"
 
 
 def _plan(probes: list[Probe], dtypes) -> list[tuple[_Call, _Call]]:
@@ -318,7 +332,7 @@ def _rows_of(tcall: _Call, jcall: _Call) -> list[Row]:
     rows = []
     aspects = [("value", 0)] + ([("derivative", 1)] if probe.derivative else [])
     for i, p in enumerate(tcall.points):
-        label = _show_point(p, x[i] if probe.elementwise else x, None if probe.elementwise else target)
+        inputs = _show_inputs(x[i] if probe.elementwise else x, None if probe.elementwise else target)
 
         def pick(a, i=i):
             if isinstance(a, str) or a is None:
@@ -329,14 +343,14 @@ def _rows_of(tcall: _Call, jcall: _Call) -> list[Row]:
             answers = {lib: pick(obs[lib][k]) for lib in ("torch", "jax")}
             expected = {n: pick(models[n][k]) for n in models}
             slacks = {n: (0.0 if n not in slack else pick(slack[n][k])) for n in models}
-            rows.append(_judge(probe, aspect, label, dtype, answers, expected, slacks, scale))
+            rows.append(_judge(probe, aspect, p.label, inputs, dtype, answers, expected, slacks, scale))
     return rows
 
 
-def _judge(probe: Probe, aspect, label, dtype, answers, expected, slacks, scale) -> Row:
+def _judge(probe: Probe, aspect, label, inputs, dtype, answers, expected, slacks, scale) -> Row:
     kw = dict(scale=scale, exact_tiny=probe.exact_tiny)
     ref = expected.get("reference", expected["torch"])
-    row = Row(probe.function, aspect, label, dtype, probe.torch.expression, probe.jax.expression,
+    row = Row(probe.function, aspect, label, inputs, dtype, probe.torch.expression, probe.jax.expression,
               answers["torch"], answers["jax"], expected.get("reference"), probe.reference_name, "agree")
     claims = []
     for lib in ("torch", "jax"):
@@ -395,7 +409,11 @@ def _default_row(dp: DefaultProbe, L: Libs) -> DefaultRow:
 
 
 def _show(v: Any) -> Any:
-    return v if isinstance(v, (int, float, str, bool)) or v is None else repr(v)
+    """A default as the answer recorded: numbers and strings as they are, None and booleans as
+    their Python spelling (``None``, ``True``), anything else by its repr."""
+    if isinstance(v, bool) or v is None:
+        return repr(v)
+    return v if isinstance(v, (int, float, str)) else repr(v)
 
 
 # ---- the whole audit -------------------------------------------------------------------------------------------
@@ -407,29 +425,33 @@ def _stale(probes: list[Probe], rows: list[Row]) -> list[Row]:
         for lib in ("torch", "jax"):
             side = getattr(p, lib)
             if side.convention is not None and (p.function, side.convention.id) not in seen:
-                out.append(Row(p.function, "convention", "every point", "-", p.torch.expression, p.jax.expression,
+                out.append(Row(p.function, "convention", "every point", "", "-", p.torch.expression, p.jax.expression,
                                None, None, None, p.reference_name, "finding",
                                detail=f"documented convention {side.convention.id!r} of {side.expression} is "
                                       "not observed at any point on these versions"))
     return out
 
 
-def _fill(conventions, defaults: list[DefaultRow]) -> dict:
-    """Each convention with {torch}/{jax} replaced by the defaults it names."""
+def _fill(defaults: list[DefaultRow], d: dict[str, Any]) -> dict:
+    """Each convention with ``{torch}``/``{jax}`` replaced by the defaults it names, as installed."""
     from dataclasses import replace
 
     from .table import CONVENTIONS
 
-    values = {}
+    values = {"softplus-threshold": {"torch": d["softplus.threshold"], "jax": "none"}}
     for r in defaults:
-        for c in r.conventions or ([] if r.status != "agree" else []):
-            values.setdefault(c, {"torch": r.torch, "jax": r.jax})
-    values.setdefault("softplus-threshold", {})
+        if r.conventions:
+            values.setdefault(r.conventions[0], {"torch": r.torch, "jax": r.jax})
     out = {}
     for cid, c in CONVENTIONS.items():
         v = {"torch": "?", "jax": "?", **values.get(cid, {})}
         out[cid] = replace(c, note=c.note.format(**v), fix=c.fix.format(**v))
     return out
+
+
+def _family(function: str) -> str:
+    """"relu (clamp)" -> "relu", "batch_norm running_mean" -> "batch_norm": what --functions names."""
+    return function.split(" ")[0]
 
 
 def run_audit(*, flax: bool = True, optax: bool = True, functions: list[str] | None = None,
@@ -442,7 +464,12 @@ def run_audit(*, flax: bool = True, optax: bool = True, functions: list[str] | N
 
     probes = probes_for(d)
     if functions:
-        probes = [p for p in probes if p.function.split(" (")[0] in functions or p.function in functions]
+        known = {_family(p.function) for p in probes} | {dp.function for dp in default_probes()}
+        unknown = [f for f in functions if f not in known]
+        if unknown:
+            raise UsageError(f"unknown function {unknown[0]!r} for the audit; the table has "
+                             f"{', '.join(sorted(known))}")
+        probes = [p for p in probes if _family(p.function) in functions]
     unavailable, rows, run = [], [], []
     for p in probes:
         need = [s.requires for s in (p.torch, p.jax) if s.requires and s.requires in absent]
@@ -451,12 +478,15 @@ def run_audit(*, flax: bool = True, optax: bool = True, functions: list[str] | N
             continue
         run.append(p)
     pairs = _plan(run, dtypes)
-    for tcall, _ in pairs:
-        tcall.answer = _torch_run(L, tcall)
-    for dtype in dtypes:
-        jcalls = [j for _, j in pairs if j.dtype == dtype]
-        if jcalls:
-            _jax_run(L, jcalls, dtype)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        started = [_jax_lower(L, js, dtype, pool) for dtype in dtypes
+                   if (js := [j for _, j in pairs if j.dtype == dtype])]
+        for tcall, _ in pairs:
+            tcall.answer = _torch_run(L, tcall)
+        for s in started:
+            _jax_finish(L, s)
     for tcall, jcall in pairs:
         rows.extend(_rows_of(tcall, jcall))
     rows.extend(_stale(run, rows))
@@ -469,17 +499,4 @@ def run_audit(*, flax: bool = True, optax: bool = True, functions: list[str] | N
                                f"{absent[dp.requires]}")
             continue
         drows.append(_default_row(dp, L))
-    for r in drows:
-        if r.torch is ABSENT or r.jax is ABSENT:
-            continue
-    # softplus's threshold is named by a convention but read for the probes: fill it from there
-    conv = _fill(None, drows)
-    thr = d["softplus.threshold"]
-    from dataclasses import replace
-
-    from .table import CONVENTIONS
-
-    c = CONVENTIONS["softplus-threshold"]
-    conv["softplus-threshold"] = replace(c, note=c.note.format(torch=thr, jax="none"),
-                                         fix=c.fix.format(torch=thr, jax="none"))
-    return AuditResult(rows, drows, unavailable, versions(L), conv, time.perf_counter() - start)
+    return AuditResult(rows, drows, unavailable, versions(L), _fill(drows, d), time.perf_counter() - start)

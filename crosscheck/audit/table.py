@@ -110,15 +110,14 @@ def _ew(label_x: list[tuple[str, float]]) -> tuple[Point, ...]:
 _RELU_POINTS = _ew([("negative", -2.0), ("kink", 0.0), ("positive", 1.5)])
 
 
-def _relu_spelling(name: str, texpr: str, tmake, jexpr: str, jmake) -> Probe:
+def _relu_spelling(name: str, texpr: str, tmake, jexpr: str, jmake, convention: str | None = None) -> Probe:
+    """relu spelled another way; its derivative at 0 is the one crosscheck.audit.kinks records."""
     ref = M.activation("relu")
     sides = []
     for lib, expr, make in (("torch", texpr, tmake), ("jax", jexpr, jmake)):
         model = _kink_model("relu", lib, expr, ref, _relu_value, _relu_prime)
         g = [c.subgradient for c in KINK_CONVENTIONS if c.expression == expr][0]
-        conv = None
-        if g != 0.0:
-            conv = CONVENTIONS["clamp-bound-inside"] if g == 1.0 else CONVENTIONS["maximum-tie"]
+        conv = CONVENTIONS[convention] if g != 0.0 and convention else None
         sides.append(Side(expr, make, model if conv else None, conv))
     return Probe(name, ref, "crosscheck.activations relu (relu'(0) = 0)", sides[0], sides[1], _RELU_POINTS)
 
@@ -139,10 +138,11 @@ def _activation_probes(d: dict[str, Any]) -> list[Probe]:
                             "jnp.where(x > 0, x, 0)", _scalar(lambda L: lambda x: L.jnp.where(x > 0, x, 0.0))))
     P.append(_relu_spelling("relu (maximum)", "torch.maximum(x, 0)",
                             _scalar(lambda L: lambda x: L.torch.maximum(x, L.torch.zeros_like(x))),
-                            "jnp.maximum(x, 0)", _scalar(lambda L: lambda x: L.jnp.maximum(x, 0.0))))
+                            "jnp.maximum(x, 0)", _scalar(lambda L: lambda x: L.jnp.maximum(x, 0.0)), "maximum-tie"))
     P.append(_relu_spelling("relu (clamp)", "torch.clamp(x, min=0)",
                             _scalar(lambda L: lambda x: L.torch.clamp(x, min=0)),
-                            "jnp.clip(x, min=0)", _scalar(lambda L: lambda x: L.jnp.clip(x, min=0.0))))
+                            "jnp.clip(x, min=0)", _scalar(lambda L: lambda x: L.jnp.clip(x, min=0.0)),
+                            "clamp-bound-inside"))
     P.append(Probe("abs", M.MODELS["abs"], "|x|, sign(0) = 0 (the minimum-norm subgradient)",
                    Side("torch.abs(x)", _scalar(lambda L: L.torch.abs)),
                    Side("jnp.abs(x)", _scalar(lambda L: L.jnp.abs),
@@ -299,7 +299,7 @@ def _loss_probes(d: dict[str, Any]) -> list[Probe]:
               Side("-(y * jnp.log(p) + (1 - y) * jnp.log1p(-p)).mean()",
                    _loss(lambda L: lambda p, y: -(y * L.jnp.log(p) + (1 - y) * L.jnp.log1p(-p)).mean())),
               bce_pts, elementwise=False),
-        Probe("bce_with_logits", M.MODELS["bce_with_logits"], "softplus(z) - y z, mean (crosscheck.activations softplus)",
+        Probe("bce_with_logits", M.MODELS["bce_with_logits"], "softplus(z) - y z, mean",
               Side("F.binary_cross_entropy_with_logits(z, y)", _loss(lambda L: L.F.binary_cross_entropy_with_logits)),
               Side("(jax.nn.softplus(z) - y * z).mean()",
                    _loss(lambda L: lambda z, y: (L.jax.nn.softplus(z) - y * z).mean())), logit_pts, elementwise=False),

@@ -1,0 +1,174 @@
+"""The audit's faces: a terminal table, JSON, and the README's markdown table.
+
+Rows that differ are grouped: one line per (function, aspect, conventions), with the points and
+dtypes where it shows, so gelu's many differing points read as one line with its fix.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from .probes import AuditResult, DefaultRow, Row
+
+__all__ = ["groups", "format_table", "format_markdown", "to_json", "jsonable", "summary_line"]
+
+
+def jsonable(v: Any) -> Any:
+    """Floats, arrays and nested lists as JSON values; nan and inf as the strings "nan", "inf", "-inf"."""
+    if v is None or isinstance(v, (str, bool, int)):
+        return v
+    if isinstance(v, float):
+        return v if math.isfinite(v) else str(v)
+    if isinstance(v, np.ndarray) or isinstance(v, np.generic):
+        return jsonable(np.asarray(v).tolist())
+    if isinstance(v, (list, tuple)):
+        return [jsonable(x) for x in v]
+    return str(v)
+
+
+def _num(v: Any, width: int = 28, digits: int = 6) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, (str, bool)):
+        v = str(v)
+        return v if len(v) <= width else v[: width - 3] + "..."
+    a = np.asarray(v, dtype=np.float64)
+    if a.ndim == 0:
+        return f"{float(a):.{digits}g}"
+    text = "[" + ", ".join(f"{x:.{max(4, digits - 2)}g}" for x in a.ravel()) + "]"
+    return text if len(text) <= width else text[: width - 4] + "...]"
+
+
+def _cells(g: dict, width: int = 28) -> list[str]:
+    """torch, jax and reference with enough digits that answers which differ read differently."""
+    values = [g["torch"], g["jax"], g["reference"]]
+    for digits in (6, 9, 12, 17):
+        cells = [_num(v, width, digits) for v in values]
+        if g["status"] == "agree" or len(set(cells)) > 1:
+            return cells
+    return cells
+
+
+def groups(result: AuditResult, *, include_agree: bool = False) -> list[dict]:
+    """Rows grouped for display: function, aspect text, representative answers, status, fixes."""
+    out: dict[tuple, dict] = {}
+    for r in result.rows:
+        if r.status == "agree" and not include_agree:
+            continue
+        key = (r.function, r.aspect, r.point if r.status != "agree" else r.point + r.inputs,
+               tuple(r.conventions), r.status)
+        g = out.get(key)
+        if g is None:
+            out[key] = g = {"row": r, "dtypes": [], "inputs": []}
+        if r.dtype not in g["dtypes"]:
+            g["dtypes"].append(r.dtype)
+        if r.inputs not in g["inputs"]:
+            g["inputs"].append(r.inputs)
+        if r.dtype == "float64":  # float64 shows a convention most clearly
+            g["row"] = r
+    lines = []
+    for g in out.values():
+        r: Row = g["row"]
+        where = r.point + (f" {g['inputs'][0]}" if len(g["inputs"]) == 1 and len(g["inputs"][0]) < 24 else "")
+        n = len(g["inputs"]) - 1
+        more = f" (+{n} point{'s' if n > 1 else ''})" if n else ""
+        lines.append({"function": r.function, "spelling": f"{r.torch_expr} vs {r.jax_expr}",
+                      "aspect": f"{r.aspect} at {where}{more} ({', '.join(g['dtypes'])})",
+                      "torch": r.torch, "jax": r.jax, "reference": r.reference, "status": r.status,
+                      "conventions": list(r.conventions), "detail": r.detail})
+    for d in result.defaults:
+        if d.status == "agree" and not include_agree:
+            continue
+        lines.append({"function": d.function, "spelling": f"{d.torch_where} vs {d.jax_where}",
+                      "aspect": f"default {d.parameter}", "torch": d.torch, "jax": d.jax,
+                      "reference": d.reference, "status": d.status, "conventions": list(d.conventions),
+                      "detail": d.detail, "meaning": (d.torch_meaning, d.jax_meaning)})
+    return lines
+
+
+def _agree(g: dict) -> str:
+    if g["status"] == "agree":
+        return "yes"
+    if g["status"] == "known":
+        return "no: " + ", ".join(g["conventions"])
+    return "FINDING"
+
+
+def _fix(g: dict, result: AuditResult) -> str:
+    if g["status"] == "finding":
+        return g["detail"]
+    return "; ".join(result.conventions[c].fix for c in g["conventions"])
+
+
+def _table(rows: list[list[str]], widths: Iterable[int]) -> list[str]:
+    widths = list(widths)
+    cols = [min(w, max(len(r[i]) for r in rows)) for i, w in enumerate(widths)]
+    out = []
+    for r in rows:
+        cells = [(c if len(c) <= w else c[: w - 3] + "...").ljust(w) for c, w in zip(r[:-1], cols)]
+        out.append("  ".join(cells + [r[-1]]).rstrip())
+    return out
+
+
+def summary_line(result: AuditResult) -> str:
+    v = result.versions
+    libs = ", ".join(f"{k} {v[k]}" for k in ("torch", "jax", "optax", "flax") if k in v)
+    n = len(result.all_rows)
+    return (f"crosscheck audit: {libs}; {n} aspects compared, {len(result.known)} differ by a known "
+            f"convention, {len(result.findings)} unexplained ({result.elapsed_s:.1f} s)")
+
+
+def format_table(result: AuditResult, *, include_agree: bool = False) -> str:
+    """The terminal table: function | aspect | torch | jax | reference | agree? | how to make them agree."""
+    gs = groups(result, include_agree=include_agree)
+    head = ["function", "aspect", "torch", "jax", "reference", "agree?", "how to make them agree"]
+    body = [[g["function"], g["aspect"], *_cells(g), _agree(g), _fix(g, result)] for g in gs]
+    lines = [summary_line(result), ""]
+    lines += _table([head] + body, (30, 60, 20, 20, 20, 36)) if body else ["every aspect agrees"]
+    used = list(dict.fromkeys(c for g in gs for c in g["conventions"]))
+    if used:
+        lines += ["", "conventions:"]
+        lines += [f"  {c}: {result.conventions[c].note}" for c in used]
+    spellings = list(dict.fromkeys(f"{g['function']}: {g['spelling']}" for g in gs))
+    if spellings:
+        lines += ["", "spellings compared:"] + [f"  {s}" for s in spellings]
+    if result.unavailable:
+        lines += ["", "not compared:"] + [f"  {u}" for u in result.unavailable]
+    return "\n".join(lines)
+
+
+def _md(text: Any) -> str:
+    return str(text).replace("|", "\\|")
+
+
+def format_markdown(result: AuditResult) -> str:
+    """The README's table: every difference, with the spelling in the function column."""
+    gs = groups(result)
+    lines = ["| function | aspect | torch | jax | reference | agree? | how to make them agree |",
+             "|---|---|---|---|---|---|---|"]
+    for g in gs:
+        lines.append("| " + " | ".join(_md(c) for c in (
+            f"{g['function']}: `{g['spelling'].replace(' vs ', '` vs `')}`", g["aspect"], *_cells(g, 40),
+            _agree(g), _fix(g, result))) + " |")
+    return "\n".join(lines)
+
+
+def to_json(result: AuditResult) -> dict:
+    def row(r: Row | DefaultRow) -> dict:
+        d = {k: jsonable(v) for k, v in vars(r).items()}
+        d["key"] = r.key
+        return d
+
+    return {
+        "versions": result.versions,
+        "elapsed_s": round(result.elapsed_s, 3),
+        "summary": {"aspects": len(result.all_rows), "known": len(result.known), "findings": len(result.findings)},
+        "conventions": {c.id: {"note": c.note, "fix": c.fix} for c in result.conventions.values()},
+        "rows": [row(r) for r in result.rows],
+        "defaults": [row(d) for d in result.defaults],
+        "unavailable": result.unavailable,
+    }
