@@ -19,6 +19,7 @@ so a formula that loses digits in float32 (1 - tanh(x)^2 in a tail) is judged ag
 from __future__ import annotations
 
 import importlib.util
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -117,6 +118,10 @@ def load_libs(*, flax: bool = True, optax: bool = True) -> tuple[Libs, dict[str,
     import jax
     import torch
 
+    if os.environ.get("CROSSCHECK_JAX_CACHE"):  # the suite's compile cache (crosscheck.backends.jax)
+        from ..backends.jax import enable_persistent_cache
+
+        enable_persistent_cache()
     L = Libs(torch=torch, jax=jax)
     absent: dict[str, str] = {}
     if optax and _installed("optax"):
@@ -356,7 +361,8 @@ def _judge(probe: Probe, aspect, label, inputs, dtype, answers, expected, slacks
     for lib in ("torch", "jax"):
         if not close(answers[lib], expected[lib], dtype, slack=slacks[lib], **kw):
             side = getattr(probe, lib)
-            claims.append(f"{side.expression} gives {_fmt(answers[lib])}, the table expects {_fmt(expected[lib])}")
+            claims.append(f"{side.expression} gives {_fmt(answers[lib], dtype)}, the table expects "
+                          f"{_fmt(expected[lib], dtype)}")
     if claims:
         row.status, row.detail = "finding", "; ".join(claims)
         return row
@@ -376,13 +382,14 @@ def _judge(probe: Probe, aspect, label, inputs, dtype, answers, expected, slacks
     return row
 
 
-def _fmt(v: Any) -> str:
+def _fmt(v: Any, dtype: str = "float64") -> str:
+    """The shortest text that reads back as the same ``dtype`` number(s)."""
     if v is None or isinstance(v, str):
         return str(v)
-    a = np.asarray(v)
+    a = np.asarray(v).astype(dtype)
     if a.ndim == 0:
-        return f"{float(a):.17g}" if np.isfinite(a) else str(float(a))
-    return np.array2string(a, precision=17, separator=", ")
+        return str(a[()])  # NumPy prints a scalar's shortest round-trip text
+    return np.array2string(a, separator=", ").replace("\n", "")
 
 
 # ---- defaults -----------------------------------------------------------------------------------------------
