@@ -38,8 +38,7 @@ CONVENTIONS: dict[str, Convention] = {c.id: c for c in (
     _c("abs-sign", "jnp.abs has derivative 1 at 0 (select(x >= 0, 1, -1)); torch.abs uses sign(0) = 0",
        "torch.sign(x) * g, or jnp.where(x == 0, 0, jnp.sign(x)) in a custom_jvp"),
     _c("leaky-relu-kink", "jax.nn.leaky_relu is where(x >= 0, x, slope*x): derivative 1 at 0; torch "
-       "takes the negative slope there", "no argument changes it: use where(x > 0, ...) in JAX, or "
-       "accept the difference on the measure-zero kink"),
+       "takes the negative slope there", "jnp.where(x > 0, x, 0.01 * x) in JAX reproduces torch"),
     _c("hardtanh-bound", "jax.nn.hard_tanh has derivative 1 at +-1 (the bounds count as inside); "
        "torch's F.hardtanh 0", "jnp.clip(x, -1, 1) splits the tie (1/2); torch.clamp(x, -1, 1) gives 1 like JAX"),
     _c("max-tie", "torch.max(x, dim) returns an argmax: its derivative goes to one maximum; jnp.max "
@@ -62,9 +61,9 @@ CONVENTIONS: dict[str, Convention] = {c.id: c for c in (
        "mask in JAX: optax.softmax_cross_entropy_with_integer_labels(z, jnp.where(keep, y, 0)) "
        "averaged over keep"),
     _c("softmax-dim", "F.softmax/log_softmax have no default axis (dim=None: an implicit, deprecated "
-       "choice by input rank); jax.nn.softmax uses the last axis", "F.softmax(x, dim=-1)"),
+       "choice by input rank); jax.nn.softmax uses the last axis", "pass dim=-1 to F.softmax / F.log_softmax"),
     _c("loss-reduction", "torch losses average by default (reduction='mean'); optax losses return "
-       "per-example values", "optax....(...).mean(), or reduction='none' in torch"),
+       "per-example values", "append .mean() to the optax loss, or pass reduction='none' to torch"),
     _c("layernorm-eps", "LayerNorm's eps: torch {torch}, flax {jax}", "flax.linen.LayerNorm(epsilon={torch}) "
        "or torch.nn.LayerNorm(n, eps={jax})"),
     _c("groupnorm-eps", "GroupNorm's eps: torch {torch}, flax {jax}", "flax.linen.GroupNorm(epsilon={torch}) "
@@ -78,12 +77,15 @@ CONVENTIONS: dict[str, Convention] = {c.id: c for c in (
        "no option changes either; rescale by m / (m - 1) when porting running statistics"),
     _c("jax-expm1-grad", "JAX differentiates expm1 as expm1(x) + 1: elu/selu derivatives lose their digits "
        "in the negative tail (exactly 0 in float32 below x ~ -17; 1.7e-4 relative error at x = -30 in float64)",
-       "harmless for training (the derivative is < 1e-7 there); a jax.custom_jvp with exp(x) is exact"),
+       "a jax.custom_jvp whose derivative is alpha * exp(x) for x <= 0 agrees with torch (exact); "
+       "the difference is below 1e-7 in absolute terms"),
     _c("gelu-erf-tail", "torch's erf gelu computes 0.5 x (1 + erf(x/sqrt2)): in the far negative tail 1 + erf "
        "cancels to 0 (x < -8 in float64); jax.nn.gelu(approximate=False) uses erfc there and keeps the "
-       "~1e-16 and smaller values", "harmless for training; jax's form is the exact one"),
+       "~1e-16 and smaller values", "0.5 * x * (1 + jax.scipy.special.erf(x / 2 ** 0.5)) reproduces torch in JAX; "
+       "0.5 * x * torch.special.erfc(-x / 2 ** 0.5) is exact in torch"),
     _c("xla-ftz", "XLA on CPU flushes some float32 results below the smallest normal number (1.2e-38) "
-       "to 0; torch keeps the subnormal", "none needed for training; compare tails in float64"),
+       "to 0; torch keeps the subnormal",
+       "torch.set_flush_denormal(True) flushes in torch too; or compare tails in float64"),
 )}
 
 
