@@ -30,6 +30,7 @@ __all__ = [
     "check_layers",
     "assert_grads_close",
     "strategies",
+    "run_audit",
     "CrosscheckError",
     "UsageError",
     "ConventionError",
@@ -46,6 +47,7 @@ _LAZY = {
     "check_layers": "crosscheck.layers.check:check_layers",
     "assert_grads_close": "crosscheck.testing:assert_grads_close",
     "strategies": "crosscheck.strategies:",
+    "run_audit": "crosscheck.audit:run_audit",
 }
 
 

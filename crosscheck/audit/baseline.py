@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import UsageError
-from .probes import AuditResult, close
 from .report import jsonable
+from .results import AuditResult, close
 
 __all__ = ["FORMAT", "answers", "save", "load", "compare", "Change", "Comparison"]
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 import sys
 
-from .probes import AuditResult
 from .report import format_markdown
+from .results import AuditResult
 
 __all__ = ["START", "END", "block", "table_rows", "rewrite"]
 

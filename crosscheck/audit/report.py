@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .probes import AuditResult, DefaultRow, Row
+from .results import AuditResult, DefaultRow, Row
 
 __all__ = ["groups", "format_table", "format_markdown", "to_json", "jsonable", "summary_line"]
 
