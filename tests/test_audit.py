@@ -89,3 +89,25 @@ def test_import_of_the_audit_package_stays_light():
             "print(' '.join(m for m in ('torch', 'jax', 'flax', 'optax') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == ""
+
+
+@pytest.mark.parametrize("name", ["relu", "leaky_relu", "elu"])
+def test_the_sweeps_natives_take_the_kink_tables_subgradients(name):
+    """The natives the sweep's backends build (crosscheck.activations) take, at the kink, the
+    subgradient the kink table records for that library's canonical spelling; the reference's
+    own choice is torch's."""
+    import jax
+    import numpy as np
+    import torch
+
+    from crosscheck.activations import ACTIVATIONS
+
+    act = ACTIVATIONS[name]
+    canonical = {c.library: c for c in reversed(kinks.KINK_CONVENTIONS) if c.function == name}
+    t = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    act.torch(torch)(t).sum().backward()
+    with jax.enable_x64(True):
+        g = float(jax.grad(lambda v: act.jax(jax)(v).sum())(np.zeros(1))[0])
+    assert t.grad.item() == canonical["torch"].subgradient
+    assert g == canonical["jax"].subgradient
+    assert act.at_kink[0] == canonical["torch"].subgradient

@@ -17,7 +17,7 @@ import numpy as np
 from .models import Model
 from .spec import DefaultProbe, Libs, Point, Probe, Side
 
-__all__ = ["ABSENT", "signature_default", "doc_default", "read", "DEFAULT_PROBES", "behaviour_probes"]
+__all__ = ["ABSENT", "signature_default", "doc_default", "read", "default_probes", "behaviour_probes"]
 
 ABSENT = "(no parameter)"
 
@@ -172,13 +172,14 @@ def _default_probes() -> list[DefaultProbe]:
     ]
 
 
-DEFAULT_PROBES: list[DefaultProbe] = []  # filled on first use (the table's conventions import this module)
+_DEFAULT_PROBES: list[DefaultProbe] = []  # built on first use: table.py's conventions import this module
 
 
 def default_probes() -> list[DefaultProbe]:
-    if not DEFAULT_PROBES:
-        DEFAULT_PROBES.extend(_default_probes())
-    return DEFAULT_PROBES
+    """Every default the audit compares, torch's against JAX's (or flax's, optax's)."""
+    if not _DEFAULT_PROBES:
+        _DEFAULT_PROBES.extend(_default_probes())
+    return _DEFAULT_PROBES
 
 
 # ---- running statistics: one training step of BatchNorm / LayerNorm ---------------------------------

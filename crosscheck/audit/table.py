@@ -89,7 +89,9 @@ CONVENTIONS: dict[str, Convention] = {c.id: c for c in (
 )}
 
 
-def _kink_model(function: str, library: str, expression: str, base: M.Model | None, value, prime) -> M.Model:
+def _kink_model(function: str, library: str, expression: str, value, prime) -> M.Model:
+    """``value`` with the derivative ``prime`` except exactly at the kinks, where it is what
+    crosscheck.audit.kinks records for ``expression`` (the claim the audit then checks)."""
     at = {c.kink: c.subgradient for c in KINK_CONVENTIONS
           if c.function == function and c.library == library and c.expression == expression}
     if not at:
@@ -117,7 +119,7 @@ def _relu_spelling(name: str, texpr: str, tmake, jexpr: str, jmake, convention: 
     ref = M.activation("relu")
     sides = []
     for lib, expr, make in (("torch", texpr, tmake), ("jax", jexpr, jmake)):
-        model = _kink_model("relu", lib, expr, ref, _relu_value, _relu_prime)
+        model = _kink_model("relu", lib, expr, _relu_value, _relu_prime)
         g = [c.subgradient for c in KINK_CONVENTIONS if c.expression == expr][0]
         conv = CONVENTIONS[convention] if g != 0.0 and convention else None
         sides.append(Side(expr, make, model if conv else None, conv))
@@ -148,13 +150,13 @@ def _activation_probes(d: dict[str, Any]) -> list[Probe]:
     P.append(Probe("abs", M.MODELS["abs"], "|x|, sign(0) = 0 (the minimum-norm subgradient)",
                    Side("torch.abs(x)", _scalar(lambda L: L.torch.abs)),
                    Side("jnp.abs(x)", _scalar(lambda L: L.jnp.abs),
-                        _kink_model("abs", "jax", "jnp.abs(x)", None, np.abs, np.sign), CONVENTIONS["abs-sign"]),
+                        _kink_model("abs", "jax", "jnp.abs(x)", np.abs, np.sign), CONVENTIONS["abs-sign"]),
                    _RELU_POINTS))
     slope = 0.01  # crosscheck.activations.LEAKY_SLOPE; the default rows compare it with both libraries
     P.append(Probe("leaky_relu", M.activation("leaky_relu"), "crosscheck.activations leaky_relu (slope 0.01 at 0)",
                    Side("F.leaky_relu(x)", _scalar(lambda L: L.F.leaky_relu)),
                    Side("jax.nn.leaky_relu(x)", _scalar(lambda L: L.jax.nn.leaky_relu),
-                        _kink_model("leaky_relu", "jax", "jax.nn.leaky_relu(x)", None,
+                        _kink_model("leaky_relu", "jax", "jax.nn.leaky_relu(x)",
                                     lambda x: np.where(x > 0, x, slope * x), lambda x: np.where(x > 0, 1.0, slope)),
                         CONVENTIONS["leaky-relu-kink"]),
                    _ew([("negative", -2.0), ("kink", 0.0), ("positive", 1.5), ("tail", -1000.0)])))
@@ -213,7 +215,7 @@ def _activation_probes(d: dict[str, Any]) -> list[Probe]:
     P.append(Probe("hardtanh", M.MODELS["hardtanh"], "clip(x, -1, 1), derivative 0 at the bounds (as relu'(0))",
                    Side("F.hardtanh(x)", _scalar(lambda L: L.F.hardtanh)),
                    Side("jax.nn.hard_tanh(x)", _scalar(lambda L: L.jax.nn.hard_tanh),
-                        _kink_model("hardtanh", "jax", "jax.nn.hard_tanh(x)", None, lambda x: np.clip(x, -1, 1),
+                        _kink_model("hardtanh", "jax", "jax.nn.hard_tanh(x)", lambda x: np.clip(x, -1, 1),
                                     lambda x: (np.abs(x) < 1).astype(x.dtype)), CONVENTIONS["hardtanh-bound"]),
                    _ew([("outside", lo - 1.0), ("kink", lo), ("inside", 0.5), ("kink", hi), ("outside", hi + 1.0)])))
     P.append(Probe("relu6", M.MODELS["relu6"], "clip(x, 0, 6), derivative 0 at the kinks",
