@@ -49,7 +49,7 @@ def explain(backend, case: Case, case64: Case, expected, *, on_kink: bool, stric
         for alt_net, chosen in _kink_alternatives(net):
             alt = recursive.gradients(alt_net, case64.params, case64.X, case64.Y)
             if compare_gradients(alt, got, dtype=dtype, device=device, precision=precision).passed:
-                theirs = ", ".join(f"{a}'(0) = {g:g}{_as(a, g)}" for a, g in chosen.items())
+                theirs = ", ".join(f"{a}'(0) = {g:g}{_as(a, g, backend.name)}" for a, g in chosen.items())
                 mine = ", ".join(c for c in _kink_conventions(net) if c.split("'")[0] in chosen)
                 return {"kind": "kink_convention", "backend": backend.name, "network": net.describe(),
                         "detail": f"differs only at a kink: the reference uses {mine}; {backend.name} uses {theirs}"}
@@ -90,10 +90,11 @@ def _kink_alternatives(net: Network):
         yield replace(net, activations=acts), {k: g for k, g in chosen.items() if g != ours[k]}
 
 
-def _as(activation: str, g: float) -> str:
-    """ " (as jax.nn.leaky_relu(x))": the library spellings with that subgradient, if any."""
-    names = spellings_using(activation, g)
-    return f" (as {' and '.join(names)})" if names else ""
+def _as(activation: str, g: float, backend: str) -> str:
+    """' (the convention of jax.nn.leaky_relu(x))': the spellings with that subgradient in the
+    backend's library (in any library for another backend), if any."""
+    names = spellings_using(activation, g, backend if backend in ("torch", "jax") else None)
+    return f" (the convention of {' and '.join(names)})" if names else ""
 
 
 def _rename(name: str, chosen: dict) -> str:

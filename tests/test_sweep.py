@@ -176,7 +176,8 @@ def test_kink_only_differences_are_conventions_unless_strict(monkeypatch):
     kinds = {n["kind"] for n in lenient.notes}
     assert kinds == {"kink_convention"}
     assert [n["detail"] for n in lenient.notes] == [
-        "differs only at a kink: the reference uses relu'(0) = 0; torch uses relu'(0) = 1"]
+        "differs only at a kink: the reference uses relu'(0) = 0; torch uses relu'(0) = 1 "
+        "(the convention of torch.clamp(x, min=0))"]
     strict = run_sweep(replace(cfg, strict_kinks=True))
     assert not strict.passed
     # without kinks the same backend agrees everywhere: the margin keeps pre-activations off the kink
@@ -228,4 +229,5 @@ def test_kink_conventions_are_named_per_activation():
                                    activations=("relu", "leaky_relu", "identity")))
     assert result.passed, result.failures
     details = {n["detail"] for n in result.notes}
-    assert details == {"differs only at a kink: the reference uses leaky_relu'(0) = 0.01; jax uses leaky_relu'(0) = 1"}
+    assert details == {"differs only at a kink: the reference uses leaky_relu'(0) = 0.01; jax uses leaky_relu'(0) = 1 "
+                       "(the convention of jax.nn.leaky_relu(x))"}

@@ -42,7 +42,7 @@ def test_a_kink_only_difference_names_both_conventions_per_activation():
     note = explain(_Fake(jax_like), case, case64, expected, on_kink=True)
     assert note["kind"] == "kink_convention"
     assert note["detail"] == ("differs only at a kink: the reference uses leaky_relu'(0) = 0.01; "
-                              "fake uses leaky_relu'(0) = 1 (as jax.nn.leaky_relu(x))")
+                              "fake uses leaky_relu'(0) = 1 (the convention of jax.nn.leaky_relu(x))")
     assert explain(_Fake(jax_like), case, case64, expected, on_kink=True, strict_kinks=True) is None
 
 
