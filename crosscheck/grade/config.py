@@ -253,12 +253,6 @@ def _check_target(spec: CheckSpec, name: str, where: str) -> None:
         raise ConfigError(f"{name}: {where}: key 'target': {attr!r} is not a function name")
 
 
-def _has_layers() -> bool:
-    from importlib.util import find_spec
-
-    return find_spec("crosscheck.layers") is not None
-
-
 def _check_semantics(spec: CheckSpec, name: str, where: str) -> None:
     """Every value means something: each part's options resolve, run options are in range."""
     from ..presets import PRESETS, resolve_options
@@ -295,9 +289,6 @@ def _check_semantics(spec: CheckSpec, name: str, where: str) -> None:
     if depth is not None and o.get("max_depth") is not None:
         raise fail("max_depth", "give depth or max_depth, not both")
     if spec.kind == "layers":
-        if not _has_layers():
-            raise fail("api", "layer checks need crosscheck's layer API (crosscheck.check_layers), which this "
-                       "version lacks")
         extra = [k for k in _NETWORK_KEYS + ("preset",) if o.get(k) is not None]
         if extra:
             raise fail(extra[0], "is an option of function checks; this is a layer check ('api' is given)")
