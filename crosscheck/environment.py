@@ -180,18 +180,15 @@ def format_report(report: dict) -> str:
 
 def run_from_args(args: Any) -> int:
     """``crosscheck env [--json PATH]``: print the table; write JSON to PATH ('-' for stdout)."""
-    report = environment_report()
+    from .output import require_writable, write_text
+
     path = getattr(args, "json", None)
+    require_writable(path, "--json")  # before any work: exit 2 with one line
+    report = environment_report()
     if path == "-":
-        print(json.dumps(report, indent=2))
+        write_text("-", json.dumps(report, indent=2))
         return 0
     print(format_report(report))
     if path:
-        try:
-            with open(path, "w", encoding="utf-8") as f:
-                json.dump(report, f, indent=2)
-        except OSError as e:
-            from .errors import UsageError
-
-            raise UsageError(f"cannot write {path}: {e.strerror}") from None
+        write_text(path, json.dumps(report, indent=2))
     return 0

@@ -243,6 +243,7 @@ class Sandbox:
         self._calls = 0  # request number, echoed by the worker: a reply out of sequence is refused
         self.starts = 0
         self.info: dict = {}  # how the last worker was confined (mode, namespaces, uid, notes)
+        self._renames: dict[str, str] = {}
 
     # -- lifecycle --
     def __enter__(self) -> Sandbox:
@@ -281,6 +282,7 @@ class Sandbox:
         self._worker = worker
         self.starts += 1
         self.info = dict(started.info)
+        self._renames = dict(started.renames)  # kept after the worker is gone: its errors are read later
         try:
             self._send_raw(worker, _code_frame(), time.monotonic() + self.startup_timeout)
             self._send(worker, init, time.monotonic() + self.startup_timeout)
@@ -343,9 +345,8 @@ class Sandbox:
 
     def _rename(self, text: str) -> str:
         """Paths of a copied target back to the user's originals."""
-        if self._worker is not None:
-            for copy, original in self._worker.launch.renames.items():
-                text = text.replace(copy, original)
+        for copy, original in self._renames.items():
+            text = text.replace(copy, original)
         return text
 
     # -- one call --

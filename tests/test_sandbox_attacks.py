@@ -167,10 +167,11 @@ _AS_USER = """import json, os, sys
 cfg = json.loads(sys.argv[1])
 g = {"__name__": "supervisor"}
 exec(compile(open(cfg["supervisor"]).read(), "supervisor", "exec"), g)
-if g["_libc"].unshare(g["CLONE_NEWNS"]) != 0:
-    sys.exit(77)
-g["mount"](None, "/", None, g["MS_REC"] | g["MS_PRIVATE"])
-g["reveal"](cfg["reveal"])
+if g["_libc"].unshare(g["CLONE_NEWNS"]) == 0:
+    g["mount"](None, "/", None, g["MS_REC"] | g["MS_PRIVATE"])
+    g["reveal"](cfg["reveal"])
+elif any(g["_blocker"](p) for p in cfg["reveal"]):
+    sys.exit(77)  # the interpreter is hidden from other users and no mount namespace can show it
 os.setgroups([])
 os.setgid(cfg["gid"])
 os.setuid(cfg["uid"])
@@ -214,7 +215,7 @@ def runner(request, isolation):
         r = subprocess.run([sys.executable, "-I", "-c", _AS_USER, json.dumps(cfg)], capture_output=True,
                            text=True, timeout=240)
         if r.returncode == 77:
-            pytest.skip("no mount namespace to show an ordinary user the interpreter")
+            pytest.skip("the interpreter is hidden from other users and no mount namespace can show it")
         return r
 
     yield work, isolation, run
