@@ -207,14 +207,28 @@ def _reference(case: Case) -> tuple:
     return gradients(case.network, tuple((f(W), f(b)) for W, b in case.params), f(case.X), f(case.Y))
 
 
-def _preimport(plot: bool) -> None:
-    """Every crosscheck module a verdict or a report needs, imported before the first untrusted call:
-    an implementation that rewrites crosscheck's files on disk changes nothing in this process."""
-    import importlib
+# not on the check's path (other jobs, frameworks, pytest): the rest of the package is pre-imported
+_NOT_PREIMPORTED = {"backends", "audit", "grade", "layers", "sweep", "triage", "pytest_plugin", "cli", "__main__",
+                    "testing", "environment", "layout"}
 
-    for name in ("compare", "tolerance", "reference.recursive", "diagnose", "mistakes", "report", "case",
-                 "conventions") + (("plot",) if plot else ()):
+
+def _preimport(plot: bool) -> None:
+    """Every crosscheck module a verdict or a report may need, imported before the first untrusted call
+    (a module added later is included by default): an implementation that rewrites crosscheck's files on
+    disk changes nothing in this process."""
+    import importlib
+    import pkgutil
+
+    from . import __path__ as package_path
+
+    names = [m.name for m in pkgutil.iter_modules(package_path) if m.name not in _NOT_PREIMPORTED]
+    names += ["reference.recursive"] + (["plot"] if plot else [])
+    for name in names:
         importlib.import_module(f"{__package__}.{name}")
+    if plot:
+        from .plot import require_matplotlib
+
+        require_matplotlib()
 
 
 def _evaluate(sandbox: Sandbox, case: Case, dtype: str) -> _Outcome:

@@ -266,3 +266,34 @@ def test_a_killed_crosscheck_takes_the_tree_with_it(impl):
     while _living(marker) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _living(marker) == []
+
+
+def test_no_crosscheck_module_is_first_imported_after_the_implementation_has_run(tmp_path):
+    """What the verdict and the reports need is in memory before any untrusted code runs, so rewriting
+    crosscheck's files during a check changes nothing (a failing check: diagnosis, JSON and plot)."""
+    script = textwrap.dedent(f"""
+        import sys
+        import crosscheck
+        from crosscheck import sandbox
+
+        before = {{}}
+        start = sandbox.Sandbox.start
+
+        def snapshot(self):
+            before.setdefault("modules", {{m for m in sys.modules if m.split(".")[0] == "crosscheck"}})
+            return start(self)
+
+        sandbox.Sandbox.start = snapshot
+        try:
+            crosscheck.check_implementation("implementations.mistakes:scale", preset="torch", examples=5,
+                                            json={str(tmp_path / 'r.json')!r}, plot={str(tmp_path / 'r.png')!r})
+        except AssertionError:
+            pass
+        after = {{m for m in sys.modules if m.split(".")[0] == "crosscheck"}}
+        print(sorted(after - before["modules"]))
+    """)
+    tests_dir = os.path.dirname(os.path.abspath(__file__))
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=tests_dir,
+                       env=dict(os.environ, PYTHONPATH=os.pathsep.join([tests_dir, *sys.path])))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]" and (tmp_path / "r.png").exists()
