@@ -257,7 +257,17 @@ def check(runner, attack: str, *extra: str, **fmt: str):
 
 
 def _no_process_left(marker: str) -> None:
-    left = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout.split()
+    left = []
+    for pid in [p for p in os.listdir("/proc") if p.isdigit()]:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read()
+            with open(f"/proc/{pid}/stat") as f:
+                state = f.read().rsplit(")", 1)[-1].split()[0]
+        except OSError:
+            continue
+        if marker.encode() in cmd and state != "Z":
+            left.append(pid)
     assert not left, f"processes left behind: {left}"
 
 

@@ -398,6 +398,8 @@ def check_layers(target: Any, *, api: str = "cs231n", layers: Any = None, dropou
     report = LayersReport(parsed.display, api, [], dtype, seed, dropout_p,
                           environment={"python": sys.version.split()[0], "numpy": np.__version__,
                                        "profile": profile_name, "examples_per_layer": per_layer})
+    from . import diagnose as _diagnose  # noqa: F401 - in memory before any untrusted call (issue 9)
+
     sandbox = _sandbox(parsed, float(timeout), memory, forbid)
     repro = {"api": api, "seed": seed, "examples": per_layer, "dtype": dtype, "dropout_p": dropout_p,
              "timeout": float(timeout), "memory": memory, "forbid": forbid}
