@@ -133,3 +133,18 @@ def test_flax_installed_is_compared():
     assert not result.unavailable and not result.findings
     eps = next(d for d in result.defaults if d.jax_where == "flax.linen.LayerNorm")
     assert (eps.torch, eps.jax, eps.conventions) == (1e-05, 1e-06, ["layernorm-eps"])
+
+
+def test_the_example_user_workflow_audits_against_a_baseline():
+    import shlex
+    from pathlib import Path
+
+    import yaml
+
+    from crosscheck.cli import build_parser
+
+    flow = yaml.safe_load((Path(__file__).resolve().parent.parent / "ci" / "example-user-workflow.yml").read_text())
+    lines = [ln.strip() for step in flow["jobs"]["audit"]["steps"] for ln in str(step.get("run", "")).splitlines()]
+    line = next(ln for ln in lines if ln.startswith("crosscheck audit"))
+    parsed = build_parser().parse_args(shlex.split(line)[1:])
+    assert parsed.command == "audit" and parsed.baseline == "audit.json" and parsed.json == "reports/audit.json"
