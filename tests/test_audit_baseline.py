@@ -97,6 +97,7 @@ def test_strict_and_json(tmp_path, capsys):
     (["audit", "--without", "torch"], "not an optional library"),
     (["audit", "--functions", "swish"], "unknown function 'swish'"),
     (["audit", "--baseline", "/nonexistent/audit.json"], "cannot read the baseline"),
+    (["audit", "--markdown", "--json", "-"], "both write to stdout"),
 ])
 def test_usage_errors_are_one_line_exit_2(argv, message, capsys):
     assert main(argv) == 2

@@ -57,6 +57,8 @@ def run_from_args(args: Any) -> int:
         if w not in OPTIONAL:
             raise UsageError(f"--without: {w!r} is not an optional library of the audit; choose from "
                              f"{', '.join(OPTIONAL)}")
+    if args.markdown and args.json == "-":
+        raise UsageError("--markdown and --json - both write to stdout; give --json a file")
     functions = [f.strip() for f in (args.functions or "").split(",") if f.strip()] or None
     before = bl.load(args.baseline) if args.baseline else None  # a bad file fails before the work
     result = run_audit(flax="flax" not in without, optax="optax" not in without, functions=functions)
