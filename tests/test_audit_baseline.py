@@ -149,3 +149,10 @@ def test_the_example_user_workflow_audits_against_a_baseline():
     line = next(ln for ln in lines if ln.startswith("crosscheck audit"))
     parsed = build_parser().parse_args(shlex.split(line)[1:])
     assert parsed.command == "audit" and parsed.baseline == "audit.json" and parsed.json == "reports/audit.json"
+
+
+def test_without_torch_or_jax_the_audit_is_a_usage_error(monkeypatch, capsys):
+    real = probes._installed
+    monkeypatch.setattr(probes, "_installed", lambda name: name != "torch" and real(name))
+    assert main(["audit"]) == 2
+    assert "crosscheck audit compares torch with JAX: torch not installed" in capsys.readouterr().err

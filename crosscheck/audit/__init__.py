@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .kinks import KINK_CONVENTIONS, kink_subgradients, spellings_using
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .results import AuditResult
 
 __all__ = ["run_audit", "run_from_args", "KINK_CONVENTIONS", "kink_subgradients", "spellings_using",
            "OPTIONAL"]
@@ -24,11 +27,14 @@ __all__ = ["run_audit", "run_from_args", "KINK_CONVENTIONS", "kink_subgradients"
 OPTIONAL = ("optax", "flax")  # compared when installed; "not installed" otherwise
 
 
-def run_audit(**kwargs: Any):
-    """Probe the table on the installed libraries: an ``AuditResult`` (see ``crosscheck.audit.probes``)."""
+def run_audit(*, flax: bool = True, optax: bool = True, functions: list[str] | None = None,
+              dtypes: tuple[str, ...] = ("float32", "float64")) -> AuditResult:
+    """Probe the table on the installed libraries (flax and optax when installed and not switched
+    off; only ``functions``, e.g. ``["gelu"]``, when given): an ``AuditResult`` whose ``findings``
+    are the differences the table cannot explain. Raises ``UsageError`` without torch or JAX."""
     from .probes import run_audit as run
 
-    return run(**kwargs)
+    return run(flax=flax, optax=optax, functions=functions, dtypes=dtypes)
 
 
 def _write_json(data: dict, path: str) -> None:

@@ -96,6 +96,8 @@ def read(L: Libs) -> dict[str, Any]:
     return {
         "softplus.threshold": signature_default(tnn.Softplus, "threshold"),
         "softplus.beta": signature_default(tnn.Softplus, "beta"),
+        "leaky_relu.negative_slope.jax": signature_default(L.jax.nn.leaky_relu, "negative_slope"),
+        "elu.alpha.jax": signature_default(L.jax.nn.elu, "alpha"),
         "hardtanh.min_val": signature_default(F.hardtanh, "min_val"),
         "hardtanh.max_val": signature_default(F.hardtanh, "max_val"),
         "var.correction": doc_default(L.torch.var, "correction"),

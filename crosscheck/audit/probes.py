@@ -367,6 +367,9 @@ def run_audit(*, flax: bool = True, optax: bool = True, functions: list[str] | N
               dtypes: tuple[str, ...] = ("float32", "float64")) -> AuditResult:
     """Probe every function pair and default of the table on the installed libraries."""
     start = time.perf_counter()
+    bad = [t for t in dtypes if t not in ("float32", "float64")]
+    if bad or not dtypes:
+        raise UsageError(f"dtypes: choose from float32, float64 (got {', '.join(bad) or 'none'})")
     L, absent = load_libs(flax=flax, optax=optax)
     d = read(L)
     from .table import probes_for

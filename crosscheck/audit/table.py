@@ -152,7 +152,7 @@ def _activation_probes(d: dict[str, Any]) -> list[Probe]:
                    Side("jnp.abs(x)", _scalar(lambda L: L.jnp.abs),
                         _kink_model("abs", "jax", "jnp.abs(x)", np.abs, np.sign), CONVENTIONS["abs-sign"]),
                    _RELU_POINTS))
-    slope = 0.01  # crosscheck.activations.LEAKY_SLOPE; the default rows compare it with both libraries
+    slope, alpha = d["leaky_relu.negative_slope.jax"], d["elu.alpha.jax"]  # JAX's own defaults
     P.append(Probe("leaky_relu", M.activation("leaky_relu"), "crosscheck.activations leaky_relu (slope 0.01 at 0)",
                    Side("F.leaky_relu(x)", _scalar(lambda L: L.F.leaky_relu)),
                    Side("jax.nn.leaky_relu(x)", _scalar(lambda L: L.jax.nn.leaky_relu),
@@ -179,7 +179,7 @@ def _activation_probes(d: dict[str, Any]) -> list[Probe]:
         where = f"crosscheck.activations {name}" if name in ("elu", "sigmoid", "tanh") else f"{name} (audit models)"
         jside = Side(jexpr, _scalar(jf))
         if name in ("elu", "selu"):  # JAX's expm1 derivative (and selu's kink from crosscheck.audit.kinks)
-            expm1 = M.expm1_grad(1.0) if name == "elu" else M.expm1_grad(M.SELU_ALPHA, M.SELU_SCALE)
+            expm1 = M.expm1_grad(alpha) if name == "elu" else M.expm1_grad(M.SELU_ALPHA, M.SELU_SCALE)
             at = {c.kink: c.subgradient for c in KINK_CONVENTIONS if c.function == name and c.library == "jax"}
             jside = Side(jexpr, _scalar(jf), M.with_kinks(lambda x, m=expm1: m.value(x, None),
                                                           lambda x, m=expm1: m.vjp(x, None, 1.0), at),
