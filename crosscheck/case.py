@@ -15,14 +15,33 @@ import numpy as np
 from .conventions import Canonical, Convention
 from .network import Network
 
-__all__ = ["Case", "Gradients"]
+__all__ = ["Case", "Gradients", "check_targets"]
 
 Gradients = tuple  # canonical: tuple[tuple[dW: (n_l, n_{l-1}), db: (n_l,) | None], ...]
 
 
+def check_targets(network: Network, Y: np.ndarray | None, m: int) -> None:
+    """Canonical ``Y: (n_k, m)`` fits the loss and the network's target form: one 1 per sample
+    (onehot, labels: the canonical form of a class label) or entries 0 and 1 only (binary)."""
+    if not network.loss_fn.needs_target:
+        return
+    if Y is None:
+        raise ValueError(f"loss {network.loss!r} needs targets Y, got None")
+    if Y.shape[-2:] != (network.n_out, m):
+        raise ValueError(f"Y has shape {Y.shape}, expected ({network.n_out}, {m}) (canonical)")
+    if network.targets in ("onehot", "labels"):
+        if not (np.all((Y == 0) | (Y == 1)) and np.all(Y.sum(axis=-2) == 1)):
+            raise ValueError(f"targets {network.targets!r} need one 1 per sample (canonical one-hot columns)")
+    elif network.targets == "binary" and not np.all((Y == 0) | (Y == 1)):
+        raise ValueError("targets 'binary' need entries 0 and 1 only")
+
+
 @dataclass(frozen=True, eq=False)
 class Case:
-    """network, convention, canonical ``params``, ``X: (n_0, m)``, ``Y: (n_k, m)`` or None."""
+    """network, convention, canonical ``params``, ``X: (n_0, m)``, ``Y: (n_k, m)`` or None.
+
+    ``Y`` is canonical in every target form: class labels are stored as their one-hot columns
+    and handed to the user as a 1-D integer array by ``user_inputs``."""
 
     network: Network
     convention: Convention
@@ -43,6 +62,7 @@ class Case:
                 raise ValueError(f"b{layer} presence does not match bias={self.network.bias}")
         if self.convention.batch == "single" and self.batch_size != 1:
             raise ValueError("batch layout 'single' needs exactly one sample")
+        check_targets(self.network, self.Y, self.batch_size)
 
     @property
     def batch_size(self) -> int:
@@ -63,7 +83,8 @@ class Case:
     def user_inputs(self) -> tuple[Any, np.ndarray, np.ndarray | None]:
         """(params, X, Y) laid out in this case's convention, as fresh copies."""
         c = self.convention
-        return c.params_to_user(self.params, self.network), c.x_to_user(self.X), c.y_to_user(self.Y)
+        return (c.params_to_user(self.params, self.network), c.x_to_user(self.X),
+                c.y_to_user(self.Y, self.network.targets))
 
     def describe(self) -> str:
         return f"{self.network.describe()} | {self.convention.describe()} | m={self.batch_size}"

@@ -27,6 +27,7 @@ import numpy as np
 from .case import Case
 from .diagnose import Diagnosis, diagnose, expected_user_arrays, user_arrays
 from .errors import ConventionError, GradientMismatch, ImplementationError, UsageError
+from .extras import check_extras, split_extras
 from .isolation import default_forbidden
 from .output import require_writable, write_atomic, write_text
 from .presets import PRESETS, CheckOptions, resolve_options
@@ -36,7 +37,7 @@ __all__ = ["CheckReport", "check_implementation", "run_check", "run_from_args", 
 
 # the network a function without a ``spec`` keyword is checked on, where options leave it open
 DEFAULTS = {"hidden": "tanh", "output": "identity", "loss": "half_sse", "reduction": "mean", "max_depth": 3,
-            "max_width": 6}
+            "max_width": 6, "targets": "soft", "penalty_form": "half", "penalty_bias": False}
 BATCH_SIZES = (1, 6)
 EXIT = {"pass": 0, "fail": 1, "error": 3}
 
@@ -69,6 +70,7 @@ class CheckReport:
     shrunk: Case | None = None  # the case hypothesis shrank to, when the diagnosis used a re-drawn one
     note: str = ""
     environment: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -104,6 +106,7 @@ class CheckReport:
             "reproduce": self.reproduce,
             "note": self.note,
             "coverage": self.coverage,
+            "notes": self.notes,
             "elapsed_s": round(self.elapsed, 3),
             "environment": self.environment,
         }
@@ -119,7 +122,9 @@ class CheckReport:
                          f"({conv}, {self.dtype}, seed {self.seed}, {self.elapsed:.1f} s)")
             cov = self.coverage
             if cov:
-                lines.append("  covered: " + "; ".join(f"{k} {', '.join(map(str, v))}" for k, v in cov.items()))
+                lines.append("  covered: " + "; ".join(f"{k} {', '.join(map(str, v))}" for k, v in cov.items()
+                                                      if v))
+            lines += [f"  note: {n}" for n in self.notes]
             if self.output.strip():
                 lines.append("implementation output on the last example (trimmed):")
                 lines += _quoted(trim_output(self.output, 600))
@@ -198,6 +203,8 @@ class _Outcome:
     comparison: Any
     mutated: tuple[str, ...]
     output: str
+    extras: list = field(default_factory=list)  # extras.ExtraCheck per dA{l} entry
+    ignored: list = field(default_factory=list)  # other extra keys
 
 
 def _reference(case: Case) -> tuple:
@@ -241,8 +248,10 @@ def _evaluate(sandbox: Sandbox, case: Case, dtype: str) -> _Outcome:
     expected_canonical = _reference(case)  # before the implementation runs on this case
     expected = expected_user_arrays(case, expected_canonical)
     result = sandbox.call(params, X, Y, spec=spec)
+    # entries that are not parameters: dA{l} is checked, others are named in a note (extras.py)
+    value, activations, ignored = split_extras(case.convention, case.network, result.value)
     try:
-        got = user_arrays(case.convention, case.network, result.value)
+        got = user_arrays(case.convention, case.network, value)
     except ConventionError as e:
         raise ImplementationError(f"the implementation returned something other than the declared gradients "
                                   f"({case.convention.describe()}): {e}", kind="bad_output",
@@ -250,19 +259,44 @@ def _evaluate(sandbox: Sandbox, case: Case, dtype: str) -> _Outcome:
     comparison = None
     passed = all(got[p].shape == expected[p].shape for p in expected)
     if passed:
-        got_canonical = case.convention.params_from_user(result.value, case.network, gradient=True)
+        got_canonical = case.convention.params_from_user(value, case.network, gradient=True)
         comparison = compare_gradients(expected_canonical, got_canonical, dtype=dtype)
         passed = comparison.passed
-    passed = passed and not result.mutated
-    return _Outcome(case, passed, result.value, expected, got, comparison, result.mutated, result.output)
+    extras = check_extras(case, activations, dtype=dtype)
+    for c in extras:
+        expected[c.key], got[c.key] = c.expected, c.got
+    passed = passed and all(c.passed for c in extras) and not result.mutated
+    return _Outcome(case, passed, value, expected, got, comparison, result.mutated, result.output, extras, ignored)
+
+
+def _note_extras(state: dict, outcome: _Outcome) -> None:
+    notes = state.setdefault("notes", set())
+    if outcome.ignored:
+        notes.add(f"ignored entries that are not parameters: {', '.join(outcome.ignored)}")
+    checked = [c for c in outcome.extras if c.passed]
+    if checked:
+        scaling = {c.scaling for c in checked}.pop()
+        how = ("dL/dA^l of the declared loss" if scaling == "reduced" else
+               "the gradient of the summed per-sample losses (without the reduction's 1/m, as deeplearning.ai "
+               "writes dA)")
+        notes.add(f"checked activation gradients {', '.join(c.key for c in checked)} as {how}")
+
+
+def extra_diagnoses(extras: list, comparison: Any, mutated: Any) -> list[Diagnosis]:
+    """Wrong dA{l} entries named, when they are the only thing wrong (the parameters agree)."""
+    wrong = [c for c in extras if not c.passed]
+    if not wrong or mutated or comparison is None or not comparison.passed:
+        return []
+    return [Diagnosis("activation_gradient", c.key, c.layer, c.detail) for c in reversed(wrong)]
 
 
 def _cover(coverage: dict, case: Case) -> None:
     """What the examples that ran were made of (only those that completed)."""
     net = case.network
+    penalty = (f"{net.penalty_form}{'+bias' if net.penalty_bias else ''}",) if net.has_penalty else ()
     for key, values in (("activations", net.activation_names()), ("losses", (net.loss,)),
-                        ("reductions", (net.reduction,)), ("depths", (net.depth,)),
-                        ("batch sizes", (case.batch_size,))):
+                        ("reductions", (net.reduction,)), ("targets", (net.targets,)), ("penalties", penalty),
+                        ("depths", (net.depth,)), ("batch sizes", (case.batch_size,))):
         coverage.setdefault(key, set()).update(values)
 
 
@@ -288,9 +322,13 @@ def _strategy(options: CheckOptions, accepts_spec: bool, dtype: str, coincident:
     max_width = options.max_width or max(DEFAULTS["max_width"], deepest + 2)
     if options.output_width is not None:
         max_width = max(max_width, options.output_width)
+    penalty_bias = options.penalty_bias if options.penalty_bias is not None else (
+        None if accepts_spec else DEFAULTS["penalty_bias"])
     nets = networks(depth=depth, widths=(2, max_width), hidden=pick("hidden"), output=pick("output"),
                     losses=pick("loss"), reductions=pick("reduction"), bias=conv.has_bias,
-                    output_width=options.output_width, distinct=not coincident)
+                    output_width=options.output_width, distinct=not coincident, targets=pick("targets"),
+                    l2=options.l2 or 0.0, l1=options.l1 or 0.0, penalty_forms=pick("penalty_form"),
+                    penalty_bias=penalty_bias)
     convs = conventions(batch=conv.batch, weights=conv.weights, bias=conv.bias, params=conv.params)
     if coincident:  # phase 2: square W, m equal to a width, n_out equal to n_in
         return coincident_cases(networks=nets, conventions=convs, batch_sizes=BATCH_SIZES, dtype=dtype)
@@ -398,7 +436,9 @@ def run_check(fn_or_target: Any, options: CheckOptions, *, preset: str | None = 
             rest = diagnose(failure.case, failure.got_raw, mutated=failure.mutated)
             if first:  # different answers to the same question: the values say nothing more
                 rest = [d for d in rest if d.id in ("mutates_inputs", "dtype")]
-            report.diagnosis = first + rest
+            extra = extra_diagnoses(failure.extras, failure.comparison, failure.mutated)
+            report.diagnosis = extra or (first + rest)
+        report.notes = sorted(state.get("notes", set()))
     report.elapsed = time.perf_counter() - t0
     return report
 
@@ -424,6 +464,7 @@ def _run_phase(sandbox: Sandbox, state: dict, report: CheckReport, hsettings: An
                 raise _Abort(e, case) from None
             return  # while shrinking a mismatch: a case it cannot run is not a smaller mismatch
         state["last_output"] = outcome.output
+        _note_extras(state, outcome)
         _cover(state["coverage"], case)
         if not outcome.passed:
             state["failure"] = outcome
@@ -516,6 +557,8 @@ def check_implementation(fn_or_target: Any, *, preset: str | None = None, batch:
                          hidden: str | None = None, output: str | None = None, loss: str | None = None,
                          reduction: str | None = None, depth: int | None = None, max_depth: int | None = None,
                          max_width: int | None = None, output_width: int | None = None,
+                         targets: str | None = None, l2: float | None = None, l1: float | None = None,
+                         penalty_form: str | None = None, penalty_bias: bool | None = None,
                          examples: int | None = None, seed: int = 0, timeout: float = 10.0,
                          memory: int | None = 1024, dtype: str = "float64", profile: str | None = None,
                          json: str | None = None, plot: str | None = None, api: str | None = None,
@@ -546,7 +589,8 @@ def check_implementation(fn_or_target: Any, *, preset: str | None = None, batch:
                                      else forbid_imports)
     options = resolve_options(preset, batch=batch, weights=weights, bias=bias, params=params, hidden=hidden,
                               output=output, loss=loss, reduction=reduction, depth=depth, max_depth=max_depth,
-                              max_width=max_width, output_width=output_width)
+                              max_width=max_width, output_width=output_width, targets=targets, l2=l2, l1=l1,
+                              penalty_form=penalty_form, penalty_bias=penalty_bias)
     _require_outputs(json, plot)
     report = run_check(fn_or_target, options, examples=examples, seed=seed, timeout=timeout, memory=memory,
                        dtype=dtype, profile=profile, preset=preset, forbid_imports=forbid_imports,
@@ -574,7 +618,9 @@ def run_from_args(args: Any) -> int:
     options = resolve_options(args.preset, batch=args.batch, weights=args.weights, bias=args.bias,
                               params=args.params, hidden=args.hidden, output=args.output, loss=args.loss,
                               reduction=args.reduction, depth=args.depth, max_depth=args.max_depth,
-                              max_width=args.max_width, output_width=args.output_width)
+                              max_width=args.max_width, output_width=args.output_width, targets=args.targets,
+                              l2=args.l2, l1=args.l1, penalty_form=args.penalty_form,
+                              penalty_bias=args.penalty_bias)
     _require_outputs(args.json, args.plot)
     report = run_check(args.target, options, examples=args.examples, seed=args.seed, timeout=args.timeout,
                        memory=args.memory, dtype=args.dtype, profile=args.profile, preset=args.preset,

@@ -57,6 +57,16 @@ def _positive_float(text: str) -> float:
     return v
 
 
+def _nonneg_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not 0 <= v < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
+    return v
+
+
 def _convention_options(p: argparse.ArgumentParser, *, with_defaults: bool = False) -> None:
     g = p.add_argument_group("convention (how your code lays out the network)")
     g.add_argument("--preset", metavar="NAME", help="a named convention; see `crosscheck conventions`")
@@ -73,7 +83,17 @@ def _network_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--hidden", metavar="ACT", help="hidden activation (e.g. tanh, relu, relu:1)")
     g.add_argument("--output", metavar="ACT", help="output activation")
     g.add_argument("--loss", choices=["output", "readout", "half_sse", "sse", "bce", "softmax_ce"])
-    g.add_argument("--reduction", choices=["sum", "mean"])
+    g.add_argument("--reduction", choices=["sum", "mean", "mean_all"],
+                   help="over samples (sum, mean) or samples and output units (mean_all: torch's default)")
+    g.add_argument("--targets", choices=["soft", "onehot", "labels", "binary"],
+                   help="Y as probability rows (soft), one-hot rows, a 1-D integer label array (softmax_ce), "
+                   "or 0/1 (binary, bce)")
+    g.add_argument("--l2", type=_nonneg_float, metavar="LAMBDA", help="L2 penalty strength on the weights")
+    g.add_argument("--l1", type=_nonneg_float, metavar="LAMBDA", help="L1 penalty strength on the weights")
+    g.add_argument("--penalty-form", choices=["half", "full", "half_over_m", "over_m"],
+                   help="the penalty's scale: λ/2·Σ (half, default), λ·Σ, λ/(2m)·Σ, λ/m·Σ")
+    g.add_argument("--penalty-bias", action=argparse.BooleanOptionalAction, default=None,
+                   help="penalise the biases too (default: weights only)")
     d = g.add_mutually_exclusive_group()
     d.add_argument("--depth", type=_positive_int, metavar="N", help="exactly N layers")
     d.add_argument("--max-depth", type=_positive_int, metavar="N", help="1..N layers")

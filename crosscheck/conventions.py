@@ -30,7 +30,7 @@ import numpy as np
 from .errors import ConventionError
 from .network import Network
 
-__all__ = ["Convention", "BATCH", "WEIGHTS", "BIAS", "PARAMS", "Canonical", "all_conventions"]
+__all__ = ["Convention", "BATCH", "WEIGHTS", "BIAS", "PARAMS", "Canonical", "all_conventions", "labels_to_canonical"]
 
 BATCH = ("rows", "columns", "single")
 WEIGHTS = ("out_in", "in_out")
@@ -85,9 +85,13 @@ class Convention:
             X = np.concatenate([X, np.ones(X.shape[:-2] + (1, X.shape[-1]), dtype=X.dtype)], axis=-2)
         return np.ascontiguousarray(_t(X)) if self.batch == "rows" else np.array(X)
 
-    def y_to_user(self, Y: np.ndarray | None) -> np.ndarray | None:
+    def y_to_user(self, Y: np.ndarray | None, targets: str = "soft") -> np.ndarray | None:
+        """Canonical ``Y: (..., n_k, m)`` to the user's layout. ``targets="labels"`` gives the
+        class of each sample instead, a 1-D integer array ``(..., m)`` in every layout."""
         if Y is None:
             return None
+        if targets == "labels":
+            return np.argmax(Y, axis=-2).astype(np.int64)
         return np.ascontiguousarray(_t(Y)) if self.batch == "rows" else np.array(Y)
 
     def x_from_user(self, X: np.ndarray, network: Network) -> np.ndarray:
@@ -106,6 +110,8 @@ class Convention:
         if Y is None:
             return None
         Y = np.asarray(Y)
+        if network.targets == "labels":
+            return labels_to_canonical(Y, network.n_out)
         Yc = _t(Y) if self.batch == "rows" else Y
         if Y.ndim != 2 or Yc.shape[0] != network.n_out:
             raise ConventionError(f"Y has shape {Y.shape}; batch layout {self.batch!r} expects "
@@ -225,6 +231,20 @@ class Convention:
                 b = bu.reshape(lead + (-1,))
             out.append((np.array(W), None if b is None else np.array(b)))
         return tuple(out)
+
+
+def labels_to_canonical(labels: np.ndarray, n_out: int) -> np.ndarray:
+    """Integer class labels ``(m,)`` to canonical one-hot ``Y: (n_out, m)`` (float64)."""
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+        raise ConventionError(f"labels must be a 1-D integer array of length m, got dtype {labels.dtype} "
+                              f"and shape {labels.shape}")
+    if labels.size and (labels.min() < 0 or labels.max() >= n_out):
+        raise ConventionError(f"labels must lie in 0..{n_out - 1} (one per output unit), got "
+                              f"{labels.min()}..{labels.max()}")
+    Y = np.zeros((n_out, labels.size))
+    Y[labels, np.arange(labels.size)] = 1.0
+    return Y
 
 
 def _t(a: np.ndarray) -> np.ndarray:

@@ -41,7 +41,7 @@ __all__ = ["CATALOGUE", "Diagnosis", "diagnose", "user_arrays", "expected_user_a
 CATALOGUE = ("transposed", "sign", "scale", "layer_order", "bias_not_reduced", "activation_derivative",
              "missing_activation_derivative", "no_transpose_in_backprop", "single_sample", "vec_order",
              "mutates_inputs", "kink_convention", "dtype", "stateful", "returns_parameters", "unreached_layer",
-             "loss", "regularization", "shape", "unknown")
+             "loss", "regularization", "activation_gradient", "shape", "unknown")
 _RANK = {name: i for i, name in enumerate(CATALOGUE)}
 _MAX_COST = 4  # simpler explanations than this are reported; past it, the rest is "unknown"
 

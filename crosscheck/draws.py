@@ -82,13 +82,31 @@ def _draw_raw(network: Network, rng: np.random.Generator, m: int, D: int):
     nk = network.n_out
     if not network.loss_fn.needs_target:
         Y = None
+    elif network.targets in ("onehot", "labels"):
+        # canonical one-hot columns; labels are their row index at the user's edge
+        Y = np.zeros((D, nk, m))
+        np.put_along_axis(Y, rng.integers(0, nk, size=(D, 1, m)), 1.0, axis=1)
+    elif network.targets == "binary":
+        Y = rng.integers(0, 2, size=(D, nk, m)).astype(np.float64)
     elif loss == "bce":
         Y = rng.uniform(0.0, 1.0, size=(D, nk, m))
     elif loss == "softmax_ce":
         Y = rng.dirichlet(np.ones(nk), size=(D, m)).transpose(0, 2, 1)
     else:
         Y = rng.normal(0.0, 1.0, size=(D, nk, m))
+    if network.l1:
+        _keep_off_zero(network, params)
     return params, X, Y
+
+
+def _keep_off_zero(network: Network, params) -> None:
+    """With an L1 penalty, |w| has a kink at 0: move every penalised entry at least
+    2 KINK_MARGIN from it (its sign kept, 0 counted as +), in place. ``kinks=True`` then zeroes
+    whole rows on purpose (``_place_on_kinks``)."""
+    for W, b in params:
+        for a in (W, b) if network.penalty_bias and b is not None else (W,):
+            near = np.abs(a) < 2 * KINK_MARGIN
+            a[near] = np.where(a[near] < 0, -2 * KINK_MARGIN, 2 * KINK_MARGIN)
 
 
 def kink_distance(network: Network, Z: list) -> np.ndarray:
@@ -120,6 +138,13 @@ def _valid(network: Network, params, X, kinks: bool) -> tuple[np.ndarray, np.nda
     else:
         # a neuron is either exactly on its kink or keeps the margin: nothing in between
         ok &= (dist >= KINK_MARGIN) | _only_exact(network, Z)
+    if network.l1:
+        # |w| at 0 is a kink too: exactly 0 (only with kinks=True) or at least the margin away
+        for W, b in params:
+            for a in (W, b) if network.penalty_bias and b is not None else (W,):
+                w = np.abs(a.reshape(a.shape[0], -1))
+                ok &= ((w >= KINK_MARGIN) | ((w == 0) & kinks)).all(axis=-1)
+                dist = np.where((w == 0).any(axis=-1), 0.0, dist)
     if network.loss == "bce":
         a = A[-1]
         ok &= ((a > _SIGMOID_FLOOR) & (a < 1 - _SIGMOID_FLOOR)).all(axis=(-1, -2))

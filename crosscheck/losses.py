@@ -3,8 +3,14 @@
 Everything here is canonical: the output ``A`` and target ``Y`` are ``(n_k, m)`` with one
 column per sample. ``value`` returns the ``(m,)`` per-sample losses; ``grad`` returns
 d loss_j / d A[:, j], shape ``(n_k, m)``. Leading axes (a stack of parameter draws)
-broadcast. The batch reduction (sum or mean) is applied by
-the caller. ``alpha`` is the fixed read-out vector of seed 002, ``(n_k,)``.
+broadcast. The batch reduction (sum, mean, mean_all) is applied by the caller.
+
+Targets: canonical ``Y`` is always ``(n_k, m)``. ``targets="onehot"`` and ``"labels"`` are the
+one-hot rows of the class labels (so the value and gradient above serve all three forms of
+``softmax_ce``); labels become a 1-D integer array only at the user's edge
+(``Convention.y_to_user``), and the torch/JAX backends then read them with their own
+indexing (``torch_labels``/``jax_labels``). ``"binary"`` bce targets are 0/1.
+``alpha`` is the fixed read-out vector of seed 002, ``(n_k,)``.
 
 Adding a loss means adding one ``Loss`` to ``_TABLE``.
 """
@@ -48,6 +54,15 @@ class Loss:
     output_activation: str | None = None  # required last activation
     min_output_width: int = 1
     description: str = ""
+    # the target forms the loss accepts (``Network.targets``), the first is the default
+    targets: tuple[str, ...] = ("soft",)
+    # a sum over output units of one term per unit: "mean over samples and output units"
+    # (``reduction="mean_all"``, torch's default reduction) is meaningful
+    elementwise: bool = False
+    # ``f(A, labels, alpha) -> (m,)`` with integer ``labels: (..., m)`` in the library's own
+    # indexing (gather / take_along_axis), for ``targets="labels"``
+    torch_labels: Callable[[Any], Callable] | None = None
+    jax_labels: Callable[[Any], Callable] | None = None
 
 
 def _bce_torch(t):
@@ -84,6 +99,7 @@ _TABLE: tuple[Loss, ...] = (
         lambda A, Y, alpha: A - Y,
         torch=lambda t: (lambda A, Y, alpha: 0.5 * ((A - Y) ** 2).sum(-2)),
         jax=lambda jax: (lambda A, Y, alpha: 0.5 * ((A - Y) ** 2).sum(-2)),
+        elementwise=True,
         description="1/2 sum (y_hat - y)^2 (seed 001)",
     ),
     Loss(
@@ -92,6 +108,7 @@ _TABLE: tuple[Loss, ...] = (
         lambda A, Y, alpha: 2.0 * (A - Y),
         torch=lambda t: (lambda A, Y, alpha: ((A - Y) ** 2).sum(-2)),
         jax=lambda jax: (lambda A, Y, alpha: ((A - Y) ** 2).sum(-2)),
+        elementwise=True,
         description="sum (y_hat - y)^2",
     ),
     Loss(
@@ -99,8 +116,8 @@ _TABLE: tuple[Loss, ...] = (
         lambda A, Y, alpha: -(Y * np.log(A) + (1 - Y) * np.log1p(-A)).sum(-2),
         lambda A, Y, alpha: (A - Y) / (A * (1 - A)),
         torch=_bce_torch, jax=_bce_jax,
-        output_activation="sigmoid",
-        description="binary cross-entropy of a sigmoid output (seed 003), targets in [0, 1]",
+        output_activation="sigmoid", targets=("soft", "binary"), elementwise=True,
+        description="binary cross-entropy of a sigmoid output (seed 003), targets in [0, 1] or 0/1",
     ),
     Loss(
         "softmax_ce",
@@ -108,8 +125,12 @@ _TABLE: tuple[Loss, ...] = (
         lambda A, Y, alpha: _softmax(A) * Y.sum(-2, keepdims=True) - Y,
         torch=lambda t: (lambda A, Y, alpha: -(Y * t.log_softmax(A, dim=-2)).sum(-2)),
         jax=lambda jax: (lambda A, Y, alpha: -(Y * jax.nn.log_softmax(A, axis=-2)).sum(-2)),
-        min_output_width=2,
-        description="cross-entropy of softmax(a) against a probability target",
+        min_output_width=2, targets=("soft", "onehot", "labels"),
+        torch_labels=lambda t: (lambda A, labels, alpha:
+                                -t.log_softmax(A, dim=-2).gather(-2, labels.unsqueeze(-2)).squeeze(-2)),
+        jax_labels=lambda jax: (lambda A, labels, alpha: -jax.numpy.take_along_axis(
+            jax.nn.log_softmax(A, axis=-2), labels[..., None, :], axis=-2)[..., 0, :]),
+        description="cross-entropy of softmax(a) against a probability row, a one-hot row or a class label",
     ),
 )
 

@@ -22,7 +22,7 @@ from .audit.kinks import kink_subgradients
 from .case import Case
 from .implied import describe_implied, implied_sigma_prime, wrong_derivatives
 from .network import Network
-from .reference.forward import forward, output_gradient
+from .reference.forward import forward, output_gradient, with_penalty
 
 __all__ = ["backprop", "Candidate", "candidates", "implied_candidates", "combine", "as_float64", "join_words",
            "SigmaPrime", "BackMatrix"]
@@ -59,7 +59,8 @@ def backprop(network: Network, params: Any, X: np.ndarray, Y: Any, *, sigma_prim
         grads[layer - 1] = (delta @ A[layer - 1].T, delta.sum(axis=-1) if b is not None else None)
         if layer > 1:
             delta = (bm(layer, W) @ delta) * sp(layer - 1, Z[layer - 1], A[layer - 1])
-    return tuple(grads), deltas
+    # the weight penalty's gradient is the declared one in every mechanism (it has no delta)
+    return with_penalty(network, tuple(grads), params, X), deltas
 
 
 @dataclass(eq=False)

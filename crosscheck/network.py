@@ -1,4 +1,5 @@
-"""The network description: widths, activations (per layer or per neuron), loss, reduction.
+"""The network description: widths, activations (per layer or per neuron), loss, reduction,
+target form and weight penalties.
 
 Knows nothing of layouts or backends. Canonical orientation, used by every formula route:
 samples are columns, ``W_l: (n_l, n_{l-1})``, ``b_l: (n_l,)``, pre_activation
@@ -16,10 +17,18 @@ import numpy as np
 
 from .activations import Activation, get_activation
 from .losses import Loss, get_loss
+from .penalties import PENALTY_FORMS as _PENALTY_FORMS
+from .penalties import describe_penalty, penalty_scale
 
-__all__ = ["Network", "REDUCTIONS"]
+__all__ = ["Network", "REDUCTIONS", "TARGETS", "PENALTY_FORMS"]
 
-REDUCTIONS = ("sum", "mean")
+# sum over samples; mean over the m samples; mean over samples and output units (m n_k
+# entries: torch's nn.MSELoss()/nn.BCELoss() default)
+REDUCTIONS = ("sum", "mean", "mean_all")
+# soft: probability rows / real numbers; onehot: one 1 per sample; labels: one integer class
+# per sample (softmax_ce); binary: 0/1 (bce). Each loss lists those it accepts (losses.py).
+TARGETS = ("soft", "onehot", "labels", "binary")
+PENALTY_FORMS = tuple(_PENALTY_FORMS)
 
 LayerActivation = "str | tuple[str, ...]"
 
@@ -36,9 +45,17 @@ class Network:
     widths:      ``(n_0, n_1, ..., n_k)``, input width first.
     activations: one entry per layer 1..k; a name (``"tanh"``) or a tuple of n_l names,
                  one per neuron (seed 000's Sigma_i = [sigma_i1 ... sigma_in]).
-    loss:        a name from ``crosscheck.losses``; ``reduction`` sums or averages over the m samples.
+    loss:        a name from ``crosscheck.losses``; ``reduction`` sums over the m samples
+                 (``"sum"``), averages over them (``"mean"``) or over samples and output units
+                 (``"mean_all"``: losses that sum one term per output unit).
     bias:        whether layers are affine (the convention decides how the bias is laid out).
     alpha:       the fixed read-out vector of the ``readout`` loss, ``(n_k,)``.
+    targets:     the form of Y: ``"soft"`` (default), ``"onehot"`` or ``"labels"`` (a 1-D integer
+                 array of length m in every layout) for softmax_ce, ``"binary"`` (0/1) for bce.
+    l2, l1:      penalty strengths (>= 0) added to the reduced loss, scaled by ``penalty_form``:
+                 ``"half"`` λ/2·Σ, ``"full"`` λ·Σ, ``"half_over_m"`` λ/(2m)·Σ, ``"over_m"`` λ/m·Σ,
+                 over Σw² (l2) and Σ|w| (l1) of the weights, and of the biases with
+                 ``penalty_bias`` (``crosscheck.penalties``).
     """
 
     widths: tuple[int, ...]
@@ -47,6 +64,11 @@ class Network:
     reduction: str = "sum"
     bias: bool = True
     alpha: tuple[float, ...] | None = field(default=None)
+    targets: str = "soft"
+    l2: float = 0.0
+    l1: float = 0.0
+    penalty_form: str = "half"
+    penalty_bias: bool = False
 
     def __post_init__(self) -> None:
         widths = tuple(int(w) for w in self.widths)
@@ -72,7 +94,31 @@ class Network:
                 get_activation(name)  # raises on unknown names
         loss = get_loss(self.loss)
         if self.reduction not in REDUCTIONS:
-            raise ValueError(f"reduction must be one of {REDUCTIONS}, got {self.reduction!r}")
+            raise ValueError(f"reduction must be one of {', '.join(REDUCTIONS)}; got {self.reduction!r}")
+        if self.reduction == "mean_all" and not loss.elementwise:
+            hint = (" (its torch default, nn.CrossEntropyLoss, averages over samples: use reduction 'mean')"
+                    if loss.name == "softmax_ce" else "")
+            raise ValueError(f"reduction 'mean_all' averages over samples and output units; loss {loss.name!r} "
+                             f"is not a sum of one term per output unit{hint}")
+        if self.targets not in TARGETS:
+            raise ValueError(f"targets must be one of {', '.join(TARGETS)}; got {self.targets!r}")
+        if self.targets not in loss.targets:
+            raise ValueError(f"loss {loss.name!r} takes targets {' or '.join(loss.targets)}; got {self.targets!r}"
+                             + (" (labels and one-hot rows are for softmax_ce, 0/1 targets for bce)"
+                                if self.targets != "soft" else ""))
+        for name in ("l2", "l1"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)):
+                raise ValueError(f"{name} must be a number >= 0, got {v!r}")
+            v = float(v)
+            if not (np.isfinite(v) and v >= 0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
+            object.__setattr__(self, name, v)
+        if self.penalty_form not in PENALTY_FORMS:
+            raise ValueError(f"penalty_form must be one of {', '.join(PENALTY_FORMS)}; got {self.penalty_form!r}")
+        if not isinstance(self.penalty_bias, (bool, np.bool_)):
+            raise ValueError(f"penalty_bias must be True or False, got {self.penalty_bias!r}")
+        object.__setattr__(self, "penalty_bias", bool(self.penalty_bias))
         n_out = widths[-1]
         if loss.output_width is not None and n_out != loss.output_width:
             raise ValueError(f"loss {loss.name!r} needs output width {loss.output_width}, got {n_out}")
@@ -157,17 +203,32 @@ class Network:
         return tuple(get_activation(n).kinks for n in names)
 
     def reduce(self, per_sample: np.ndarray) -> np.ndarray:
-        """Sum or mean over the last axis (samples)."""
-        return per_sample.sum(-1) if self.reduction == "sum" else per_sample.mean(-1)
+        """The reduction over the last axis (samples): sum, mean, or mean over m n_k entries."""
+        if self.reduction == "sum":
+            return per_sample.sum(-1)
+        mean = per_sample.mean(-1)
+        return mean / self.n_out if self.reduction == "mean_all" else mean
 
     def reduction_scale(self, m: int) -> float:
-        return 1.0 if self.reduction == "sum" else 1.0 / m
+        """The factor the reduction puts on every per-sample loss: 1, 1/m or 1/(m n_k)."""
+        return {"sum": 1.0, "mean": 1.0 / m, "mean_all": 1.0 / (m * self.n_out)}[self.reduction]
+
+    # ---- penalties (crosscheck.penalties) ------------------------------------------------
+    @property
+    def has_penalty(self) -> bool:
+        return self.l2 > 0 or self.l1 > 0
+
+    def penalty_scale(self, m: int) -> float:
+        """c(m) of the penalty form: 1/2, 1, 1/(2m) or 1/m."""
+        return penalty_scale(self.penalty_form, m)
 
     # ---- text and round trips ----------------------------------------------------------
     def describe(self) -> str:
         acts = ",".join(a if isinstance(a, str) else "[" + "|".join(a) + "]" for a in self.activations)
         bias = "" if self.bias else " no-bias"
-        return f"{'-'.join(map(str, self.widths))} {acts} {self.loss}/{self.reduction}{bias}"
+        targets = "" if self.targets == "soft" else f"[{self.targets}]"
+        return (f"{'-'.join(map(str, self.widths))} {acts} {self.loss}{targets}/{self.reduction}{bias}"
+                f"{describe_penalty(self)}")
 
     def to_dict(self) -> dict:
         return {
@@ -177,6 +238,11 @@ class Network:
             "reduction": self.reduction,
             "bias": self.bias,
             "alpha": list(self.alpha),
+            "targets": self.targets,
+            "l2": self.l2,
+            "l1": self.l1,
+            "penalty_form": self.penalty_form,
+            "penalty_bias": self.penalty_bias,
         }
 
     @classmethod
@@ -188,6 +254,11 @@ class Network:
             reduction=d.get("reduction", "sum"),
             bias=d.get("bias", True),
             alpha=tuple(d["alpha"]) if d.get("alpha") is not None else None,
+            targets=d.get("targets", "soft"),
+            l2=d.get("l2", 0.0),
+            l1=d.get("l1", 0.0),
+            penalty_form=d.get("penalty_form", "half"),
+            penalty_bias=d.get("penalty_bias", False),
         )
 
     @classmethod

@@ -2,7 +2,9 @@
 
 A preset names how a course, a library or a seed document lays out a network (the
 convention axes) and, where that source fixes them, the network it uses (activations, loss,
-reduction). Explicit options always override the preset. ``crosscheck conventions`` lists
+reduction, target form, depth, penalty form). Explicit options always override the preset.
+Each preset says in one line which real code it matches (``matches``); the seed presets
+have descriptive names, their old names (seed000 ... seed003) stay as aliases. ``crosscheck conventions`` lists
 the presets, one line each. Adding a preset means adding one entry to ``_TABLE``.
 """
 
@@ -15,7 +17,7 @@ from .activations import get_activation
 from .conventions import BATCH, BIAS, PARAMS, WEIGHTS, Convention
 from .errors import UsageError
 from .losses import get_loss
-from .network import REDUCTIONS
+from .network import PENALTY_FORMS, REDUCTIONS, TARGETS
 
 __all__ = ["Preset", "PRESETS", "CheckOptions", "resolve_options", "preset_names", "run_from_args"]
 
@@ -39,6 +41,11 @@ class CheckOptions:
     max_depth: int | None = None
     max_width: int | None = None
     output_width: int | None = None
+    targets: str | None = None
+    l2: float | None = None
+    l1: float | None = None
+    penalty_form: str | None = None
+    penalty_bias: bool | None = None
 
     def convention(self) -> Convention:
         """The declared convention; unset axes take ``Convention``'s defaults (columns/out_in/vector/pairs)."""
@@ -54,59 +61,93 @@ class CheckOptions:
         out: list[str] = []
         for f in fields(self):
             v = getattr(self, f.name)
-            if v is not None:
-                out += [f"--{f.name.replace('_', '-')}", str(v)]
+            if isinstance(v, bool):  # a switch: --penalty-bias / --no-penalty-bias
+                out.append(f"--{'' if v else 'no-'}{f.name.replace('_', '-')}")
+            elif v is not None:
+                out += [f"--{f.name.replace('_', '-')}", f"{v:g}" if isinstance(v, float) else str(v)]
         return out
 
 
 @dataclass(frozen=True)
 class Preset:
+    """``matches``: in one line, the real code this preset reproduces; ``aliases``: old names."""
+
     name: str
     description: str
     options: CheckOptions
+    matches: str = ""
+    aliases: tuple[str, ...] = ()
 
     def summary(self) -> str:
         o = self.options
         conv = o.convention().describe()
         net = ", ".join(f"{k}={v}" for k, v in (("hidden", o.hidden), ("output", o.output), ("loss", o.loss),
-                                                ("reduction", o.reduction)) if v is not None)
-        return f"{self.name:<16} {conv:<30} {net or '(any network)'}  - {self.description}"
+                                                ("targets", o.targets), ("reduction", o.reduction),
+                                                ("depth", o.depth), ("penalty", o.penalty_form)) if v is not None)
+        alias = f" (alias {', '.join(self.aliases)})" if self.aliases else ""
+        return f"{self.name + alias:<30} {conv:<28} {net or '(any network)'}; matches {self.matches}"
 
 
 _TABLE: tuple[Preset, ...] = (
     Preset("torch", "torch.nn.Linear style: X is (m, n_in), weight (n_out, n_in) used as X @ W.T + b",
-           CheckOptions(batch="rows", weights="out_in", bias="vector", params="pairs")),
-    Preset("cs231n", "CS231n two-layer net: X @ W1 + b1, relu, softmax loss averaged over the batch, dict W1, b1",
+           CheckOptions(batch="rows", weights="out_in", bias="vector", params="pairs"),
+           matches="torch.nn.Linear / F.linear layers: x @ weight.T + bias, weight (out, in), bias (out,)"),
+    Preset("cs231n", "CS231n TwoLayerNet: scores = relu(X @ W1 + b1) @ W2 + b2, softmax loss of integer labels "
+           "y (N,) averaged over the batch, L2 0.5*reg*sum(W*W) on the weights; dict W1, b1, W2, b2",
            CheckOptions(batch="rows", weights="in_out", bias="vector", params="dict",
-                        hidden="relu", output="identity", loss="softmax_ce", reduction="mean")),
+                        hidden="relu", output="identity", loss="softmax_ce", targets="labels", reduction="mean",
+                        depth=2, penalty_form="half"),
+           matches="CS231n TwoLayerNet.loss(X, y, reg) (fc_net.py; neural_net.py of 2017-19 writes reg*sum(W*W): "
+                   "add --penalty-form full)"),
+    Preset("cs231n-fc", "CS231n FullyConnectedNet: affine-relu layers of any depth, softmax loss of integer "
+           "labels averaged, L2 0.5*reg*sum(W*W) on the weights; dict W1, b1, ...",
+           CheckOptions(batch="rows", weights="in_out", bias="vector", params="dict",
+                        hidden="relu", output="identity", loss="softmax_ce", targets="labels", reduction="mean",
+                        penalty_form="half"),
+           matches="CS231n FullyConnectedNet.loss(X, y) without dropout or normalisation (fc_net.py)"),
     Preset("deeplearning.ai", "deeplearning.ai course: X is (n_x, m), W (n_l, n_{l-1}), b (n_l, 1), "
-           "relu hidden, sigmoid output, cross-entropy averaged",
+           "relu hidden, sigmoid output, cross-entropy of 0/1 labels averaged, L2 lambd/(2m)*sum(W^2)",
            CheckOptions(batch="columns", weights="out_in", bias="column", params="dict",
-                        hidden="relu", output="sigmoid", loss="bce", reduction="mean")),
+                        hidden="relu", output="sigmoid", loss="bce", targets="binary", reduction="mean",
+                        penalty_form="half_over_m"),
+           matches="deeplearning.ai L_model_backward (dW1, db1, ... and dA0, dA1, ...) and "
+                   "backward_propagation_with_regularization"),
     Preset("nielsen", "Nielsen's network.py: one sample as an (n, 1) column, sigmoid, 1/2 squared error",
            CheckOptions(batch="single", weights="out_in", bias="column", params="pairs",
-                        hidden="sigmoid", output="sigmoid", loss="half_sse", reduction="sum")),
-    Preset("seed000", "seed 000 (homogeneous): constant-1 input, bias as the last column of W, "
+                        hidden="sigmoid", output="sigmoid", loss="half_sse", reduction="sum"),
+           matches="Nielsen's network.py Network.backprop(x, y) (chapter 1-2); network2.py's lmbda/(2n) with "
+                   "n the training-set size is --l2 lmbda/n --penalty-form half"),
+    Preset("homogeneous", "seed 000 (homogeneous): constant-1 input, bias as the last column of W, "
            "gradient of the scalar network function f",
            CheckOptions(batch="columns", weights="out_in", bias="augmented", params="pairs",
-                        output="identity", loss="output", reduction="sum")),
-    Preset("seed001", "seed 001 (the 2-3-2 Q&A): column vectors, sigmoid, 1/2 sum (y_hat - y)^2",
+                        output="identity", loss="output", reduction="sum"),
+           matches="seed 000's matrix-notation formulas (3)-(5) for f(X; W) of a homogeneous network",
+           aliases=("seed000",)),
+    Preset("one-sample-sigmoid", "seed 001 (the 2-3-2 Q&A): column vectors, sigmoid, 1/2 sum (y_hat - y)^2",
            CheckOptions(batch="single", weights="out_in", bias="column", params="pairs",
-                        hidden="sigmoid", output="sigmoid", loss="half_sse", reduction="sum")),
-    Preset("seed002", "seed 002 (Wen Sun): no biases, ReLU with relu'(0) = 1, read-out y_hat = alpha^T z",
+                        hidden="sigmoid", output="sigmoid", loss="half_sse", reduction="sum"),
+           matches="seed 001's hand derivation for the 2-3-2 sigmoid network, one (n, 1) sample at a time",
+           aliases=("seed001",)),
+    Preset("relu-readout", "seed 002 (Wen Sun): no biases, ReLU with relu'(0) = 1, read-out y_hat = alpha^T z",
            CheckOptions(batch="single", weights="out_in", bias="none", params="pairs",
-                        hidden="relu:1", output="relu:1", loss="readout", reduction="sum")),
-    Preset("seed003", "seed 003 (phunc20): X is (m, n), Z = X W + b with b (1, n), tanh, sigmoid, "
+                        hidden="relu:1", output="relu:1", loss="readout", reduction="sum"),
+           matches="seed 002's lecture-note recursion (Wen Sun): bias-free ReLU net read out by alpha",
+           aliases=("seed002",)),
+    Preset("rows-tanh-bce", "seed 003 (phunc20): X is (m, n), Z = X W + b with b (1, n), tanh, sigmoid, "
            "binary cross-entropy averaged",
            CheckOptions(batch="rows", weights="in_out", bias="row", params="dict",
-                        hidden="tanh", output="sigmoid", loss="bce", reduction="mean")),
+                        hidden="tanh", output="sigmoid", loss="bce", reduction="mean"),
+           matches="seed 003's row-layout derivation (phunc20): Z = X W + b, tanh hidden, sigmoid + BCE",
+           aliases=("seed003",)),
 )
 
-PRESETS: dict[str, Preset] = {p.name: p for p in _TABLE}
+# every name a preset answers to, old aliases included (seed000 ... seed003)
+PRESETS: dict[str, Preset] = {name: p for p in _TABLE for name in (p.name, *p.aliases)}
 
 
 def preset_names() -> tuple[str, ...]:
-    return tuple(PRESETS)
+    """The presets' own names (aliases left out)."""
+    return tuple(p.name for p in _TABLE)
 
 
 def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
@@ -128,8 +169,19 @@ def validate(o: CheckOptions) -> CheckOptions:
     _check_choice("bias", o.bias, BIAS)
     _check_choice("params", o.params, PARAMS)
     _check_choice("reduction", o.reduction, REDUCTIONS)
+    _check_choice("targets", o.targets, TARGETS)
+    _check_choice("penalty-form", o.penalty_form, PENALTY_FORMS)
+    for name in ("l2", "l1"):
+        v = getattr(o, name)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < float("inf")):
+            raise UsageError(f"--{name} must be a number >= 0; got {v!r}")
+    if o.penalty_bias is not None and not isinstance(o.penalty_bias, bool):
+        raise UsageError(f"penalty_bias must be True or False; got {o.penalty_bias!r}")
     for name in ("hidden", "output"):
         act = getattr(o, name)
+        if act is not None and act.partition(":")[0] == "softmax":
+            raise UsageError(f"--{name} softmax: softmax is not an element-wise activation; crosscheck applies it "
+                             "inside the loss: use --output identity --loss softmax_ce")
         if act is not None:
             try:
                 get_activation(act)
@@ -153,6 +205,16 @@ def validate(o: CheckOptions) -> CheckOptions:
             raise UsageError(f"loss {loss.name!r} needs output width >= {loss.min_output_width}")
         if loss.output_activation is not None and o.output not in (None, loss.output_activation):
             raise UsageError(f"loss {loss.name!r} needs --output {loss.output_activation}; got {o.output!r}")
+        if o.targets is not None and o.targets not in loss.targets:
+            raise UsageError(f"loss {loss.name!r} takes --targets {' or '.join(loss.targets)}; got {o.targets!r}")
+        if o.reduction == "mean_all" and not loss.elementwise:
+            raise UsageError(f"--reduction mean_all averages over samples and output units; loss {loss.name!r} is "
+                             "not a sum of one term per output unit"
+                             + (" (torch's nn.CrossEntropyLoss averages over samples: --reduction mean)"
+                                if loss.name == "softmax_ce" else ""))
+    elif o.targets in ("onehot", "labels", "binary"):
+        needs = "bce" if o.targets == "binary" else "softmax_ce"
+        raise UsageError(f"--targets {o.targets} needs --loss {needs}")
     if o.max_width is not None and o.output_width is not None and o.output_width > o.max_width:
         raise UsageError(f"--output-width {o.output_width} exceeds --max-width {o.max_width}")
     deepest = o.depth or o.max_depth
@@ -184,7 +246,7 @@ def resolve_options(preset: str | None = None, **overrides: Any) -> CheckOptions
 
 def run_from_args(args: Any) -> int:
     """``crosscheck conventions``: one line per preset."""
-    print("presets for `crosscheck check --preset NAME` (batch/weights/bias/params, network):")
+    print("presets for `crosscheck check --preset NAME` (batch/weights/bias/params, network; the code each matches):")
     for p in _TABLE:
         print("  " + p.summary())
     return 0

@@ -31,7 +31,7 @@ from .case import Case
 from .conventions import BATCH, BIAS, PARAMS, WEIGHTS, Convention
 from .draws import DrawError, draw
 from .losses import LOSSES, get_loss
-from .network import REDUCTIONS, Network
+from .network import PENALTY_FORMS, REDUCTIONS, TARGETS, Network
 
 __all__ = ["networks", "conventions", "cases", "coincident_cases", "architectures", "DEFAULT_ACTIVATIONS"]
 
@@ -69,6 +69,17 @@ def _choices(name: str, value, allowed: Iterable[str], check=None) -> tuple:
     return value
 
 
+def _strengths(name: str, value) -> tuple[float, ...]:
+    values = (value,) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+    try:
+        out = tuple(sorted(float(v) for v in values))
+    except (TypeError, ValueError):
+        raise InvalidArgument(f"{name} must be a number >= 0 or a list of them, got {value!r}") from None
+    if not out or any(not (v >= 0 and v < float("inf")) for v in out):
+        raise InvalidArgument(f"{name} must be a number >= 0 or a non-empty list of them, got {value!r}")
+    return out
+
+
 def networks(
     *,
     depth: int | tuple[int, int] = (1, 4),
@@ -82,16 +93,28 @@ def networks(
     per_neuron: bool = False,
     output_width: int | None = None,
     distinct: bool = True,
+    targets: Sequence[str] | str | None = "soft",
+    l2: float | Sequence[float] = 0.0,
+    l1: float | Sequence[float] = 0.0,
+    penalty_forms: Sequence[str] | str | None = None,
+    penalty_bias: bool | None = False,
 ) -> st.SearchStrategy[Network]:
     """Feed-forward networks.
 
     depth, widths: an int or an inclusive (min, max) range (widths apply to n_0 ... n_k).
     activations:   names to draw from for every layer (``hidden``/``output`` restrict those layers).
     losses, reductions: names to draw from; a loss that fixes the output (``output``: n_k = 1,
-                   ``bce``: sigmoid output) overrides the width or activation it needs.
+                   ``bce``: sigmoid output) overrides the width or activation it needs; each loss
+                   draws among the given reductions it takes (``mean_all``: elementwise losses).
     bias:          True/False, or None to draw both.
     per_neuron:    also draw layers with one activation per neuron (seed 000's Sigma_i).
     distinct:      widths pairwise distinct (so no W is square and every transpose shows).
+    targets:       target forms to draw from (``"soft"``, ``"onehot"``, ``"labels"``, ``"binary"``);
+                   each loss draws among the given forms it takes. Default ``"soft"``; None: every
+                   form each loss takes. A loss taking none of them is not drawn.
+    l2, l1:        a penalty strength or a list to draw from (0: no penalty term).
+    penalty_forms: forms to draw from (``half``, ``full``, ``half_over_m``, ``over_m``; None: all).
+    penalty_bias:  whether biases are penalised too; None draws both.
     """
     d_lo, d_hi = _range("depth", depth, 1)
     w_lo, w_hi = _range("widths", widths, 1)
@@ -100,6 +123,18 @@ def networks(
     out = _choices("output", output, acts, get_activation) if output is not None else acts
     loss_names = _choices("losses", losses, tuple(LOSSES), get_loss)
     reds = _choices("reductions", reductions, REDUCTIONS)
+    forms = _choices("targets", targets, TARGETS)
+    fitting = {name: ([t for t in forms if t in get_loss(name).targets],
+                      [r for r in reds if r != "mean_all" or get_loss(name).elementwise]) for name in loss_names}
+    loss_names = tuple(name for name in loss_names if all(fitting[name]))
+    if not loss_names:
+        raise InvalidArgument(f"no loss among {', '.join(fitting)} takes targets {', '.join(forms)} with "
+                              f"reductions {', '.join(reds)} (labels/onehot: softmax_ce; binary: bce; "
+                              "mean_all: half_sse, sse, bce)")
+    l2s, l1s = _strengths("l2", l2), _strengths("l1", l1)
+    pforms = _choices("penalty_forms", penalty_forms, PENALTY_FORMS)
+    if penalty_bias is not None and not isinstance(penalty_bias, bool):
+        raise InvalidArgument(f"penalty_bias must be True, False or None, got {penalty_bias!r}")
     if bias is not None and not isinstance(bias, bool):
         raise InvalidArgument(f"bias must be True, False or None, got {bias!r}")
     if output_width is not None and output_width < 1:
@@ -134,9 +169,16 @@ def networks(
                                                        max_size=ws[layer]))))
             else:
                 layer_acts.append(draw_(st.sampled_from(choices)))
-        red = draw_(st.sampled_from(reds))
+        loss_targets, loss_reds = fitting[loss.name]
+        red = draw_(st.sampled_from(loss_reds))
         has_bias = draw_(st.sampled_from([True, False])) if bias is None else bias
-        return Network(ws, tuple(layer_acts), loss=loss.name, reduction=red, bias=has_bias)
+        target = draw_(st.sampled_from(loss_targets))
+        # penalties last: shrinking drops them (toward 0, the list's first entry) before the network
+        lam2, lam1 = draw_(st.sampled_from(l2s)), draw_(st.sampled_from(l1s))
+        form = draw_(st.sampled_from(pforms)) if lam2 or lam1 else pforms[0]
+        pbias = (draw_(st.booleans()) if penalty_bias is None else penalty_bias) if lam2 or lam1 else False
+        return Network(ws, tuple(layer_acts), loss=loss.name, reduction=red, bias=has_bias, targets=target,
+                       l2=lam2, l1=lam1, penalty_form=form, penalty_bias=pbias)
 
     return _networks()
 

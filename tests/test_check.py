@@ -51,7 +51,9 @@ def test_a_spec_aware_engine_is_swept_across_every_activation_and_loss(tmp_path)
     code, report = run_cli(tmp_path, "implementations.engine:engine", "--examples", "150")
     assert code == 0, report
     cov = report["coverage"]
-    assert len(cov["activations"]) >= 8 and len(cov["losses"]) >= 5 and cov["reductions"] == ["mean", "sum"]
+    assert len(cov["activations"]) >= 8 and len(cov["losses"]) >= 5
+    assert cov["reductions"] == ["mean", "mean_all", "sum"]
+    assert cov["targets"] == ["binary", "labels", "onehot", "soft"]
 
 
 def test_float32_inputs_are_checked_against_float32_tolerance():

@@ -229,7 +229,8 @@ def test_the_catalogue_ids_are_exactly_the_issues():
     assert CATALOGUE == ("transposed", "sign", "scale", "layer_order", "bias_not_reduced", "activation_derivative",
                          "missing_activation_derivative", "no_transpose_in_backprop", "single_sample", "vec_order",
                          "mutates_inputs", "kink_convention", "dtype", "stateful", "returns_parameters",
-                         "unreached_layer", "loss", "regularization", "shape", "unknown")
+                         "unreached_layer", "loss", "regularization", "activation_gradient", "shape",
+                         "unknown")
 
 
 # ---- reading the container -----------------------------------------------------------------------------

@@ -28,7 +28,8 @@ from ..conventions import Convention
 from ..errors import UsageError
 from ..network import Network
 
-__all__ = ["Backend", "Ops", "user_loss", "split_user_params", "pack_user_grads", "user_grads_to_canonical",
+__all__ = ["Backend", "Ops", "user_loss", "user_penalty", "split_user_params", "pack_user_grads",
+           "user_grads_to_canonical",
            "DEVICES", "PRECISIONS", "CANONICAL", "canonical_for", "check_batched"]
 
 DEVICES = ("cpu", "cuda")
@@ -218,10 +219,53 @@ def user_loss(ops: Ops, network: Network, convention: Convention, Ws: Sequence, 
         else:
             A = sigma(Z)
     A_out = A.mT if rows else A  # the loss tables are canonical: (n_k, m)
-    Y_c = None if Y is None else (Y.mT if rows else Y)
-    per_sample = getattr(network.loss_fn, ops.table_key)(ops.lib)(A_out, Y_c, alpha)  # (..., m)
+    loss = network.loss_fn
+    if network.targets == "labels":
+        # integer labels (..., m) in every layout, read with the library's own indexing
+        per_sample = getattr(loss, f"{ops.table_key}_labels")(ops.lib)(A_out, Y, alpha)
+    else:
+        Y_c = None if Y is None else (Y.mT if rows else Y)
+        per_sample = getattr(loss, ops.table_key)(ops.lib)(A_out, Y_c, alpha)  # (..., m)
     # reduced per draw, then summed over any draw axis (a no-op for one draw)
-    return (per_sample.sum(-1) if network.reduction == "sum" else per_sample.mean(-1)).sum()
+    if network.reduction == "sum":
+        reduced = per_sample.sum(-1)
+    elif network.reduction == "mean":
+        reduced = per_sample.mean(-1)
+    else:  # mean_all: over the m samples and the n_k output units
+        reduced = per_sample.mean(-1) / network.n_out
+    total = reduced.sum()
+    if network.has_penalty:
+        total = total + user_penalty(ops, network, convention, Ws, bs, per_sample.shape[-1])
+    return total
+
+
+def user_penalty(ops: Ops, network: Network, convention: Convention, Ws: Sequence, bs: Sequence, m: int) -> Any:
+    """c(m) (l2 sum w^2 + l1 sum |w|) over the user's own arrays, summed over any draw axis.
+
+    Augmented weights hold the bias as their last input column (out_in; the last row in_out)
+    and, in hidden layers, the fixed row [0 .. 0, 1]: only the real weights (and the bias
+    column with ``penalty_bias``) are read. |w| is the library's own abs (JAX: abs'(0) = 1)."""
+    absolute = ops.lib.abs if ops.table_key == "torch" else ops.lib.numpy.abs
+    in_out = convention.weights == "in_out"
+    arrays = []
+    for layer in range(1, network.depth + 1):
+        W, b = Ws[layer - 1], bs[layer - 1]
+        if convention.augmented:
+            n = network.widths[layer]
+            arrays.append(W[..., :-1, :n] if in_out else W[..., :n, :-1])
+            if network.penalty_bias:
+                arrays.append(W[..., -1, :n] if in_out else W[..., :n, -1])
+        else:
+            arrays.append(W)
+            if network.penalty_bias and b is not None:
+                arrays.append(b)
+    total = 0.0
+    for a in arrays:
+        if network.l2:
+            total = total + network.l2 * (a * a).sum()
+        if network.l1:
+            total = total + network.l1 * absolute(a).sum()
+    return network.penalty_scale(m) * total
 
 
 def _bias_term(layout: str, b: Any, rows: bool) -> Any:

@@ -221,6 +221,8 @@ class JaxBackend(Backend):
     def _run(self, network: Network, conv: Convention, user: Any, X: np.ndarray, Y: np.ndarray | None,
              batched: bool) -> Gradients:
         dtype = _check_dtype(X.dtype)
+        if Y is not None and np.asarray(Y).dtype.kind in "iu":
+            Y = np.asarray(Y, dtype=np.int32)  # class labels: JAX's default integer without x64
         Ws, bs = split_user_params(conv, network, user)
         flat = [np.asarray(a) for a in Ws] + [np.asarray(b) for b in bs if b is not None]
         with scoped(dtype, self.precision):
@@ -254,7 +256,7 @@ class JaxBackend(Backend):
             return self._run_padded(network, params, X, Y, D)
         self.calls["native"] += 1
         user = conv.params_to_user(params, network)
-        return self._run(network, conv, user, conv.x_to_user(X), conv.y_to_user(Y), batched=True)
+        return self._run(network, conv, user, conv.x_to_user(X), conv.y_to_user(Y, network.targets), batched=True)
 
     def batched_mode(self, network: Network, m: int, draws: int, convention: Convention | None = None,
                      dtype: Any = np.float64, has_y: bool | None = None) -> str:
@@ -316,7 +318,8 @@ class JaxBackend(Backend):
         return s
 
 
-_PADDED_ARGS = ("ws", "bs", "X", "Y", "codes", "live", "rows", "cols", "divisor", "loss_code", "alpha")
+_PADDED_ARGS = ("ws", "bs", "X", "Y", "codes", "live", "rows", "cols", "divisor", "loss_code", "alpha", "penalty",
+                "wmask", "bmask")
 
 
 def _check_dtype(dtype: Any) -> np.dtype:

@@ -137,10 +137,26 @@ def pack(network: Network, params: Any, X: np.ndarray, Y: np.ndarray | None, sha
         "codes": _codes(network, shape),
         "live": np.arange(K) < network.depth,
         "rows": rows, "cols": cols,
-        "divisor": np.asarray(m if network.reduction == "mean" else 1, dtype),
+        "divisor": np.asarray({"sum": 1, "mean": m, "mean_all": m * network.n_out}[network.reduction], dtype),
         "loss_code": np.asarray(LOSS_CODES[network.loss], np.int32),
         "alpha": alpha,
+        **_penalty_args(network, shape, m, dtype),
     }
+
+
+def _penalty_args(network: Network, shape: PaddedShape, m: int, dtype: Any) -> dict:
+    """The penalty as data: ``penalty = c(m) (l2, l1)`` and masks of the penalised real entries,
+    so padded entries contribute nothing and get an exactly zero gradient (the mask multiplies
+    the cotangent before JAX's abs'(0) = 1 is applied)."""
+    K, P = shape.depth, shape.width
+    wmask = np.zeros((K, P, P), bool)
+    bmask = np.zeros((K, P), bool)
+    for layer in range(1, network.depth + 1):
+        n_out, n_in = network.weight_shape(layer)
+        wmask[layer - 1, :n_out, :n_in] = True
+        bmask[layer - 1, :n_out] = network.bias and network.penalty_bias
+    c = network.penalty_scale(m)
+    return {"penalty": np.asarray([c * network.l2, c * network.l1], dtype), "wmask": wmask, "bmask": bmask}
 
 
 def unpack(network: Network, gW: np.ndarray, gb: np.ndarray, D: int) -> Gradients:
@@ -173,10 +189,11 @@ def unpack(network: Network, gW: np.ndarray, gb: np.ndarray, D: int) -> Gradient
 
 
 def padded_loss(jax: Any) -> Any:
-    """``loss(ws, bs, X, Y, codes, live, rows, cols, divisor, loss_code, alpha)`` of one draw.
+    """``loss(ws, bs, X, Y, codes, live, rows, cols, divisor, loss_code, alpha, penalty, wmask, bmask)`` of one draw.
 
     ``ws: (K, P, P)``, ``bs: (K, P)``, ``X, Y: (P, M)``, ``codes: (K, P)`` activation codes,
-    ``live: (K,)``, ``rows: (P,)`` real outputs, ``cols: (M,)`` real samples, ``alpha: (P,)``."""
+    ``live: (K,)``, ``rows: (P,)`` real outputs, ``cols: (M,)`` real samples, ``alpha: (P,)``,
+    ``penalty: (2,)`` = c(m) (l2, l1), ``wmask: (K, P, P)``/``bmask: (K, P)`` the penalised real entries."""
     jnp = jax.numpy
     stop = jax.lax.stop_gradient
     activations = [(code, act.jax(jax)) for code, act in ((ACTIVATION_CODES[n], a) for n, a in ACTIVATIONS.items())]
@@ -190,7 +207,14 @@ def padded_loss(jax: Any) -> Any:
             out = jnp.where(chosen, fn(jnp.where(chosen, Z, 0)), out)
         return out
 
-    def loss(ws, bs, X, Y, codes, live, rows, cols, divisor, loss_code, alpha):
+    def penalty(ws, bs, weights, wmask, bmask):
+        total = jnp.zeros((), ws.dtype)
+        for a, mask in ((ws, wmask), (bs, bmask)):
+            total = (total + weights[0] * jnp.where(mask, a * a, 0).sum()
+                     + weights[1] * jnp.where(mask, jnp.abs(a), 0).sum())
+        return total
+
+    def loss(ws, bs, X, Y, codes, live, rows, cols, divisor, loss_code, alpha, weights, wmask, bmask):
         def layer(A, inputs):
             W, b, codes_l, live_l = inputs
             Z = W @ A + b[:, None]
@@ -216,6 +240,6 @@ def padded_loss(jax: Any) -> Any:
             a_in = jnp.where(keep & chosen, A, jnp.where(rows[:, None], stop(A_cols), a_fill))
             y_in = jnp.where(rows[:, None], Y_cols, y_fill)
             per_sample = jnp.where(chosen, fn(a_in, y_in, alpha), per_sample)
-        return jnp.where(cols, per_sample, 0).sum() / divisor
+        return jnp.where(cols, per_sample, 0).sum() / divisor + penalty(ws, bs, weights, wmask, bmask)
 
     return loss

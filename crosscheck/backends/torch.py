@@ -129,7 +129,8 @@ class TorchBackend(Backend):
         Ws, bs = split_user_params(conv, net, params)
         dtype = _dtype(case.dtype)
         leaf = lambda a: torch.tensor(a, dtype=dtype, device=self._device, requires_grad=True)  # noqa: E731
-        const = lambda a: None if a is None else torch.tensor(a, dtype=dtype, device=self._device)  # noqa: E731
+        const = lambda a: None if a is None else torch.tensor(  # noqa: E731
+            a, dtype=torch.long if a.dtype.kind in "iu" else dtype, device=self._device)  # labels stay integers
         tWs = [leaf(W) for W in Ws]
         tbs = [None if b is None else leaf(b) for b in bs]
         leaves = tWs + [b for b in tbs if b is not None]
@@ -157,7 +158,11 @@ class TorchBackend(Backend):
         Ws, bs = split_user_params(conv, network, user)
         flat = [np.asarray(a) for a in Ws] + [np.asarray(b) for b in bs if b is not None]
         t = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=dtype, device=self._device)  # noqa: E731
-        tX, tY = t(conv.x_to_user(X)), None if Y is None else t(conv.y_to_user(Y))
+        tX = t(conv.x_to_user(X))
+        tY = None
+        if Y is not None:
+            uY = conv.y_to_user(Y, network.targets)
+            tY = torch.as_tensor(uY, device=self._device) if network.targets == "labels" else t(uY)
         with highest_precision(self.precision == "highest"):
             if self.batched == "vmap":
                 grads = self._batched_fn(network, conv, dtype, Y is not None)(tuple(t(a) for a in flat), tX, tY)

@@ -39,7 +39,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..network import Network
-from .forward import forward, output_gradient
+from .forward import forward, output_gradient, with_penalty
 
 __all__ = ["gradients", "layer_factors"]
 
@@ -93,4 +93,4 @@ def gradients(network: Network, params, X: np.ndarray, Y) -> tuple:
         dW = np.einsum("im,jm->ij", column, Sigma_prev)
         db = column.sum(axis=1) if params[layer - 1][1] is not None else None
         grads.append((dW.astype(dtype, copy=False), None if db is None else db.astype(dtype, copy=False)))
-    return tuple(grads)
+    return with_penalty(network, tuple(grads), params, X)

@@ -2,6 +2,11 @@
 
 Seed 000 notation: N_i (here ``Z[i]``, the pre_activation) = W_i Sigma_{i-1} + b_i and
 Sigma_i (here ``A[i]``) = Sigma_i(N_i), with Sigma_0 = X.
+
+The loss is the reduced data loss plus the weight penalty (``crosscheck.penalties``): the
+penalty depends on the parameters alone, so every route adds its gradient,
+``c(m) (2 l2 W + l1 sign W)``, to the data-loss gradient it derived (``with_penalty``); the
+numeric oracles differentiate ``loss_value``, which adds the penalty's value.
 """
 
 from __future__ import annotations
@@ -9,8 +14,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..network import Network
+from ..penalties import add_penalty_gradient, penalty_value
 
-__all__ = ["forward", "loss_value", "output_gradient"]
+__all__ = ["forward", "loss_value", "output_gradient", "with_penalty"]
 
 
 def forward(network: Network, params, X: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -39,11 +45,17 @@ def loss_value(network: Network, params, X: np.ndarray, Y) -> float:
     _, A = forward(network, params, X)
     loss = network.loss_fn
     alpha = np.asarray(network.alpha, dtype=A[-1].real.dtype)
-    return network.reduce(loss.value(A[-1], Y, alpha))
+    data = network.reduce(loss.value(A[-1], Y, alpha))
+    return data + penalty_value(network, params, X.shape[-1]) if network.has_penalty else data
+
+
+def with_penalty(network: Network, grads: tuple, params, X: np.ndarray) -> tuple:
+    """The data-loss gradients ``grads`` plus the penalty's (m = the batch size of ``X``)."""
+    return add_penalty_gradient(network, grads, params, X.shape[-1])
 
 
 def output_gradient(network: Network, A_out: np.ndarray, Y) -> np.ndarray:
-    """dL/dA_k, ``(n_k, m)``, including the batch reduction's 1/m for ``mean``."""
+    """dL/dA_k, ``(n_k, m)``, including the batch reduction's 1/m (``mean``) or 1/(m n_k) (``mean_all``)."""
     alpha = np.asarray(network.alpha, dtype=A_out.dtype)
     g = network.loss_fn.grad(A_out, Y, alpha)
     return g * network.reduction_scale(A_out.shape[-1])

@@ -34,7 +34,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..network import Network
-from .forward import forward, output_gradient
+from .forward import forward, output_gradient, with_penalty
 
 __all__ = ["gradients", "vec", "unvec", "kron_row_identity", "jacobian_entries",
            "JacobianTooLarge", "MAX_JACOBIAN_ENTRIES"]
@@ -141,4 +141,4 @@ def gradients(network: Network, params, X: np.ndarray, Y, *, max_entries: int | 
         dW = unvec(t[: n_out * n_in], (n_out, n_in))
         db = np.array(t[n_out * n_in:]) if params[layer - 1][1] is not None else None
         grads.append((np.ascontiguousarray(dW), db))
-    return tuple(grads)
+    return with_penalty(network, tuple(grads), params, X)

@@ -40,7 +40,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..network import Network
-from .forward import forward, output_gradient
+from .forward import forward, output_gradient, with_penalty
 
 __all__ = ["gradients", "diag_times", "times_diag", "kron_row_column", "sum_kron_row_column",
            "MAX_PRODUCT_ENTRIES"]
@@ -117,4 +117,4 @@ def gradients(network: Network, params, X: np.ndarray, Y, *, max_entries: int | 
                     P = diag_times(s[layer - 1][j], times_diag(Wt, s[k][j]))
                 else:
                     P = diag_times(s[layer - 1][j], Wt @ P)
-    return tuple((dW[i], db[i]) for i in range(k))
+    return with_penalty(network, tuple((dW[i], db[i]) for i in range(k)), params, X)

@@ -45,6 +45,7 @@ import numpy as np
 
 from ..errors import CrosscheckError
 from ..network import Network
+from ..penalties import penalised_arrays
 from .forward import forward, loss_value
 
 __all__ = ["finite_difference", "complex_step", "kink_distance", "OracleNotApplicable",
@@ -63,9 +64,14 @@ class OracleNotApplicable(CrosscheckError, ValueError):
 
 
 def kink_distance(network: Network, params, X: np.ndarray) -> float:
-    """min |Z - kink| over every neuron with a kink, every sample (and draw); inf if none."""
+    """min |Z - kink| over every neuron with a kink, every sample (and draw), and, with an L1
+    penalty, min |w| over the penalised entries (|w| has its kink at 0); inf if none."""
     Z, _ = forward(network, params, X)
     best = math.inf
+    if network.l1:
+        for a in penalised_arrays(network, params):
+            if np.size(a):
+                best = min(best, float(np.min(np.abs(a))))
     for layer in range(1, network.depth + 1):
         for i, kinks in enumerate(network.kinks(layer)):
             for kink in kinks:

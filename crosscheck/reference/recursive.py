@@ -3,6 +3,7 @@
     delta_k = dL/dA_k  o  Sigma'_k(Z_k)
     delta_l = (W_{l+1}^T delta_{l+1})  o  Sigma'_l(Z_l)
     grad W_l = delta_l A_{l-1}^T          grad b_l = delta_l 1   (sum over the samples)
+    plus the penalty's c(m) (2 l2 W_l + l1 sign W_l) (and on b_l with penalty_bias)
 
 Columns are samples, so one matrix product per layer handles the whole batch; leading
 axes (a stack of D parameter draws) broadcast through the same products.
@@ -13,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..network import Network
-from .forward import forward, output_gradient
+from .forward import forward, output_gradient, with_penalty
 
 __all__ = ["gradients"]
 
@@ -32,4 +33,4 @@ def gradients(network: Network, params, X: np.ndarray, Y) -> tuple:
         if layer > 1:
             delta = np.swapaxes(W, -1, -2) @ delta
             delta *= network.sigma_prime(layer - 1, Z[layer - 1])
-    return tuple(grads)
+    return with_penalty(network, tuple(grads), params, X)

@@ -20,8 +20,9 @@ def sigmoid(z):
     return 1.0 / (1.0 + np.exp(-z))
 
 
-def cs231n(params, X, Y):
-    """Rows are samples; W{l}: (n_in, n_out); scores = relu(...) @ W + b; softmax loss averaged."""
+def cs231n(params, X, y):
+    """Rows are samples; W{l}: (n_in, n_out); scores = relu(...) @ W + b; softmax loss of the integer
+    labels y: (N,) averaged, as CS231n's TwoLayerNet / FullyConnectedNet write it."""
     k = sum(1 for key in params if key.startswith("W"))
     m = X.shape[0]
     A, Zs = [X], []
@@ -32,7 +33,9 @@ def cs231n(params, X, Y):
     scores = A[-1]
     probs = np.exp(scores - scores.max(axis=1, keepdims=True))
     probs /= probs.sum(axis=1, keepdims=True)
-    dZ = (probs * Y.sum(axis=1, keepdims=True) - Y) / m
+    dZ = probs.copy()
+    dZ[np.arange(m), y] -= 1
+    dZ /= m
     grads = {}
     for layer in range(k, 0, -1):
         grads[f"W{layer}"] = A[layer - 1].T @ dZ

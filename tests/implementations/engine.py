@@ -79,9 +79,15 @@ def engine(params, X, Y, spec=None):
         Z.append(z)
         A.append(_layer(names, z, "value"))
     m = X.shape[1]
+    if net.get("targets") == "labels":  # a 1-D array of class indices: its one-hot columns
+        onehot = np.zeros((A[-1].shape[0], m))
+        onehot[Y, np.arange(m)] = 1.0
+        Y = onehot
     g = _loss_grad(net["loss"], A[-1], Y, net["alpha"])
     if net["reduction"] == "mean":
         g = g / m
+    elif net["reduction"] == "mean_all":
+        g = g / (m * A[-1].shape[0])
     k = len(params)
     delta = g * _layer(acts[-1], Z[-1], "prime")
     grads = [None] * k
@@ -90,4 +96,12 @@ def engine(params, X, Y, spec=None):
         grads[layer - 1] = (delta @ A[layer - 1].T, delta.sum(axis=1))
         if layer > 1:
             delta = (W.T @ delta) * _layer(acts[layer - 2], Z[layer - 2], "prime")
+    c = {"half": 0.5, "full": 1.0, "half_over_m": 0.5 / m, "over_m": 1.0 / m}[net.get("penalty_form", "half")]
+    l2, l1 = net.get("l2", 0.0), net.get("l1", 0.0)
+    for layer, (W, b) in enumerate(params):
+        dW, db = grads[layer]
+        dW = dW + c * (2 * l2 * W + l1 * np.sign(W))
+        if net.get("penalty_bias"):
+            db = db + c * (2 * l2 * b + l1 * np.sign(b))
+        grads[layer] = (dW, db)
     return grads
