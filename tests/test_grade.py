@@ -89,7 +89,7 @@ def test_a_wrong_submission_loses_exactly_the_parts_it_gets_wrong(tmp_path):
     # the output holds the diagnosis sentence, the minimal case and the command that reproduces it
     assert "missing_activation_derivative at dW1 (layer 1): the factor sigma'(Z) is missing" in wrong.output
     assert "case: " in wrong.output and "expected dW1" in wrong.output and "got dW1" in wrong.output
-    repro = "crosscheck check nn.py:cs231n --preset cs231n --depth 2 --seed 0 --examples 15 --timeout 5"
+    repro = "crosscheck check nn.py:cs231n --preset cs231n --seed 0 --examples 15 --timeout 5"
     assert wrong.reproduce == repro and wrong.output.endswith(f"reproduce: {repro}")
 
 

@@ -22,7 +22,7 @@ examples = 10
 [[check]]
 name = "net"
 target = "nn.py:grads"
-preset = "cs231n"
+preset = "cs231n-fc"
 points = 10
 """
 
@@ -64,7 +64,7 @@ def test_the_keys_are_the_options_of_crosscheck_check():
     (GOOD.replace("examples = 10", "examples = 2.5"), "examples", "must be an integer"),
     (GOOD.replace("examples = 10", "examples = true"), "examples", "must be an integer"),
     (GOOD.replace("examples = 10", "examples = 0"), "examples", "must be >= 1"),
-    (GOOD.replace("preset = \"cs231n\"", "preset = \"cs231\""), "preset", "unknown preset"),
+    (GOOD.replace("preset = \"cs231n-fc\"", "preset = \"cs231\""), "preset", "unknown preset"),
     (GOOD + "hidden = \"relux\"\n", "hidden", "relux"),
     (GOOD + "hidden = [\"tanh\", 3]\n", "hidden", "a string or a list of strings"),
     (GOOD + "hidden = [\"tanh\", \"tanh\"]\n", "hidden", "twice"),

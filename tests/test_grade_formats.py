@@ -126,7 +126,7 @@ def test_crosscheck_json_has_every_part_with_its_diagnosis(report):
     cs, hang = data["checks"]
     assert [p["verdict"] for p in cs["parts"]] == ["pass", "fail"]
     assert cs["parts"][1]["diagnosis"][0]["id"] == "missing_activation_derivative"
-    assert cs["parts"][1]["reproduce"].startswith("crosscheck check nn.py:cs231n --preset cs231n --depth 2")
+    assert cs["parts"][1]["reproduce"].startswith("crosscheck check nn.py:cs231n --preset cs231n --seed")
     assert hang["parts"][0]["error_kind"] == "timeout" and hang["score"] == 0
 
 
@@ -160,7 +160,7 @@ def test_text_is_for_a_person(report):
     assert "  [PASS] depth 1: 5 / 5" in text
     assert "  [FAIL] depth 2: 0 / 5: missing_activation_derivative at dW1 (layer 1)" in text
     assert "  [ERROR] hangs: 0 / 2: the implementation did not return within 2 s" in text
-    assert "reproduce: crosscheck check nn.py:cs231n --preset cs231n --depth 2 --seed 0 --examples 10" in text
+    assert "reproduce: crosscheck check nn.py:cs231n --preset cs231n --seed 0 --examples 10" in text
 
 
 # ---- the autograder bundle -----------------------------------------------------------------------

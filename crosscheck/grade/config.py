@@ -52,7 +52,8 @@ CHECK_OPTION_KEYS: dict[str, str] = {
     "hidden": "str+", "output": "str", "loss": "str+", "reduction": "str",
     "depth": "int+", "max_depth": "int", "max_width": "int", "output_width": "int",
     "examples": "int", "seed": "int", "timeout": "number", "memory": "int", "profile": "str", "dtype": "str",
-    "forbid_imports": "strs", "isolation": "str",
+    "forbid_imports": "strs", "isolation": "str", "targets": "str", "l2": "number", "l1": "number",
+    "penalty_form": "str", "penalty_bias": "bool",
 }
 # the layer API's options (``crosscheck check FILE --api NAME``): a check with ``api`` is a layer check
 LAYER_KEYS: dict[str, str] = {"api": "str", "layers": "strs", "dropout_p": "str"}
@@ -70,7 +71,7 @@ _KIND_WORDS = {"str": "a string", "str+": "a string or a list of strings", "int"
                "int+": "an integer or a list of integers", "number": "a number", "bool": "true or false",
                "strs": "a list of strings"}
 _NETWORK_KEYS = ("batch", "weights", "bias", "params", "hidden", "output", "loss", "reduction", "depth",
-                 "max_depth", "max_width", "output_width")
+                 "max_depth", "max_width", "output_width", "targets", "l2", "l1", "penalty_form", "penalty_bias")
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ backprop: a net whose hidden activation is read from the network description.
 import numpy as np
 
 
-def loss_grads(params, X, Y):
+def loss_grads(params, X, y):
     k = sum(1 for key in params if key.startswith("W"))
     N = X.shape[0]
     A, Z = [X], []
@@ -22,7 +22,9 @@ def loss_grads(params, X, Y):
     scores = A[-1]
     probs = np.exp(scores - scores.max(axis=1, keepdims=True))
     probs /= probs.sum(axis=1, keepdims=True)
-    delta = (probs * Y.sum(axis=1, keepdims=True) - Y) / N  # dL/dscores
+    delta = probs.copy()
+    delta[np.arange(N), y] -= 1  # y: (N,) integer class labels
+    delta /= N  # dL/dscores
     grads = {}
     for layer in range(k, 0, -1):
         grads[f"W{layer}"] = A[layer - 1].T @ delta
