@@ -357,14 +357,18 @@ def test_a_layer_left_at_zero_is_a_layer_never_reached():
 def test_scale_factors_are_named_by_the_dimension_they_equal():
     case = make_case(CONVENTIONS[2], widths=(5, 6, 3), acts=("tanh", "identity"), m=4)  # m, n_in, n_out distinct
     e = expected_named(case)
-    for factor, words in ((1 / 3, "n_out = 3"), (5.0, "n_in = 5"), (4.0, "m = 4"), (2.0, "(a factor 2")):
+    # 1/n_out of a declared mean is the gradient of --reduction mean_all: ``loss`` names it first
+    d = diagnose(case, named_to_container(case, {k: v / 3 for k, v in e.items()}))
+    assert d[0].id == "loss" and "mean_all" in d[0].detail, d[0].detail
+    for factor, words in ((5.0, "n_in = 5"), (4.0, "m = 4"), (2.0, "(a factor 2")):
         d = diagnose(case, named_to_container(case, {k: factor * v for k, v in e.items()}))
         assert d[0].id == "scale" and words in d[0].detail, (factor, d[0].detail)
     # n_out = 2 and the constant 2 share the value: the sentence names both
     case = make_case(CONVENTIONS[2], widths=(5, 6, 2), acts=("tanh", "identity"), m=4)
     e = expected_named(case)
-    d = diagnose(case, named_to_container(case, {k: v / 2 for k, v in e.items()}))[0]
-    assert "1/2" in d.detail and "n_out = 2" in d.detail
+    d = diagnose(case, named_to_container(case, {k: v / 2 for k, v in e.items()}))
+    assert d[0].id == "loss" and "mean_all" in d[0].detail
+    assert any(x.id == "scale" and "1/2" in x.detail and "n_out = 2" in x.detail for x in d[1:]), d
 
 
 def test_another_loss_is_named_loss():

@@ -205,5 +205,5 @@ def shape(params, X, Y):
 
 
 def unknown(params, X, Y):
-    """Adds an L2 weight-decay term nobody asked for."""
-    return [(dW + 0.1 * W, db) for (dW, db), (W, _) in zip(torch_style(params, X, Y), params)]
+    """Adds a cubic weight term no penalty form explains (an undeclared L2 term is ``regularization``)."""
+    return [(dW + 0.1 * W**3, db) for (dW, db), (W, _) in zip(torch_style(params, X, Y), params)]
