@@ -48,8 +48,10 @@ def _network(student: Student, widths: tuple[int, ...]) -> Network:
     if loss == "output":
         widths = widths[:-1] + (1,)
     k = len(widths) - 1
+    extra = {f: getattr(o, f) for f in ("targets", "l2", "l1", "penalty_form", "penalty_bias")
+             if getattr(o, f, None) is not None}
     return Network(widths, (pick("hidden"),) * (k - 1) + (pick("output"),), loss=loss, reduction=pick("reduction"),
-                   bias=o.convention().has_bias)
+                   bias=o.convention().has_bias, **extra)
 
 
 def _case(student: Student, kind: str, seed: int = 3) -> Case:
@@ -104,7 +106,15 @@ def torch_gradients(case: Case) -> dict[str, np.ndarray]:
         A = _TORCH_ACT[net.activations[layer - 1]](Z)
     Y = None if case.Y is None else torch.tensor(case.Y, dtype=torch.float64)
     per_sample = _torch_loss(net, A, Y)
-    (per_sample.sum() if net.reduction == "sum" else per_sample.mean()).backward()
+    m = case.batch_size
+    loss = {"sum": per_sample.sum(), "mean": per_sample.mean(), "mean_all": per_sample.sum() / (m * net.n_out)}[
+        net.reduction]
+    l2, l1 = getattr(net, "l2", 0.0), getattr(net, "l1", 0.0)
+    if l2 or l1:  # c(m) (l2 sum w^2 + l1 sum |w|) over the weights, and the biases with penalty_bias
+        c = {"half": 0.5, "full": 1.0, "half_over_m": 0.5 / m, "over_m": 1.0 / m}[net.penalty_form]
+        arrays = [W for W, _ in params] + ([b for _, b in params if b is not None] if net.penalty_bias else [])
+        loss = loss + c * sum(l2 * (w ** 2).sum() + l1 * w.abs().sum() for w in arrays)
+    loss.backward()
     grads = tuple((W.grad.numpy(), None if b is None else b.grad.numpy()) for W, b in params)
     c = case.convention
     return user_arrays(c, net, c.params_to_user(grads, net, gradient=True))
