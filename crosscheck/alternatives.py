@@ -73,7 +73,7 @@ def _penalty_fields(net: Network) -> bool:
 
 
 def _describe(net: Network) -> str:
-    terms = " + ".join(f"{name} = {v:g}" for name, v in (("l2", net.l2), ("l1", net.l1)) if v)
+    terms = " ".join(f"--{name} {v:g}" for name, v in (("l2", net.l2), ("l1", net.l1)) if v)
     return (f"{terms}, --penalty-form {net.penalty_form} ({FORM_TEXT.get(net.penalty_form, '')})"
             f"{', biases included (--penalty-bias)' if net.penalty_bias else ''}")
 
@@ -108,8 +108,8 @@ def penalty_candidates(case: Case, got: tuple | None = None) -> list[Candidate]:
                 other = _variant(net, l1=net.l1 * f)
                 if other is not None:
                     out.append(_candidate("regularization", f"the L1 part of the penalty's gradient is {words} the "
-                                          f"declared term's (it matches l1 = {net.l1 * f:g} in {declared})", other,
-                                          params, X, Y))
+                                          f"declared term's: it matches --l1 {net.l1 * f:g} (declared: {declared})",
+                                          other, params, X, Y))
     elif got is not None:
         fitted = _fit_extra(net, params, X, Y, got)
         if fitted is not None:

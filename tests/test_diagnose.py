@@ -422,3 +422,60 @@ def test_two_calls_that_differ_are_named_stateful():
     assert stateful_detail(a, {"dW1": np.ones((2, 3))}) is None
     text = stateful_detail(a, {"dW1": 2 * np.ones((2, 3))})
     assert "called twice on the same inputs" in text and "dW1" in text
+
+
+# ---- issue 10 item 6: penalties, reductions and target forms ------------------------------------------------
+
+from dataclasses import replace as _replace  # noqa: E402
+
+
+def _penalised(l2=0.0, l1=0.0, form="half", bias=False, **kw):
+    case = make_case(CONVENTIONS[0], widths=(5, 6, 3), acts=("tanh", "identity"), m=4, **kw)
+    net = _replace(case.network, l2=l2, l1=l1, penalty_form=form, penalty_bias=bias)
+    return Case(net, case.convention, case.params, case.X, case.Y)
+
+
+def _as_declared(case, **changes):
+    """What a program right for another declaration returns."""
+    other = _replace(case.network, **changes)
+    return user(case, gradients(other, case.params, case.X, case.Y))
+
+
+@pytest.mark.parametrize("changes, words", [
+    (dict(l2=0.0), "penalty's gradient is missing"),
+    (dict(penalty_form="full"), "--penalty-form full"),
+    (dict(penalty_form="half_over_m"), "--penalty-form half_over_m"),
+    (dict(penalty_bias=True), "biases are penalised too"),
+])
+def test_a_declared_l2_penalty_done_otherwise_is_regularization_naming_the_form(changes, words):
+    case = _penalised(l2=0.1)
+    d = diagnose(case, _as_declared(case, **changes))[0]
+    assert d.id == "regularization" and words in d.detail, d
+
+
+def test_an_l1_part_off_by_two_names_the_form_it_matches():
+    case = _penalised(l2=0.1, l1=0.05)
+    d = diagnose(case, _as_declared(case, l1=0.1))[0]
+    assert d.id == "regularization" and "L1 part" in d.detail and "twice" in d.detail and "--l1 0.1" in d.detail
+
+
+def test_an_undeclared_penalty_is_fitted_and_named():
+    case = _penalised()
+    d = diagnose(case, _as_declared(case, l2=0.3, l1=0.02, penalty_form="over_m"))[0]
+    assert d.id == "regularization" and "undeclared" in d.detail and "--l2" in d.detail and "--l1" in d.detail
+
+
+def test_another_reduction_is_named_loss():
+    case = _penalised()
+    d = diagnose(case, _as_declared(case, reduction="mean_all"))
+    assert d[0].id == "loss" and "--reduction mean_all" in d[0].detail
+    d = diagnose(case, _as_declared(case, reduction="sum"))
+    assert ids(d)[:2] == ["scale", "loss"] and "--reduction sum" in d[1].detail
+
+
+def test_soft_targets_read_as_labels_are_named_loss():
+    case = make_case(CONVENTIONS[1], widths=(5, 6, 3), acts=("relu", "identity"), loss="softmax_ce", m=4)
+    Y = np.zeros_like(case.Y)
+    Y[np.argmax(case.Y, axis=0), np.arange(case.batch_size)] = 1.0
+    d = diagnose(case, user(case, gradients(case.network, case.params, case.X, Y)))[0]
+    assert d.id == "loss" and "class labels" in d.detail

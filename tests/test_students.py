@@ -27,6 +27,7 @@ from crosscheck.case import Case
 from crosscheck.check import DEFAULTS, run_check
 from crosscheck.diagnose import user_arrays
 from crosscheck.draws import draw
+from crosscheck.extras import split_extras
 from crosscheck.network import Network
 from crosscheck.presets import resolve_options
 
@@ -100,10 +101,13 @@ def torch_gradients(case: Case) -> dict[str, np.ndarray]:
     net = case.network
     t = lambda a: None if a is None else torch.tensor(a, dtype=torch.float64, requires_grad=True)  # noqa: E731
     params = [(t(W), t(b)) for W, b in case.params]
-    A = torch.tensor(case.X, dtype=torch.float64)
+    A = torch.tensor(case.X, dtype=torch.float64, requires_grad=True)
+    As = [A]
     for layer, (W, b) in enumerate(params, start=1):
         Z = W @ A + (b[:, None] if b is not None else 0)
         A = _TORCH_ACT[net.activations[layer - 1]](Z)
+        A.retain_grad()
+        As.append(A)
     Y = None if case.Y is None else torch.tensor(case.Y, dtype=torch.float64)
     per_sample = _torch_loss(net, A, Y)
     m = case.batch_size
@@ -117,14 +121,30 @@ def torch_gradients(case: Case) -> dict[str, np.ndarray]:
     loss.backward()
     grads = tuple((W.grad.numpy(), None if b is None else b.grad.numpy()) for W, b in params)
     c = case.convention
-    return user_arrays(c, net, c.params_to_user(grads, net, gradient=True))
+    out = user_arrays(c, net, c.params_to_user(grads, net, gradient=True))
+    # dL/dA_l (canonical (n_l, m)), for code that also returns dA entries; with the reduction's factor
+    for layer, a in enumerate(As):
+        out[f"dA{layer}"] = a.grad.numpy().T if c.batch == "rows" else a.grad.numpy()
+    return out
+
+
+def _reduction_factor(case: Case) -> float:
+    net, m = case.network, case.batch_size
+    return {"sum": 1.0, "mean": 1.0 / m, "mean_all": 1.0 / (m * net.n_out)}[net.reduction]
 
 
 def _agree(case: Case, got) -> bool:
+    """The parameter gradients agree with torch.autograd; so do dA entries, if any, either as dL/dA
+    or (deeplearning.ai) without the reduction's factor."""
     want = torch_gradients(case)
-    have = user_arrays(case.convention, case.network, got)
-    return all(have[p].shape == want[p].shape and np.allclose(have[p], want[p], rtol=1e-9, atol=1e-12)
-               for p in want)
+    value, activations, _ = split_extras(case.convention, case.network, got)
+    have = user_arrays(case.convention, case.network, value)
+    close = lambda a, b: a.shape == b.shape and np.allclose(a, b, rtol=1e-9, atol=1e-12)  # noqa: E731
+    if not all(close(have[p], want[p]) for p in have):
+        return False
+    f = _reduction_factor(case)
+    return all(any(close(np.asarray(a, float), want[k] / scale) for scale in (1.0, f))
+               for k, a in activations.items())
 
 
 CORRECT = [n for n, s in STUDENTS.items() if s.expected is None]

@@ -30,6 +30,9 @@ OO = {"preset": "seed003"}  # rows / in_out / row / dict; tanh, sigmoid, bce, me
 LOOPS = {"batch": "columns", "weights": "in_out", "bias": "vector", "params": "pairs", "hidden": "elu",
          "output": "identity", "loss": "half_sse", "reduction": "sum"}
 LEAKY = {**LOOPS, "hidden": "leaky_relu"}
+CS231N_REG = {**CS231N, "l2": 0.1, "penalty_form": "half"}  # fc_net.py: 0.5 reg sum W^2
+CS231N_L1 = {**CS231N, "l1": 0.05, "penalty_form": "half"}  # a book's l1/2 sum |w|
+DLAI_REG = {**DLAI, "l2": 0.7, "penalty_form": "half_over_m"}  # lambd / (2 m) sum W^2
 
 STUDENTS: dict[str, Student] = {
     # ---- correct, in eight conventions ----
@@ -41,6 +44,9 @@ STUDENTS: dict[str, Student] = {
     "loops_correct": Student("students.loops:backprop_elu", LOOPS, None),
     "homogeneous_correct": Student("students.seeds:homogeneous", {"preset": "seed000", "hidden": "tanh"}, None),
     "relu_prime_0_is_1": Student("students.seeds:readout_relu", {"preset": "seed002"}, None),
+    "course_with_dA_entries": Student("students.course:L_model_backward", DLAI, None),
+    "fc_net_l2_correct": Student("students.regularized:fc_net_reg", CS231N_REG, None),
+    "dlai_l2_correct": Student("students.regularized:backward_propagation_with_regularization", DLAI_REG, None),
     # ---- one mistake each ----
     "course_sigmoid_of_A": Student("students.course:backward_sigmoid_of_cache_A", DLAI, "activation_derivative"),
     "course_db_not_summed": Student("students.course:backward_db_not_summed", DLAI, "bias_not_reduced"),
@@ -86,4 +92,11 @@ STUDENTS: dict[str, Student] = {
     "loops_overwrites": Student("students.loops:overwrites_instead_of_accumulating", LOOPS, "single_sample"),
     "loops_batch_axis_by_size": Student("students.loops:batch_axis_by_size", LOOPS, "bias_not_reduced", "m_width"),
     "loops_unrolled_theta": Student("students.loops:unrolled_theta", LOOPS, "vec_order"),
+    "reg_gradient_forgotten": Student("students.regularized:fc_net_reg_forgotten", CS231N_REG, "regularization"),
+    "reg_doubled": Student("students.regularized:fc_net_reg_doubled", CS231N_REG, "regularization"),
+    "reg_biases_too": Student("students.regularized:fc_net_reg_biases_too", CS231N_REG, "regularization"),
+    "reg_undeclared": Student("students.regularized:fc_net_undeclared_reg", CS231N, "regularization"),
+    "reg_l1_twice": Student("students.regularized:fc_net_l1_book", CS231N_L1, "regularization"),
+    "reg_without_m": Student("students.regularized:backward_regularization_without_m", DLAI_REG, "regularization"),
+    "targets_argmax": Student("students.regularized:fc_net_argmax_targets", CS231N, "loss"),
 }
