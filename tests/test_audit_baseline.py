@@ -156,3 +156,14 @@ def test_without_torch_or_jax_the_audit_is_a_usage_error(monkeypatch, capsys):
     monkeypatch.setattr(probes, "_installed", lambda name: name != "torch" and real(name))
     assert main(["audit"]) == 2
     assert "crosscheck audit compares torch with JAX: torch not installed" in capsys.readouterr().err
+
+
+def test_all_lists_agreeing_aspects_and_json_spells_nan(tmp_path, capsys):
+    assert main(["audit", "--functions", "sigmoid", "--all"]) == 0
+    out = capsys.readouterr().out
+    assert "sigmoid" in out and "  yes" in out and "derivative at tail x = -1000 (float32, float64)" in out
+    path = tmp_path / "norm.json"
+    assert main(["audit", "--functions", "norm", "--json", str(path)]) == 0
+    rows = json.loads(path.read_text())["rows"]
+    zero = next(r for r in rows if r["point"] == "zero vector" and r["aspect"] == "derivative")
+    assert zero["jax"] == ["nan", "nan"] and zero["torch"] == [0.0, 0.0] and zero["conventions"] == ["norm-at-zero"]
