@@ -251,6 +251,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:  # crosscheck's own process (not a caller's): non-dumpable from its first instruction on,
+        # so an implementation checked by another crosscheck of this user cannot write its memory while it
+        # starts (crosscheck.isolation.make_undumpable)
+        from .isolation import make_undumpable
+
+        make_undumpable()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -25,7 +25,10 @@ import crosscheck
 
 PACKAGE = os.path.dirname(os.path.realpath(crosscheck.__file__))
 USER = "crosscheck-attack"
-SECRET = "s3cr3t-token-0d5f"
+# the secret, fresh for each check: tests running in parallel as the same ordinary user, without namespaces,
+# may read each other's environment before their crosscheck makes itself non-dumpable (README: not root
+# and no namespaces, the worker runs as you); what is tested is that this check's own secrets stay out
+SECRET = "s3cr3t-token-"
 
 # wrong gradients (3x) in torch's layout, written out so the student file needs nothing else
 WRONG = '''
@@ -64,13 +67,24 @@ def attack(params, X, Y):
         print("could not rewrite:", e)
     return wrong(params, X, Y)
 ''',
-    # raise the parent's float64 tolerance by writing into its memory through /proc/<pid>/mem
+    # raise the parent's float64 tolerance by writing into its memory through /proc/<pid>/mem: the
+    # crosscheck process among its ancestors (other checks running on the machine are not this test's)
     "parent_memory": '''
 import os, re, struct
 
+def _ancestors():
+    pid = os.getpid()
+    while pid > 1:
+        try:
+            with open(f"/proc/{{pid}}/stat") as f:
+                pid = int(f.read().rsplit(")", 1)[-1].split()[1])
+        except OSError:
+            return
+        yield pid
+
 def attack(params, X, Y):
     needle, forged = struct.pack("d", 1e-9), struct.pack("d", 1e300)
-    for pid in [p for p in os.listdir("/proc") if p.isdigit()]:
+    for pid in _ancestors():
         try:
             with open(f"/proc/{{pid}}/cmdline", "rb") as f:
                 if b"crosscheck\\0check" not in f.read().replace(b"crosscheck/__main__.py", b"crosscheck"):
@@ -100,7 +114,7 @@ import subprocess, sys
 
 def attack(params, X, Y):
     code = ("import json, time\\n"
-            "time.sleep(1.5)  # ATTACK-SURVIVOR\\n"
+            "time.sleep(1.5)  # {marker}\\n"
             "open({report!r}, 'w').write(json.dumps({{'verdict': 'pass', 'forged': True}}))\\n")
     subprocess.Popen([sys.executable, "-c", code], start_new_session=True,
                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -249,11 +263,13 @@ def check(runner, attack: str, *extra: str, **fmt: str):
     """Copy crosscheck into the work directory (the attack may rewrite it), write the student's file,
     run `crosscheck check` on it there; returns (exit code, report on disk after 3 s, run)."""
     work, isolation, run = runner
+    secret = SECRET + os.urandom(8).hex()
+    fmt.setdefault("marker", "ATTACK-SURVIVOR-" + os.urandom(8).hex())  # unique: other runs may be going on
     pkg_parent = os.path.join(work, "pkg")
     shutil.copytree(PACKAGE, os.path.join(pkg_parent, "crosscheck"), ignore=shutil.ignore_patterns("__pycache__"))
     report = os.path.join(work, "report.json")
     fmt = dict(reference=os.path.join(pkg_parent, "crosscheck", "reference", "recursive.py"), report=report,
-               package_parent=pkg_parent, secret=SECRET, **fmt)
+               package_parent=pkg_parent, secret=secret, **fmt)
     student = os.path.join(work, "student.py")
     with open(student, "w") as f:
         f.write(WRONG + textwrap.dedent(ATTACKS[attack]).format(**fmt))
@@ -264,7 +280,7 @@ def check(runner, attack: str, *extra: str, **fmt: str):
         for n in files:
             os.chmod(os.path.join(root, n), 0o644)
     env = {"PATH": os.environ.get("PATH", os.defpath), "PYTHONPATH": pkg_parent, "HOME": work,
-           "CROSSCHECK_TEST_SECRET": SECRET, "CROSSCHECK_PROFILE": "dev"}
+           "CROSSCHECK_TEST_SECRET": secret, "CROSSCHECK_PROFILE": "dev"}
     if isolation == "process-no-namespaces":
         env["CROSSCHECK_SANDBOX_NAMESPACES"] = "0"
     r = run([sys.executable, "-m", "crosscheck", "check", f"{student}:attack", *OPTIONS, "--json", report,
@@ -302,9 +318,10 @@ def test_the_parents_memory_is_out_of_reach(runner):
 
 
 def test_a_process_in_its_own_session_dies_with_the_check_and_cannot_forge_the_report(runner):
-    code, report, r = check(runner, "survivor")
+    marker = "ATTACK-SURVIVOR-" + os.urandom(8).hex()
+    code, report, r = check(runner, "survivor", marker=marker)
     assert (code, report["verdict"]) == (1, "fail") and "forged" not in report, r.stdout + r.stderr
-    _no_process_left("ATTACK-SURVIVOR")
+    _no_process_left(marker)
 
 
 def test_crosscheck_itself_cannot_be_imported(runner):
