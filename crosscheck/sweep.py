@@ -34,6 +34,8 @@ from .triage import explain
 
 __all__ = ["SweepConfig", "SweepResult", "run_sweep", "parse_shard", "run_from_args", "DEFAULT_DRAWS"]
 
+SWEEP_L2 = (0.0, 0.0, 0.0, 0.1, 0.7)  # penalty strengths a sweep draws from
+SWEEP_L1 = (0.0, 0.0, 0.0, 0.05, 0.3)
 DEFAULT_DRAWS = 64  # benchmarks/README.md: 64 draws/example balances draws/s and architectures/s
 # The formula routes are exact algebra in float64 and meet the float64 policy; the numeric
 # oracles carry truncation error and are judged by their documented accuracy.
@@ -184,7 +186,7 @@ class _Sweep:
         self.index = 0
         self.seen_networks: set[str] = set()
         self.cov = {k: set() for k in ("activations", "losses", "batch", "weights", "bias", "params",
-                                        "reductions")}
+                                        "reductions", "targets", "penalties")}
         self.last_failure: dict | None = None
         self.t0 = time.perf_counter()
         self._last_tick = 0.0
@@ -231,6 +233,10 @@ class _Sweep:
         self.cov["activations"].update(n.partition(":")[0] for n in net.activation_names())
         self.cov["losses"].add(net.loss)
         self.cov["reductions"].add(net.reduction)
+        self.cov["targets"].add(net.targets)
+        self.cov["penalties"].add("none" if not net.has_penalty else
+                                  "+".join([t for t in ("l2", "l1") if getattr(net, t)] + [net.penalty_form]
+                                           + (["bias"] if net.penalty_bias else [])))
         for axis in ("batch", "weights", "bias", "params"):
             self.cov[axis].add(getattr(conv, axis))
 
@@ -346,7 +352,10 @@ class _Sweep:
         from .strategies import architectures, conventions, networks
 
         cfg = self.config
-        nets = networks(depth=cfg.depth, widths=cfg.widths, activations=cfg.activations, losses=cfg.losses)
+        # every target form each loss takes, every reduction, and a penalty on about two thirds of
+        # the networks (0 is listed thrice: shrinking drops a penalty first)
+        nets = networks(depth=cfg.depth, widths=cfg.widths, activations=cfg.activations, losses=cfg.losses,
+                        targets=None, l2=SWEEP_L2, l1=SWEEP_L1, penalty_forms=None, penalty_bias=None)
         strategy = architectures(networks=nets, conventions=conventions(), batch_sizes=cfg.batch_sizes)
         overrides = {"deadline": None, "database": None,
                      "suppress_health_check": list(HealthCheck)}

@@ -17,11 +17,14 @@ from __future__ import annotations
 import itertools
 from dataclasses import replace
 
+import numpy as np
+
 from .activations import get_activation
 from .audit.kinks import KINK_CONVENTIONS, kink_subgradients, spellings_using
 from .case import Case
 from .compare import compare_gradients
 from .network import Network
+from .penalties import penalised_arrays, penalty_gradient
 from .reference import recursive
 
 __all__ = ["explain", "KINK_CANDIDATES"]
@@ -46,13 +49,25 @@ def explain(backend, case: Case, case64: Case, expected, *, on_kink: bool, stric
     if got is None:
         got = backend.gradients(case)
     if on_kink and not strict_kinks:
-        for alt_net, chosen in _kink_alternatives(net):
-            alt = recursive.gradients(alt_net, case64.params, case64.X, case64.Y)
-            if compare_gradients(alt, got, dtype=dtype, device=device, precision=precision).passed:
-                theirs = ", ".join(f"{a}'(0) = {g:g}{_as(a, g, backend.name)}" for a, g in chosen.items())
-                mine = ", ".join(c for c in _kink_conventions(net) if c.split("'")[0] in chosen)
+        # activation subgradients, and |w|'(0) of an L1 penalty at a weight that is exactly 0
+        signs = _l1_alternatives(net, case64)
+        for alt_net, chosen in [(net, {}), *_kink_alternatives(net)]:
+            for sign in signs:
+                if not chosen and sign is None:
+                    continue
+                alt = recursive.gradients(alt_net, case64.params, case64.X, case64.Y)
+                if sign is not None:
+                    alt = _with_l1_sign(alt_net, alt, case64, sign)
+                if not compare_gradients(alt, got, dtype=dtype, device=device, precision=precision).passed:
+                    continue
+                theirs = [f"{a}'(0) = {g:g}{_as(a, g, backend.name)}" for a, g in chosen.items()]
+                mine = [c for c in _kink_conventions(net) if c.split("'")[0] in chosen]
+                if sign is not None:
+                    theirs.append(f"|w|'(0) = {sign:g} in the L1 penalty")
+                    mine.append("|w|'(0) = sign(0) = 0 in the L1 penalty")
                 return {"kind": "kink_convention", "backend": backend.name, "network": net.describe(),
-                        "detail": f"differs only at a kink: the reference uses {mine}; {backend.name} uses {theirs}"}
+                        "detail": f"differs only at a kink: the reference uses {', '.join(mine)}; {backend.name} "
+                                  f"uses {', '.join(theirs)}"}
     if recompute64 is None:
         def recompute64():
             return backend.gradients(case64)
@@ -70,6 +85,28 @@ def explain(backend, case: Case, case64: Case, expected, *, on_kink: bool, stric
                           "agrees: float32 rounding amplified by this network (e.g. a derivative that is a "
                           "small difference of O(1) values)"}
     return None
+
+
+# |w|'(0) a backend may take for the L1 penalty: JAX's abs'(0) = 1 (MEASURED.md), 1/2, -1
+L1_CANDIDATES = (1.0, 0.5, -1.0)
+
+
+def _l1_alternatives(net: Network, case64: Case) -> list[float | None]:
+    """None (the reference's sign(0) = 0) and, when an L1-penalised entry is exactly 0, the others."""
+    if net.l1 and any(np.any(a == 0) for a in penalised_arrays(net, case64.params)):
+        return [None, *L1_CANDIDATES]
+    return [None]
+
+
+def _with_l1_sign(net: Network, grads: tuple, case64: Case, sign: float) -> tuple:
+    """``grads`` with the L1 penalty's subgradient at exactly 0 taken as ``sign`` instead of 0."""
+    m = case64.batch_size
+    ours = penalty_gradient(net, case64.params, m)
+    theirs = penalty_gradient(net, case64.params, m, sign_at_zero=sign)
+    out = []
+    for (dW, db), (oW, ob), (tW, tb) in zip(grads, ours, theirs):
+        out.append((dW + (tW - oW), db if ob is None or db is None else db + (tb - ob)))
+    return tuple(out)
 
 
 def _kink_alternatives(net: Network):
