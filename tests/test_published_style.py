@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from implementations import published_style as ps
 
 from crosscheck.check import check_implementation
 from crosscheck.conventions import Convention
 from crosscheck.draws import draw
 from crosscheck.errors import GradientMismatch
 from crosscheck.network import Network
-from implementations import published_style as ps
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
