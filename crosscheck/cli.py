@@ -78,13 +78,7 @@ def _convention_options(p: argparse.ArgumentParser, *, with_defaults: bool = Fal
     g.add_argument("--params", choices=["pairs", "dict"], help="list of (W, b) or dict W1, b1, ...")
 
 
-def _network_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("network")
-    g.add_argument("--hidden", metavar="ACT", help="hidden activation (e.g. tanh, relu, relu:1)")
-    g.add_argument("--output", metavar="ACT", help="output activation")
-    g.add_argument("--loss", choices=["output", "readout", "half_sse", "sse", "bce", "softmax_ce"])
-    g.add_argument("--reduction", choices=["sum", "mean", "mean_all"],
-                   help="over samples (sum, mean) or samples and output units (mean_all: torch's default)")
+def _target_penalty_options(g) -> None:
     g.add_argument("--targets", choices=["soft", "onehot", "labels", "binary"],
                    help="Y as probability rows (soft), one-hot rows, a 1-D integer label array (softmax_ce), "
                    "or 0/1 (binary, bce)")
@@ -94,6 +88,17 @@ def _network_options(p: argparse.ArgumentParser) -> None:
                    help="the penalty's scale: λ/2·Σ (half, default), λ·Σ, λ/(2m)·Σ, λ/m·Σ")
     g.add_argument("--penalty-bias", action=argparse.BooleanOptionalAction, default=None,
                    help="penalise the biases too (default: weights only)")
+
+
+def _network_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("network")
+    g.add_argument("--hidden", metavar="ACT", help="hidden activation (e.g. tanh, relu, relu:1)")
+    g.add_argument("--output", metavar="ACT", help="output activation")
+    g.add_argument("--loss", choices=["output", "readout", "half_sse", "sse", "bce", "softmax_ce"])
+    g.add_argument("--reduction", choices=["sum", "mean", "mean_all"],
+                   help="over samples (sum, mean) or samples and output units (mean_all: torch's default)")
+    _target_penalty_options(g)
+    d = g.add_mutually_exclusive_group()
     d = g.add_mutually_exclusive_group()
     d.add_argument("--depth", type=_positive_int, metavar="N", help="exactly N layers")
     d.add_argument("--max-depth", type=_positive_int, metavar="N", help="1..N layers")
@@ -213,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     sh = sub.add_parser("shapes", help="print the shape of every quantity and each gradient formula "
                         "in a convention")
     _convention_options(sh)
+    _target_penalty_options(sh.add_argument_group("targets and penalty"))
     sh.add_argument("--widths", metavar="N0,N1,...", default="2,3,2")
     sh.add_argument("--batch-size", type=_positive_int, metavar="M", default=4)
 

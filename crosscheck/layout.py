@@ -19,7 +19,7 @@ from .conventions import Convention
 from .errors import UsageError
 from .network import Network
 
-__all__ = ["Step", "layout_steps", "format_layout", "run_from_args", "parse_widths"]
+__all__ = ["Step", "layout_steps", "format_layout", "format_targets_and_penalty", "run_from_args", "parse_widths"]
 
 
 @dataclass(frozen=True)
@@ -169,6 +169,30 @@ def format_layout(convention: Convention, widths: tuple[int, ...], batch_size: i
     return "\n".join(lines)
 
 
+def format_targets_and_penalty(options: Any, widths: tuple[int, ...], batch_size: int) -> str:
+    """The targets' shape for the declared form, and the penalty's term in every dW (and db)."""
+    c = options.convention()
+    m = 1 if c.batch == "single" else batch_size
+    n_out, rows = widths[-1], c.batch == "rows"
+    targets = options.targets or "soft"
+    shape = (m,) if targets == "labels" else ((m, n_out) if rows else (n_out, m))
+    what = {"soft": "real targets (probability " + ("rows" if rows else "columns") + " for softmax_ce)",
+            "onehot": "one 1 per sample", "binary": "entries 0 or 1 (bce)",
+            "labels": "one integer class per sample, 0 .. n_out - 1, in every layout (softmax_ce)"}[targets]
+    lines = ["", f"targets ({targets})", f"  Y    {shape}  {what}"]
+    l2, l1 = options.l2 or 0.0, options.l1 or 0.0
+    if l2 or l1:
+        from .penalties import PENALTY_FORMS
+
+        form = options.penalty_form or "half"
+        c_text = {"half": "1/2", "full": "1", "half_over_m": f"1/(2m) = 1/{2 * m}", "over_m": f"1/m = 1/{m}"}[form]
+        terms = " + ".join(t for t in (f"{2 * l2:g} W" if l2 else "", f"{l1:g} sign(W)" if l1 else "") if t)
+        who = "dW_l and db_l" if options.penalty_bias else "dW_l (biases not penalised)"
+        lines += ["", f"penalty ({form}: {PENALTY_FORMS[form][1]} of l2 Σw² + l1 Σ|w|)",
+                  f"  every {who} gains c(m) ({terms}), c(m) = {c_text}; sign(0) = 0"]
+    return "\n" + "\n".join(lines)
+
+
 def parse_widths(text: str) -> tuple[int, ...]:
     try:
         widths = tuple(int(w) for w in text.split(","))
@@ -187,9 +211,16 @@ def run_from_args(args: Any) -> int:
     """``crosscheck shapes [--preset P] [--batch ...] --widths 2,3,2 --batch-size 4``."""
     from .presets import resolve_options
 
+    # shapes takes no --loss: a target form implies the loss that reads it
+    implied = {"labels": "softmax_ce", "onehot": "softmax_ce", "binary": "bce"}.get(args.targets or "")
+    preset_loss = resolve_options(args.preset).loss
     options = resolve_options(args.preset, batch=args.batch, weights=args.weights, bias=args.bias,
-                              params=args.params)
-    text = format_layout(options.convention(), parse_widths(args.widths), args.batch_size)
+                              params=args.params, loss=None if preset_loss else implied, targets=args.targets,
+                              l2=args.l2, l1=args.l1,
+                              penalty_form=args.penalty_form, penalty_bias=args.penalty_bias)
+    widths = parse_widths(args.widths)
+    text = format_layout(options.convention(), widths, args.batch_size)
+    text += format_targets_and_penalty(options, widths, args.batch_size)
     encoding = getattr(sys.stdout, "encoding", None) or "ascii"
     try:
         text.encode(encoding)
