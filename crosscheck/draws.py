@@ -182,8 +182,13 @@ def _only_exact(network: Network, Z: list) -> np.ndarray:
 
 
 def _place_on_kinks(network: Network, params, rng: np.random.Generator) -> None:
-    """Zero the weight row (and bias) of about one kinked neuron per layer, per draw."""
+    """Zero the weight row (and bias) of about one kinked neuron per layer, per draw; with an
+    L1 penalty also one weight entry per layer (|w| has its kink at 0)."""
     D = params[0][0].shape[0]
+    if network.l1:
+        for W, _ in params:
+            hit = np.flatnonzero(rng.random(D) < 0.7)
+            W[hit, rng.integers(0, W.shape[1], hit.size), rng.integers(0, W.shape[2], hit.size)] = 0.0
     for layer in range(1, network.depth + 1):
         kinked = [i for i, ks in enumerate(network.kinks(layer)) if 0.0 in ks]
         if not kinked:
