@@ -99,7 +99,6 @@ def _network_options(p: argparse.ArgumentParser) -> None:
                    help="over samples (sum, mean) or samples and output units (mean_all: torch's default)")
     _target_penalty_options(g)
     d = g.add_mutually_exclusive_group()
-    d = g.add_mutually_exclusive_group()
     d.add_argument("--depth", type=_positive_int, metavar="N", help="exactly N layers")
     d.add_argument("--max-depth", type=_positive_int, metavar="N", help="1..N layers")
     g.add_argument("--max-width", type=_positive_int, metavar="N")
