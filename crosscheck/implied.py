@@ -206,7 +206,8 @@ def describe_implied(name: str, z: np.ndarray, s: np.ndarray, *, rtol: float = 1
             if np.allclose(vals, want, rtol=rtol, atol=1e-12):
                 continue
             if np.allclose(vals, vals[0], rtol=rtol, atol=1e-12):
-                parts.append(f"{f}' for {side} is taken as {vals[0]:.6g}" + (
+                c = 0.0 if abs(vals[0]) < 1e-12 else vals[0]  # rounding of an exact 0
+                parts.append(f"{f}' for {side} is taken as {c:.6g}" + (
                     f" (expected {want[0]:.6g})" if np.allclose(want, want[0]) else ""))
             else:
                 return None

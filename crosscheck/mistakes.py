@@ -247,7 +247,8 @@ def implied_candidates(case: Case, got: tuple) -> list[Candidate]:
         def sp(lay, z, a, layer=layer, used=used):
             return used if lay == layer else net.sigma_prime(lay, z)
         grads, ds = backprop(net, params, X, Y, sigma_prime=sp)
-        return [Candidate("activation_derivative", detail, grads, ds, (layer,), 1, sigma_prime=sp)]
+        # prior 3: a function the library or the table names beats a per-unit description of the same values
+        return [Candidate("activation_derivative", detail, grads, ds, (layer,), 3, sigma_prime=sp)]
     return []
 
 

@@ -76,6 +76,7 @@ _TORCH_ACT = {
     "identity": lambda z: z, "tanh": lambda z: torch.tanh(z), "sigmoid": lambda z: torch.sigmoid(z),
     "relu": lambda z: torch.relu(z), "relu:1": lambda z: torch.relu(z), "elu": lambda z: torch.nn.functional.elu(z),
     "leaky_relu": lambda z: torch.nn.functional.leaky_relu(z, 0.01),
+    "softplus": lambda z: torch.nn.functional.softplus(z),
 }
 
 

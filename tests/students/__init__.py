@@ -33,6 +33,7 @@ LEAKY = {**LOOPS, "hidden": "leaky_relu"}
 CS231N_REG = {**CS231N, "l2": 0.1, "penalty_form": "half"}  # fc_net.py: 0.5 reg sum W^2
 CS231N_L1 = {**CS231N, "l1": 0.05, "penalty_form": "half"}  # a book's l1/2 sum |w|
 DLAI_REG = {**DLAI, "l2": 0.7, "penalty_form": "half_over_m"}  # lambd / (2 m) sum W^2
+HELD = {"preset": "torch", "output": "identity", "loss": "half_sse", "reduction": "mean"}
 
 STUDENTS: dict[str, Student] = {
     # ---- correct, in eight conventions ----
@@ -99,4 +100,16 @@ STUDENTS: dict[str, Student] = {
     "reg_l1_twice": Student("students.regularized:fc_net_l1_book", CS231N_L1, "regularization"),
     "reg_without_m": Student("students.regularized:backward_regularization_without_m", DLAI_REG, "regularization"),
     "targets_argmax": Student("students.regularized:fc_net_argmax_targets", CS231N, "loss"),
+    # held out (tests/students/heldout.py): written after the diagnosis was frozen, kept whatever it said
+    "held_sigmoid_prime_plus": Student("students.heldout:sigmoid_prime_plus", {**HELD, "hidden": "sigmoid"},
+                                       "activation_derivative"),
+    "held_tanh_prime_of_z": Student("students.heldout:tanh_prime_of_z_squared", {**HELD, "hidden": "tanh"},
+                                    "activation_derivative"),
+    "held_leaky_as_relu": Student("students.heldout:leaky_backward_as_relu", {**HELD, "hidden": "leaky_relu"},
+                                  "activation_derivative"),
+    "held_output_bias_zero": Student("students.heldout:output_bias_left_at_zero", {**HELD, "hidden": "tanh"},
+                                     "unreached_layer"),
+    "held_sign_and_no_mean": Student("students.heldout:sign_and_no_mean", {**HELD, "hidden": "tanh"}, "sign"),
+    "held_softplus_prime": Student("students.heldout:softplus_prime_as_exp", {**HELD, "hidden": "softplus"},
+                                   "activation_derivative"),
 }
