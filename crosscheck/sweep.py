@@ -352,8 +352,8 @@ class _Sweep:
         from .strategies import architectures, conventions, networks
 
         cfg = self.config
-        # every target form each loss takes, every reduction, and a penalty on about two thirds of
-        # the networks (0 is listed thrice: shrinking drops a penalty first)
+        # every target form each loss takes, every reduction, and a penalty on a share of the
+        # networks (35% of 500 drawn; 0 comes first, so shrinking drops a penalty first)
         nets = networks(depth=cfg.depth, widths=cfg.widths, activations=cfg.activations, losses=cfg.losses,
                         targets=None, l2=SWEEP_L2, l1=SWEEP_L1, penalty_forms=None, penalty_bias=None)
         strategy = architectures(networks=nets, conventions=conventions(), batch_sizes=cfg.batch_sizes)
