@@ -185,6 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", metavar="PATH", help="write the JSON report here ('-' for stdout)")
     s.add_argument("--replay", metavar="JSON", help="re-run one failing case from a JSON report or case file")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    s.add_argument("--layers", nargs="?", const="all", metavar="LIST",
+                   help="sweep the per-layer references (CS231n layers) instead of networks: all, or a comma list; "
+                   "--backends then names torch, jax, numpy (the numeric oracles)")
 
     c = sub.add_parser("check", help="check your own backprop implementation against the reference",
                        description="Call TARGET as fn(params, X, Y) on generated networks in your "
@@ -276,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     module, func = _JOBS[args.command].split(":")
+    if args.command == "sweep" and getattr(args, "layers", None):
+        module, func = "crosscheck.layers.sweep", "run_from_args"
     job = getattr(import_module(module), func)
     from .errors import UsageError
 

@@ -190,3 +190,32 @@ def test_usage_errors_are_one_line_exit_2(argv, message, capsys):
 def test_float32_correct_layers_pass():
     report = check_layers(CORRECT, examples=5, dtype="float32")
     assert report.exit_code == 0, report.summary()
+
+
+def test_readme_layer_commands_run_as_written(capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    assert main(["check", "examples/layers/layers.py", "--api", "cs231n", "--examples", "3"]) == 0
+    assert main(["check", "examples/layers/layers.py", "--api", "cs231n", "--layers", "affine,relu,batchnorm",
+                 "--dropout-p", "keep", "--examples", "3"]) == 0
+    assert main(["check", "examples/layers/layers.py:batchnorm_backward", "--api", "cs231n", "--examples", "3"]) == 0
+    capsys.readouterr()
+    assert main(["check", "examples/layers/student_layers.py", "--api", "cs231n", "--layers",
+                 "affine,relu,batchnorm"]) == 1
+    out = capsys.readouterr().out
+    readme = open(os.path.join(ROOT, "README.md")).read()
+    for line in out.splitlines()[:4] + [ln for ln in out.splitlines() if ln.strip().startswith(("1. ", "2. "))]:
+        assert line in readme, line
+
+
+def test_check_implementation_with_api_in_a_users_pytest_suite(pytester):
+    pytester.makepyfile(test_student=f"""
+        import crosscheck
+        def test_layers_are_right():
+            crosscheck.check_implementation({CORRECT!r}, api="cs231n", layers="affine,relu", examples=3)
+        def test_wrong_layers_are_named():
+            crosscheck.check_implementation({os.path.join(ROOT, "examples", "layers", "student_layers.py")!r},
+                                            api="cs231n", layers="affine", examples=3)
+    """)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*GradientMismatch*", "*transposed_dw*"])

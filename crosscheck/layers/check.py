@@ -273,9 +273,10 @@ def _check_layer(sandbox: Sandbox, layer: Layer, *, examples: int, seed: int, dt
             raise
     failure = state["failure"] or first_failure
     if failure is not None:
-        if state["error"] is not None:
-            failure.raised = state["error"]
+        failure.raised = state["error"]
         failure.others = [o for o in state["seen"] + [first_failure] if o is not None and o is not failure]
+        for o in failure.others:
+            o.raised = state["error"]
         return "fail", failure, None, state["examples"]
     if state["error"] is not None:
         error, where = state["error"]
@@ -317,13 +318,15 @@ def _diagnosed(layer: Layer, minimal: _Outcome, opts: dict, dtype: str) -> tuple
         return diagnose(layer, o.inputs, o.got, o.expected, o.parts, mutated=o.mutated,
                         not_implemented=o.not_implemented, opts=opts, dtype=dtype)
 
+    # distinct dimensions first (a transpose is a shape error there), then the smallest
+    candidates = sorted([minimal] + list(minimal.others), key=lambda o: (o.mode != "distinct", _size(o)))
+    minimal = candidates[0]
     found = run(minimal)
     if not found or found[0]["id"] not in GENERIC_IDS:
         return minimal, found
-    for other in sorted(minimal.others, key=_size):
+    for other in candidates[1:]:
         named = run(other)
         if named and named[0]["id"] not in GENERIC_IDS:
-            other.raised = minimal.raised
             return other, named
     return minimal, found
 

@@ -18,7 +18,7 @@ import numpy as np
 __all__ = ["softmax_loss", "svm_loss"]
 
 
-def softmax_loss(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+def softmax_loss(x: np.ndarray, y: np.ndarray) -> tuple[np.floating, np.ndarray]:
     N = x.shape[0]
     shifted = x - x.max(axis=1, keepdims=True)  # same softmax, no overflow
     log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
@@ -26,7 +26,7 @@ def softmax_loss(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     loss = -log_p[rows, y].sum() / N
     dx = np.exp(log_p)
     dx[rows, y] -= 1.0
-    return float(loss), dx / N
+    return loss, dx / N  # loss: a NumPy scalar (complex under the complex step)
 
 
 def svm_margins(x: np.ndarray, y: np.ndarray, delta: float = 1.0) -> np.ndarray:
@@ -37,11 +37,11 @@ def svm_margins(x: np.ndarray, y: np.ndarray, delta: float = 1.0) -> np.ndarray:
     return margins
 
 
-def svm_loss(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+def svm_loss(x: np.ndarray, y: np.ndarray) -> tuple[np.floating, np.ndarray]:
     N = x.shape[0]
     margins = svm_margins(x, y)
     positive = (margins > 0).astype(x.dtype)
     loss = np.maximum(margins, 0.0).sum() / N
     dx = positive.copy()
     dx[np.arange(N), y] = -positive.sum(axis=1)
-    return float(loss), dx / N
+    return loss, dx / N
