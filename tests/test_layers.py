@@ -219,3 +219,25 @@ def test_check_implementation_with_api_in_a_users_pytest_suite(pytester):
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*GradientMismatch*", "*transposed_dw*"])
+
+
+def test_a_forbidden_import_fails_that_layer_only(tmp_path):
+    path = _module(tmp_path, """
+        import numpy as np
+        def relu_forward(x):
+            import csv  # forbidden below
+            return np.maximum(x, 0), x
+        def relu_backward(dout, cache):
+            return dout * (cache > 0)
+        def affine_forward(x, w, b):
+            return x.reshape(x.shape[0], -1) @ w + b, (x, w, b)
+        def affine_backward(dout, cache):
+            x, w, b = cache
+            return (dout @ w.T).reshape(x.shape), x.reshape(x.shape[0], -1).T @ dout, dout.sum(axis=0)
+    """)
+    report = check_layers(path, layers="affine,relu", examples=3, forbid_imports=["csv"])
+    assert report.layer("affine").verdict == "pass"
+    relu = report.layer("relu")
+    assert relu.verdict == "error" and "forbidden import: csv" in relu.detail
+    assert "--forbid-import csv" in relu.reproduce
+    assert report.exit_code == 3

@@ -32,6 +32,7 @@ from .api import (
     NotImplementedResult,
     layer_for_function,
 )
+from .diagnose import GENERIC_IDS, diagnose  # imported before any untrusted call, like everything a verdict needs
 from .report import LayersReport, LayerVerdict, Part, jsonable
 
 __all__ = ["check_layers", "parse_layers_target", "APIS", "DEFAULT_EXAMPLES"]
@@ -312,8 +313,6 @@ def _diagnosed(layer: Layer, minimal: _Outcome, opts: dict, dtype: str) -> tuple
     """The diagnosis of the minimal failing case; when no known mistake explains it (shrinking can land
     where the mistake has no name: a transposed kernel that broadcasts on a 1 x 2 kernel), the smallest
     other failing example met on the way where one does, reported as the failing case instead."""
-    from .diagnose import GENERIC_IDS, diagnose
-
     def run(o: _Outcome) -> list[dict]:
         return diagnose(layer, o.inputs, o.got, o.expected, o.parts, mutated=o.mutated,
                         not_implemented=o.not_implemented, opts=opts, dtype=dtype)
@@ -343,6 +342,9 @@ def _failing_case(layer: Layer, outcome: _Outcome) -> dict:
 
 def _validate(api: str, dropout_p: str, dtype: str, seed: Any, examples: Any, timeout: Any, memory: Any,
               forbid_imports: Any) -> tuple[str, ...]:
+    from ..isolation import default_forbidden
+    from ..sandbox import parse_forbidden
+
     if api not in APIS:
         raise UsageError(f"unknown api {api!r}; choose from {', '.join(APIS)}")
     if dropout_p not in DROPOUT_P:
@@ -358,29 +360,18 @@ def _validate(api: str, dropout_p: str, dtype: str, seed: Any, examples: Any, ti
         raise UsageError(f"timeout must be a positive number of seconds, got {timeout!r}")
     if memory is not None and (isinstance(memory, bool) or not isinstance(memory, int) or memory < 1):
         raise UsageError(f"memory must be a positive number of megabytes, got {memory!r}")
-    if isinstance(forbid_imports, str):
-        forbid_imports = [m.strip() for m in forbid_imports.split(",") if m.strip()]
-    mods = tuple(forbid_imports or ())
-    for m in mods:
-        if not isinstance(m, str) or not m or not set(m) <= _IDENT_CHARS:
-            raise UsageError(f"forbid_imports: {m!r} is not a module name")
-    return mods
-
-
-def _sandbox(target: Target, timeout: float, memory: int | None, forbid: tuple[str, ...]) -> Sandbox:
-    if not forbid:
-        return Sandbox(target, timeout=timeout, memory=memory)
-    try:
-        return Sandbox(target, timeout=timeout, memory=memory, forbid_imports=forbid)  # type: ignore[call-arg]
-    except TypeError:
-        raise UsageError("forbid_imports needs a sandbox that enforces it; this crosscheck has none") from None
+    return parse_forbidden(default_forbidden() if forbid_imports is None else forbid_imports)
 
 
 def check_layers(target: Any, *, api: str = "cs231n", layers: Any = None, dropout_p: str = "keep",
                  examples: int | None = None, seed: int = 0, timeout: float = 10.0, memory: int | None = 1024,
-                 forbid_imports: Any = (), dtype: str = "float64", profile: str | None = None) -> LayersReport:
+                 forbid_imports: Any = None, dtype: str = "float64", profile: str | None = None,
+                 isolation: str = "auto") -> LayersReport:
     """Check every layer of ``api`` that ``target`` defines (a file, module or ``file.py:function`` for one
-    layer); return the report with one verdict per layer. Raises ``UsageError`` for bad options."""
+    layer); return the report with one verdict per layer. Raises ``UsageError`` for bad options.
+
+    The sandbox is ``check``'s: ``timeout`` per call, ``memory`` cap, ``forbid_imports`` (None: the
+    process-wide default that the pytest plugin and ``crosscheck grade`` set), ``isolation``."""
     from hypothesis import HealthCheck, settings
 
     from ..profiles import current_profile, settings_for
@@ -401,9 +392,7 @@ def check_layers(target: Any, *, api: str = "cs231n", layers: Any = None, dropou
     report = LayersReport(parsed.display, api, [], dtype, seed, dropout_p,
                           environment={"python": sys.version.split()[0], "numpy": np.__version__,
                                        "profile": profile_name, "examples_per_layer": per_layer})
-    from . import diagnose as _diagnose  # noqa: F401 - in memory before any untrusted call (issue 9)
-
-    sandbox = _sandbox(parsed, float(timeout), memory, forbid)
+    sandbox = Sandbox(parsed, timeout=float(timeout), memory=memory, forbid_imports=forbid, isolation=isolation)
     repro = {"api": api, "seed": seed, "examples": per_layer, "dtype": dtype, "dropout_p": dropout_p,
              "timeout": float(timeout), "memory": memory, "forbid": forbid}
     try:
@@ -450,29 +439,27 @@ def check_layers(target: Any, *, api: str = "cs231n", layers: Any = None, dropou
 # ---- the faces: CLI and check_implementation ---------------------------------------------------------------
 
 def write_json(report: LayersReport, path: str | None) -> None:
+    """The JSON report, written atomically by this process (``-``: stdout)."""
     import json
 
-    if not path:
-        return
-    text = json.dumps(report.to_dict(), indent=2, default=str)
-    if path == "-":
-        print(text)
-        return
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as fh:
-        fh.write(text + "\n")
-    os.replace(tmp, path)  # never a half-written report
+    from ..output import write_text
+
+    if path:
+        write_text(path, json.dumps(report.to_dict(), indent=2, default=str))
 
 
 def run_from_args(args: Any) -> int:
     """``crosscheck check layers.py --api cs231n [--layers ...] [--dropout-p keep|drop]``."""
+    from ..output import require_writable
+
     if getattr(args, "plot", None):
         raise UsageError("--plot is not available with --api (one plot per layer is not drawn yet)")
+    require_writable(args.json, "--json")  # before any work: a bad path is exit 2, not a lost verdict
     report = check_layers(args.target, api=args.api, layers=getattr(args, "layers", None),
                           dropout_p=getattr(args, "dropout_p", None) or "keep", examples=args.examples,
                           seed=args.seed, timeout=args.timeout, memory=args.memory,
-                          forbid_imports=getattr(args, "forbid_import", None) or (), dtype=args.dtype,
-                          profile=args.profile)
+                          forbid_imports=getattr(args, "forbid_import", None), dtype=args.dtype,
+                          profile=args.profile, isolation=getattr(args, "isolation", None) or "auto")
     print(report.summary(), file=sys.stderr if args.json == "-" else sys.stdout)
     write_json(report, args.json)
     return report.exit_code
