@@ -241,3 +241,48 @@ def test_a_forbidden_import_fails_that_layer_only(tmp_path):
     assert relu.verdict == "error" and "forbidden import: csv" in relu.detail
     assert "--forbid-import csv" in relu.reproduce
     assert report.exit_code == 3
+
+
+def test_kink_conventions_are_accepted_and_named(tmp_path):
+    """relu'(0) = 1 (x >= 0) and a hinge counted at margin 0 are valid subgradients: pass, with a note."""
+    path = _module(tmp_path, f"""
+        import sys
+        sys.path.insert(0, {os.path.dirname(CORRECT)!r})
+        from layers import *
+        def relu_backward(dout, cache):
+            return dout * (cache >= 0)
+        def svm_loss(x, y):
+            N = x.shape[0]
+            margins = x - x[np.arange(N), y][:, None] + 1.0
+            margins[np.arange(N), y] = -1.0
+            active = (margins >= 0).astype(float)
+            dx = active.copy()
+            dx[np.arange(N), y] = -active.sum(axis=1)
+            return np.maximum(margins, 0).sum() / N, dx / N
+    """)
+    report = check_layers(path, layers="relu,svm_loss", examples=10)
+    assert report.exit_code == 0, report.summary()
+    assert any("1 (x >= 0)" in n for n in report.layer("relu").notes)
+    assert any("active (margin >= 0)" in n for n in report.layer("svm_loss").notes)
+    assert "note:" in report.summary()
+
+
+def test_routing_dout_to_every_tied_maximum_is_not_a_subgradient(tmp_path):
+    path = _module(tmp_path, f"""
+        import sys
+        sys.path.insert(0, {os.path.dirname(CORRECT)!r})
+        from layers import *
+        def max_pool_backward_naive(dout, cache):
+            x, p = cache
+            ph, pw, s = p["pool_height"], p["pool_width"], p["stride"]
+            dx = np.zeros_like(x)
+            for i in range(dout.shape[2]):
+                for j in range(dout.shape[3]):
+                    win = x[:, :, i * s:i * s + ph, j * s:j * s + pw]
+                    top = win == win.max(axis=(2, 3), keepdims=True)
+                    dx[:, :, i * s:i * s + ph, j * s:j * s + pw] += top * dout[:, :, i, j][:, :, None, None]
+            return dx
+    """)
+    verdict = check_layers(path, layers="max_pool", examples=10).layer("max_pool")
+    assert verdict.verdict == "fail"
+    assert verdict.diagnosis[0]["id"] == "pool_ties_all_routed", verdict.diagnosis

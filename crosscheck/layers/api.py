@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..reference.layers import affine, conv, dropout, losses, norm, pool, relu
+from . import kinks
 
 __all__ = ["Layer", "LAYERS", "LAYER_NAMES", "ALIASES", "layer_for_function", "Call", "NotImplementedResult",
            "BadReturn"]
@@ -166,17 +167,31 @@ def _affine_expect(a: dict, got: dict, opts: dict) -> dict:
 
 # relu ---------------------------------------------------------------------------------------------------
 
-def _relu_dims(mode: str) -> Any:
+def _with_kinks(strategy: Any) -> Any:
+    """Some examples exactly on kinks (``crosscheck.layers.kinks``); shrinks to none."""
+    return strategy.flatmap(lambda d: _strategies().booleans().map(lambda k: {**d, "kinks": k}))
+
+
+def _relu_dims(mode: str, kinks: bool = True) -> Any:
     st = _strategies()
     if mode == "distinct":
-        return st.booleans().flatmap(
+        shapes = st.booleans().flatmap(
             lambda four: _increasing(st, 1, 4 if four else 2).map(lambda v: {"shape": list(v)}))
-    return st.lists(st.integers(1, 3), min_size=2, max_size=4).map(lambda s: {"shape": s})
+    else:
+        shapes = st.lists(st.integers(1, 3), min_size=2, max_size=4).map(lambda s: {"shape": s})
+    return _with_kinks(shapes) if kinks else shapes
 
 
 def _relu_inputs(dims: dict, rng: np.random.Generator, dtype: str, opts: dict) -> dict:
     shape = tuple(dims["shape"])
-    return _cast({"x": _away_from_zero(rng, shape), "dout": rng.normal(size=shape)}, dtype)
+    x = _away_from_zero(rng, shape)
+    if dims.get("kinks"):
+        x = kinks.place_relu(x, rng)
+    return _cast({"x": x, "dout": rng.normal(size=shape)}, dtype)
+
+
+def _relu_describe(d: dict) -> str:
+    return f"x {tuple(d['shape'])}" + (", on kinks" if d.get("kinks") else "")
 
 
 def _relu_run(call: Call, a: dict, opts: dict) -> dict:
@@ -186,17 +201,20 @@ def _relu_run(call: Call, a: dict, opts: dict) -> dict:
 
 
 def _relu_expect(a: dict, got: dict, opts: dict) -> dict:
-    x = _f64(a["x"])
-    return {"out": relu.forward(x), **relu.vjp(_f64(a["dout"]), x)}
+    x, dout = _f64(a["x"]), _f64(a["dout"])
+    dx, note = kinks.accept_relu(x, dout, got.get("dx"), relu.vjp(dout, x)["dx"])
+    return {"out": relu.forward(x), "dx": dx, **({"_note": note} if note else {})}
 
 
 # softmax and SVM losses ----------------------------------------------------------------------------------
 
-def _loss_dims(mode: str) -> Any:
+def _loss_dims(mode: str, kinks: bool = False) -> Any:
     st = _strategies()
     if mode == "distinct":
-        return _increasing(st, 1, 2).map(lambda v: {"N": v[0], "C": max(v[1], 2)})
-    return st.integers(1, 3).flatmap(lambda n: st.integers(2, 3).map(lambda c: {"N": n, "C": c}))
+        dims = _increasing(st, 1, 2).map(lambda v: {"N": v[0], "C": max(v[1], 2)})
+    else:
+        dims = st.integers(1, 3).flatmap(lambda n: st.integers(2, 3).map(lambda c: {"N": n, "C": c}))
+    return _with_kinks(dims) if kinks else dims
 
 
 def _loss_inputs(kind: str) -> Callable:
@@ -204,7 +222,9 @@ def _loss_inputs(kind: str) -> Callable:
         N, C = dims["N"], dims["C"]
         y = rng.integers(0, C, size=N)
         x = rng.normal(size=(N, C)) * 1.5
-        if kind == "svm":  # keep every hinge margin at least 0.05 from its kink
+        if kind == "svm" and dims.get("kinks"):
+            x = kinks.place_svm(N, C, rng)
+        elif kind == "svm":  # keep every hinge margin at least 0.05 from its kink
             for _ in range(100):
                 m = losses.svm_margins(x, y)
                 m[np.arange(N), y] = 1.0
@@ -228,7 +248,10 @@ def _loss_run(fn: str) -> Callable:
 def _loss_expect(fn: Callable) -> Callable:
     def expect(a: dict, got: dict, opts: dict) -> dict:
         loss, dx = fn(_f64(a["x"]), a["y"])
-        return {"loss": np.asarray(loss), "dx": dx}
+        note = ""
+        if fn is losses.svm_loss:
+            dx, note = kinks.accept_svm(_f64(a["x"]), a["y"], got.get("dx"), dx)
+        return {"loss": np.asarray(loss), "dx": dx, **({"_note": note} if note else {})}
 
     return expect
 
@@ -371,7 +394,7 @@ KEEP_PROBABILITIES = (0.3, 0.5, 0.8)
 
 def _dropout_dims(mode: str) -> Any:
     st = _strategies()
-    base = _relu_dims(mode)
+    base = _relu_dims(mode, kinks=False)
     return base.flatmap(lambda d: st.sampled_from(KEEP_PROBABILITIES).map(lambda q: {**d, "keep": q}))
 
 
@@ -480,9 +503,13 @@ def _pool_dims(mode: str) -> Any:
             lambda p: {"N": v[0], "C": v[1], "ph": p[0], "pw": p[1]}))
     else:
         sizes = st.fixed_dictionaries({k: st.integers(1, 3) for k in ("N", "C", "ph", "pw")})
-    return st.tuples(sizes, geometry).map(lambda t: {
-        **t[0], **t[1], "H": (t[1]["Ho"] - 1) * t[1]["stride"] + t[0]["ph"],
-        "W": (t[1]["Wo"] - 1) * t[1]["stride"] + t[0]["pw"]})
+    def build(t: tuple, ties: bool) -> dict:
+        s, g = t
+        stride = max(s["ph"], s["pw"], g["stride"]) if ties else g["stride"]  # ties: windows apart
+        return {**s, **g, "stride": stride, "H": (g["Ho"] - 1) * stride + s["ph"],
+                "W": (g["Wo"] - 1) * stride + s["pw"], "kinks": ties}
+
+    return st.tuples(sizes, geometry, st.booleans()).map(lambda t: build(t[:2], t[2]))
 
 
 def _pool_inputs(dims: dict, rng: np.random.Generator, dtype: str, opts: dict) -> dict:
@@ -490,6 +517,8 @@ def _pool_inputs(dims: dict, rng: np.random.Generator, dtype: str, opts: dict) -
     # a permutation per channel, spaced 0.1 apart with jitter below 0.05: no ties in any window
     ranks = np.stack([rng.permutation(H * W) for _ in range(N * C)]).reshape(N, C, H, W)
     x = (ranks * 0.1 + rng.uniform(0, 0.05, size=(N, C, H, W))) * rng.choice([-1.0, 1.0]) + rng.normal()
+    if dims.get("kinks"):
+        x = kinks.place_pool(N, C, H, W, rng)
     return {**_cast({"x": x, "dout": rng.normal(size=(N, C, dims["Ho"], dims["Wo"]))}, dtype),
             "ph": dims["ph"], "pw": dims["pw"], "stride": dims["stride"]}
 
@@ -504,7 +533,9 @@ def _pool_run(call: Call, a: dict, opts: dict) -> dict:
 
 def _pool_expect(a: dict, got: dict, opts: dict) -> dict:
     x, dout = _f64(a["x"]), _f64(a["dout"])
-    return {"out": pool.forward(x, a["ph"], a["pw"], a["stride"]), **pool.vjp(dout, x, a["ph"], a["pw"], a["stride"])}
+    ref = pool.vjp(dout, x, a["ph"], a["pw"], a["stride"])["dx"]
+    dx, note = kinks.accept_pool(x, dout, a["ph"], a["pw"], a["stride"], got.get("dx"), ref)
+    return {"out": pool.forward(x, a["ph"], a["pw"], a["stride"]), "dx": dx, **({"_note": note} if note else {})}
 
 
 # ---- the table -----------------------------------------------------------------------------------------------
@@ -520,13 +551,15 @@ LAYERS: dict[str, Layer] = {
                     _affine_dims, ({"N": 1, "d": [2, 3], "M": 7}, {"N": 2, "d": [3], "M": 4}),
                     _affine_inputs, _affine_run, _affine_expect, (_FWD, _BWD),
                     "out = x.reshape(N, D) @ w + b; dx keeps x's shape"),
-    "relu": Layer("relu", ("relu_forward", "relu_backward"), lambda d: f"x {tuple(d['shape'])}", _relu_dims,
-                  ({"shape": [1, 2]}, {"shape": [2, 3, 4, 5]}), _relu_inputs, _relu_run, _relu_expect,
+    "relu": Layer("relu", ("relu_forward", "relu_backward"), _relu_describe, _relu_dims,
+                  ({"shape": [1, 2]}, {"shape": [2, 3, 4, 5]}, {"shape": [3, 4], "kinks": True}), _relu_inputs,
+                  _relu_run, _relu_expect,
                   (_FWD, ("dx",)), "out = max(0, x)"),
     "softmax_loss": Layer("softmax_loss", ("softmax_loss",), _fmt("N C"), _loss_dims,
                           ({"N": 1, "C": 3}, {"N": 2, "C": 5}), _loss_inputs("softmax"), _loss_run("softmax_loss"),
                           _loss_expect(losses.softmax_loss), (("loss",), ("dx",)), "mean cross-entropy of softmax"),
-    "svm_loss": Layer("svm_loss", ("svm_loss",), _fmt("N C"), _loss_dims, ({"N": 1, "C": 3}, {"N": 2, "C": 5}),
+    "svm_loss": Layer("svm_loss", ("svm_loss",), _fmt("N C kinks"), lambda m: _loss_dims(m, kinks=True),
+                      ({"N": 1, "C": 3}, {"N": 2, "C": 5}, {"N": 3, "C": 4, "kinks": True}),
                       _loss_inputs("svm"), _loss_run("svm_loss"), _loss_expect(losses.svm_loss),
                       (("loss",), ("dx",)), "mean multiclass hinge loss, margin 1"),
     "batchnorm": Layer("batchnorm", ("batchnorm_forward", "batchnorm_backward"), _fmt("N D"), _nd_dims,
@@ -557,9 +590,12 @@ LAYERS: dict[str, Layer] = {
                                 "H": 5, "W": 6}),
                   _conv_inputs, _conv_run, _conv_expect, (_FWD, _BWD), "cross-correlation with stride and zero pad"),
     "max_pool": Layer("max_pool", ("max_pool_forward_naive", "max_pool_backward_naive"),
-                      lambda d: f"x {(d['N'], d['C'], d['H'], d['W'])}, pool {d['ph']}x{d['pw']}, stride {d['stride']}",
+                      lambda d: f"x {(d['N'], d['C'], d['H'], d['W'])}, pool {d['ph']}x{d['pw']}, stride {d['stride']}"
+                      + (", with ties" if d.get("kinks") else ""),
                       _pool_dims, ({"N": 1, "C": 2, "ph": 2, "pw": 3, "stride": 2, "Ho": 2, "Wo": 2, "H": 4, "W": 5},
-                                   {"N": 2, "C": 3, "ph": 2, "pw": 2, "stride": 1, "Ho": 3, "Wo": 2, "H": 4, "W": 3}),
+                                   {"N": 2, "C": 3, "ph": 2, "pw": 2, "stride": 1, "Ho": 3, "Wo": 2, "H": 4, "W": 3},
+                                   {"N": 2, "C": 2, "ph": 2, "pw": 2, "stride": 2, "Ho": 2, "Wo": 2, "H": 4, "W": 4,
+                                    "kinks": True}),
                       _pool_inputs, _pool_run, _pool_expect, (_FWD, ("dx",)), "max over each window"),
     "spatial_batchnorm": Layer("spatial_batchnorm", ("spatial_batchnorm_forward", "spatial_batchnorm_backward"),
                                _fmt("N C H W"), _spatial_dims,

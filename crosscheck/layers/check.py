@@ -118,6 +118,7 @@ class _Outcome:
     not_implemented: str = ""
     output: str = ""
     raised: tuple | None = None  # (ImplementationError, where) when other examples raised
+    notes: list = field(default_factory=list)  # kink conventions met (crosscheck.layers.kinks)
     others: list = field(default_factory=list)  # other failing examples met while searching and shrinking
 
 
@@ -191,11 +192,15 @@ def _evaluate(sandbox: Sandbox, layer: Layer, mode: str, dims: dict, value_seed:
     except BadReturn as e:
         raise ImplementationError(str(e), kind="bad_output", output=trim_output("\n".join(outputs))) from None
     expected = layer.expect(inputs, got, opts)
+    note = expected.pop("_note", "")
+    if note:
+        outcome.notes.append(note)
     expected32 = None
     if dtype == "float32":
         token = REFERENCE_DTYPE.set(np.float32)
         try:
             expected32 = layer.expect(inputs, got, opts)
+            expected32.pop("_note", None)
         finally:
             REFERENCE_DTYPE.reset(token)
     outcome.parts = compare_parts(expected, got, layer.groups, dtype, expected32)
@@ -218,12 +223,13 @@ class _Mismatch(AssertionError):
 
 
 def _check_layer(sandbox: Sandbox, layer: Layer, *, examples: int, seed: int, dtype: str, opts: dict,
-                 hsettings: Any) -> tuple[str, _Outcome | None, ImplementationError | None, int]:
-    from hypothesis import given
-    from hypothesis import seed as hseed
+                 hsettings: Any, notes: list[str] | None = None) -> tuple[str, _Outcome | None,
+                                                                       ImplementationError | None, int]:
+    """One layer: ("pass" | "fail" | "error", the failing outcome, the error, examples run); the kink
+    conventions the implementation used are appended to ``notes``."""
     from hypothesis import strategies as st
 
-    state: dict[str, Any] = {"examples": 0, "failure": None, "error": None, "seen": []}
+    state: dict[str, Any] = {"examples": 0, "failure": None, "error": None, "seen": [], "notes": {}}
     modes = st.sampled_from(["distinct", "coincident"])  # shrinks towards distinct
     strategy = modes.flatmap(lambda m: layer.dims(m).map(lambda d: (m, d)))
 
@@ -241,15 +247,30 @@ def _check_layer(sandbox: Sandbox, layer: Layer, *, examples: int, seed: int, dt
             if state["error"] is None:
                 state["error"] = (e, layer.describe_dims(dims))
             return
+        state["notes"].update(dict.fromkeys(outcome.notes))
         if not outcome.passed:
             state["failure"] = outcome
             if len(state["seen"]) < 64:
                 state["seen"].append(outcome)
             raise _Mismatch(layer.describe_dims(dims))
 
-    # the explicit first examples (N = 1 and N > 1, distinct dimensions) always run; hypothesis cannot
-    # shrink an explicit example, so a failure there is searched again by the generated ones, which
-    # shrink, and reported as it is only when they find none
+    try:
+        return _search(sandbox, layer, state, run, strategy, seed=seed, dtype=dtype, opts=opts,
+                       hsettings=hsettings)
+    finally:
+        if notes is not None:
+            notes.extend(state["notes"])
+
+
+def _search(sandbox: Sandbox, layer: Layer, state: dict, run: Any, strategy: Any, *, seed: int, dtype: str,
+            opts: dict, hsettings: Any) -> tuple[str, _Outcome | None, ImplementationError | None, int]:
+    from hypothesis import given
+    from hypothesis import seed as hseed
+    from hypothesis import strategies as st
+
+    # the explicit first examples (N = 1 and N > 1, distinct dimensions, kinks) always run; hypothesis
+    # cannot shrink an explicit example, so a failure there is searched again by the generated ones,
+    # which shrink, and reported as it is only when they find none
     first_failure: _Outcome | None = None
     for dims in layer.first:
         state["examples"] += 1
@@ -260,6 +281,7 @@ def _check_layer(sandbox: Sandbox, layer: Layer, *, examples: int, seed: int, dt
                 return "error", None, e, state["examples"]
             state["error"] = state["error"] or (e, layer.describe_dims(dims))
             continue
+        state["notes"].update(dict.fromkeys(outcome.notes))
         if not outcome.passed:
             first_failure = outcome
             break
@@ -417,7 +439,7 @@ def check_layers(target: Any, *, api: str = "cs231n", layers: Any = None, dropou
                 report.layers.append(verdict)
                 continue
             status, outcome, error, count = _check_layer(sandbox, layer, examples=per_layer, seed=seed, dtype=dtype,
-                                                         opts=opts, hsettings=hsettings)
+                                                         opts=opts, hsettings=hsettings, notes=verdict.notes)
             verdict.verdict, verdict.examples = status, count
             if error is not None:
                 verdict.detail = f"[{error.kind}] {error}"

@@ -332,6 +332,19 @@ def _pool_window(share: bool) -> Value:
     return value
 
 
+def _pool_ties_all(a: dict, e: dict, g: dict) -> np.ndarray | None:
+    x, dout, ph, pw, s = a["x"], a["dout"], a["ph"], a["pw"], a["stride"]
+    dx = np.zeros_like(x)
+    tied = False
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            win = x[:, :, i * s:i * s + ph, j * s:j * s + pw]
+            top = win == win.max(axis=(2, 3), keepdims=True)
+            tied |= bool((top.sum(axis=(2, 3)) > 1).any())
+            dx[:, :, i * s:i * s + ph, j * s:j * s + pw] += top * dout[:, :, i, j][:, :, None, None]
+    return dx if tied else None
+
+
 def _svm_label_counted(a: dict, e: dict, g: dict) -> np.ndarray:
     x, y = a["x"], a["y"]
     N = x.shape[0]
@@ -401,6 +414,9 @@ CATALOGUE: list[Mistake] = [
             "maximum receives it", _pool_window(share=False)),
     Mistake("pool_grad_to_window", ("max_pool",), "dx", "dout is spread evenly over the window (average pooling's "
             "gradient): only the maximum receives it", _pool_window(share=True)),
+    Mistake("pool_ties_all_routed", ("max_pool",), "dx", "at a tie every maximum of the window receives the "
+            "whole dout ((window == max) * dout): the subgradients of max weigh the tied entries by at most 1 "
+            "in total; route dout to one of them (np.argmax)", _pool_ties_all),
     Mistake("pool_overwrites_overlap", ("max_pool",), "dx", "dx[max] = dout overwrites where windows overlap "
             "(stride < pool size): accumulate with +=", _pool_overwrite),
     *_per_norm_layer(_norm_mistakes),

@@ -61,11 +61,12 @@ class LayerVerdict:
     detail: str = ""  # the error message, or what is missing
     parts: list[Part] = field(default_factory=list)
     output: str = ""
+    notes: list[str] = field(default_factory=list)  # kink conventions the implementation uses (accepted)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "verdict": self.verdict, "diagnosis": list(self.diagnosis),
                 "failing_case": self.failing_case, "reproduce": self.reproduce, "functions": list(self.functions),
-                "examples": self.examples, "detail": self.detail, "output": self.output}
+                "examples": self.examples, "detail": self.detail, "output": self.output, "notes": list(self.notes)}
 
     def headline(self) -> str:
         if self.verdict == "pass":
@@ -125,7 +126,9 @@ class LayersReport:
         counts = {k: sum(v.verdict == k for v in self.layers) for k in ("pass", "fail", "error", "missing")}
         lines = [f"crosscheck layers: {self.target} (api {self.api}, {self.dtype}, dropout p = "
                  f"{self.dropout_p} probability, seed {self.seed})"]
-        lines += ["  " + v.headline() for v in self.layers]
+        for v in self.layers:
+            lines.append("  " + v.headline())
+            lines += [f"           note: {n}" for n in v.notes]
         for v in self.layers:
             if v.verdict not in ("fail", "error"):
                 continue
