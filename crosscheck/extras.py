@@ -64,7 +64,7 @@ def split_extras(convention: Convention, network: Network, container: Any) -> tu
     return params, activations, sorted(ignored)
 
 
-def activation_gradients(network: Network, params: Any, X: np.ndarray, Y: Any) -> list[np.ndarray]:
+def activation_gradients(network: Network, params: Any, X: np.ndarray, Y: Any) -> list[tuple[np.ndarray, Any]]:
     """Canonical dL/dA^l of the reduced data loss for l = 0 .. k, each ``(n_l, m)`` (A^0 = X),
     and, for the augmented layout, the constant unit's ``b_{l+1}^T delta_{l+1}`` as a last row.
 
