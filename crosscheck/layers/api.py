@@ -21,112 +21,52 @@ batchnorm's running statistics against the course's update rule.
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ..reference.layers import affine, conv, dropout, losses, norm, pool, relu
+from ..reference.layers import affine, dropout, losses, norm, relu
 from . import kinks
+from ._common import (
+    REFERENCE_DTYPE,
+    BadReturn,
+    Call,
+    Layer,
+    NotImplementedResult,
+    _array,
+    _away_from_zero,
+    _bn_inputs,
+    _bn_run,
+    _cast,
+    _f64,
+    _grads,
+    _increasing,
+    _norm_params,
+    _pair,
+    _running,
+    _strategies,
+    _with_kinks,
+)
+from .spatial import (
+    _conv_dims,
+    _conv_expect,
+    _conv_inputs,
+    _conv_run,
+    _gn_dims,
+    _gn_expect,
+    _gn_inputs,
+    _gn_run,
+    _pool_dims,
+    _pool_expect,
+    _pool_inputs,
+    _pool_run,
+    _sbn_expect,
+    _sbn_inputs,
+    _spatial_dims,
+)
 
 __all__ = ["Layer", "LAYERS", "LAYER_NAMES", "ALIASES", "layer_for_function", "Call", "NotImplementedResult",
-           "BadReturn"]
-
-Call = Callable[..., Any]  # call(function_name, args, keep=()) -> (value, mutated, args_after)
-
-
-class NotImplementedResult(Exception):
-    """A function returned None where arrays were due: the assignment's TODO is not filled in."""
-
-
-class BadReturn(Exception):
-    """A function returned something of the wrong form (not a tuple, not arrays)."""
-
-
-def _strategies():
-    from hypothesis import strategies as st
-
-    return st
-
-
-# ---- helpers ----------------------------------------------------------------------------------------
-
-def _increasing(st: Any, first_min: int, count: int, first_max: int = 3, step_max: int = 2) -> Any:
-    """``count`` strictly increasing integers starting at >= first_min: distinct however they shrink."""
-    return st.tuples(st.integers(first_min, first_max), *[st.integers(1, step_max)] * (count - 1)).map(
-        lambda t: tuple(int(v) for v in np.cumsum(t)))
-
-
-def _away_from_zero(rng: np.random.Generator, shape: tuple[int, ...], margin: float = 0.05) -> np.ndarray:
-    """Normal-ish values with |x| >= margin: relu's kink and dropout's zero test stay unambiguous."""
-    z = rng.normal(size=shape)
-    return np.sign(z + (z == 0)) * (np.abs(z) + margin)
-
-
-def _array(value: Any, what: str, name: str) -> np.ndarray:
-    if value is None:
-        raise NotImplementedResult(f"{what} returned None for {name} (is the TODO filled in?)")
-    if isinstance(value, (float, int, np.generic)) and not isinstance(value, bool):
-        return np.asarray(value)
-    if not isinstance(value, np.ndarray):
-        raise BadReturn(f"{what} returned {type(value).__name__} for {name}, expected a NumPy array")
-    return value
-
-
-def _pair(value: Any, what: str, names: tuple[str, str]) -> tuple[Any, Any]:
-    if value is None:
-        raise NotImplementedResult(f"{what} returned None, expected ({', '.join(names)})")
-    if not isinstance(value, (tuple, list)) or len(value) != 2:
-        raise BadReturn(f"{what} returned {_describe(value)}, expected a pair ({', '.join(names)})")
-    return value[0], value[1]
-
-
-def _grads(value: Any, what: str, names: tuple[str, ...]) -> dict[str, np.ndarray]:
-    if len(names) == 1:
-        return {names[0]: _array(value, what, names[0])}
-    if value is None:
-        raise NotImplementedResult(f"{what} returned None, expected ({', '.join(names)})")
-    if not isinstance(value, (tuple, list)) or len(value) != len(names):
-        raise BadReturn(f"{what} returned {_describe(value)}, expected ({', '.join(names)})")
-    return {n: _array(v, what, n) for n, v in zip(names, value)}
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, (tuple, list)):
-        return f"a {type(value).__name__} of {len(value)}"
-    return type(value).__name__
-
-
-def _cast(arrays: dict[str, Any], dtype: str) -> dict[str, Any]:
-    return {k: v.astype(dtype) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v
-            for k, v in arrays.items()}
-
-
-# the dtype the reference computes in: float64, except for the float32 policy's own-rounding bound
-REFERENCE_DTYPE: ContextVar[type] = ContextVar("REFERENCE_DTYPE", default=np.float64)
-
-
-def _f64(a: Any) -> Any:
-    return np.asarray(a, dtype=REFERENCE_DTYPE.get()) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a
-
-
-# ---- the layers -------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Layer:
-    """One layer of the API; see the module docstring."""
-
-    name: str
-    functions: tuple[str, ...]
-    describe_dims: Callable[[dict], str]
-    dims: Callable[[str], Any]
-    first: tuple[dict, ...]  # explicit first examples: N = 1 and N > 1, distinct dimensions
-    inputs: Callable[[dict, np.random.Generator, str, dict], dict]
-    run: Callable[[Call, dict, dict], dict]
-    expect: Callable[[dict, dict, dict], dict]
-    groups: tuple[tuple[str, ...], ...]  # names judged together (the floor of the tolerance is per group)
-    summary: str
+           "BadReturn", "REFERENCE_DTYPE", "KEEP_PROBABILITIES", "dropout_p"]
 
 
 # affine -----------------------------------------------------------------------------------------------
@@ -166,11 +106,6 @@ def _affine_expect(a: dict, got: dict, opts: dict) -> dict:
 
 
 # relu ---------------------------------------------------------------------------------------------------
-
-def _with_kinks(strategy: Any) -> Any:
-    """Some examples exactly on kinks (``crosscheck.layers.kinks``); shrinks to none."""
-    return strategy.flatmap(lambda d: _strategies().booleans().map(lambda k: {**d, "kinks": k}))
-
 
 def _relu_dims(mode: str, kinks: bool = True) -> Any:
     st = _strategies()
@@ -265,46 +200,6 @@ def _nd_dims(mode: str) -> Any:
     return st.integers(1, 4).flatmap(lambda n: st.integers(1, 4).map(lambda d: {"N": n, "D": d}))
 
 
-def _norm_params(rng: np.random.Generator) -> tuple[float, float]:
-    # eps and momentum vary, so a hard-coded 1e-5 or 0.9 shows
-    return float(rng.choice([1e-5, 1e-3, 0.1])), float(rng.choice([0.9, 0.5, 0.25]))
-
-
-def _bn_inputs(dims: dict, rng: np.random.Generator, dtype: str, opts: dict) -> dict:
-    N, D = dims["N"], dims["D"]
-    eps, momentum = _norm_params(rng)
-    # features on different scales and offsets: normalising over the wrong axis changes values
-    x = rng.normal(size=(N, D)) * rng.uniform(0.5, 3.0, size=D) + rng.normal(size=D) * 2
-    arrays = _cast({"x": x, "gamma": rng.normal(size=D), "beta": rng.normal(size=D), "dout": rng.normal(size=(N, D)),
-                    "running_mean": rng.normal(size=D), "running_var": rng.uniform(0.5, 2.0, size=D)}, dtype)
-    return {**arrays, "eps": eps, "momentum": momentum}
-
-
-def _bn_param(a: dict) -> dict:
-    return {"mode": "train", "eps": a["eps"], "momentum": a["momentum"],
-            "running_mean": a["running_mean"].copy(), "running_var": a["running_var"].copy()}
-
-
-def _bn_run(forward: str, backward: str) -> Callable:
-    def run(call: Call, a: dict, opts: dict) -> dict:
-        bn_param = _bn_param(a)
-        value = call(forward, [a["x"], a["gamma"], a["beta"], bn_param], keep=(1,), with_args=True)
-        (out, cache), after = _pair(value[0], forward, ("out", "cache")), value[1]
-        got = {"out": _array(out, forward, "out")}
-        written = after[3] if len(after) > 3 and isinstance(after[3], dict) else {}
-        for key in ("running_mean", "running_var"):
-            got[key] = _array(written.get(key), f"{forward} (bn_param[{key!r}] after the call)", key)
-        got.update(_grads(call(backward, [a["dout"], cache]), backward, ("dx", "dgamma", "dbeta")))
-        return got
-
-    return run
-
-
-def _running(a: dict, axes: tuple[int, ...]) -> dict:
-    rm, rv = norm.running_stats(_f64(a["x"]), _f64(a["running_mean"]), _f64(a["running_var"]), a["momentum"], axes)
-    return {"running_mean": rm, "running_var": rv}
-
-
 def _bn_expect(a: dict, got: dict, opts: dict) -> dict:
     x, g, b, dout = (_f64(a[k]) for k in ("x", "gamma", "beta", "dout"))
     return {"out": norm.batchnorm_forward(x, g, b, a["eps"]), **_running(a, (0,)),
@@ -329,62 +224,6 @@ def _ln_run(call: Call, a: dict, opts: dict) -> dict:
 def _ln_expect(a: dict, got: dict, opts: dict) -> dict:
     x, g, b, dout = (_f64(a[k]) for k in ("x", "gamma", "beta", "dout"))
     return {"out": norm.layernorm_forward(x, g, b, a["eps"]), **norm.layernorm_vjp(dout, x, g, b, a["eps"])}
-
-
-def _spatial_dims(mode: str) -> Any:
-    st = _strategies()
-    if mode == "distinct":
-        return _increasing(st, 1, 4).map(lambda v: {"N": v[0], "C": v[1], "H": v[2], "W": v[3]})
-    return st.fixed_dictionaries({k: st.integers(1, 3) for k in "NCHW"})
-
-
-def _sbn_inputs(dims: dict, rng: np.random.Generator, dtype: str, opts: dict) -> dict:
-    N, C, H, W = dims["N"], dims["C"], dims["H"], dims["W"]
-    eps, momentum = _norm_params(rng)
-    x = rng.normal(size=(N, C, H, W)) * rng.uniform(0.5, 3.0, size=(1, C, 1, 1)) + rng.normal(size=(1, C, 1, 1)) * 2
-    arrays = _cast({"x": x, "gamma": rng.normal(size=C), "beta": rng.normal(size=C),
-                    "dout": rng.normal(size=(N, C, H, W)), "running_mean": rng.normal(size=C),
-                    "running_var": rng.uniform(0.5, 2.0, size=C)}, dtype)
-    return {**arrays, "eps": eps, "momentum": momentum}
-
-
-def _sbn_expect(a: dict, got: dict, opts: dict) -> dict:
-    x, g, b, dout = (_f64(a[k]) for k in ("x", "gamma", "beta", "dout"))
-    return {"out": norm.spatial_batchnorm_forward(x, g, b, a["eps"]), **_running(a, (0, 2, 3)),
-            **norm.spatial_batchnorm_vjp(dout, x, g, b, a["eps"])}
-
-
-def _gn_dims(mode: str) -> Any:
-    st = _strategies()
-    if mode == "distinct":
-        # G < C/G is not required; C = G * per_group, all of N, G, C, H, W distinct where they can be
-        return _increasing(st, 1, 4).flatmap(lambda v: st.integers(2, 3).map(
-            lambda per: {"N": v[0], "G": v[1], "C": v[1] * per, "H": v[2], "W": v[3]}))
-    return st.fixed_dictionaries({"N": st.integers(1, 3), "G": st.integers(1, 2), "per": st.integers(1, 2),
-                                  "H": st.integers(1, 3), "W": st.integers(1, 3)}).map(
-        lambda d: {"N": d["N"], "G": d["G"], "C": d["G"] * d["per"], "H": d["H"], "W": d["W"]})
-
-
-def _gn_inputs(dims: dict, rng: np.random.Generator, dtype: str, opts: dict) -> dict:
-    N, G, C, H, W = (dims[k] for k in ("N", "G", "C", "H", "W"))
-    eps, _ = _norm_params(rng)
-    x = rng.normal(size=(N, C, H, W)) * rng.uniform(0.5, 3.0, size=(N, C, 1, 1)) + rng.normal(size=(N, C, 1, 1)) * 2
-    return {**_cast({"x": x, "gamma": rng.normal(size=(1, C, 1, 1)), "beta": rng.normal(size=(1, C, 1, 1)),
-                     "dout": rng.normal(size=(N, C, H, W))}, dtype), "G": G, "eps": eps}
-
-
-def _gn_run(call: Call, a: dict, opts: dict) -> dict:
-    out, cache = _pair(call("spatial_groupnorm_forward", [a["x"], a["gamma"], a["beta"], a["G"], {"eps": a["eps"]}],
-                            keep=(1,)), "spatial_groupnorm_forward", ("out", "cache"))
-    return {"out": _array(out, "spatial_groupnorm_forward", "out"),
-            **_grads(call("spatial_groupnorm_backward", [a["dout"], cache]), "spatial_groupnorm_backward",
-                     ("dx", "dgamma", "dbeta"))}
-
-
-def _gn_expect(a: dict, got: dict, opts: dict) -> dict:
-    x, g, b, dout = (_f64(a[k]) for k in ("x", "gamma", "beta", "dout"))
-    return {"out": norm.groupnorm_forward(x, g, b, a["G"], a["eps"]),
-            **norm.groupnorm_vjp(dout, x, g, b, a["G"], a["eps"])}
 
 
 # dropout ------------------------------------------------------------------------------------------------------
@@ -448,94 +287,6 @@ def _dropout_expect(a: dict, got: dict, opts: dict) -> dict:
             "out_same_seed": out if isinstance(out, np.ndarray) else dropout.forward(x, mask, keep),
             "kept_fraction": np.asarray(float(frac) if within else keep),
             "out_test_mode": x, "dx_test_mode": dout}
-
-
-# convolution ------------------------------------------------------------------------------------------------
-
-def _conv_dims(mode: str) -> Any:
-    st = _strategies()
-    geometry = st.fixed_dictionaries({"stride": st.integers(1, 3), "pad": st.integers(0, 2),
-                                      "Ho": st.integers(1, 3), "Wo": st.integers(1, 3)})
-    if mode == "distinct":
-        sizes = _increasing(st, 1, 5, first_max=2, step_max=1).map(
-            lambda v: {"N": v[0], "C": v[1], "F": v[2], "HH": v[3], "WW": v[4]})
-    else:  # square kernels and square outputs: a transposed kernel has the right shape here
-        sizes = st.fixed_dictionaries({k: st.integers(1, 3) for k in ("N", "C", "F", "HH")}).map(
-            lambda d: {**d, "WW": d["HH"]})
-        geometry = geometry.map(lambda g: {**g, "Wo": g["Ho"]})
-
-    def build(t: tuple) -> dict | None:
-        s, g = t
-        H = (g["Ho"] - 1) * g["stride"] + s["HH"] - 2 * g["pad"]
-        W = (g["Wo"] - 1) * g["stride"] + s["WW"] - 2 * g["pad"]
-        return {**s, **g, "H": H, "W": W}
-
-    return st.tuples(sizes, geometry).map(build).filter(lambda d: d["H"] >= 1 and d["W"] >= 1)
-
-
-def _conv_inputs(dims: dict, rng: np.random.Generator, dtype: str, opts: dict) -> dict:
-    N, C, F, H, W, HH, WW = (dims[k] for k in ("N", "C", "F", "H", "W", "HH", "WW"))
-    return {**_cast({"x": rng.normal(size=(N, C, H, W)), "w": rng.normal(size=(F, C, HH, WW)),
-                     "b": rng.normal(size=F), "dout": rng.normal(size=(N, F, dims["Ho"], dims["Wo"]))}, dtype),
-            "stride": dims["stride"], "pad": dims["pad"]}
-
-
-def _conv_run(call: Call, a: dict, opts: dict) -> dict:
-    param = {"stride": a["stride"], "pad": a["pad"]}
-    out, cache = _pair(call("conv_forward_naive", [a["x"], a["w"], a["b"], param], keep=(1,)), "conv_forward_naive",
-                       ("out", "cache"))
-    return {"out": _array(out, "conv_forward_naive", "out"),
-            **_grads(call("conv_backward_naive", [a["dout"], cache]), "conv_backward_naive", ("dx", "dw", "db"))}
-
-
-def _conv_expect(a: dict, got: dict, opts: dict) -> dict:
-    x, w, b, dout = (_f64(a[k]) for k in ("x", "w", "b", "dout"))
-    return {"out": conv.forward(x, w, b, a["stride"], a["pad"]), **conv.vjp(dout, x, w, b, a["stride"], a["pad"])}
-
-
-# max pooling ------------------------------------------------------------------------------------------------
-
-def _pool_dims(mode: str) -> Any:
-    st = _strategies()
-    geometry = st.fixed_dictionaries({"stride": st.integers(1, 3), "Ho": st.integers(1, 3), "Wo": st.integers(1, 3)})
-    if mode == "distinct":
-        sizes = _increasing(st, 1, 2).flatmap(lambda v: _increasing(st, 1, 2, first_max=2, step_max=1).map(
-            lambda p: {"N": v[0], "C": v[1], "ph": p[0], "pw": p[1]}))
-    else:
-        sizes = st.fixed_dictionaries({k: st.integers(1, 3) for k in ("N", "C", "ph", "pw")})
-    def build(t: tuple, ties: bool) -> dict:
-        s, g = t
-        stride = max(s["ph"], s["pw"], g["stride"]) if ties else g["stride"]  # ties: windows apart
-        return {**s, **g, "stride": stride, "H": (g["Ho"] - 1) * stride + s["ph"],
-                "W": (g["Wo"] - 1) * stride + s["pw"], "kinks": ties}
-
-    return st.tuples(sizes, geometry, st.booleans()).map(lambda t: build(t[:2], t[2]))
-
-
-def _pool_inputs(dims: dict, rng: np.random.Generator, dtype: str, opts: dict) -> dict:
-    N, C, H, W = dims["N"], dims["C"], dims["H"], dims["W"]
-    # a permutation per channel, spaced 0.1 apart with jitter below 0.05: no ties in any window
-    ranks = np.stack([rng.permutation(H * W) for _ in range(N * C)]).reshape(N, C, H, W)
-    x = (ranks * 0.1 + rng.uniform(0, 0.05, size=(N, C, H, W))) * rng.choice([-1.0, 1.0]) + rng.normal()
-    if dims.get("kinks"):
-        x = kinks.place_pool(N, C, H, W, rng)
-    return {**_cast({"x": x, "dout": rng.normal(size=(N, C, dims["Ho"], dims["Wo"]))}, dtype),
-            "ph": dims["ph"], "pw": dims["pw"], "stride": dims["stride"]}
-
-
-def _pool_run(call: Call, a: dict, opts: dict) -> dict:
-    param = {"pool_height": a["ph"], "pool_width": a["pw"], "stride": a["stride"]}
-    out, cache = _pair(call("max_pool_forward_naive", [a["x"], param], keep=(1,)), "max_pool_forward_naive",
-                       ("out", "cache"))
-    return {"out": _array(out, "max_pool_forward_naive", "out"),
-            **_grads(call("max_pool_backward_naive", [a["dout"], cache]), "max_pool_backward_naive", ("dx",))}
-
-
-def _pool_expect(a: dict, got: dict, opts: dict) -> dict:
-    x, dout = _f64(a["x"]), _f64(a["dout"])
-    ref = pool.vjp(dout, x, a["ph"], a["pw"], a["stride"])["dx"]
-    dx, note = kinks.accept_pool(x, dout, a["ph"], a["pw"], a["stride"], got.get("dx"), ref)
-    return {"out": pool.forward(x, a["ph"], a["pw"], a["stride"]), "dx": dx, **({"_note": note} if note else {})}
 
 
 # ---- the table -----------------------------------------------------------------------------------------------
