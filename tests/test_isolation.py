@@ -104,6 +104,15 @@ def report(impl, **kw):
     return json.loads(bytes(run(impl, "where", **kw).value["report"]).decode())
 
 
+def _skip_if_the_worker_stays_root() -> None:
+    """The documented case where root cannot drop privileges: the interpreter sits under a directory
+    other users cannot enter and there is no mount namespace to show it (README: the sandbox)."""
+    with Sandbox(f"{os.path.dirname(__file__)}/implementations/correct.py:torch_style") as sb:
+        info = sb.info
+    if os.geteuid() == 0 and info.get("uid") is None:
+        pytest.skip(f"the worker stays root here: {info.get('notes')}")
+
+
 def test_a_private_empty_directory_and_a_scrubbed_environment(impl, monkeypatch):
     monkeypatch.setenv("CI_DEPLOY_TOKEN", "hunter2")
     monkeypatch.setenv("LANG", "C.UTF-8")
@@ -124,6 +133,7 @@ def test_limits_are_set_before_the_target_is_imported(impl):
 
 @pytest.mark.skipif(not LINUX or os.geteuid() != 0, reason="privileges are dropped only when crosscheck is root")
 def test_as_root_the_worker_is_an_unprivileged_user_with_no_capabilities(impl):
+    _skip_if_the_worker_stays_root()
     r = report(impl)
     assert r["uid"] != 0 and r["groups"] in ([], [r["uid"]]) and int(r["cap_eff"], 16) == 0
 
@@ -233,6 +243,7 @@ def test_with_a_mount_namespace_only_the_private_directory_is_writable(impl, sha
 
 @pytest.mark.skipif(not LINUX, reason="reads /proc")
 def test_a_fork_bomb_is_bounded_and_cleaned_up(impl):
+    _skip_if_the_worker_stays_root()  # root is not bound by RLIMIT_NPROC
     t0 = time.perf_counter()
     r = run(impl, "forks_forever", timeout=20)
     assert int(r.value["n"]) < 100_000 and "error" in r.value
