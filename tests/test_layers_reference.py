@@ -33,7 +33,8 @@ def _agree(family: O.Family, got: dict, a: dict, dtype: str) -> list:
     expected = O.reference_vjp(family, a64)
     groups = (("out",), tuple("d" + k for k in family.wrt))
     expected32 = O.reference_vjp(family, a) if dtype == "float32" else None
-    return [p.describe() for p in compare_parts(expected, got, groups, dtype, expected32) if not p.passed]
+    scales = family.scales(a64) if family.scales else None
+    return [p.describe() for p in compare_parts(expected, got, groups, dtype, expected32, scales) if not p.passed]
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

@@ -12,6 +12,7 @@ layer's output is its scalar loss, and its VJP takes dout = 1).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ class Family:
     vjp: Callable[[dict], dict]  # the reference VJP at a["dout"]: {"d" + name: array}
     analytic: bool  # complex step applies (no comparisons on the input's values)
     loss: bool = False  # the output is a scalar loss; the VJP is its gradient
+    scales: Callable[[dict], dict] | None = None  # size of the terms that cancel in dx (compare_parts)
 
 
 def add_mask(a: dict, rng: np.random.Generator) -> dict:
@@ -72,6 +74,24 @@ FAMILIES: dict[str, Family] = {f.name: f for f in [
            lambda a: norm.groupnorm_forward(a["x"], a["gamma"], a["beta"], a["G"], a["eps"]),
            lambda a: norm.groupnorm_vjp(a["dout"], a["x"], a["gamma"], a["beta"], a["G"], a["eps"]), True),
 ]}
+
+
+def _norm_scales(axes: tuple[int, ...], group: bool = False) -> Callable[[dict], dict]:
+    def scales(a: dict) -> dict:
+        x, g = a["x"], a["gamma"]
+        dxhat = a["dout"] * (g.reshape(1, -1, 1, 1) if x.ndim == 4 and g.ndim == 1 else g)
+        if group:
+            N, C, H, W = x.shape
+            shape = (N, a["G"], C // a["G"], H, W)
+            x, dxhat = x.reshape(shape), dxhat.reshape(shape)
+        return {"dx": norm.dx_terms_norm(dxhat, x, axes, a["eps"])}
+    return scales
+
+
+for _name, _scales in (("batchnorm", _norm_scales((0,))), ("layernorm", _norm_scales((1,))),
+                       ("spatial_batchnorm", _norm_scales((0, 2, 3))),
+                       ("spatial_groupnorm", _norm_scales((2, 3, 4), group=True))):
+    FAMILIES[_name] = dataclasses.replace(FAMILIES[_name], scales=_scales)
 
 
 def reference_vjp(family: Family, a: dict) -> dict:

@@ -81,7 +81,8 @@ def _one(family: Family, oracles: list[str], a: dict, dtype: str, worst: dict | 
                                  "expected": expected, "got": got})
             continue
         got = (torch_vjp if oracle == "torch" else jax_vjp)(family, a)
-        parts = compare_parts(expected, got, groups, dtype, expected32)
+        scales = family.scales(a64) if family.scales else None
+        parts = compare_parts(expected, got, groups, dtype, expected32, scales)
         worst[oracle] = max([worst.get(oracle, 0.0)] + [p.rel_error for p in parts])
         bad = [p for p in parts if not p.passed]
         if bad:

@@ -28,7 +28,7 @@ import numpy as np
 
 __all__ = ["batchnorm_forward", "batchnorm_vjp", "layernorm_forward", "layernorm_vjp",
            "spatial_batchnorm_forward", "spatial_batchnorm_vjp", "groupnorm_forward", "groupnorm_vjp",
-           "running_stats", "normalize", "normalize_vjp"]
+           "running_stats", "normalize", "normalize_vjp", "dx_terms_norm"]
 
 Axes = tuple[int, ...]
 
@@ -56,6 +56,11 @@ def normalize_vjp(dxhat: np.ndarray, x: np.ndarray, axes: Axes, eps: float, *, d
         # d var / d x = 2 (x - mu) / (n - ddof); xhat * std = x - mu
         dx = dx - xhat * (dxhat * xhat).sum(axis=axes, keepdims=True) / (n - ddof)
     return dx / std
+
+
+def dx_terms_norm(dxhat: np.ndarray, x: np.ndarray, axes: Axes, eps: float) -> float:
+    """||dxhat / std||: the size of the terms whose difference is dx (rounding scales with it)."""
+    return float(np.linalg.norm(dxhat / normalize(x, axes, eps)[1]))
 
 
 def _count(x: np.ndarray, axes: Axes) -> int:
