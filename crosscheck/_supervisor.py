@@ -247,6 +247,18 @@ def _sweep_children() -> None:
         time.sleep(0.005)
 
 
+def _remove(base: str, parent_fd: int) -> None:
+    import shutil
+
+    try:
+        if sys.version_info >= (3, 11):
+            shutil.rmtree(os.path.basename(base), dir_fd=parent_fd)
+        else:  # pragma: no cover - no dir_fd: works where the mount is still writable here
+            shutil.rmtree(base)
+    except OSError:
+        pass  # crosscheck removes it too
+
+
 def _mirror(status: int) -> None:
     """Leave the way the worker left: its exit code, or death by its signal."""
     if os.WIFSIGNALED(status):
@@ -295,6 +307,10 @@ def main(argv: list[str]) -> int:
     ctl, info = cfg["ctl_fd"], cfg["info_fd"]
     notes: list[str] = []
     os.set_inheritable(ctl, False)
+    # the sandbox directory's parent, opened before the mount namespace makes it read-only here: the
+    # directory is removed at the end even when crosscheck was killed and cannot do it
+    base = os.path.dirname(cfg["cwd"])
+    base_parent = os.open(os.path.dirname(base), os.O_RDONLY | os.O_DIRECTORY)
     try:
         prctl(PR_SET_CHILD_SUBREAPER, 1)
     except OSError as e:
@@ -374,6 +390,9 @@ def main(argv: list[str]) -> int:
     if cfg.get("uid") is not None and "pid" not in namespaces:  # a namespace died with its first process
         _sweep_uid(cfg["uid"])
     _sweep_children()
+    if "read-only" in namespaces:  # the private directory is a mount point here: rmdir would be EBUSY
+        _libc.umount2(cfg["cwd"].encode(), 2)  # MNT_DETACH
+    _remove(base, base_parent)
     _mirror(signal.SIGKILL if killed or status is None else status)
     return 0
 
