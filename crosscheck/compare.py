@@ -16,7 +16,8 @@ import numpy as np
 
 from .tolerance import TolerancePolicy, policy_for
 
-__all__ = ["ParameterComparison", "Comparison", "compare_gradients", "compare_batched", "batched_rel_errors"]
+__all__ = ["ParameterComparison", "Comparison", "compare_gradients", "compare_batched", "batched_rel_errors",
+           "reference_rounding"]
 
 
 @dataclass
@@ -284,3 +285,12 @@ def compare_batched(expected_stacked: Any, got_stacked: Any, *, dtype: str = "fl
     rel, _ = batched_rel_errors(expected_stacked, got_stacked, policy=policy)
     worst = rel.max(axis=1) if rel.shape[1] else np.zeros(rel.shape[0])
     return worst, worst <= policy.rtol
+
+
+def reference_rounding(expected_stacked: Any, reference32_stacked: Any) -> np.ndarray:
+    """Per draw, the float32 reference's own worst relative error ``e_ref: (D,)``: the NumPy
+    reference computed in float32 on the same inputs, against the float64 ``expected``, by the
+    float32 policy's metric. ``TolerancePolicy.bound(e_ref)`` is what a float32 draw may reach
+    (``crosscheck.tolerance``, "float32, second stage")."""
+    rel, _ = batched_rel_errors(expected_stacked, reference32_stacked, dtype="float32")
+    return rel.max(axis=1) if rel.shape[1] else np.zeros(rel.shape[0])

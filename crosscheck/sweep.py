@@ -4,8 +4,16 @@ One hypothesis example is an architecture (network, convention, batch size, seed
 values are D stacked parameter draws (``crosscheck.draws``), so each backend checks all D
 in one vectorised call (stacked NumPy matmul, torch.func.vmap, jax.jit(vmap)) while the
 float64 recursive route is the verdict behind every draw. The other formula routes and
-the numeric oracles check draw 0. A real disagreement fails the hypothesis example, so
-hypothesis shrinks it to a minimal network before it is reported.
+the numeric oracles check one draw chosen from the example's seed (deterministic, off any
+kink). A real disagreement fails the hypothesis example, so hypothesis shrinks it to a
+minimal network before it is reported.
+
+``cases`` counts (network, draw, backend) comparisons of independent computations only: the
+numpy backend is the verdict route itself (in float32, the same code rounding in float32),
+so it runs but is not counted. torch builds every draw in the user's layout; JAX's padded
+fast path computes in the canonical one, so a deterministic share of examples
+(``backends.jax.native_share``, plus the first example of every layout value) is built
+natively by JAX too. ``coverage.native`` lists, per backend, the conventions met natively.
 
 Not every difference is a bug, and ``crosscheck.triage`` says which is which (kink
 conventions, float32 rounding, TF32-like precision settings), never by loosening a tolerance.
@@ -22,7 +30,7 @@ import numpy as np
 
 from .backends import available_backends, get_backend
 from .case import Case
-from .compare import compare_batched, compare_gradients
+from .compare import compare_batched, compare_gradients, reference_rounding
 from .conventions import Convention
 from .draws import DrawError, Draws, draw
 from .errors import UsageError
@@ -30,7 +38,8 @@ from .network import Network
 from .reference import get_route, recursive, route_names
 from .reference.forward import loss_value
 from .reference.numeric import CS_TOLERANCE, FD_TOLERANCE, OracleNotApplicable, scaled_error
-from .triage import explain
+from .tolerance import policy_for
+from .triage import explain, float32_context
 
 __all__ = ["SweepConfig", "SweepResult", "run_sweep", "parse_shard", "run_from_args", "DEFAULT_DRAWS"]
 
@@ -63,7 +72,7 @@ class SweepConfig:
     batch_sizes: tuple[int, int] = (1, 6)
 
     def command(self) -> str:
-        """The command line that runs this sweep again."""
+        """The command line that runs this sweep again (every option that shapes it)."""
         parts = ["crosscheck sweep", f"--seed {self.seed}", f"--dtype {self.dtype}"]
         if self.backends:
             parts.append(f"--backends {','.join(self.backends)}")
@@ -96,7 +105,7 @@ class SweepConfig:
 class SweepResult:
     config: SweepConfig
     passed: bool = True
-    cases: int = 0  # compared (network, draw, backend) triples
+    cases: int = 0  # compared (network, draw, backend) triples, independent backends only (not numpy)
     draws: int = 0  # (network, parameter draw) pairs
     architectures: int = 0  # distinct networks
     examples: int = 0  # hypothesis examples checked (this shard)
@@ -187,6 +196,8 @@ class _Sweep:
         self.seen_networks: set[str] = set()
         self.cov = {k: set() for k in ("activations", "losses", "batch", "weights", "bias", "params",
                                         "reductions", "targets", "penalties")}
+        self.native: dict[str, set] = {b.name: set() for b in self.backends if b.name != "numpy"}
+        self.native_axes: set[tuple[str, str]] = set()  # (axis, value) JAX has built natively
         self.last_failure: dict | None = None
         self.t0 = time.perf_counter()
         self._last_tick = 0.0
@@ -215,9 +226,9 @@ class _Sweep:
         self.seen_networks.add(net.describe())
         self._cover(net, conv)
         problems: list[dict] = []
-        problems += self._check_routes(net, conv, d64, expected)
+        problems += self._check_routes(net, conv, d64, expected, _route_draw(seed, draws.on_kink))
         for backend in self.backends:
-            problems += self._check_backend(backend, net, conv, draws, d64, expected)
+            problems += self._check_backend(backend, net, conv, draws, d64, expected, seed)
         if self.progress:
             self._tick()
         if problems:
@@ -247,14 +258,15 @@ class _Sweep:
                 key = getattr(conv, axis)
                 cells[key] = max(cells.get(key, 0.0), float(worst))
 
-    def _check_routes(self, net, conv, d64: Draws, expected) -> list[dict]:
-        params0, X0, Y0 = d64.one(0)
-        exp0 = tuple((W[0], None if b is None else b[0]) for W, b in expected)
+    def _check_routes(self, net, conv, d64: Draws, expected, j: int) -> list[dict]:
+        """The other formula routes and the numeric oracles on draw ``j`` (``_route_draw``)."""
+        params0, X0, Y0 = d64.one(j)
+        exp0 = tuple((W[j], None if b is None else b[j]) for W, b in expected)
         problems = []
         for name in self.routes:
             if name == "recursive":
                 continue
-            if name in ("finite_difference", "complex_step") and d64.on_kink[0]:
+            if name in ("finite_difference", "complex_step") and d64.on_kink[j]:
                 continue  # numeric oracles are meaningless exactly on a kink
             try:
                 got = get_route(name)(net, params0, X0, Y0)
@@ -263,7 +275,8 @@ class _Sweep:
                 self.result.skipped_routes[name] = self.result.skipped_routes.get(name, 0) + 1
                 continue
             except Exception as e:  # noqa: BLE001 - a route crashing is a finding
-                problems.append({"who": f"route {name}", "summary": f"raised {type(e).__name__}: {e}"})
+                problems.append({"who": f"route {name}", "draw": j,
+                                 "summary": f"raised {type(e).__name__}: {e}"})
                 continue
             self.result.route_checks += 1
             if name in NUMERIC_TOLERANCE:
@@ -271,59 +284,106 @@ class _Sweep:
                 err = scaled_error(got, exp0, loss_value(net, params0, X0, Y0))
                 self._record(net, conv, "numeric oracles", err)
                 if not err <= NUMERIC_TOLERANCE[name]:
-                    problems.append({"who": f"route {name}", "draw": 0,
+                    problems.append({"who": f"route {name}", "draw": j,
                                      "summary": f"scaled error {err:.2e} > {NUMERIC_TOLERANCE[name]:.0e} "
                                                 "(max |numeric - analytic| / max(1, |L|, max |grad|))"})
                 continue
             cmp = compare_gradients(exp0, got, dtype="float64")
             self._record(net, conv, "formula routes", cmp.worst_rel_error)
             if not cmp.passed:
-                problems.append({"who": f"route {name}", "draw": 0, "summary": cmp.summary(),
+                problems.append({"who": f"route {name}", "draw": j, "summary": cmp.summary(),
                                  "comparison": cmp.to_dict()})
         return problems
 
-    def _check_backend(self, backend, net, conv, draws: Draws, d64: Draws, expected) -> list[dict]:
+    def _native(self, backend, conv: Convention, seed: int) -> bool:
+        """Whether this example builds the user's layout natively in ``backend`` (jax: the
+        native share, or a layout value not yet met natively; torch always; numpy never)."""
+        if backend.name != "jax":
+            return backend.name != "numpy"
+        from .backends.jax import native_share
+
+        axes = {(a, getattr(conv, a)) for a in ("batch", "weights", "bias", "params")}
+        return native_share(seed) or not axes <= self.native_axes
+
+    def _check_backend(self, backend, net, conv, draws: Draws, d64: Draws, expected, seed: int = 0) -> list[dict]:
         cfg = self.config
+        native = self._native(backend, conv, seed)
         try:
-            got = backend.gradients_batched(net, conv, draws.params, draws.X, draws.Y)
+            if backend.name == "jax" and native:
+                got = backend.gradients_batched(net, conv, draws.params, draws.X, draws.Y, mode="native")
+                self.native_axes |= {(a, getattr(conv, a)) for a in ("batch", "weights", "bias", "params")}
+            else:
+                got = backend.gradients_batched(net, conv, draws.params, draws.X, draws.Y)
         except Exception as e:  # noqa: BLE001 - the backend failing is a finding, not a crash
             return [{"who": backend.name, "summary": f"raised {type(e).__name__}: {e}"}]
-        worst, ok = compare_batched(expected, got, dtype=cfg.dtype, device=cfg.device, precision=cfg.precision)
-        self.result.cases += draws.count
+        policy = policy_for(cfg.dtype, cfg.device, cfg.precision)
+        worst, ok = compare_batched(expected, got, policy=policy)
+        if backend.name != "numpy":  # the verdict route compared with itself is no case
+            self.result.cases += draws.count
+            if native:
+                self.native[backend.name].add(conv.describe())
         self._record(net, conv, backend.name, float(np.max(worst)))
         problems = []
-        # torch's gradients_batched builds every draw in the convention's own layout (rows,
-        # in_out, augmented, dict ...), so layout bugs surface as they would in users' code;
-        # JAX's fast path is canonical and padded (backends/padded.py), and its one-case path,
-        # used below for every disagreement, is native in the convention.
-        for d in map(int, np.flatnonzero(~ok)):
+        bad = np.flatnonzero(~ok)
+        # float32: past rtol, a draw may reach 10x the reference's own float32 error (tolerance.py)
+        e_ref = reference_rounding(expected, recursive.gradients(net, draws.params, draws.X, draws.Y)) \
+            if bad.size and cfg.dtype == "float32" else None
+        # JAX's padded fast path is canonical; its one-case path, used below for every
+        # disagreement, builds the convention natively, as torch's paths always do.
+        for d in map(int, bad):
             case, case64 = Case(net, conv, *draws.one(d)), Case(net, conv, *d64.one(d))
             exp_d = tuple((W[d], None if b is None else b[d]) for W, b in expected)
             got_d = tuple((W[d], None if b is None else b[d]) for W, b in got)
+            finding = explain(backend, case, case64, exp_d, on_kink=bool(draws.on_kink[d]),
+                              strict_kinks=cfg.strict_kinks, device=cfg.device, precision=cfg.precision,
+                              got=got_d, reference_error=None if e_ref is None else float(e_ref[d]))
+            if finding is not None:
+                self._note(finding)
+                continue
+            problems.append(self._problem(backend, net, conv, case, d64, d, exp_d, float(worst[d]),
+                                          None if e_ref is None else float(e_ref[d])))
+            break
+        return problems
 
-            def recompute64(d=d):  # the same vectorised path, one draw, in float64 (no new compile)
+    def _problem(self, backend, net, conv, case: Case, d64: Draws, d: int, exp_d, worst_d: float,
+                 e_ref: float | None) -> dict:
+        """The failure record of draw ``d``, judged again through the backend's one-case path."""
+        cfg = self.config
+        policy = policy_for(cfg.dtype, cfg.device, cfg.precision)
+        cmp = compare_gradients(exp_d, backend.gradients(case), policy=policy)
+        bound = policy.rtol if e_ref is None else float(policy.bound(e_ref))
+        if cmp.worst_rel_error > bound or cmp.failures() and any(p.reason != "value" for p in cmp.failures()):
+            summary = cmp.summary()
+        else:
+            summary = (f"its vectorised call is off by a relative {worst_d:.2e} on draw {d} while "
+                       "its one-case call agrees: a bug in the batched path")
+        problem = {"who": backend.name, "draw": d, "summary": summary, "comparison": cmp.to_dict(),
+                   "other": "numpy reference (recursive, float64)"}
+        if e_ref is not None:
+            def recompute64():  # the same vectorised path, one draw, in float64 (no new compile)
                 one = tuple((W[d:d + 1], None if b is None else b[d:d + 1]) for W, b in d64.params)
                 Y1 = None if d64.Y is None else d64.Y[d:d + 1]
                 g = backend.gradients_batched(net, conv, one, d64.X[d:d + 1], Y1)
                 return tuple((W[0], None if b is None else b[0]) for W, b in g)
 
-            finding = explain(backend, case, case64, exp_d, on_kink=bool(draws.on_kink[d]),
-                              strict_kinks=cfg.strict_kinks, device=cfg.device, precision=cfg.precision,
-                              got=got_d, recompute64=recompute64)
-            if finding is not None:
-                self._note(finding)
-            else:
-                cmp = compare_gradients(exp_d, backend.gradients(case), dtype=cfg.dtype,
-                                        device=cfg.device, precision=cfg.precision)
-                summary = cmp.summary() if not cmp.passed else (
-                    f"its vectorised call is off by a relative {float(worst[d]):.2e} on draw {int(d)} while "
-                    "its one-case call agrees: a bug in the batched path")
-                problems.append({"who": backend.name, "draw": int(d), "summary": summary,
-                                 "comparison": cmp.to_dict(), "other": "numpy reference (recursive, float64)"})
-                break
-        return problems
+            context = float32_context(backend, exp_d, recompute64, device=cfg.device, precision=cfg.precision)
+            problem["float32"] = {"reference_error": e_ref, "bound": bound, "context": context}
+            problem["summary"] += (f"; the float32 reference's own error here is {e_ref:.1e}, so float32 "
+                                   f"rounding explains at most {bound:.1e}; {context}")
+        return problem
 
     def _note(self, note: dict) -> None:
+        if note["kind"] == "float32_rounding":  # one note per backend: how many, how large, where worst
+            old = next((n for n in self.result.notes if n["kind"] == note["kind"]
+                        and n["backend"] == note["backend"]), None)
+            if old is None:
+                self.result.notes.append({**note, "count": 1})
+            else:
+                count = old["count"] + 1
+                if note["size"] > old["size"]:
+                    old.update(note)
+                old["count"] = count
+            return
         key = (note["kind"], note["backend"], note["detail"])
         if all((n["kind"], n["backend"], n["detail"]) != key for n in self.result.notes):
             self.result.notes.append(note)
@@ -385,13 +445,22 @@ class _Sweep:
         replay = {k: f[k] for k in ("network", "convention", "batch_size", "seed", "draws", "dtype", "kinks")
                   if k in f}
         backends = sorted({p["who"].split(" ")[0] for p in f.get("problems", []) if not p["who"].startswith("route")})
+        # the replay spec carries dtype, kinks and draws; the flags carry every other option the
+        # verdict depends on, so the command fails when run as printed
         cmd = f"crosscheck sweep --replay '{json.dumps(replay, separators=(',', ':'))}'"
+        cfg = self.config
         if backends:
             cmd += f" --backends {','.join(backends)}"
-        if self.config.device != "cpu":
-            cmd += f" --device {self.config.device}"
-        if self.config.precision != "default":
-            cmd += f" --precision {self.config.precision}"
+        else:  # only routes failed: no backend is needed to reproduce it
+            cmd += " --backends numpy"
+        if cfg.routes:
+            cmd += f" --routes {','.join(cfg.routes)}"
+        if cfg.device != "cpu":
+            cmd += f" --device {cfg.device}"
+        if cfg.precision != "default":
+            cmd += f" --precision {cfg.precision}"
+        if cfg.strict_kinks:
+            cmd += " --strict-kinks"
         f["reproduce"] = cmd
         f["minimal_case"] = self._minimal_case(f)
         return f
@@ -414,9 +483,18 @@ class _Sweep:
             "routes": list(self.routes),
             "backends": [b.name for b in self.backends],
             **{k: sorted(v) for k, v in self.cov.items()},
+            "native": {name: sorted(v) for name, v in self.native.items()},
         }
         r.environment = _environment(self.backends, self.config)
         return r
+
+
+def _route_draw(seed: int, on_kink: np.ndarray) -> int:
+    """The draw the other routes and the numeric oracles check: chosen from the example's seed
+    (deterministic, so a replay checks the same one), among the draws off every kink."""
+    off = np.flatnonzero(~np.asarray(on_kink))
+    pool = off if off.size else np.arange(len(on_kink))
+    return int(pool[np.random.default_rng([int(seed), 0x5EED]).integers(pool.size)])
 
 
 def _environment(backends, config: SweepConfig) -> dict:
@@ -449,66 +527,14 @@ def replay(config: SweepConfig, spec: dict) -> SweepResult:
     return sweep._finish()
 
 
-def _split(text: str | None) -> tuple[str, ...] | None:
-    if text is None:
-        return None
-    items = tuple(t.strip() for t in text.split(",") if t.strip())
-    if not items:
-        raise UsageError("an empty list was given")
-    return items
-
-
 def config_from_args(args) -> SweepConfig:
-    from .activations import get_activation
-    from .losses import get_loss
+    from .sweep_args import config_from_args as parse
 
-    acts = _split(args.activations)
-    losses = _split(args.losses)
-    try:
-        for a in acts or ():
-            get_activation(a)
-        for loss in losses or ():
-            get_loss(loss)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
-    if args.device == "cuda" and args.dtype == "float64" and args.precision != "default":
-        pass  # precision only affects float32; accepted for symmetry
-    return SweepConfig(
-        backends=_split(args.backends), routes=_split(args.routes), dtype=args.dtype, device=args.device,
-        precision=args.precision, examples=args.examples, draws=args.draws, seed=args.seed,
-        profile=args.profile, kinks=args.kinks, strict_kinks=args.strict_kinks,
-        shard=parse_shard(args.shard) if args.shard else None, activations=acts, losses=losses,
-    )
+    return parse(args)
 
 
 def run_from_args(args) -> int:
-    import os
+    """``crosscheck sweep``: arguments, limits and --replay live in ``crosscheck.sweep_args``."""
+    from .sweep_args import run_from_args as run
 
-    from .output import require_writable
-    from .report import print_sweep, write_json
-
-    require_writable(args.json, "--json")  # before any work: exit 2, not a traceback after the sweep
-    config = config_from_args(args)
-    show_progress = (not args.no_progress and sys.stderr.isatty() and not os.environ.get("CI"))
-    if args.replay:
-        text = args.replay
-        if not text.lstrip().startswith("{"):
-            try:
-                with open(text) as fh:
-                    text = fh.read()
-            except OSError as e:
-                raise UsageError(f"cannot read --replay file: {e}") from None
-        try:
-            spec = json.loads(text)
-            if "failures" in spec:  # a whole JSON report: take its first failure
-                spec = spec["failures"][0]
-            result = replay(config, spec)
-        except (KeyError, ValueError, TypeError, IndexError) as e:
-            raise UsageError(f"--replay needs a failure's JSON (network, convention, batch_size, seed): {e}") \
-                from None
-    else:
-        result = run_sweep(config, progress=show_progress)
-    print_sweep(result, file=sys.stderr if args.json == "-" else None)  # with --json -, stdout is JSON alone
-    if args.json:
-        write_json(result.to_dict(), args.json)
-    return 0 if result.passed else 1
+    return run(args)

@@ -25,7 +25,7 @@ in float32, 1e-5 for e = 1e-8 in float64. Below that the planted error is smalle
 float32 (float64) rounding of the whole gradient, and no comparison of the two arrays can
 tell them apart; ``benchmarks/false_failures.py`` counts those cases apart.
 
-The numbers (MEASURED.md and ``benchmarks/false_failures.py``)
+The numbers (docs/measurements.md, ``benchmarks/false_failures.py``)
 --------------------------------------------------------------
 float64: ``rtol = 1e-9``, ``FLOOR = 1e-4``
     torch and JAX agree with NumPy backprop to <= 3.6e-15 absolute on O(1) gradients;
@@ -36,27 +36,48 @@ float64: ``rtol = 1e-9``, ``FLOOR = 1e-4``
     200,000. 1e-9 sits 8x above it and 10x below the 1e-8 mistake the policy must catch.
     rtol * FLOOR = 1e-13 of the whole gradient (~1000 eps64) is the noise allowed in a tiny one.
 float32 (against a float64 reference on the same float32-rounded inputs): ``rtol = 2e-4``,
-``FLOOR = 1e-3``, and a float64 re-check
+``FLOOR = 1e-3``, and a second stage bounded by the float32 reference
     Normwise relative error over 20,000 torch nets: median 1.1e-7, p99.99 1.3e-5, max 6.1e-5;
     per parameter with the floor, p99.99 1.3e-5 to 1.5e-5 over 200,000 draws. 2e-4 sits above
     that tail and 5x below the 1e-3 mistake the policy must catch. rtol * FLOOR = 2e-7 of the
     whole gradient (~3 eps32) is the noise allowed in a tiny parameter gradient.
-    The same saturation tail is far worse in float32: a gelu or gelu_tanh output neuron at
-    z ~ -4.5 has sigma' ~ 3e-5 computed as 0.5 (1 + tanh(...)) with absolute error ~eps32, a
-    relative error of 1e-3 to 1e-2 in every parameter behind it; sin near pi/2 does the same.
-    No fixed rtol separates that from a 1e-3 mistake, so the float32 policy has a second stage
-    (the issue's "re-checked in float64"): a draw over rtol is recomputed by the same
-    implementation in float64 on the same inputs and judged by the float64 policy. Rounding
-    disappears there, a real mistake does not. Only a draw failing both stages is a failure;
-    one failing only in float32 is reported as float32 precision, not as a gradient bug.
-    ``crosscheck.sweep`` runs that second stage.
+    Past rtol a float32 draw gets one more chance, bounded by the reference's own float32
+    rounding (the second stage below). Only a draw over that bound fails.
+float32, second stage: the reference's own float32 rounding bounds the excuse
+    A correct float32 implementation and the NumPy reference computed in float32 on the same
+    (float32) inputs evaluate the same formulas with float32 operations. First-order rounding
+    analysis bounds each one's error by the same sum of (condition of the gradient with respect
+    to each intermediate) x (that operation's relative error); only the per-operation errors
+    differ: NumPy's are ~1 ulp, vectorised float32 kernels (XLA's tanh and expm1, torch's gelu)
+    a few ulp, and a different summation order moves them around. So where a network amplifies
+    float32 rounding (a derivative that is a small difference of O(1) values, sin near pi/2, a
+    gelu output deep in its tail), the reference shows it too, by a comparable amount:
+
+        e_ref(d) = max_p rel_p(ref32(d), ref64(d))      (same metric, same floor as stage 1)
+        draw d passes  iff  max_p rel_p(got(d), ref64(d)) <= max(rtol, ROUNDING_FACTOR * e_ref(d))
+
+    with ``ROUNDING_FACTOR = 10``: a few ulp per kernel instead of NumPy's one, times ~2.5 for
+    the luck of a reference whose errors happened to cancel. The draw's worst parameter, not
+    each parameter's own, is the reference's estimate: one parameter of a single entry can
+    cancel its rounding by chance, the worst of a draw cannot. Anything larger fails, even
+    where the backend's float64 recomputation agrees: that is exactly a float32-only kernel
+    regression (or a precision setting such as TF32), and the failure says so (triage.py).
+    A 1e-3 mistake is excused only in a draw whose float32 reference is itself off by 1e-4,
+    and a relative 1e-2 (or a sign flip) only where it is off by 1e-3.
+    Measured (docs/measurements.md): in the sweep's draws (saturated tails redrawn, draws.py)
+    no correct torch or JAX draw exceeds rtol at all; with weights x3 and saturation allowed,
+    where float32 does go wrong, the draws over rtol exceed 10 x e_ref only where a library's
+    float32 kernel loses the whole derivative (torch's and XLA's gelu, XLA's tanh and elu in
+    their far tails, |sigma'| < 1e-3), which the reference, rounding once per operation, does
+    not: a float32 difference that large is reported, not excused.
 float32 on a GPU at TF32-like matmul precision
     TF32 keeps a 10-bit mantissa: the 4-layer 512-wide H100 measurement gave 7e-4 relative
     error (JAX default, torch with ``allow_tf32=True``) against 5e-7 at "highest". The policy
     is NOT loosened for it: a loose tolerance would hide real 1e-3 mistakes. Instead a float32
     GPU failure at a precision other than "highest" is flagged ``"precision"`` so the report
     names the setting and its one-line fix (``crosscheck.environment.precision_advice``), and
-    the float64 re-check tells rounding from a real difference.
+    the float32 reference does not show it (it is computed on the CPU), so it fails; the
+    failure names the setting and says the float64 recomputation agrees.
 """
 
 from __future__ import annotations
@@ -65,7 +86,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-__all__ = ["TolerancePolicy", "policy_for", "DTYPES", "PRECISIONS", "DEVICES", "FLOOR"]
+__all__ = ["TolerancePolicy", "policy_for", "DTYPES", "PRECISIONS", "DEVICES", "FLOOR", "ROUNDING_FACTOR"]
 
 DTYPES = ("float64", "float32")
 DEVICES = ("cpu", "cuda")
@@ -78,12 +99,16 @@ FLOOR = {"float64": 1e-4, "float32": 1e-3}
 
 _RTOL = {"float64": 1e-9, "float32": 2e-4}
 
+# A float32 draw over rtol passes only within this factor of the float32 reference's own
+# rounding error on the same inputs (the module docstring: "float32, second stage").
+ROUNDING_FACTOR = 10.0
+
 _REASONS = {
     "float64": "float64: per-parameter p99.99 3.5e-14, worst 1.25e-10 (a saturated gelu output) over "
                "200,000 draws; 1e-9 catches a 1e-8 mistake with 10x margin",
     "float32": "float32 vs a float64 reference: per-parameter p99.99 ~1.5e-5 over 200,000 draws; 2e-4 "
-               "catches a 1e-3 mistake with 5x margin; a draw over it is re-checked in float64 "
-               "(saturated or stationary activations round far worse in float32)",
+               "catches a 1e-3 mistake with 5x margin; a draw over it passes only within 10x the "
+               "float32 reference's own rounding on the same inputs",
 }
 
 
@@ -109,6 +134,14 @@ class TolerancePolicy:
     def absolute_floor(self) -> float:
         """Below this everything is zero: keeps 0/0 out when the whole gradient vanishes."""
         return float(np.sqrt(np.finfo(np.dtype(self.dtype)).tiny))
+
+    def bound(self, reference_error: float | np.ndarray) -> float | np.ndarray:
+        """The largest relative error a draw may have, given ``reference_error``, the float32
+        reference's own worst relative error on that draw (float32 only; float64 has no second
+        stage and returns ``rtol``)."""
+        if self.dtype != "float32":
+            return self.rtol
+        return np.maximum(self.rtol, ROUNDING_FACTOR * np.asarray(reference_error, dtype=float))
 
     def to_dict(self) -> dict:
         d = asdict(self)

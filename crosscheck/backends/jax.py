@@ -25,7 +25,11 @@ size or draw count compiles once and then hits. ``jit=False`` runs jax.grad eage
   (the padded arithmetic, ~10x the native per draw, would then cost more than a compile) and
   for anything larger. Measured in benchmarks/bench_sweep.py and bench_batched.py.
 
-The per-case ``gradients(case)`` is always native, in the case's own convention.
+The per-case ``gradients(case)`` is always native, in the case's own convention. So that a
+sweep still meets JAX building each user layout natively, ``gradients_batched(..., mode=
+"native")`` overrides the mode for one call, and ``native_share(seed)`` picks a deterministic
+``1 / NATIVE_SHARE`` of examples by their seed (``crosscheck.sweep`` adds the first example of
+every layout value it has not yet seen natively).
 ``CROSSCHECK_JAX_MODE=native|padded|auto`` sets the mode where the caller passes none (as
 ``crosscheck sweep`` does).
 
@@ -61,7 +65,7 @@ from .base import (
 )
 
 __all__ = ["JaxBackend", "jax_settings", "scoped", "MODES", "AUTO_NATIVE_DRAWS", "AUTO_NATIVE_REPEATS",
-           "enable_persistent_cache"]
+           "enable_persistent_cache", "native_share", "NATIVE_SHARE"]
 
 _CACHE_SIZE = 256
 MODES = ("auto", "padded", "native")
@@ -71,8 +75,18 @@ AUTO_NATIVE_DRAWS = 4096
 # ... and for an architecture met this often (a compile then costs about as much as the
 # padded calls it saves: ~1 ms each at 16 draws)
 AUTO_NATIVE_REPEATS = 8
+# a sweep builds the user's layout natively on 1 in NATIVE_SHARE examples (by seed), beside the
+# first example of each layout value: one compile each (0.13-0.3 s), so a 100-example sweep
+# spends ~1-3 s more and every batch/weights/bias/params value meets jax.grad in its own layout
+NATIVE_SHARE = 16
 CACHE_ENV = "CROSSCHECK_JAX_CACHE"
 MODE_ENV = "CROSSCHECK_JAX_MODE"  # the default mode where none is passed (the sweep passes none)
+
+
+def native_share(seed: int) -> bool:
+    """Whether the example with this hypothesis ``seed`` is in the native share (deterministic:
+    a multiplicative hash, so consecutive seeds spread evenly)."""
+    return (int(seed) * 2654435761) % (1 << 32) % NATIVE_SHARE == 0
 
 
 def _jax():
@@ -239,15 +253,18 @@ class JaxBackend(Backend):
         return self._run(case.network, case.convention, params, X, Y, batched=False)
 
     def gradients_batched(self, network: Network, convention: Convention | None, params: Any,
-                          X: np.ndarray, Y: np.ndarray | None) -> Gradients:
+                          X: np.ndarray, Y: np.ndarray | None, *, mode: str | None = None) -> Gradients:
         """jit(vmap(grad)) over the leading draw axis.
 
         Native mode builds the network in ``convention``'s layout (canonical if None); padded
-        mode computes in the canonical layout, whatever ``convention`` says (module docstring)."""
+        mode computes in the canonical layout, whatever ``convention`` says (module docstring).
+        ``mode="native"`` forces the native build for this call (a sweep's native share)."""
+        if mode not in (None, "native"):
+            raise UsageError(f"jax backend: a call's mode may only be forced to 'native'; got {mode!r}")
         conv = convention or canonical_for(network)
         conv.check_network(network)
         D = check_batched(network, params, X, Y)
-        if self.batched_mode(network, X.shape[2], D, conv, X.dtype, Y is not None) == "padded":
+        if mode is None and self.batched_mode(network, X.shape[2], D, conv, X.dtype, Y is not None) == "padded":
             self.calls["padded"] += 1
             key = self._key(network, conv, X.dtype, Y is not None, True)
             self._padded_uses[key] = self._padded_uses.pop(key, 0) + 1
