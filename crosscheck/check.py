@@ -6,6 +6,11 @@ back are validated, compared with the float64 reference (``crosscheck.compare``)
 this process. On a difference hypothesis shrinks to a minimal case (dimensions kept
 distinct, so a transpose stays visible) and ``crosscheck.diagnose`` names the mistake.
 
+One kink policy with ``sweep``: a difference that exists only where a pre-activation sits
+exactly on a kink, and that another subgradient explains (relu'(0) = 1 instead of 0), is a
+note and the check passes (``crosscheck.triage.kink_note``); ``strict_kinks`` makes it a
+failure, diagnosed ``kink_convention``.
+
 Exit codes: 0 every example matched; 1 wrong gradients (diagnosed); 2 usage error;
 3 the implementation failed to run (raised, timed out, crashed, exited, ran out of memory,
 or returned something other than the declared container of finite numeric arrays).
@@ -71,6 +76,8 @@ class CheckReport:
     note: str = ""
     environment: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    kink_notes: list = field(default_factory=list)  # kink-convention differences that were not failures
+    strict_kinks: bool = False
 
     @property
     def exit_code(self) -> int:
@@ -107,6 +114,8 @@ class CheckReport:
             "note": self.note,
             "coverage": self.coverage,
             "notes": self.notes,
+            "kink_notes": self.kink_notes,
+            "strict_kinks": self.strict_kinks,
             "elapsed_s": round(self.elapsed, 3),
             "environment": self.environment,
         }
@@ -125,6 +134,8 @@ class CheckReport:
                 lines.append("  covered: " + "; ".join(f"{k} {', '.join(map(str, v))}" for k, v in cov.items()
                                                       if v))
             lines += [f"  note: {n}" for n in self.notes]
+            lines += [f"  note [{k['kind']}] on {k['network']}: {k['detail']} (not a failure; --strict-kinks makes "
+                      "it one)" for k in self.kink_notes]
             if self.output.strip():
                 lines.append("implementation output on the last example (trimmed):")
                 lines += _quoted(trim_output(self.output, 600))
@@ -205,6 +216,22 @@ class _Outcome:
     output: str
     extras: list = field(default_factory=list)  # extras.ExtraCheck per dA{l} entry
     ignored: list = field(default_factory=list)  # other extra keys
+    kink: dict | None = None  # the kink note when a kink convention explained the difference
+
+
+def _kink_explained(case: Case, got_canonical: Any, dtype: str, who: str) -> dict | None:
+    """The kink note when ``case`` has a pre-activation exactly on a kink and another
+    subgradient there explains ``got`` (``triage.kink_note``, the sweep's test); else None."""
+    from .draws import on_kink
+    from .reference.forward import forward
+    from .triage import kink_note
+
+    case64 = case.astype("float64")
+    stacked = tuple((W[None], None if b is None else b[None]) for W, b in case64.params)
+    Z, _ = forward(case.network, stacked, case64.X[None])
+    if not bool(on_kink(case.network, Z)[0]):
+        return None
+    return kink_note(who, case64, got_canonical, dtype=dtype)
 
 
 def _reference(case: Case) -> tuple:
@@ -215,8 +242,8 @@ def _reference(case: Case) -> tuple:
 
 
 # not on the check's path (other jobs, frameworks, pytest): the rest of the package is pre-imported
-_NOT_PREIMPORTED = {"backends", "audit", "grade", "layers", "sweep", "triage", "pytest_plugin", "cli", "__main__",
-                    "testing", "environment", "layout"}
+_NOT_PREIMPORTED = {"backends", "audit", "grade", "layers", "sweep", "sweep_args", "pytest_plugin", "cli",
+                    "__main__", "testing", "environment", "layout"}
 
 
 def _preimport(plot: bool) -> None:
@@ -238,7 +265,7 @@ def _preimport(plot: bool) -> None:
         require_matplotlib()
 
 
-def _evaluate(sandbox: Sandbox, case: Case, dtype: str) -> _Outcome:
+def _evaluate(sandbox: Sandbox, case: Case, dtype: str, strict_kinks: bool = False) -> _Outcome:
     from .compare import compare_gradients
 
     params, X, Y = case.user_inputs()
@@ -256,17 +283,21 @@ def _evaluate(sandbox: Sandbox, case: Case, dtype: str) -> _Outcome:
         raise ImplementationError(f"the implementation returned something other than the declared gradients "
                                   f"({case.convention.describe()}): {e}", kind="bad_output",
                                   output=result.output) from None
-    comparison = None
+    comparison = kink = None
     passed = all(got[p].shape == expected[p].shape for p in expected)
     if passed:
         got_canonical = case.convention.params_from_user(value, case.network, gradient=True)
         comparison = compare_gradients(expected_canonical, got_canonical, dtype=dtype)
         passed = comparison.passed
+        if not passed and not strict_kinks and not result.mutated:
+            kink = _kink_explained(case, got_canonical, dtype, sandbox.target.display)
+            passed = kink is not None
     extras = check_extras(case, activations, dtype=dtype)
     for c in extras:
         expected[c.key], got[c.key] = c.expected, c.got
     passed = passed and all(c.passed for c in extras) and not result.mutated
-    return _Outcome(case, passed, value, expected, got, comparison, result.mutated, result.output, extras, ignored)
+    return _Outcome(case, passed, value, expected, got, comparison, result.mutated, result.output, extras, ignored,
+                    kink)
 
 
 def _note_extras(state: dict, outcome: _Outcome) -> None:
@@ -348,7 +379,7 @@ def _environment(profile: str, max_examples: int) -> dict:
 
 
 def _reproduce(target: Target, options: CheckOptions, *, preset: str | None, seed: int, examples: int, dtype: str,
-               timeout: float, memory: int | None, forbid: tuple[str, ...] = ()) -> str:
+               timeout: float, memory: int | None, forbid: tuple[str, ...] = (), strict_kinks: bool = False) -> str:
     flags = options.cli_flags()
     if preset in PRESETS:  # the preset, and only what was changed from it
         base = PRESETS[preset].options
@@ -363,13 +394,15 @@ def _reproduce(target: Target, options: CheckOptions, *, preset: str | None, see
         argv += ["--memory", str(memory)]
     if forbid:
         argv += ["--forbid-import", ",".join(forbid)]
+    if strict_kinks:  # without it a kink-only difference passes: the command must fail as this run did
+        argv += ["--strict-kinks"]
     return shlex.join(argv)
 
 
 def run_check(fn_or_target: Any, options: CheckOptions, *, preset: str | None = None, examples: int | None = None,
               seed: int = 0, timeout: float = 10.0, memory: int | None = 1024, dtype: str = "float64",
               profile: str | None = None, forbid_imports: Any = None, isolation: str = "auto",
-              plot: bool = False) -> CheckReport:
+              plot: bool = False, strict_kinks: bool = False) -> CheckReport:
     """Run the check and return its report (verdict pass, fail or error); raises ``UsageError``."""
     from hypothesis import HealthCheck, settings
 
@@ -380,6 +413,8 @@ def run_check(fn_or_target: Any, options: CheckOptions, *, preset: str | None = 
                          "test runs a check when imported; put that call under `if __name__ == '__main__':`")
     if dtype not in ("float64", "float32"):
         raise UsageError(f"dtype must be float64 or float32, got {dtype!r}")
+    if not isinstance(strict_kinks, bool):
+        raise UsageError(f"strict_kinks must be True or False, got {strict_kinks!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise UsageError(f"seed must be an integer >= 0, got {seed!r}")
     if examples is not None and (isinstance(examples, bool) or not isinstance(examples, int) or examples < 1):
@@ -397,8 +432,9 @@ def run_check(fn_or_target: Any, options: CheckOptions, *, preset: str | None = 
     report = CheckReport("pass", target.display, options, 0, seed, dtype, profile_name, max_examples, 0.0,
                          reproduce=_reproduce(target, options, preset=preset, seed=seed, examples=max_examples,
                                               dtype=dtype,
-                                              timeout=timeout, memory=memory, forbid=forbid),
-                         environment=_environment(profile_name, max_examples))
+                                              timeout=timeout, memory=memory, forbid=forbid,
+                                              strict_kinks=strict_kinks),
+                         environment=_environment(profile_name, max_examples), strict_kinks=strict_kinks)
     _preimport(plot)
     sandbox = Sandbox(target, timeout=timeout, memory=memory, forbid_imports=forbid, isolation=isolation)
     try:
@@ -417,7 +453,7 @@ def run_check(fn_or_target: Any, options: CheckOptions, *, preset: str | None = 
             if n < 1 or report.verdict == "error" or state["failure"] is not None:
                 break
             _run_phase(sandbox, state, report, settings(hsettings, max_examples=n), seed,
-                       _strategy(options, sandbox.accepts_spec, dtype, coincident), dtype)
+                       _strategy(options, sandbox.accepts_spec, dtype, coincident), dtype, strict_kinks)
         report.examples = state["examples"]
         report.output = report.output or state.get("last_output", "")
         report.coverage = {k: sorted(v) for k, v in state["coverage"].items()}
@@ -439,12 +475,13 @@ def run_check(fn_or_target: Any, options: CheckOptions, *, preset: str | None = 
             extra = extra_diagnoses(failure.extras, failure.comparison, failure.mutated)
             report.diagnosis = extra or (first + rest)
         report.notes = sorted(state.get("notes", set()))
+        report.kink_notes = state.get("kink_notes", [])
     report.elapsed = time.perf_counter() - t0
     return report
 
 
 def _run_phase(sandbox: Sandbox, state: dict, report: CheckReport, hsettings: Any, seed: int, strategy: Any,
-               dtype: str) -> None:
+               dtype: str, strict_kinks: bool = False) -> None:
     """One hypothesis run over ``strategy``; a mismatch lands in ``state``, a failure to run in ``report``."""
     from hypothesis import given
     from hypothesis import seed as hseed
@@ -458,13 +495,17 @@ def _run_phase(sandbox: Sandbox, state: dict, report: CheckReport, hsettings: An
         if state["failure"] is None:
             state["examples"] += 1
         try:
-            outcome = _evaluate(sandbox, case, dtype)
+            outcome = _evaluate(sandbox, case, dtype, strict_kinks)
         except ImplementationError as e:
             if state["failure"] is None:
                 raise _Abort(e, case) from None
             return  # while shrinking a mismatch: a case it cannot run is not a smaller mismatch
         state["last_output"] = outcome.output
         _note_extras(state, outcome)
+        if outcome.kink is not None and state["failure"] is None:
+            kinks = state.setdefault("kink_notes", [])
+            if all(k["detail"] != outcome.kink["detail"] for k in kinks):
+                kinks.append(outcome.kink)
         _cover(state["coverage"], case)
         if not outcome.passed:
             state["failure"] = outcome
@@ -563,7 +604,7 @@ def check_implementation(fn_or_target: Any, *, preset: str | None = None, batch:
                          memory: int | None = 1024, dtype: str = "float64", profile: str | None = None,
                          json: str | None = None, plot: str | None = None, api: str | None = None,
                          layers: Any = None, dropout_p: str = "keep", forbid_imports: Any = None,
-                         isolation: str = "auto") -> Any:
+                         isolation: str = "auto", strict_kinks: bool = False) -> Any:
     """Check ``fn(params, X, Y) -> gradients`` (a module-level function or a TARGET string)
     against the reference; the options are those of ``crosscheck check``.
 
@@ -574,7 +615,9 @@ def check_implementation(fn_or_target: Any, *, preset: str | None = None, batch:
     ``$CROSSCHECK_PROFILE`` (``crosscheck.profiles``). ``forbid_imports`` (module names, or
     ``"torch,jax"``) are refused in the sandbox for the whole run (an ``ImplementationError`` of kind
     ``forbidden``); None means the pytest plugin's ``--crosscheck-forbid-import``, else nothing.
-    ``isolation``: ``auto`` (bubblewrap where installed), ``bwrap`` or ``process``.
+    ``isolation``: ``auto`` (bubblewrap where installed), ``bwrap`` or ``process``. A difference
+    only exactly at a kink that another subgradient explains is a note in ``report.kink_notes``,
+    unless ``strict_kinks``.
 
     With ``api="cs231n"`` the target is a module of layer functions (``layers.py``, or
     ``layers.py:batchnorm_backward`` for one layer) checked by ``crosscheck.layers.check_layers``
@@ -594,7 +637,7 @@ def check_implementation(fn_or_target: Any, *, preset: str | None = None, batch:
     _require_outputs(json, plot)
     report = run_check(fn_or_target, options, examples=examples, seed=seed, timeout=timeout, memory=memory,
                        dtype=dtype, profile=profile, preset=preset, forbid_imports=forbid_imports,
-                       isolation=isolation, plot=bool(plot))
+                       isolation=isolation, plot=bool(plot), strict_kinks=strict_kinks)
     _write_outputs(report, json, plot)
     if report.verdict == "fail":
         raise GradientMismatch(report.summary(), report)
@@ -624,7 +667,8 @@ def run_from_args(args: Any) -> int:
     _require_outputs(args.json, args.plot)
     report = run_check(args.target, options, examples=args.examples, seed=args.seed, timeout=args.timeout,
                        memory=args.memory, dtype=args.dtype, profile=args.profile, preset=args.preset,
-                       forbid_imports=args.forbid_import or (), isolation=args.isolation, plot=bool(args.plot))
+                       forbid_imports=args.forbid_import or (), isolation=args.isolation, plot=bool(args.plot),
+                       strict_kinks=getattr(args, "strict_kinks", False))
     # with --json -, stdout carries the JSON alone
     print(report.summary(), file=sys.stderr if args.json == "-" else sys.stdout)
     if args.plot and report.case is None:

@@ -28,7 +28,7 @@ EXAMPLES = "30"
 def _flags(options: dict) -> list[str]:
     out = []
     for k, v in options.items():
-        out += [f"--{k.replace('_', '-')}", str(v)]
+        out += [f"--{k.replace('_', '-')}"] + ([] if v is True else [str(v)])
     return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from dataclasses import replace
 
 import numpy as np
@@ -182,6 +183,13 @@ def test_kink_only_differences_are_conventions_unless_strict(monkeypatch):
         "(the convention of torch.clamp(x, min=0))"]
     strict = run_sweep(replace(cfg, strict_kinks=True))
     assert not strict.passed
+    # the reproduction command carries --strict-kinks (and the kinks in its JSON): it fails as printed
+    reproduce = strict.failures[0]["reproduce"]
+    assert reproduce.endswith(" --strict-kinks") and '"kinks":true' in reproduce
+    argv = shlex.split(reproduce)
+    assert argv[:2] == ["crosscheck", "sweep"]
+    assert main([*argv[1:], "--no-progress"]) == 1
+    assert main([a for a in argv[1:] if a != "--strict-kinks"] + ["--no-progress"]) == 0
     # without kinks the same backend agrees everywhere: the margin keeps pre-activations off the kink
     assert run_sweep(replace(cfg, kinks=False)).passed
 

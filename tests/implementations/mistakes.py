@@ -22,7 +22,8 @@ MISTAKES = {
     "single_sample": ("single_sample", DEFAULT),
     "vec_order": ("vec_order", {"batch": "columns", "weights": "out_in", "bias": "none", "params": "pairs"}),
     "mutates_inputs": ("mutates_inputs", DEFAULT),
-    "kink_convention": ("kink_convention", {"preset": "torch", "hidden": "relu"}),
+    # a kink-only difference is a note unless --strict-kinks (one kink policy with the sweep)
+    "kink_convention": ("kink_convention", {"preset": "torch", "hidden": "relu", "strict_kinks": True}),
     "shape": ("shape", DEFAULT),
     "unknown": ("unknown", DEFAULT),
 }
