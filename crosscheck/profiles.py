@@ -15,6 +15,11 @@ pytest plugin, which loads in every pytest run of everyone who has crosscheck in
 :func:`register_profiles` also registers them with hypothesis as ``crosscheck-ci``,
 ``crosscheck-dev`` and ``crosscheck-thorough`` (prefixed, so a user's own ``ci`` profile is
 never overwritten); ``pytest --hypothesis-profile crosscheck-ci`` then works for any test.
+
+crosscheck's own test suite pins ``max_examples`` per test (each law's cost differs), which a
+loaded profile cannot override; its conftest calls :func:`scale_pinned_examples`, so under
+``thorough`` every pinned count is multiplied by ``SUITE_SCALE["thorough"]`` and the suite
+really runs longer (docs/measurements.md, "profiles").
 """
 
 from __future__ import annotations
@@ -38,6 +43,9 @@ __all__ = [
     "set_current_profile",
     "validate_profile",
     "profile_values",
+    "SUITE_SCALE",
+    "suite_scale",
+    "scale_pinned_examples",
 ]
 
 ENV_VAR = "CROSSCHECK_PROFILE"
@@ -79,6 +87,9 @@ PROFILES: dict[str, dict[str, Any]] = {
     },
 }
 PROFILE_NAMES: tuple[str, ...] = tuple(PROFILES)
+
+# The project's own suite: how many times its pinned max_examples each hypothesis test runs.
+SUITE_SCALE = {"ci": 1, "dev": 1, "thorough": 10}
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -168,3 +179,29 @@ def register_profiles() -> tuple[str, ...]:
         settings.register_profile(HYPOTHESIS_PREFIX + name, **_settings_kwargs(values))
         names.append(HYPOTHESIS_PREFIX + name)
     return tuple(names)
+
+
+def suite_scale(profile: str | None = None) -> int:
+    """The factor on the project's own pinned ``max_examples`` under ``profile`` (``SUITE_SCALE``)."""
+    return SUITE_SCALE[current_profile(profile)]
+
+
+def scale_pinned_examples(functions: Any, profile: str | None = None) -> int:
+    """Multiply the pinned ``max_examples`` of each hypothesis test in ``functions`` by
+    :func:`suite_scale`; returns how many were scaled (0 when the factor is 1). For the
+    project's own conftest: hypothesis keeps a test's ``@settings`` on the function
+    (``_hypothesis_internal_use_settings``), which is where ``@given`` reads them at run time."""
+    factor = suite_scale(profile)
+    if factor == 1:
+        return 0
+    from hypothesis import settings
+
+    scaled = 0
+    for fn in functions:
+        pinned = getattr(fn, "_hypothesis_internal_use_settings", None)
+        if pinned is None or not getattr(fn, "is_hypothesis_test", False) or getattr(fn, "_crosscheck_scaled", False):
+            continue
+        fn._hypothesis_internal_use_settings = settings(pinned, max_examples=pinned.max_examples * factor)
+        fn._crosscheck_scaled = True
+        scaled += 1
+    return scaled

@@ -32,6 +32,7 @@ from .compare import Comparison, ParameterComparison, compare_gradients
 from .conventions import Convention
 from .errors import ConventionError, UsageError
 from .network import Network
+from .tolerance import policy_for
 
 __all__ = ["assert_grads_close"]  # plus the lazy networks, conventions, cases
 
@@ -90,6 +91,42 @@ def _user_arrays(container: Any, conv: Convention, network: Network, side: str) 
         else:
             out[f"dW{layer}"] = item
     return out
+
+
+def _check_options(dtype: Any, device: Any, precision: Any, names: Any, msg: Any) -> None:
+    """Bad options are UsageErrors, raised before anything is compared."""
+    try:
+        policy_for(dtype, device, precision)
+    except (TypeError, ValueError) as e:
+        raise UsageError(f"assert_grads_close: {e}") from None
+    if names is not None and (isinstance(names, (str, bytes)) or not isinstance(names, Sequence)
+                              or not all(isinstance(n, str) for n in names)):
+        raise UsageError(f"assert_grads_close: names must be a sequence of strings, one per layer; got {names!r}")
+    if not isinstance(msg, str):
+        raise UsageError(f"assert_grads_close: msg must be a string, got {type(msg).__name__}")
+
+
+def _walk(container: Any, depth: int = 0):
+    """Every leaf of a gradient container (nested pairs, lists, dicts) with its path."""
+    if isinstance(container, Mapping):
+        for k, v in container.items():
+            for path, leaf in _walk(v, depth + 1):
+                yield f"[{k!r}]{path}", leaf
+    elif isinstance(container, (list, tuple)) and depth < 3:
+        for i, v in enumerate(container):
+            for path, leaf in _walk(v, depth + 1):
+                yield f"[{i}]{path}", leaf
+    else:
+        yield "", container
+
+
+def _reject_complex(side: str, container: Any) -> None:
+    """Gradients of a real loss are real: a complex array is refused, not compared by its real part
+    (``np.asarray(z, float)`` would silently drop any imaginary part)."""
+    for path, leaf in _walk(container):
+        if leaf is not None and np.iscomplexobj(leaf):
+            raise UsageError(f"assert_grads_close: {side}{path} is complex ({np.asarray(leaf).dtype}); gradients "
+                             "of a real loss are real: compare real and imaginary parts separately if you mean to")
 
 
 def _shape(a: Any) -> tuple[int, ...] | None:
@@ -171,9 +208,19 @@ def assert_grads_close(expected: Any, got: Any, *, layout: Convention | Mapping 
     or a bad option is a :class:`~crosscheck.errors.UsageError`.
     """
     __tracebackhide__ = True  # pytest shows the assertion message, not this frame
+    _check_options(dtype, device, precision, names, msg)
+    if network is not None and not isinstance(network, Network):
+        raise UsageError(f"assert_grads_close: network must be a crosscheck.Network, got {type(network).__name__}")
+    _reject_complex("expected", expected)
+    _reject_complex("got", got)
     setting = f"{dtype} {device}" + (f" precision={precision}" if precision != "default" else "")
     head = f"{msg}: " if msg else ""
     if layout is None:
+        if isinstance(expected, (Mapping, str, bytes)) or not isinstance(expected, Sequence):
+            raise UsageError(f"assert_grads_close: expected must be canonical gradients ((dW, db), ...) without "
+                             f"layout=, got {type(expected).__name__}")
+        if not any(a is not None for pair in expected for a in (pair if isinstance(pair, Sequence) else (pair,))):
+            raise UsageError("assert_grads_close: expected holds no gradients: an empty comparison proves nothing")
         if network is not None and len(expected) != network.depth:
             raise UsageError(f"expected has {len(expected)} layers, the network {network.depth}")
         try:

@@ -10,11 +10,17 @@ from pathlib import Path
 os.environ.setdefault("CROSSCHECK_JAX_CACHE", str(Path(__file__).resolve().parent.parent / ".cache" / "jax"))
 
 # The suite's own hypothesis profile: `ci` (derandomized, no database) under CI=true, `dev`
-# locally, `thorough` with CROSSCHECK_PROFILE=thorough. Tests that pin max_examples keep it;
-# the profile supplies everything else (derandomization above all).
+# locally, `thorough` with CROSSCHECK_PROFILE=thorough. The profile supplies everything tests do
+# not pin (derandomization above all); under `thorough` pinned max_examples are multiplied too
+# (crosscheck.profiles.SUITE_SCALE), so a thorough run really runs longer than dev.
 from hypothesis import settings  # noqa: E402
 
 from crosscheck import profiles  # noqa: E402
 
 profiles.register_profiles()
 settings.load_profile(profiles.HYPOTHESIS_PREFIX + profiles.current_profile())
+
+
+def pytest_collection_modifyitems(items):
+    functions = {id(f): f for f in (getattr(item, "obj", None) for item in items) if f is not None}
+    profiles.scale_pinned_examples(functions.values())

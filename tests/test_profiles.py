@@ -125,3 +125,25 @@ def test_no_explain_phase():
     for name in profiles.PROFILE_NAMES:
         phases = profiles.settings_for(name).phases
         assert Phase.explain not in phases and Phase.generate in phases and Phase.shrink in phases
+
+
+def test_thorough_scales_the_projects_pinned_examples(clean_env):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    runs = []
+
+    @settings(max_examples=7, database=None)
+    @given(st.integers())
+    def law(x):
+        runs.append(x)
+
+    assert profiles.scale_pinned_examples([law], "dev") == 0
+    law()
+    dev = len(runs)
+    runs.clear()
+    assert profiles.scale_pinned_examples([law], "thorough") == 1
+    assert profiles.scale_pinned_examples([law], "thorough") == 0  # never twice
+    law()
+    assert dev <= 7 and len(runs) > dev and len(runs) <= 7 * profiles.SUITE_SCALE["thorough"]
+    assert profiles.suite_scale("thorough") > profiles.suite_scale("dev") == profiles.suite_scale("ci") == 1

@@ -6,7 +6,6 @@ import json
 import shlex
 from dataclasses import replace
 
-import numpy as np
 import pytest
 
 from crosscheck import activations as activations_module

@@ -175,3 +175,40 @@ def test_user_layout_reports_shape_and_value_failures_together():
     assert "2 of 4 parameter gradients" in lines[0]
     assert lines[1].strip().startswith("dW2") and "hint: transposed" in lines[1]
     assert lines[2].strip().startswith("db1") and "hint: scaled by 0.500" in lines[2]
+
+
+def test_complex_values_are_refused_not_compared_by_their_real_part():
+    # np.asarray(z, float) would drop the imaginary part and pass: a complex gradient is a usage error
+    complex_got = tuple((W + 1j, None if b is None else b.astype(complex)) for W, b in EXPECTED)
+    with pytest.raises(UsageError, match=r"got\[0\]\[0\] is complex"):
+        assert_grads_close(EXPECTED, complex_got)
+    with pytest.raises(UsageError, match="expected.* is complex"):
+        assert_grads_close(complex_got, EXPECTED)
+    exp = ROWS_DICT.params_to_user(EXPECTED, NET, gradient=True)
+    with pytest.raises(UsageError, match=r"got\['dW1'\] is complex"):
+        assert_grads_close(exp, dict(exp, dW1=exp["dW1"] * (1 + 1e-3j)), layout=ROWS_DICT, network=NET)
+
+
+@pytest.mark.parametrize("expected", [(), [], ((None, None),)])
+def test_an_empty_comparison_is_refused(expected):
+    with pytest.raises(UsageError, match="empty comparison"):
+        assert_grads_close(expected, expected)
+
+
+@pytest.mark.parametrize("options, match", [
+    ({"dtype": "float16"}, "no tolerance policy"),
+    ({"device": "tpu"}, "device must be"),
+    ({"precision": "low"}, "precision must be"),
+    ({"names": "hidden"}, "names must be"),
+    ({"names": [1, 2]}, "names must be"),
+    ({"msg": 3}, "msg must be"),
+    ({"network": "2-3-2"}, "network must be"),
+])
+def test_bad_options_are_usage_errors(options, match):
+    with pytest.raises(UsageError, match=match):
+        assert_grads_close(EXPECTED, EXPECTED, **options)
+
+
+def test_canonical_expected_must_be_a_sequence():
+    with pytest.raises(UsageError, match="canonical gradients"):
+        assert_grads_close({"dW1": 1}, EXPECTED)
