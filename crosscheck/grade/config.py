@@ -53,7 +53,7 @@ CHECK_OPTION_KEYS: dict[str, str] = {
     "depth": "int+", "max_depth": "int", "max_width": "int", "output_width": "int",
     "examples": "int", "seed": "int", "timeout": "number", "memory": "int", "profile": "str", "dtype": "str",
     "forbid_imports": "strs", "isolation": "str", "targets": "str", "l2": "number", "l1": "number",
-    "penalty_form": "str", "penalty_bias": "bool",
+    "penalty_form": "str", "penalty_bias": "bool", "strict_kinks": "bool",
 }
 # the layer API's options (``crosscheck check FILE --api NAME``): a check with ``api`` is a layer check
 LAYER_KEYS: dict[str, str] = {"api": "str", "layers": "strs", "dropout_p": "str"}
@@ -65,7 +65,7 @@ _GRADE_ONLY = {"visibility": "str"}
 # submission must give the same results on a laptop and on Gradescope
 GRADE_DEFAULTS: dict[str, Any] = {"examples": 30, "seed": 0, "timeout": 10.0, "memory": 1024, "profile": "ci",
                                   "dtype": "float64", "visibility": "visible", "forbid_imports": (),
-                                  "isolation": "auto"}
+                                  "isolation": "auto", "strict_kinks": False}
 ISOLATIONS = ("auto", "bwrap", "process")  # crosscheck check --isolation
 _KIND_WORDS = {"str": "a string", "str+": "a string or a list of strings", "int": "an integer",
                "int+": "an integer or a list of integers", "number": "a number", "bool": "true or false",

@@ -218,7 +218,8 @@ def _forbidden_zeroes_the_check(parts: list[PartResult]) -> None:
 def _check_kwargs(spec: CheckSpec) -> dict[str, Any]:
     o = spec.options
     # forbid_imports always explicit (an empty list too): never a default set elsewhere in the process
-    kw = {k: o[k] for k in ("examples", "seed", "timeout", "memory", "dtype", "profile", "isolation")}
+    kw = {k: o[k] for k in ("examples", "seed", "timeout", "memory", "dtype", "profile", "isolation",
+                            "strict_kinks")}
     kw["forbid_imports"] = list(o["forbid_imports"])
     return kw
 
