@@ -200,10 +200,19 @@ def test_each_mistake_is_real(name):
 def _run_all() -> dict[str, tuple[int, list[str], str]]:
     out = {}
     for name, student in STUDENTS.items():
-        report = run_check(student.target, resolve_options(**student.options), examples=EXAMPLES, seed=0)
+        # one kink policy with the sweep: a difference only exactly at a kink fails with strict_kinks
+        report = run_check(student.target, resolve_options(**student.options), examples=EXAMPLES, seed=0,
+                           strict_kinks=student.shows_on == "kink")
         out[name] = (report.exit_code, [d.id for d in report.diagnosis],
                      report.summary().splitlines()[0] if report.verdict != "pass" else "")
     return out
+
+
+def test_a_kink_only_student_passes_with_a_note_unless_strict():
+    (name,) = [n for n, s in STUDENTS.items() if s.shows_on == "kink"]
+    student = STUDENTS[name]
+    report = run_check(student.target, resolve_options(**student.options), examples=EXAMPLES, seed=0)
+    assert report.exit_code == 0 and [n["kind"] for n in report.notes] == ["kink_convention"]
 
 
 def confusion_table(results: dict[str, tuple[int, list[str], str]]) -> str:
