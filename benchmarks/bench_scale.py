@@ -11,7 +11,7 @@
    malloc thresholds raised, which shows what the rest of the gap is: first-touch page faults
    on ~100 MB of fresh arrays per call, not Python or elementwise work. torch CPU autograd's
    time for the same network is printed beside it (its own process, so torch and JAX share
-   no threads), and again in a process where JAX has run the network (MEASURED.md's
+   no threads), and again in a process where JAX has run the network (docs/measurements.md's
    thread contention). NumPy is measured with this machine's environment as it is and, for
    comparison, without the OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE settings (benchmarks/README.md).
 2. Memory: tracemalloc's peak (NumPy reports its allocations to it) of the kronecker and
@@ -88,7 +88,7 @@ def torch_part(width: int, batch: int, depth: int, repeats: int, with_jax: bool 
     from crosscheck.backends.base import canonical_for
 
     case = Case(net, canonical_for(net), params, X, Y)
-    if with_jax:  # MEASURED.md: torch slowed ~2.7x on large matmuls once JAX had run in its process
+    if with_jax:  # docs/measurements.md: torch slowed ~2.7x on large matmuls once JAX had run in its process
         from crosscheck.backends.jax import JaxBackend
 
         jax_b = JaxBackend(mode="native")

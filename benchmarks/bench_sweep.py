@@ -1,6 +1,6 @@
 """Issue 6 target 1: ``crosscheck sweep`` against the naive loop, same machine, same run.
 
-The naive loop (MEASURED.md: 1.7-4 networks/s): for each random network (the sweep's default
+The naive loop (docs/measurements.md: 1.7-4 networks/s): for each random network (the sweep's default
 ranges: depth 1-4, distinct widths 2-9, batch 1-6, any activation and loss), one parameter
 draw, then NumPy backprop (the recursive reference), torch eager autograd, eager jax.grad
 (no jit: every new shape compiles its ops), and a comparison of each with the reference.
@@ -29,7 +29,7 @@ import time
 import numpy as np
 from _common import environment, random_network, run_part, target, write_json
 
-MEASURED_NAIVE_BEST = 4.0  # networks/s, the top of MEASURED.md's 1.7-4 for the naive loop
+MEASURED_NAIVE_BEST = 4.0  # networks/s, the top of docs/measurements.md's 1.7-4 for the naive loop
 
 
 def naive_part(networks: int, seed: int) -> dict:
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     first = rows[0]
     print(f"\nsweep wall time including backend construction: {first['wall_s']:.2f} s "
           f"(elapsed_s {first['elapsed_s']:.2f} s)")
-    print(f"against MEASURED.md's fastest naive figure ({MEASURED_NAIVE_BEST}/s) instead of this run's: "
+    print(f"against docs/measurements.md's fastest naive figure ({MEASURED_NAIVE_BEST}/s) instead of this run's: "
           f"draws {first['draws_per_s'] / MEASURED_NAIVE_BEST:.0f}x, architectures "
           f"{first['architectures_per_s'] / MEASURED_NAIVE_BEST:.1f}x")
     targets = [

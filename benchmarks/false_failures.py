@@ -10,7 +10,7 @@ both reductions, batch 1-8, a random convention each) and D parameter draws per 
   parameter (random direction) or concentrated in one entry; a miss is a planted draw that passes.
 
 The float32 policy has two stages (crosscheck.tolerance): a draw over rtol passes only when
-its worst error stays within ROUNDING_FACTOR times the NumPy reference's own float32 error on
+its worst error stays within rtol + ROUNDING_FACTOR times the NumPy reference's own float32 error on
 the same inputs (``compare.reference_rounding``); the backend's float64 answer excuses nothing.
 The planted float32 mistakes are exactly the float32-only faults that the earlier float64
 re-check excused: a float64 recomputation would agree.
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{dt} {name}: float32 reference's own error e_ref max {ref.max():.2e}, p99.99 "
                   f"{np.quantile(ref, 0.9999):.2e}; worst/e_ref over draws past rtol: "
                   f"{ratio[np.concatenate(s['worst']) > policy_for(dt).rtol].max(initial=0):.2f}")
-    print("stage1: draws over rtol; false: those also over 10x the float32 reference's own error (float32).\n"
+    print("stage1: draws over rtol; false: those also over rtol + 10x the float32 reference's own error.\n"
           "planted: one parameter's gradient off by 'size' (relative), spread or in one entry, per draw;\n"
           "sub-resolution: the planted parameter's gradient is below rtol/size*floor of the whole gradient.")
     return 0 if all(s["false"] == 0 and s["missed"] == 0 for s in stats.values()) else 1

@@ -5,7 +5,8 @@ For random networks (``false_failures.random_network``) and D draws each, per dr
 ``worst`` = max_p rel_p(backend float32, reference float64) and ``e_ref`` = max_p rel_p(reference
 float32, reference float64), by the float32 policy's metric and floor. It prints how many draws
 pass rtol, the distribution of worst / e_ref over the draws past rtol, and how many of those
-each candidate ROUNDING_FACTOR would fail.
+the bound ``rtol + k * e_ref`` would fail for candidate factors k, and how many of those have no
+neuron in a saturated tail (which the sweep's draws never have).
 
 ``--scale 1`` draws as the sweep does (``crosscheck.draws``: kink margin, saturated tails
 redrawn). ``--scale 3`` multiplies raw weights and biases by 3 and keeps every finite draw, so
@@ -25,7 +26,7 @@ import numpy as np
 from crosscheck.backends import get_backend
 from crosscheck.compare import batched_rel_errors
 from crosscheck.conventions import all_conventions
-from crosscheck.draws import DrawError, _draw_raw, draw
+from crosscheck.draws import DrawError, _draw_raw, _saturated, draw
 from crosscheck.reference import recursive
 from crosscheck.reference.forward import forward
 from crosscheck.tolerance import ROUNDING_FACTOR, policy_for
@@ -80,7 +81,10 @@ def main(argv: list[str] | None = None) -> int:
         except DrawError:
             continue
         with np.errstate(all="ignore"):
-            exp = recursive.gradients(net, tuple((up(W), up(b)) for W, b in p32), up(X32), up(Y32))
+            p64 = tuple((up(W), up(b)) for W, b in p32)
+            exp = recursive.gradients(net, p64, up(X32), up(Y32))
+            # a neuron in a saturating tail (|sigma'| under its floor): the sweep's draws redraw these
+            tail = _saturated(net, forward(net, p64, up(X32))[0])
             ref32 = recursive.gradients(net, p32, X32, Y32)
         got = backend.gradients_batched(net, conv, p32, X32, Y32)
         worst = batched_rel_errors(exp, got, policy=policy)[0].max(axis=1)
@@ -88,20 +92,28 @@ def main(argv: list[str] | None = None) -> int:
         ok = usable & np.isfinite(worst) & np.isfinite(e_ref)
         total += int(ok.sum())
         for d in np.flatnonzero(ok & (worst > policy.rtol)):
-            past.append((float(worst[d]), float(e_ref[d]), net.describe()))
+            past.append((float(worst[d]), float(e_ref[d]), net.describe(), bool(tail[d])))
     print(f"{args.backend} float32, {total} draws ({args.networks} networks x {args.draws}, scale {args.scale:g}, "
           f"seed {args.seed}), {time.time() - start:.0f} s")
     print(f"past rtol {policy.rtol:.0e}: {len(past)} draws")
     if past:
-        ratio = np.array([w / max(e, 1e-30) for w, e, _ in past])
+        ratio = np.array([w / max(e, 1e-30) for w, e, _, _ in past])
+        tails = np.array([t for *_, t in past])
         q = np.quantile(ratio, [0.5, 0.9, 0.99, 1.0])
         print(f"worst / e_ref over those: median {q[0]:.3g}, p90 {q[1]:.3g}, p99 {q[2]:.3g}, max {q[3]:.3g}")
         for k in (3, 10, 30, 100):
             mark = "  <- ROUNDING_FACTOR" if k == ROUNDING_FACTOR else ""
-            print(f"  factor {k:>3}: {int((ratio > k).sum())} of {len(past)} draws would fail{mark}")
+            fails = np.array([w > policy.rtol + k * e for w, e, _, _ in past])
+            print(f"  rtol + {k:>3} x e_ref: {int(fails.sum())} of {len(past)} draws would fail, "
+                  f"{int(fails[~tails].sum())} of them with no neuron in a saturated tail{mark}")
         print("largest worst / e_ref:")
-        for w, e, name in sorted(past, key=lambda t: -t[0] / max(t[1], 1e-30))[:6]:
-            print(f"  worst {w:.2e}  e_ref {e:.2e}  ratio {w / max(e, 1e-30):.3g}  {name[:90]}")
+        for w, e, name, t in sorted(past, key=lambda t: -t[0] / max(t[1], 1e-30))[:6]:
+            print(f"  worst {w:.2e}  e_ref {e:.2e}  ratio {w / max(e, 1e-30):.3g}  {'tail ' if t else ''}{name[:80]}")
+        off = [p for p in past if not p[3] and p[0] > policy.rtol + ROUNDING_FACTOR * p[1]]
+        if off:
+            print(f"past rtol + {ROUNDING_FACTOR:g} x e_ref with no saturated neuron:")
+            for w, e, name, _ in sorted(off, key=lambda t: -t[0] / max(t[1], 1e-30))[:8]:
+                print(f"  worst {w:.2e}  e_ref {e:.2e}  ratio {w / max(e, 1e-30):.3g}  {name[:80]}")
     return 0
 
 

@@ -2,7 +2,7 @@
 
 Hypothesis chooses the structure (network, convention, batch size, seed); the values come
 from NumPy's generator, which is ~2.5x cheaper per example than drawing arrays through
-hypothesis (MEASURED.md) and lets one example carry D stacked draws for vectorised checks.
+hypothesis (docs/measurements.md, "Speed") and lets one example carry D stacked draws for vectorised checks.
 
 Values are scaled so nothing overflows or saturates silently (weights ~ N(0, 1/n_in), so
 pre-activations stay O(1)), and every pre-activation keeps ``KINK_MARGIN`` from a kink.
@@ -28,7 +28,7 @@ __all__ = ["Draws", "draw", "DrawError", "KINK_MARGIN", "kink_distance", "on_kin
 
 # Pre-activations keep this distance from kinks: larger than the finite-difference step
 # (~1e-6 here) and than float32 rounding of an O(1) pre-activation (~1e-7), so every
-# oracle and every precision sees the same branch. MEASURED.md: jax check_grads failed a
+# oracle and every precision sees the same branch. docs/measurements.md: jax check_grads failed a
 # correct relu net 4.1e-5 from zero inside its 1e-4 step.
 KINK_MARGIN = 1e-3
 _SIGMOID_FLOOR = 1e-4  # bce reads log(a) and log(1 - a): keep a inside [1e-4, 1 - 1e-4]

@@ -15,7 +15,7 @@ from typing import Any
 
 __all__ = ["environment_report", "precision_advice", "run_from_args", "EFFECTS"]
 
-# What each setting does to float32 gradients, measured (MEASURED.md, H100, float32,
+# What each setting does to float32 gradients, measured (docs/measurements.md, H100, float32,
 # 4-layer 512-wide tanh net, relative gradient error against float64).
 EFFECTS = {
     "torch_tf32": "TF32 matmul: ~7e-4 relative error in float32 gradients on GPU (measured on H100; "

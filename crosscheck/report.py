@@ -122,6 +122,9 @@ def sweep_report(result) -> str:
     for note in r.notes:
         out.append("")
         out.append(f"note [{note['kind']}] {note['backend']} on {note['network']}: {note['detail']}")
+        if "count" in note:  # float32 rounding: how many draws, how large, against what
+            out.append(f"  {note['count']} draw(s); worst {note['size']:.1e} on the network above, where the "
+                       f"reference's own float32 error is {note['reference_error']:.1e} (bound {note['bound']:.1e})")
         for fix in note.get("fix") or []:
             out.append(f"  fix: {fix}")
     for f in r.failures:

@@ -325,7 +325,7 @@ class _Sweep:
         self._record(net, conv, backend.name, float(np.max(worst)))
         problems = []
         bad = np.flatnonzero(~ok)
-        # float32: past rtol, a draw may reach 10x the reference's own float32 error (tolerance.py)
+        # float32: past rtol, a draw may reach rtol + 10x the reference's own float32 error (tolerance.py)
         e_ref = reference_rounding(expected, recursive.gradients(net, draws.params, draws.X, draws.Y)) \
             if bad.size and cfg.dtype == "float32" else None
         # JAX's padded fast path is canonical; its one-case path, used below for every

@@ -54,22 +54,25 @@ float32, second stage: the reference's own float32 rounding bounds the excuse
     gelu output deep in its tail), the reference shows it too, by a comparable amount:
 
         e_ref(d) = max_p rel_p(ref32(d), ref64(d))      (same metric, same floor as stage 1)
-        draw d passes  iff  max_p rel_p(got(d), ref64(d)) <= max(rtol, ROUNDING_FACTOR * e_ref(d))
+        draw d passes  iff  max_p rel_p(got(d), ref64(d)) <= rtol + ROUNDING_FACTOR * e_ref(d)
 
-    with ``ROUNDING_FACTOR = 10``: a few ulp per kernel instead of NumPy's one, times ~2.5 for
-    the luck of a reference whose errors happened to cancel. The draw's worst parameter, not
+    rtol is what any correct float32 backend may differ by anyway (the first stage); the second
+    term is the network's amplification of float32 rounding, as the reference measures it, with
+    ``ROUNDING_FACTOR = 10``: a few ulp per kernel instead of NumPy's one, times ~2.5 for the
+    luck of a reference whose errors happened to cancel. The draw's worst parameter, not
     each parameter's own, is the reference's estimate: one parameter of a single entry can
     cancel its rounding by chance, the worst of a draw cannot. Anything larger fails, even
     where the backend's float64 recomputation agrees: that is exactly a float32-only kernel
     regression (or a precision setting such as TF32), and the failure says so (triage.py).
-    A 1e-3 mistake is excused only in a draw whose float32 reference is itself off by 1e-4,
+    A 1e-3 mistake is excused only in a draw whose float32 reference is itself off by 8e-5,
     and a relative 1e-2 (or a sign flip) only where it is off by 1e-3.
-    Measured (docs/measurements.md): in the sweep's draws (saturated tails redrawn, draws.py)
-    no correct torch or JAX draw exceeds rtol at all; with weights x3 and saturation allowed,
-    where float32 does go wrong, the draws over rtol exceed 10 x e_ref only where a library's
-    float32 kernel loses the whole derivative (torch's and XLA's gelu, XLA's tanh and elu in
-    their far tails, |sigma'| < 1e-3), which the reference, rounding once per operation, does
-    not: a float32 difference that large is reported, not excused.
+    Measured (docs/measurements.md, benchmarks/float32_bound.py and false_failures.py): in the
+    sweep's draws (saturated tails redrawn, draws.py) 3 of 2 x 99,900 correct torch and JAX
+    draws went past rtol, at most 6.1 x e_ref. With weights x3 and saturated tails allowed, where
+    float32 does go wrong, every correct draw past the bound has a neuron in a saturated tail
+    (|sigma'| under its activation's floor), where a library's float32 kernel loses the whole
+    derivative (torch's and XLA's gelu, XLA's tanh and elu) and the reference, rounding once per
+    operation, does not: a float32 difference that large is reported, not excused.
 float32 on a GPU at TF32-like matmul precision
     TF32 keeps a 10-bit mantissa: the 4-layer 512-wide H100 measurement gave 7e-4 relative
     error (JAX default, torch with ``allow_tf32=True``) against 5e-7 at "highest". The policy
@@ -107,8 +110,8 @@ _REASONS = {
     "float64": "float64: per-parameter p99.99 3.5e-14, worst 1.25e-10 (a saturated gelu output) over "
                "200,000 draws; 1e-9 catches a 1e-8 mistake with 10x margin",
     "float32": "float32 vs a float64 reference: per-parameter p99.99 ~1.5e-5 over 200,000 draws; 2e-4 "
-               "catches a 1e-3 mistake with 5x margin; a draw over it passes only within 10x the "
-               "float32 reference's own rounding on the same inputs",
+               "catches a 1e-3 mistake with 5x margin; a draw over it passes only within rtol + 10x the "
+               "float32 reference's own rounding error on the same inputs",
 }
 
 
@@ -141,7 +144,7 @@ class TolerancePolicy:
         stage and returns ``rtol``)."""
         if self.dtype != "float32":
             return self.rtol
-        return np.maximum(self.rtol, ROUNDING_FACTOR * np.asarray(reference_error, dtype=float))
+        return self.rtol + ROUNDING_FACTOR * np.asarray(reference_error, dtype=float)
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -65,7 +65,7 @@ def explain(backend, case: Case, case64: Case, expected, *, on_kink: bool, stric
         if worst <= bound:
             return {"kind": "float32_rounding", "backend": backend.name, "network": net.describe(),
                     "size": worst, "reference_error": float(reference_error), "bound": bound,
-                    "detail": f"{backend.name} differs in float32 beyond rtol {policy.rtol:.0e} but within "
+                    "detail": f"{backend.name} differs in float32 beyond rtol {policy.rtol:.0e} but within rtol + "
                               f"{ROUNDING_FACTOR:g}x the NumPy reference's own float32 error on the same inputs: "
                               "float32 rounding amplified by the network"}
     return None

@@ -90,7 +90,7 @@ def test_default_subgradient_lies_between_the_one_sided_derivatives(name):
 
 def test_subgradient_conventions_at_zero():
     zero = np.array([0.0, 1.0, -1.0])
-    assert get_activation("relu").prime(zero).tolist() == [0.0, 1.0, 0.0]  # torch and JAX (MEASURED.md)
+    assert get_activation("relu").prime(zero).tolist() == [0.0, 1.0, 0.0]  # torch and JAX (docs/measurements.md)
     assert get_activation("relu:1").prime(zero).tolist() == [1.0, 1.0, 0.0]  # seed 002
     assert get_activation("relu:0.5").prime(zero).tolist() == [0.5, 1.0, 0.0]  # maximum(x, 0)
     assert get_activation("leaky_relu").prime(zero)[0] == pytest.approx(0.01)

@@ -101,3 +101,17 @@ def test_torch_builds_every_convention_natively():
     native = result.coverage["native"]["torch"]
     for i, axis in enumerate(("batch", "weights", "bias", "params")):
         assert {c.split("/")[i] for c in native} == set(result.coverage[axis]), axis
+
+
+def test_float32_rounding_notes_carry_count_size_and_worst_network():
+    from crosscheck.report import sweep_report
+
+    sweep = sweep_module._Sweep(SweepConfig(backends=("numpy",), examples=1), progress=False)
+    base = {"kind": "float32_rounding", "backend": "jax", "detail": "within 10x the reference's own"}
+    sweep._note({**base, "network": "3-2 sin", "size": 3e-4, "reference_error": 4e-5, "bound": 4e-4})
+    sweep._note({**base, "network": "5-1 gelu", "size": 9e-4, "reference_error": 2e-4, "bound": 2e-3})
+    sweep._note({**base, "network": "4-2 tanh", "size": 5e-4, "reference_error": 1e-4, "bound": 1e-3})
+    (note,) = sweep.result.notes
+    assert (note["count"], note["size"], note["network"], note["reference_error"]) == (3, 9e-4, "5-1 gelu", 2e-4)
+    text = sweep_report(sweep._finish())
+    assert "note [float32_rounding] jax on 5-1 gelu" in text and "3 draw(s); worst 9.0e-04" in text

@@ -4,9 +4,9 @@ jax is imported inside functions only. float64 runs inside ``jax.enable_x64(True
 context manager (a jax config State), so 64-bit mode never leaks into the caller's process:
 after a float64 call ``jax.numpy.zeros(1).dtype`` is float32 again. float32 calls do not
 touch the flag. precision "highest" wraps each call in ``jax.default_matmul_precision("highest")``;
-"default" leaves JAX's own default, which is TF32-like for float32 on GPUs (MEASURED.md).
+"default" leaves JAX's own default, which is TF32-like for float32 on GPUs (docs/measurements.md).
 
-Compiling is the cost in JAX (0.13-0.3 s per new architecture, MEASURED.md), so ``jit=True``
+Compiling is the cost in JAX (0.13-0.3 s per new architecture, docs/measurements.md), so ``jit=True``
 (the default) keeps one jitted function per (network, convention, dtype, precision, device)
 in an LRU cache; jit itself caches the compiled executable per input shape, so a new batch
 size or draw count compiles once and then hits. ``jit=False`` runs jax.grad eagerly.

@@ -1,6 +1,6 @@
 """One compiled JAX function for every small architecture: zero padding (``JaxBackend(mode="padded")``).
 
-JAX compiles once per architecture (0.13-0.3 s, MEASURED.md), which is most of a sweep's
+JAX compiles once per architecture (0.13-0.3 s, docs/measurements.md), which is most of a sweep's
 time when every hypothesis example is a new network. Here every network of depth <= K, widths
 <= P, batch size <= M and D <= Dp stacked draws becomes the same fixed-shape computation, so
 one compile serves them all (shapes are rounded up to a few buckets, ``padded_shape``):

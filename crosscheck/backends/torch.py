@@ -6,7 +6,7 @@ and works without torch installed. float64 and float32, cpu and cuda.
 precision "highest" sets ``torch.set_float32_matmul_precision("highest")`` and
 ``allow_tf32 = False`` (cuda matmul and cuDNN) for the duration of each call and restores
 the caller's settings afterwards; "default" leaves them as they are (torch's own defaults are
-already full float32 for matmuls, MEASURED.md). Threads are left alone: ``set_num_threads``
+already full float32 for matmuls, docs/measurements.md). Threads are left alone: ``set_num_threads``
 is process-wide, and the small matmuls checked here gain nothing from it (benchmarks/README.md).
 
 Many draws of one architecture (``gradients_batched``), two ways (``TorchBackend(batched=...)``):
