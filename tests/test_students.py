@@ -212,7 +212,7 @@ def test_a_kink_only_student_passes_with_a_note_unless_strict():
     (name,) = [n for n, s in STUDENTS.items() if s.shows_on == "kink"]
     student = STUDENTS[name]
     report = run_check(student.target, resolve_options(**student.options), examples=EXAMPLES, seed=0)
-    assert report.exit_code == 0 and [n["kind"] for n in report.notes] == ["kink_convention"]
+    assert report.exit_code == 0 and [n["kind"] for n in report.kink_notes] == ["kink_convention"]
 
 
 def confusion_table(results: dict[str, tuple[int, list[str], str]]) -> str:
