@@ -223,13 +223,17 @@ def _kink_explained(case: Case, got_canonical: Any, dtype: str, who: str) -> dic
     """The kink note when ``case`` has a pre-activation exactly on a kink and another
     subgradient there explains ``got`` (``triage.kink_note``, the sweep's test); else None."""
     from .draws import on_kink
+    from .penalties import penalised_arrays
     from .reference.forward import forward
     from .triage import kink_note
 
     case64 = case.astype("float64")
+    net = case.network
     stacked = tuple((W[None], None if b is None else b[None]) for W, b in case64.params)
-    Z, _ = forward(case.network, stacked, case64.X[None])
-    if not bool(on_kink(case.network, Z)[0]):
+    Z, _ = forward(net, stacked, case64.X[None])
+    # a pre-activation on an activation's kink, or (L1 penalty) a penalised weight exactly at 0
+    at_l1_kink = bool(net.l1) and any(np.any(a == 0) for a in penalised_arrays(net, case64.params))
+    if not (bool(on_kink(net, Z)[0]) or at_l1_kink):
         return None
     return kink_note(who, case64, got_canonical, dtype=dtype)
 
