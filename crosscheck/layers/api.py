@@ -204,7 +204,7 @@ def _bn_expect(a: dict, got: dict, opts: dict) -> dict:
     x, g, b, dout = (_f64(a[k]) for k in ("x", "gamma", "beta", "dout"))
     return {"out": norm.batchnorm_forward(x, g, b, a["eps"]), **_running(a, (0,)),
             **norm.batchnorm_vjp(dout, x, g, b, a["eps"]),
-            "_scales": {"dx": norm.dx_terms_norm(dout * g, x, (0,), a["eps"])}}
+            "_scales": norm.cancellation_scales(dout, g, x, (0,), a["eps"], (0,))}
 
 
 def _ln_inputs(dims: dict, rng: np.random.Generator, dtype: str, opts: dict) -> dict:
@@ -225,7 +225,7 @@ def _ln_run(call: Call, a: dict, opts: dict) -> dict:
 def _ln_expect(a: dict, got: dict, opts: dict) -> dict:
     x, g, b, dout = (_f64(a[k]) for k in ("x", "gamma", "beta", "dout"))
     return {"out": norm.layernorm_forward(x, g, b, a["eps"]), **norm.layernorm_vjp(dout, x, g, b, a["eps"]),
-            "_scales": {"dx": norm.dx_terms_norm(dout * g, x, (1,), a["eps"])}}
+            "_scales": norm.cancellation_scales(dout, g, x, (1,), a["eps"], (0,))}
 
 
 # dropout ------------------------------------------------------------------------------------------------------

@@ -76,21 +76,18 @@ FAMILIES: dict[str, Family] = {f.name: f for f in [
 ]}
 
 
-def _norm_scales(axes: tuple[int, ...], group: bool = False) -> Callable[[dict], dict]:
+def _norm_scales(axes: tuple[int, ...], param_axes: tuple[int, ...], group: bool = False) -> Callable[[dict], dict]:
     def scales(a: dict) -> dict:
         x, g = a["x"], a["gamma"]
-        dxhat = a["dout"] * (g.reshape(1, -1, 1, 1) if x.ndim == 4 and g.ndim == 1 else g)
-        if group:
-            N, C, H, W = x.shape
-            shape = (N, a["G"], C // a["G"], H, W)
-            x, dxhat = x.reshape(shape), dxhat.reshape(shape)
-        return {"dx": norm.dx_terms_norm(dxhat, x, axes, a["eps"])}
+        gb = g.reshape(1, -1, 1, 1) if x.ndim == 4 and g.ndim == 1 else g
+        grouped = (x.shape[0], a["G"], x.shape[1] // a["G"], *x.shape[2:]) if group else None
+        return norm.cancellation_scales(a["dout"], gb, x, axes, a["eps"], param_axes, grouped)
     return scales
 
 
-for _name, _scales in (("batchnorm", _norm_scales((0,))), ("layernorm", _norm_scales((1,))),
-                       ("spatial_batchnorm", _norm_scales((0, 2, 3))),
-                       ("spatial_groupnorm", _norm_scales((2, 3, 4), group=True))):
+for _name, _scales in (("batchnorm", _norm_scales((0,), (0,))), ("layernorm", _norm_scales((1,), (0,))),
+                       ("spatial_batchnorm", _norm_scales((0, 2, 3), (0, 2, 3))),
+                       ("spatial_groupnorm", _norm_scales((2, 3, 4), (0, 2, 3), group=True))):
     FAMILIES[_name] = dataclasses.replace(FAMILIES[_name], scales=_scales)
 
 

@@ -47,7 +47,7 @@ def _sbn_expect(a: dict, got: dict, opts: dict) -> dict:
     x, g, b, dout = (_f64(a[k]) for k in ("x", "gamma", "beta", "dout"))
     return {"out": norm.spatial_batchnorm_forward(x, g, b, a["eps"]), **_running(a, (0, 2, 3)),
             **norm.spatial_batchnorm_vjp(dout, x, g, b, a["eps"]),
-            "_scales": {"dx": norm.dx_terms_norm(dout * g.reshape(1, -1, 1, 1), x, (0, 2, 3), a["eps"])}}
+            "_scales": norm.cancellation_scales(dout, g.reshape(1, -1, 1, 1), x, (0, 2, 3), a["eps"], (0, 2, 3))}
 
 
 def _gn_dims(mode: str) -> Any:
@@ -83,8 +83,7 @@ def _gn_expect(a: dict, got: dict, opts: dict) -> dict:
     grouped = (N, a["G"], C // a["G"], H, W)
     return {"out": norm.groupnorm_forward(x, g, b, a["G"], a["eps"]),
             **norm.groupnorm_vjp(dout, x, g, b, a["G"], a["eps"]),
-            "_scales": {"dx": norm.dx_terms_norm((dout * g).reshape(grouped), x.reshape(grouped), (2, 3, 4),
-                                                 a["eps"])}}
+            "_scales": norm.cancellation_scales(dout, g, x, (2, 3, 4), a["eps"], (0, 2, 3), grouped)}
 
 
 # convolution ------------------------------------------------------------------------------------------------

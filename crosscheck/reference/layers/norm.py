@@ -28,7 +28,7 @@ import numpy as np
 
 __all__ = ["batchnorm_forward", "batchnorm_vjp", "layernorm_forward", "layernorm_vjp",
            "spatial_batchnorm_forward", "spatial_batchnorm_vjp", "groupnorm_forward", "groupnorm_vjp",
-           "running_stats", "normalize", "normalize_vjp", "dx_terms_norm"]
+           "running_stats", "normalize", "normalize_vjp", "cancellation_scales"]
 
 Axes = tuple[int, ...]
 
@@ -58,9 +58,19 @@ def normalize_vjp(dxhat: np.ndarray, x: np.ndarray, axes: Axes, eps: float, *, d
     return dx / std
 
 
-def dx_terms_norm(dxhat: np.ndarray, x: np.ndarray, axes: Axes, eps: float) -> float:
-    """||dxhat / std||: the size of the terms whose difference is dx (rounding scales with it)."""
-    return float(np.linalg.norm(dxhat / normalize(x, axes, eps)[1]))
+def cancellation_scales(dout: np.ndarray, gamma: np.ndarray, x: np.ndarray, axes: Axes, eps: float,
+                        param_axes: Axes, grouped: tuple[int, ...] | None = None) -> dict[str, float]:
+    """The size of the terms that cancel in out, dx and dgamma: rounding in any implementation scales
+    with them, not with what is left (xhat = x/std - mu/std; dx = (dxhat - mean(dxhat) - ...)/std).
+    ``gamma`` broadcasts to x; ``grouped`` is group norm's (N, G, C/G, H, W)."""
+    xs = x.reshape(grouped) if grouped else x
+    std = normalize(xs, axes, eps)[1]
+    terms = np.abs(xs) / std
+    dxhat_terms = np.abs(dout * gamma).reshape(xs.shape) / std
+    if grouped:
+        terms, dxhat_terms = terms.reshape(x.shape), dxhat_terms.reshape(x.shape)
+    return {"out": float(np.linalg.norm(gamma * terms)), "dx": float(np.linalg.norm(dxhat_terms)),
+            "dgamma": float(np.linalg.norm((np.abs(dout) * terms).sum(axis=param_axes)))}
 
 
 def _count(x: np.ndarray, axes: Axes) -> int:
