@@ -194,6 +194,9 @@ def test_float32_correct_layers_pass():
 
 def test_readme_layer_commands_run_as_written(capsys, monkeypatch):
     monkeypatch.chdir(ROOT)
+    # the README shows what a newcomer sees on their own machine: the dev profile, not CI's
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setenv("CROSSCHECK_PROFILE", "dev")
     assert main(["check", "examples/layers/layers.py", "--api", "cs231n", "--examples", "3"]) == 0
     assert main(["check", "examples/layers/layers.py", "--api", "cs231n", "--layers", "affine,relu,batchnorm",
                  "--dropout-p", "keep", "--examples", "3"]) == 0
