@@ -35,9 +35,9 @@ def best_time(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> fl
 def random_network(rng: np.random.Generator, *, depth=(1, 4), widths=(2, 9)):
     """A network as ``crosscheck sweep`` draws them by default: depth 1-4, distinct widths 2-9,
     any activation (per layer), any loss, either reduction, with or without bias."""
-    from crosscheck.activations import activation_names
-    from crosscheck.losses import get_loss, loss_names
-    from crosscheck.network import Network
+    from crosscheck.model.activations import activation_names
+    from crosscheck.model.losses import get_loss, loss_names
+    from crosscheck.model.network import Network
 
     k = int(rng.integers(depth[0], depth[1] + 1))
     loss = get_loss(str(rng.choice(loss_names())))

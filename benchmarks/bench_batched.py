@@ -37,7 +37,7 @@ def measure(D: int, device: str, repeats: int) -> dict:
     from crosscheck.backends.torch import TorchBackend
     from crosscheck.compare import compare_batched
     from crosscheck.draws import draw
-    from crosscheck.network import Network
+    from crosscheck.model.network import Network
     from crosscheck.reference import recursive
 
     net = Network((8, 7, 5, 3), ("tanh", "tanh", "identity"), loss="half_sse")

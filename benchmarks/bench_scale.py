@@ -36,7 +36,7 @@ WIDTH, BATCH, DEPTH = 1024, 256, 6
 
 
 def _problem(width: int, batch: int, depth: int, seed: int = 0):
-    from crosscheck.network import Network
+    from crosscheck.model.network import Network
 
     net = Network((width,) * (depth + 1), ("tanh",) * (depth - 1) + ("identity",), loss="half_sse")
     rng = np.random.default_rng(seed)
@@ -79,8 +79,8 @@ def torch_part(width: int, batch: int, depth: int, repeats: int, with_jax: bool 
     import torch
 
     from crosscheck.backends.torch import TorchBackend
-    from crosscheck.case import Case
     from crosscheck.compare import compare_gradients
+    from crosscheck.model.case import Case
     from crosscheck.reference import recursive
 
     net, params, X, Y = _problem(width, batch, depth)
@@ -100,7 +100,7 @@ def torch_part(width: int, batch: int, depth: int, repeats: int, with_jax: bool 
 
 
 def memory_part(widths: list[int], batch: int, depth: int, n_out: int) -> list[dict]:
-    from crosscheck.network import Network
+    from crosscheck.model.network import Network
     from crosscheck.reference import get_route
 
     rows = []

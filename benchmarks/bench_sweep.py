@@ -36,9 +36,9 @@ def naive_part(networks: int, seed: int) -> dict:
     from crosscheck.backends.base import canonical_for
     from crosscheck.backends.jax import JaxBackend
     from crosscheck.backends.torch import TorchBackend
-    from crosscheck.case import Case
     from crosscheck.compare import compare_gradients
     from crosscheck.draws import DrawError, draw
+    from crosscheck.model.case import Case
     from crosscheck.reference import recursive
 
     torch_b, jax_b = TorchBackend(), JaxBackend(jit=False)
@@ -63,7 +63,7 @@ def naive_part(networks: int, seed: int) -> dict:
 
 
 def sweep_part(examples: int, draws: int | None, seed: int, backends: str) -> dict:
-    from crosscheck.sweep import DEFAULT_DRAWS, SweepConfig, run_sweep
+    from crosscheck.sweep.run import DEFAULT_DRAWS, SweepConfig, run_sweep
 
     t0 = time.perf_counter()
     result = run_sweep(SweepConfig(backends=tuple(backends.split(",")), examples=examples, draws=draws,

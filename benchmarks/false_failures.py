@@ -29,12 +29,12 @@ import time
 
 import numpy as np
 
-from crosscheck.activations import activation_names
 from crosscheck.backends import available_backends, get_backend
 from crosscheck.compare import batched_rel_errors, reference_rounding
-from crosscheck.conventions import all_conventions
 from crosscheck.draws import draw
-from crosscheck.network import Network
+from crosscheck.model.activations import activation_names
+from crosscheck.model.conventions import all_conventions
+from crosscheck.model.network import Network
 from crosscheck.reference import recursive
 from crosscheck.tolerance import policy_for
 

@@ -25,8 +25,8 @@ import numpy as np
 
 from crosscheck.backends import get_backend
 from crosscheck.compare import batched_rel_errors
-from crosscheck.conventions import all_conventions
 from crosscheck.draws import DrawError, _draw_raw, _saturated, draw
+from crosscheck.model.conventions import all_conventions
 from crosscheck.reference import recursive
 from crosscheck.reference.forward import forward
 from crosscheck.tolerance import ROUNDING_FACTOR, policy_for

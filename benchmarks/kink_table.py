@@ -1,7 +1,7 @@
 """The derivative torch and JAX take at exactly 0 for kinked expressions (float64).
 
 crosscheck's activation table uses the frameworks' conventions (relu'(0) = 0, leaky_relu's and
-elu's as below), and ``crosscheck.triage`` names the one a backend follows. docs/measurements.md
+elu's as below), and ``crosscheck.sweep.triage`` names the one a backend follows. docs/measurements.md
 holds the output.
 
     .venv/bin/python benchmarks/kink_table.py

@@ -1,4 +1,4 @@
-"""Peak memory of a sweep per parameter draw, against ``crosscheck.sweep_args.estimate_bytes``.
+"""Peak memory of a sweep per parameter draw, against ``crosscheck.sweep.args.estimate_bytes``.
 
 One example's worth of the largest default architecture class (depth 4, widths 5-9, batch 6),
 numpy + torch + jax, D draws; the growth of peak RSS over a baseline with both libraries loaded.
@@ -13,8 +13,8 @@ import resource
 import sys
 
 from crosscheck.backends import get_backend
-from crosscheck.sweep import SweepConfig, run_sweep
-from crosscheck.sweep_args import BYTES_PER_VALUE_COPIES, estimate_bytes
+from crosscheck.sweep.args import BYTES_PER_VALUE_COPIES, estimate_bytes
+from crosscheck.sweep.run import SweepConfig, run_sweep
 
 
 def main(draws: int) -> None:

@@ -13,12 +13,11 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from .case import Case
-from .conventions import Convention
 from .errors import ConventionError, CrosscheckError, GradientMismatch, ImplementationError, UsageError
-from .network import Network
-
-__version__ = "0.1.0"
+from .model.case import Case
+from .model.conventions import Convention
+from .model.network import Network
+from .version import __version__
 
 __all__ = [
     "Network",
@@ -43,7 +42,7 @@ __all__ = [
 _LAZY = {
     "reference_gradients": "crosscheck.reference.recursive:gradients",
     "compare_gradients": "crosscheck.compare:compare_gradients",
-    "check_implementation": "crosscheck.check:check_implementation",
+    "check_implementation": "crosscheck.check.job:check_implementation",
     "check_layers": "crosscheck.layers.check:check_layers",
     "assert_grads_close": "crosscheck.testing:assert_grads_close",
     "strategies": "crosscheck.strategies:",

@@ -18,10 +18,10 @@ EXIT_OK, EXIT_MISMATCH, EXIT_USAGE, EXIT_IMPL_ERROR = 0, 1, 2, 3
 
 # subcommand -> "module:function"; the function takes the parsed namespace, returns an exit code
 _JOBS = {
-    "sweep": "crosscheck.sweep:run_from_args",
-    "check": "crosscheck.check:run_from_args",
+    "sweep": "crosscheck.sweep.args:run_from_args",
+    "check": "crosscheck.check.job:run_from_args",
     "shapes": "crosscheck.layout:run_from_args",
-    "conventions": "crosscheck.presets:run_from_args",
+    "conventions": "crosscheck.model.presets:run_from_args",
     "env": "crosscheck.environment:run_from_args",
     "grade": "crosscheck.grade:run_from_args",
     "audit": "crosscheck.audit:run_from_args",
@@ -263,8 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     if argv is None:  # crosscheck's own process (not a caller's): non-dumpable from its first instruction on,
         # so an implementation checked by another crosscheck of this user cannot write its memory while it
-        # starts (crosscheck.isolation.make_undumpable)
-        from .isolation import make_undumpable
+        # starts (crosscheck.sandbox.isolation.make_undumpable)
+        from .sandbox.isolation import make_undumpable
 
         make_undumpable()
     parser = build_parser()
@@ -273,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:  # argparse exits 2 on usage errors, 0 on --help
         return int(e.code or 0)
     if args.version:
-        from . import __version__
+        from .version import __version__
 
         print(f"crosscheck {__version__}")
         return EXIT_OK

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .activations import get_activation
 from .errors import CrosscheckError
-from .network import Network
+from .model.activations import get_activation
+from .model.network import Network
 from .reference.forward import forward
 
 __all__ = ["Draws", "draw", "DrawError", "KINK_MARGIN", "kink_distance", "on_kink"]

@@ -15,9 +15,9 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from .conventions import Convention
 from .errors import UsageError
-from .network import Network
+from .model.conventions import Convention
+from .model.network import Network
 
 __all__ = ["Step", "layout_steps", "format_layout", "format_targets_and_penalty", "run_from_args", "parse_widths"]
 
@@ -182,7 +182,7 @@ def format_targets_and_penalty(options: Any, widths: tuple[int, ...], batch_size
     lines = ["", f"targets ({targets})", f"  Y    {shape}  {what}"]
     l2, l1 = options.l2 or 0.0, options.l1 or 0.0
     if l2 or l1:
-        from .penalties import PENALTY_FORMS
+        from .model.penalties import PENALTY_FORMS
 
         form = options.penalty_form or "half"
         c_text = {"half": "1/2", "full": "1", "half_over_m": f"1/(2m) = 1/{2 * m}", "over_m": f"1/m = 1/{m}"}[form]
@@ -209,7 +209,7 @@ _ASCII = str.maketrans({"ᵀ": "^T", "δ": "delta", "σ": "sigma", "′": "'", "
 
 def run_from_args(args: Any) -> int:
     """``crosscheck shapes [--preset P] [--batch ...] --widths 2,3,2 --batch-size 4``."""
-    from .presets import resolve_options
+    from .model.presets import resolve_options
 
     # shapes takes no --loss: a target form implies the loss that reads it
     implied = {"labels": "softmax_ce", "onehot": "softmax_ce", "binary": "bce"}.get(args.targets or "")

@@ -12,10 +12,13 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable
+from typing import Any
+
+import numpy as np
 
 from .errors import UsageError
 
-__all__ = ["require_writable", "write_atomic", "write_text"]
+__all__ = ["require_writable", "write_atomic", "write_text", "format_array"]
 
 
 def require_writable(path: str | None, option: str) -> None:
@@ -69,3 +72,14 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def format_array(a: Any, name: str, *, limit: int = 12) -> str:
+    """An array for a report: its name, shape and values, or only its shape when it is too large to read."""
+    if a is None:
+        return f"{name} = None"
+    arr = np.asarray(a)
+    if arr.size > limit * limit:
+        return f"{name}: shape {arr.shape} (too large to print)"
+    body = np.array2string(arr, precision=4, suppress_small=True, max_line_width=100)
+    return f"{name} {arr.shape} =\n" + "\n".join("  " + ln for ln in body.splitlines())

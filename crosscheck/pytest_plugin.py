@@ -50,7 +50,7 @@ from .errors import UsageError
 if TYPE_CHECKING:  # pragma: no cover
     import hypothesis
 
-    from .sweep import SweepConfig, SweepResult
+    from .sweep.run import SweepConfig, SweepResult
 
 __all__ = ["CrosscheckConfig", "KNOWN_BACKENDS", "DEVICES", "cuda_available"]
 
@@ -96,7 +96,7 @@ class CrosscheckConfig:
 
     def sweep_config(self, **overrides: Any) -> SweepConfig:
         """A ``crosscheck.sweep.SweepConfig`` with this session's backends, device, profile and shard."""
-        from .sweep import SweepConfig
+        from .sweep.run import SweepConfig
 
         base = SweepConfig(backends=self.backends, device=self.device, profile=self.profile, shard=self.shard)
         try:
@@ -199,7 +199,7 @@ def _resolve(config: pytest.Config) -> CrosscheckConfig:
     shard_text = _option(config, "shard")
     shard = None
     if shard_text is not None:
-        from .sweep import parse_shard
+        from .sweep.run import parse_shard
 
         shard = parse_shard(shard_text)
     return CrosscheckConfig(backends=backends, profile=profile, device=device, shard=shard,
@@ -223,8 +223,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_config_key] = resolved
     forbid = _option(config, "forbid_import")
     if forbid:
-        from .isolation import set_default_forbidden
-        from .sandbox import parse_forbidden
+        from .sandbox.client import parse_forbidden
+        from .sandbox.isolation import set_default_forbidden
 
         try:
             set_default_forbidden(parse_forbidden(forbid))
@@ -237,7 +237,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _option(config, "forbid_import"):
-        from .isolation import set_default_forbidden
+        from .sandbox.isolation import set_default_forbidden
 
         set_default_forbidden(())
     if _previous_profile_key in config.stash:
@@ -297,7 +297,7 @@ def crosscheck_sweep(crosscheck_config: CrosscheckConfig) -> Callable[..., Sweep
     result back instead."""
 
     def run(*, check: bool = True, **overrides: Any) -> SweepResult:
-        from .sweep import run_sweep
+        from .sweep.run import run_sweep
 
         try:
             result = run_sweep(crosscheck_config.sweep_config(**overrides))

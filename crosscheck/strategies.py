@@ -26,12 +26,12 @@ from hypothesis import assume, reject
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from .activations import ACTIVATIONS, get_activation
-from .case import Case
-from .conventions import BATCH, BIAS, PARAMS, WEIGHTS, Convention
 from .draws import DrawError, draw
-from .losses import LOSSES, get_loss
-from .network import PENALTY_FORMS, REDUCTIONS, TARGETS, Network
+from .model.activations import ACTIVATIONS, get_activation
+from .model.case import Case
+from .model.conventions import BATCH, BIAS, PARAMS, WEIGHTS, Convention
+from .model.losses import LOSSES, get_loss
+from .model.network import PENALTY_FORMS, REDUCTIONS, TARGETS, Network
 
 __all__ = ["networks", "conventions", "cases", "coincident_cases", "architectures", "DEFAULT_ACTIVATIONS"]
 

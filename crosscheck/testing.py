@@ -29,9 +29,9 @@ from typing import Any
 import numpy as np
 
 from .compare import Comparison, ParameterComparison, compare_gradients
-from .conventions import Convention
 from .errors import ConventionError, UsageError
-from .network import Network
+from .model.conventions import Convention
+from .model.network import Network
 from .tolerance import policy_for
 
 __all__ = ["assert_grads_close"]  # plus the lazy networks, conventions, cases

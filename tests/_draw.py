@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from crosscheck.activations import ACTIVATIONS
-from crosscheck.case import Case
 from crosscheck.draws import DrawError, draw
-from crosscheck.network import Network
+from crosscheck.model.activations import ACTIVATIONS
+from crosscheck.model.case import Case
+from crosscheck.model.network import Network
 from crosscheck.strategies import architectures, networks
 
 # every activation in the table, plus seed 002's subgradient convention

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from crosscheck.activations import ACTIVATIONS, get_activation
+from crosscheck.model.activations import ACTIVATIONS, get_activation
 
 NAMES = tuple(ACTIVATIONS) + ("relu:1", "leaky_relu:0.5", "elu:0")
 GRID = np.concatenate([np.linspace(-6.0, 6.0, 241), np.random.default_rng(0).normal(0.0, 3.0, 200)])

@@ -12,10 +12,10 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("jax")
 
-from crosscheck.audit import kinks  # noqa: E402
 from crosscheck.audit.defaults import default_probes  # noqa: E402
 from crosscheck.audit.probes import close, run_audit  # noqa: E402
 from crosscheck.audit.table import CONVENTIONS  # noqa: E402
+from crosscheck.model import kinks  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def test_every_documented_convention_shows_on_these_versions(audit, convention):
 
 @pytest.mark.parametrize("entry", kinks.KINK_CONVENTIONS, ids=lambda c: f"{c.expression}@{c.kink:g}")
 def test_kink_table_entry_is_what_the_library_computes(audit, entry):
-    """crosscheck.audit.kinks (read by the sweep's triage and check's diagnosis) against the
+    """crosscheck.model.kinks (read by the sweep's triage and check's diagnosis) against the
     derivative the installed library returns exactly at the kink, in both dtypes."""
     seen = []
     for r in audit.rows:
@@ -85,7 +85,7 @@ def test_import_of_the_audit_package_stays_light():
     import subprocess
     import sys
 
-    code = ("import crosscheck.audit, crosscheck.audit.kinks, crosscheck.triage, sys; "
+    code = ("import crosscheck.audit, crosscheck.model.kinks, crosscheck.sweep.triage, sys; "
             "print(' '.join(m for m in ('torch', 'jax', 'flax', 'optax') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == ""
@@ -93,14 +93,14 @@ def test_import_of_the_audit_package_stays_light():
 
 @pytest.mark.parametrize("name", ["relu", "leaky_relu", "elu"])
 def test_the_sweeps_natives_take_the_kink_tables_subgradients(name):
-    """The natives the sweep's backends build (crosscheck.activations) take, at the kink, the
+    """The natives the sweep's backends build (crosscheck.model.activations) take, at the kink, the
     subgradient the kink table records for that library's canonical spelling; the reference's
     own choice is torch's."""
     import jax
     import numpy as np
     import torch
 
-    from crosscheck.activations import ACTIVATIONS
+    from crosscheck.model.activations import ACTIVATIONS
 
     act = ACTIVATIONS[name]
     canonical = {c.library: c for c in reversed(kinks.KINK_CONVENTIONS) if c.function == name}

@@ -11,15 +11,15 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from crosscheck import activations as activations_module
 from crosscheck.backends import BACKEND_NAMES, available_backends, get_backend, parse_backends
 from crosscheck.backends.base import user_grads_to_canonical
-from crosscheck.case import Case
 from crosscheck.compare import compare_batched, compare_gradients
-from crosscheck.conventions import Convention
 from crosscheck.draws import draw
 from crosscheck.errors import UsageError
-from crosscheck.network import Network
+from crosscheck.model import activations as activations_module
+from crosscheck.model.case import Case
+from crosscheck.model.conventions import Convention
+from crosscheck.model.network import Network
 from crosscheck.reference import recursive
 
 # per-neuron activations, a kinked one, softmax cross-entropy with mean reduction

@@ -8,15 +8,15 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from crosscheck import activations as activations_module
-from crosscheck.activations import activation_names
 from crosscheck.backends import padded
 from crosscheck.compare import compare_batched
-from crosscheck.conventions import Convention
 from crosscheck.draws import draw
 from crosscheck.errors import UsageError
-from crosscheck.losses import loss_names
-from crosscheck.network import Network
+from crosscheck.model import activations as activations_module
+from crosscheck.model.activations import activation_names
+from crosscheck.model.conventions import Convention
+from crosscheck.model.losses import loss_names
+from crosscheck.model.network import Network
 from crosscheck.reference import recursive
 
 pytest.importorskip("jax")

@@ -18,7 +18,7 @@ from implementations.correct import CONVENTIONS
 from implementations.mistakes import MISTAKES
 
 from crosscheck import profiles
-from crosscheck.check import check_implementation
+from crosscheck.check.job import check_implementation
 from crosscheck.cli import main
 from crosscheck.errors import GradientMismatch, ImplementationError, UsageError
 

@@ -8,7 +8,7 @@ import shlex
 
 import pytest
 
-from crosscheck.check import check_implementation
+from crosscheck.check.job import check_implementation
 from crosscheck.cli import main
 from crosscheck.errors import GradientMismatch, UsageError
 

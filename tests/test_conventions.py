@@ -10,9 +10,9 @@ from _draw import law_cases, random_params
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crosscheck.conventions import BIAS, Convention, all_conventions
 from crosscheck.errors import ConventionError
-from crosscheck.network import Network
+from crosscheck.model.conventions import BIAS, Convention, all_conventions
+from crosscheck.model.network import Network
 from crosscheck.reference import get_route
 from crosscheck.reference.forward import forward, loss_value
 from crosscheck.reference.jacobian import unvec, vec

@@ -11,12 +11,20 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from crosscheck.case import Case
-from crosscheck.conventions import Convention
-from crosscheck.diagnose import CATALOGUE, Diagnosis, backprop, candidates, diagnose, expected_user_arrays, user_arrays
+from crosscheck.diagnosis.diagnose import (
+    CATALOGUE,
+    Diagnosis,
+    backprop,
+    candidates,
+    diagnose,
+    expected_user_arrays,
+    user_arrays,
+)
 from crosscheck.draws import draw
 from crosscheck.errors import ConventionError
-from crosscheck.network import Network
+from crosscheck.model.case import Case
+from crosscheck.model.conventions import Convention
+from crosscheck.model.network import Network
 from crosscheck.reference.recursive import gradients
 from crosscheck.strategies import cases
 
@@ -253,10 +261,10 @@ def test_user_arrays_refuses_what_is_not_the_declared_container():
 
 # ---- implied derivatives: generic over the activation table ----------------------------------------------
 
-from crosscheck.activations import ACTIVATIONS  # noqa: E402
-from crosscheck.evidence import coincident_cases as coincident_reruns  # noqa: E402
-from crosscheck.evidence import diagnosis_cases, stateful_detail  # noqa: E402
-from crosscheck.implied import describe_implied, wrong_derivatives  # noqa: E402
+from crosscheck.diagnosis.evidence import coincident_cases as coincident_reruns  # noqa: E402
+from crosscheck.diagnosis.evidence import diagnosis_cases, stateful_detail  # noqa: E402
+from crosscheck.diagnosis.implied import describe_implied, wrong_derivatives  # noqa: E402
+from crosscheck.model.activations import ACTIVATIONS  # noqa: E402
 from crosscheck.strategies import coincident_cases  # noqa: E402
 
 ROOMY = dict(widths=(5, 6, 7, 3), m=4)  # m <= n_{l-1} + 1: sigma' is solvable per unit

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from crosscheck.errors import ImplementationError, UsageError
-from crosscheck.sandbox import Sandbox, parse_forbidden
+from crosscheck.sandbox.client import Sandbox, parse_forbidden
 
 LINUX = sys.platform.startswith("linux")
 
@@ -206,7 +206,7 @@ def _alive(pid: int) -> bool:
 def test_a_process_started_in_a_new_session_dies_with_the_sandbox(impl, monkeypatch, how):
     marker = f"DAEMON-{os.getpid()}-{how}"
     monkeypatch.setenv("MARKER_HINT", marker)
-    monkeypatch.setattr("crosscheck.isolation.ENV_ALLOW", ("PATH", "MARKER_HINT"))
+    monkeypatch.setattr("crosscheck.sandbox.isolation.ENV_ALLOW", ("PATH", "MARKER_HINT"))
     with Sandbox(f"{impl / 'student.py'}:starts_a_daemon", timeout=3) as sb:
         if how == "close":
             sb.call([], np.ones(1), None)
@@ -231,7 +231,7 @@ def _cmdline_has(pid: str, text: str) -> bool:
 
 def test_with_a_mount_namespace_only_the_private_directory_is_writable(impl, shared_dir, monkeypatch):
     monkeypatch.setenv("SHARED_HINT", os.path.join(shared_dir, "forged.json"))
-    monkeypatch.setattr("crosscheck.isolation.ENV_ALLOW", ("PATH", "SHARED_HINT"))
+    monkeypatch.setattr("crosscheck.sandbox.isolation.ENV_ALLOW", ("PATH", "SHARED_HINT"))
     with Sandbox(f"{impl / 'student.py'}:writes") as sb:
         got = sb.call([], np.ones(1), None).value
         confined = "read-only" in sb.info.get("namespaces", []) or sb.info.get("isolation") == "bwrap"
@@ -255,7 +255,7 @@ def test_a_killed_crosscheck_takes_the_tree_with_it(impl):
     """SIGKILL to crosscheck (no cleanup runs): the supervisor sees its control pipe close and ends the tree."""
     marker = f"DAEMON-{os.getpid()}-killed"
     script = textwrap.dedent(f"""
-        import numpy as np, os, crosscheck.isolation as iso
+        import numpy as np, os, crosscheck.sandbox.isolation as iso
         os.environ["MARKER_HINT"] = {marker!r}
         iso.ENV_ALLOW = ("PATH", "MARKER_HINT")
         from crosscheck.sandbox import Sandbox

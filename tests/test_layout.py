@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from crosscheck.case import Case
 from crosscheck.cli import main
-from crosscheck.conventions import all_conventions
 from crosscheck.draws import draw
 from crosscheck.errors import UsageError
 from crosscheck.layout import format_layout, layout_steps, parse_widths
-from crosscheck.network import Network
+from crosscheck.model.case import Case
+from crosscheck.model.conventions import all_conventions
+from crosscheck.model.network import Network
 from crosscheck.reference.forward import output_gradient
 from crosscheck.reference.recursive import gradients
 

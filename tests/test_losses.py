@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from crosscheck.losses import LOSSES, get_loss
-from crosscheck.network import Network
+from crosscheck.model.losses import LOSSES, get_loss
+from crosscheck.model.network import Network
 from crosscheck.reference.forward import loss_value, output_gradient
 
 ALPHA = np.array([1.0, -0.5, 1 / 3])

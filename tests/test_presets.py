@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from crosscheck.cli import main
-from crosscheck.conventions import Convention
 from crosscheck.errors import UsageError
-from crosscheck.network import Network
-from crosscheck.presets import PRESETS, CheckOptions, preset_names, resolve_options
+from crosscheck.model.conventions import Convention
+from crosscheck.model.network import Network
+from crosscheck.model.presets import PRESETS, CheckOptions, preset_names, resolve_options
 
 
 def test_every_preset_resolves_to_a_valid_convention_and_network():

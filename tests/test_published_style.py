@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from implementations import published_style as ps
 
-from crosscheck.check import check_implementation
-from crosscheck.conventions import Convention
+from crosscheck.check.job import check_implementation
 from crosscheck.draws import draw
 from crosscheck.errors import GradientMismatch
-from crosscheck.network import Network
+from crosscheck.model.conventions import Convention
+from crosscheck.model.network import Network
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -22,7 +22,7 @@ TARGET = "implementations.published_style:"
 
 
 def _inputs(net: Network, conv: Convention, m: int, seed: int = 3):
-    from crosscheck.case import Case
+    from crosscheck.model.case import Case
 
     d = draw(net, seed, batch_size=m)
     return Case(net, conv, *d.one(0)).user_inputs()

@@ -254,7 +254,7 @@ class _FakeResult:
 
 
 def test_sweep_fixture_passes_the_options_and_fails_with_the_report(pytester, monkeypatch, no_profile_env):
-    import crosscheck.sweep as sweep
+    import crosscheck.sweep.run as sweep
 
     seen = []
 

@@ -11,9 +11,9 @@ import pytest
 from _draw import law_cases, random_params
 from hypothesis import find, given, settings
 
-from crosscheck.case import Case
 from crosscheck.errors import UsageError
-from crosscheck.network import Network
+from crosscheck.model.case import Case
+from crosscheck.model.network import Network
 from crosscheck.reference import explicit, get_route, jacobian, kronecker, numeric, route_names
 from crosscheck.reference.forward import loss_value
 

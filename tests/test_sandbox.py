@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from crosscheck.errors import ImplementationError, UsageError
-from crosscheck.sandbox import Opaque, Sandbox, Target, parse_target, trim_output
+from crosscheck.sandbox.client import Opaque, Sandbox, Target, parse_target, trim_output
 
 IMPL = '''
 import os, sys, time, signal

@@ -217,8 +217,8 @@ def _mount_namespaces() -> bool:
 
 def _interpreter_hidden() -> bool:
     """Whether a directory on the way to the interpreter shuts other users out (/root/.pyenv)."""
-    from crosscheck._supervisor import _blocker
-    from crosscheck.isolation import interpreter_paths
+    from crosscheck.sandbox.isolation import interpreter_paths
+    from crosscheck.sandbox.supervisor import _blocker
 
     return any(_blocker(p) for p in interpreter_paths())
 
@@ -245,10 +245,10 @@ def runner(request, isolation):
         shutil.rmtree(work, ignore_errors=True)
         pytest.skip("cannot create an ordinary user here (no useradd)")
     os.chown(work, user.pw_uid, user.pw_gid)
-    from crosscheck.isolation import interpreter_paths
+    from crosscheck.sandbox.isolation import interpreter_paths
 
     def run(argv, env):
-        cfg = {"supervisor": os.path.join(PACKAGE, "_supervisor.py"), "uid": user.pw_uid, "gid": user.pw_gid,
+        cfg = {"supervisor": os.path.join(PACKAGE, "sandbox", "supervisor.py"), "uid": user.pw_uid, "gid": user.pw_gid,
                "cwd": work, "argv": argv, "env": env, "reveal": interpreter_paths() + [work]}
         r = subprocess.run([sys.executable, "-I", "-c", _AS_USER, json.dumps(cfg)], capture_output=True,
                            text=True, timeout=240)

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from _draw import random_params
 
-from crosscheck.activations import get_activation
-from crosscheck.conventions import Convention
-from crosscheck.network import Network
+from crosscheck.model.activations import get_activation
+from crosscheck.model.conventions import Convention
+from crosscheck.model.network import Network
 from crosscheck.reference import get_route, numeric
 from crosscheck.reference.forward import forward, loss_value
 from crosscheck.reference.jacobian import unvec, vec

@@ -7,9 +7,9 @@ import pytest
 from hypothesis import find, given, settings
 from hypothesis.errors import InvalidArgument
 
-from crosscheck.case import Case
 from crosscheck.draws import KINK_MARGIN, draw, kink_distance
-from crosscheck.network import Network
+from crosscheck.model.case import Case
+from crosscheck.model.network import Network
 from crosscheck.reference.forward import forward
 from crosscheck.strategies import architectures, cases, conventions, networks
 

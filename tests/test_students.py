@@ -23,13 +23,13 @@ import numpy as np
 import pytest
 from students import STUDENTS, Student
 
-from crosscheck.case import Case
-from crosscheck.check import DEFAULTS, run_check
-from crosscheck.diagnose import user_arrays
+from crosscheck.check.extras import split_extras
+from crosscheck.check.job import DEFAULTS, run_check
+from crosscheck.diagnosis.diagnose import user_arrays
 from crosscheck.draws import draw
-from crosscheck.extras import split_extras
-from crosscheck.network import Network
-from crosscheck.presets import resolve_options
+from crosscheck.model.case import Case
+from crosscheck.model.network import Network
+from crosscheck.model.presets import resolve_options
 
 torch = pytest.importorskip("torch")
 

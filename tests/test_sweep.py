@@ -8,10 +8,10 @@ from dataclasses import replace
 
 import pytest
 
-from crosscheck import activations as activations_module
 from crosscheck.cli import main
 from crosscheck.errors import UsageError
-from crosscheck.sweep import SweepConfig, parse_shard, run_sweep
+from crosscheck.model import activations as activations_module
+from crosscheck.sweep.run import SweepConfig, parse_shard, run_sweep
 
 ALL_BIAS = ["augmented", "column", "none", "row", "vector"]
 

@@ -8,10 +8,10 @@ import json
 import numpy as np
 import pytest
 
-from crosscheck import sweep as sweep_module
 from crosscheck.cli import main
-from crosscheck.sweep import SweepConfig, _route_draw, run_sweep
-from crosscheck.sweep_args import estimate_bytes, machine_bytes
+from crosscheck.sweep import run as sweep_module
+from crosscheck.sweep.args import estimate_bytes, machine_bytes
+from crosscheck.sweep.run import SweepConfig, _route_draw, run_sweep
 
 
 def _one_line_error(capsys) -> str:
@@ -104,7 +104,7 @@ def test_torch_builds_every_convention_natively():
 
 
 def test_float32_rounding_notes_carry_count_size_and_worst_network():
-    from crosscheck.report import sweep_report
+    from crosscheck.sweep.report import sweep_report
 
     sweep = sweep_module._Sweep(SweepConfig(backends=("numpy",), examples=1), progress=False)
     base = {"kind": "float32_rounding", "backend": "jax", "detail": "within 10x the reference's own"}

@@ -10,16 +10,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis.errors import InvalidArgument
 
-from crosscheck.case import Case
+from crosscheck.check.extras import check_extras, split_extras
 from crosscheck.cli import main
 from crosscheck.compare import compare_batched, compare_gradients
-from crosscheck.conventions import Convention
 from crosscheck.draws import KINK_MARGIN, draw
 from crosscheck.errors import ConventionError, UsageError
-from crosscheck.extras import check_extras, split_extras
-from crosscheck.network import Network
-from crosscheck.penalties import penalty_value
-from crosscheck.presets import PRESETS, resolve_options
+from crosscheck.model.case import Case
+from crosscheck.model.conventions import Convention
+from crosscheck.model.network import Network
+from crosscheck.model.penalties import penalty_value
+from crosscheck.model.presets import PRESETS, resolve_options
 from crosscheck.reference import get_route
 from crosscheck.strategies import networks
 
@@ -217,7 +217,7 @@ def _dA_case():
 
 
 def _dA(case, scale=1.0):
-    from crosscheck.extras import activation_gradients
+    from crosscheck.check.extras import activation_gradients
 
     G = activation_gradients(case.network, case.params, case.X, case.Y)
     return {f"dA{l}": scale * G[l][0] for l in range(case.network.depth)}

@@ -9,7 +9,7 @@ import pytest
 
 from crosscheck.compare import compare_gradients
 from crosscheck.draws import draw
-from crosscheck.network import Network
+from crosscheck.model.network import Network
 from crosscheck.reference import recursive
 from crosscheck.tolerance import FLOOR, TolerancePolicy, policy_for
 
@@ -146,8 +146,8 @@ def test_saturated_gelu_output_fails_float32_alone_and_passes_the_float64_rechec
     in every parameter behind that neuron; in float64 the same implementation agrees."""
     pytest.importorskip("torch")
     from crosscheck.backends import get_backend
-    from crosscheck.case import Case
-    from crosscheck.conventions import Convention
+    from crosscheck.model.case import Case
+    from crosscheck.model.conventions import Convention
 
     net = Network((3, 1), ("gelu_tanh",), loss="output")
     params = ((np.array([[0.24997444, 0.38864392, -1.20719373]], np.float32), np.array([-0.69089216], np.float32)),)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from crosscheck.case import Case
 from crosscheck.compare import compare_gradients
-from crosscheck.conventions import Convention
 from crosscheck.draws import draw
-from crosscheck.network import Network
+from crosscheck.model.case import Case
+from crosscheck.model.conventions import Convention
+from crosscheck.model.network import Network
 from crosscheck.reference import recursive
-from crosscheck.triage import explain, float32_context
+from crosscheck.sweep.triage import explain, float32_context
 
 
 class _Fake:

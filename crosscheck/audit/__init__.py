@@ -8,6 +8,9 @@ table documents is a known convention, printed with its fix; one it does not is 
 A baseline (``--save-baseline`` / ``--baseline``) tells CI which answers an upgrade changed.
 
 Importing this package imports neither torch nor JAX; ``run_audit`` does.
+
+May import: ``crosscheck.model`` (activation and loss tables, kink conventions), ``crosscheck.backends``
+(JAX's cache settings), ``crosscheck.errors``; never another job. The port check reads this table, not the reverse.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from .kinks import KINK_CONVENTIONS, kink_subgradients, spellings_using
+from ..model.kinks import KINK_CONVENTIONS, kink_subgradients, spellings_using
 
 if TYPE_CHECKING:  # pragma: no cover
     from .results import AuditResult

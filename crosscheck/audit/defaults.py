@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from .models import Model
-from .spec import DefaultProbe, Libs, Point, Probe, Side
+from .spec import DefaultProbe, Libs
+from .table import CONVENTIONS
 
-__all__ = ["ABSENT", "signature_default", "doc_default", "read", "default_probes", "behaviour_probes"]
+__all__ = ["ABSENT", "signature_default", "doc_default", "read", "default_probes"]
 
 ABSENT = "(no parameter)"
 
@@ -113,8 +113,6 @@ def read(L: Libs) -> dict[str, Any]:
 
 
 def _d(function, parameter, tw, t, jw, j, meaning=_same, reference=None, convention=None, requires=None):
-    from .table import CONVENTIONS
-
     return DefaultProbe(function, parameter, tw, t, jw, j, meaning, reference,
                         CONVENTIONS[convention] if convention else None, requires)
 
@@ -174,7 +172,7 @@ def _default_probes() -> list[DefaultProbe]:
     ]
 
 
-_DEFAULT_PROBES: list[DefaultProbe] = []  # built on first use: table.py's conventions import this module
+_DEFAULT_PROBES: list[DefaultProbe] = []  # built on first use
 
 
 def default_probes() -> list[DefaultProbe]:
@@ -182,70 +180,3 @@ def default_probes() -> list[DefaultProbe]:
     if not _DEFAULT_PROBES:
         _DEFAULT_PROBES.extend(_default_probes())
     return _DEFAULT_PROBES
-
-
-# ---- running statistics: one training step of BatchNorm / LayerNorm ---------------------------------
-def _torch_bn(stat: str):
-    def make(L):
-        def f(x, t):
-            bn = L.torch.nn.BatchNorm1d(x.shape[1], dtype=x.dtype)
-            bn.train()
-            out = bn(x)
-            return {"running_mean": bn.running_mean, "running_var": bn.running_var, "output": out[:, 0]}[stat]
-        return f
-    return make
-
-
-def _flax_bn(stat: str):
-    def make(L):
-        jnp = L.jnp
-
-        def f(x, t):
-            n = x.shape[1]
-            bn = L.linen.BatchNorm(use_running_average=False, dtype=x.dtype, param_dtype=x.dtype)
-            variables = {"params": {"scale": jnp.ones(n, x.dtype), "bias": jnp.zeros(n, x.dtype)},
-                         "batch_stats": {"mean": jnp.zeros(n, x.dtype), "var": jnp.ones(n, x.dtype)}}
-            out, upd = bn.apply(variables, x, mutable=["batch_stats"])
-            return {"running_mean": upd["batch_stats"]["mean"], "running_var": upd["batch_stats"]["var"],
-                    "output": out[:, 0]}[stat]
-        return f
-    return make
-
-
-def _stat_model(fn) -> Model:
-    return Model(lambda x, t: np.asarray(fn(np.asarray(x))), lambda x, t, w: np.zeros_like(x))
-
-
-def behaviour_probes(d: dict[str, Any]) -> list[Probe]:
-    """BatchNorm's running statistics after one training step from (mean 0, var 1), torch against
-    flax.linen: the momentum convention and the variance each updates with."""
-    from .table import CONVENTIONS
-
-    mt, et = d["batchnorm.momentum.torch"], d["batchnorm.eps.torch"]
-    mf, ef = d["batchnorm.momentum.flax"], d["batchnorm.eps.flax"]
-    if mf is None:  # flax not installed: the probes are listed as unavailable
-        mf, ef = mt, et
-    pts = (Point("one step from (0, 1), batch [1, 3]", [[1.0], [3.0]]),)
-
-    def side_t(stat, model, conv=None):
-        return Side(f"torch.nn.BatchNorm1d(1) {stat}", _torch_bn(stat), _stat_model(model),
-                    CONVENTIONS[conv] if conv else None)
-
-    def side_f(stat, model, conv=None):
-        return Side(f"flax.linen.BatchNorm() {stat}", _flax_bn(stat), _stat_model(model),
-                    CONVENTIONS[conv] if conv else None, requires="flax")
-
-    def var(x, ddof):
-        return x.var(axis=0, ddof=ddof)
-
-    common = dict(elementwise=False, derivative=False, dtypes=("float32",))
-    return [
-        Probe("batch_norm running_mean", None, "torch's convention", side_t("running_mean", lambda x: mt * x.mean(0)),
-              side_f("running_mean", lambda x: (1 - mf) * x.mean(0), "batchnorm-momentum"), pts, **common),
-        Probe("batch_norm running_var", None, "torch's convention",
-              side_t("running_var", lambda x: (1 - mt) + mt * var(x, 1)),
-              side_f("running_var", lambda x: mf + (1 - mf) * var(x, 0), "batchnorm-running-var"), pts, **common),
-        Probe("batch_norm output (training)", None, "(x - mean) / sqrt(biased var + eps)",
-              side_t("output", lambda x: ((x - x.mean(0)) / np.sqrt(var(x, 0) + et))[:, 0]),
-              side_f("output", lambda x: ((x - x.mean(0)) / np.sqrt(var(x, 0) + ef))[:, 0]), pts, **common),
-    ]

@@ -4,7 +4,7 @@ A ``Model`` is the value of a function and the derivative (a vector-Jacobian pro
 ``sum(w * f(x))``, for ``x: (k,)`` (elementwise functions, one point per entry) or one input
 array (row-wise functions and losses, ``x: (m, n)`` with samples as rows, and a fixed ``target``).
 
-Where crosscheck's own tables define the function (``crosscheck.activations``, ``crosscheck.losses``)
+Where crosscheck's own tables define the function (``crosscheck.model.activations``, ``crosscheck.model.losses``)
 the reference is read from there, so the audit checks the same definitions the sweep uses; the
 functions those tables do not hold (selu, silu, hardtanh, relu6, log_sigmoid, softmax, ...) are
 defined here from their formulas. Each model evaluates in the dtype of ``x`` where NumPy allows, so
@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from ..activations import get_activation
-from ..losses import get_loss
+from ..model.activations import get_activation
+from ..model.losses import get_loss
 
 __all__ = ["Model", "elementwise", "activation", "with_kinks", "MODELS"]
 
@@ -44,7 +44,7 @@ def elementwise(value: Callable, prime: Callable) -> Model:
 
 
 def activation(name: str) -> Model:
-    """The reference activation ``name`` of ``crosscheck.activations`` (``"relu:1"`` works too)."""
+    """The reference activation ``name`` of ``crosscheck.model.activations`` (``"relu:1"`` works too)."""
     act = get_activation(name)
     return elementwise(act.value, act.prime)
 
@@ -172,9 +172,9 @@ def variance(correction: int) -> Model:
     return Model(value, lambda x, t, w: w * 2 * (x - x.mean()) / (x.size - correction))
 
 
-# ---- losses: x and target are (m, n), samples as rows; crosscheck.losses works on (n, m) -------
+# ---- losses: x and target are (m, n), samples as rows; crosscheck.model.losses works on (n, m) -------
 def _table_loss(name: str, *, reduce: str = "samples", scale: float = 1.0) -> Model:
-    """Loss ``name`` of crosscheck.losses, mean over the m samples (``reduce="samples"``, the
+    """Loss ``name`` of crosscheck.model.losses, mean over the m samples (``reduce="samples"``, the
     reference's mean) or over all m*n elements (``"elements"``), times ``scale``."""
     loss = get_loss(name)
 

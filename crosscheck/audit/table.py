@@ -3,7 +3,7 @@ known convention that makes their answers differ (with the fix).
 
 Adding a function is one ``Probe`` in ``probes_for``; a documented difference is a ``Side`` with a
 ``model`` (what the spelling computes, ``crosscheck.audit.models``) and a ``convention``. Kink
-subgradients come from ``crosscheck.audit.kinks`` (the table the sweep's triage reads), and
+subgradients come from ``crosscheck.model.kinks`` (the table the sweep's triage reads), and
 thresholds and slopes from the installed libraries' signatures (``defaults``).
 """
 
@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from ..model.kinks import KINK_CONVENTIONS
 from . import models as M
-from .kinks import KINK_CONVENTIONS
 from .spec import Convention, Point, Probe, Side
 
 __all__ = ["probes_for", "CONVENTIONS"]
@@ -91,11 +91,11 @@ CONVENTIONS: dict[str, Convention] = {c.id: c for c in (
 
 def _kink_model(function: str, library: str, expression: str, value, prime) -> M.Model:
     """``value`` with the derivative ``prime`` except exactly at the kinks, where it is what
-    crosscheck.audit.kinks records for ``expression`` (the claim the audit then checks)."""
+    crosscheck.model.kinks records for ``expression`` (the claim the audit then checks)."""
     at = {c.kink: c.subgradient for c in KINK_CONVENTIONS
           if c.function == function and c.library == library and c.expression == expression}
     if not at:
-        raise KeyError(f"{expression} is not in crosscheck.audit.kinks")
+        raise KeyError(f"{expression} is not in crosscheck.model.kinks")
     return M.with_kinks(value, prime, at)
 
 
@@ -115,7 +115,7 @@ _RELU_POINTS = _ew([("negative", -2.0), ("kink", 0.0), ("positive", 1.5)])
 
 
 def _relu_spelling(name: str, texpr: str, tmake, jexpr: str, jmake, convention: str | None = None) -> Probe:
-    """relu spelled another way; its derivative at 0 is the one crosscheck.audit.kinks records."""
+    """relu spelled another way; its derivative at 0 is the one crosscheck.model.kinks records."""
     ref = M.activation("relu")
     sides = []
     for lib, expr, make in (("torch", texpr, tmake), ("jax", jexpr, jmake)):
@@ -123,7 +123,7 @@ def _relu_spelling(name: str, texpr: str, tmake, jexpr: str, jmake, convention: 
         g = [c.subgradient for c in KINK_CONVENTIONS if c.expression == expr][0]
         conv = CONVENTIONS[convention] if g != 0.0 and convention else None
         sides.append(Side(expr, make, model if conv else None, conv))
-    return Probe(name, ref, "crosscheck.activations relu (relu'(0) = 0)", sides[0], sides[1], _RELU_POINTS)
+    return Probe(name, ref, "crosscheck.model.activations relu (relu'(0) = 0)", sides[0], sides[1], _RELU_POINTS)
 
 
 def _scalar(f):
@@ -153,7 +153,8 @@ def _activation_probes(d: dict[str, Any]) -> list[Probe]:
                         _kink_model("abs", "jax", "jnp.abs(x)", np.abs, np.sign), CONVENTIONS["abs-sign"]),
                    _RELU_POINTS))
     slope, alpha = d["leaky_relu.negative_slope.jax"], d["elu.alpha.jax"]  # JAX's own defaults
-    P.append(Probe("leaky_relu", M.activation("leaky_relu"), "crosscheck.activations leaky_relu (slope 0.01 at 0)",
+    P.append(Probe("leaky_relu", M.activation("leaky_relu"),
+                   "crosscheck.model.activations leaky_relu (slope 0.01 at 0)",
                    Side("F.leaky_relu(x)", _scalar(lambda L: L.F.leaky_relu)),
                    Side("jax.nn.leaky_relu(x)", _scalar(lambda L: L.jax.nn.leaky_relu),
                         _kink_model("leaky_relu", "jax", "jax.nn.leaky_relu(x)",
@@ -176,9 +177,10 @@ def _activation_probes(d: dict[str, Any]) -> list[Probe]:
          [("tail", -1000.0), ("tail", -30.0), ("zero", 0.0), ("positive", 1.0), ("tail", 30.0), ("tail", 1000.0)]),
     ):
         ref = M.activation(name) if name in ("elu", "sigmoid", "tanh") else M.MODELS[name]
-        where = f"crosscheck.activations {name}" if name in ("elu", "sigmoid", "tanh") else f"{name} (audit models)"
+        own = name in ("elu", "sigmoid", "tanh")
+        where = f"crosscheck.model.activations {name}" if own else f"{name} (audit models)"
         jside = Side(jexpr, _scalar(jf))
-        if name in ("elu", "selu"):  # JAX's expm1 derivative (and selu's kink from crosscheck.audit.kinks)
+        if name in ("elu", "selu"):  # JAX's expm1 derivative (and selu's kink from crosscheck.model.kinks)
             expm1 = M.expm1_grad(alpha) if name == "elu" else M.expm1_grad(M.SELU_ALPHA, M.SELU_SCALE)
             at = {c.kink: c.subgradient for c in KINK_CONVENTIONS if c.function == name and c.library == "jax"}
             jside = Side(jexpr, _scalar(jf), M.with_kinks(lambda x, m=expm1: m.value(x, None),
@@ -186,20 +188,20 @@ def _activation_probes(d: dict[str, Any]) -> list[Probe]:
                          CONVENTIONS["jax-expm1-grad"])
         P.append(Probe(name, ref, where, Side(texpr, _scalar(tf)), jside, _ew(pts)))
     gelu_pts = _ew([("tail", -10.0), ("negative", -1.0), ("zero", 0.0), ("positive", 1.0), ("positive", 3.0)])
-    P.append(Probe("gelu", M.activation("gelu"), "crosscheck.activations gelu (erf form)",
+    P.append(Probe("gelu", M.activation("gelu"), "crosscheck.model.activations gelu (erf form)",
                    Side("F.gelu(x)", _scalar(lambda L: L.F.gelu), M.gelu_one_plus_erf(), CONVENTIONS["gelu-erf-tail"]),
                    Side("jax.nn.gelu(x)", _scalar(lambda L: L.jax.nn.gelu), M.activation("gelu_tanh"),
                         CONVENTIONS["gelu-approximate"]), gelu_pts))
-    P.append(Probe("gelu (erf)", M.activation("gelu"), "crosscheck.activations gelu (erf form)",
+    P.append(Probe("gelu (erf)", M.activation("gelu"), "crosscheck.model.activations gelu (erf form)",
                    Side("F.gelu(x, approximate='none')", _scalar(lambda L: lambda x: L.F.gelu(x, approximate="none")),
                         M.gelu_one_plus_erf(), CONVENTIONS["gelu-erf-tail"]),
                    Side("jax.nn.gelu(x, approximate=False)",
                         _scalar(lambda L: lambda x: L.jax.nn.gelu(x, approximate=False))), gelu_pts))
-    P.append(Probe("gelu (tanh)", M.activation("gelu_tanh"), "crosscheck.activations gelu_tanh",
+    P.append(Probe("gelu (tanh)", M.activation("gelu_tanh"), "crosscheck.model.activations gelu_tanh",
                    Side("F.gelu(x, approximate='tanh')", _scalar(lambda L: lambda x: L.F.gelu(x, approximate="tanh"))),
                    Side("jax.nn.gelu(x, approximate=True)",
                         _scalar(lambda L: lambda x: L.jax.nn.gelu(x, approximate=True))), gelu_pts))
-    P.append(Probe("softplus", M.activation("softplus"), "crosscheck.activations softplus (log(1 + exp(x)))",
+    P.append(Probe("softplus", M.activation("softplus"), "crosscheck.model.activations softplus (log(1 + exp(x)))",
                    Side("F.softplus(x)", _scalar(lambda L: L.F.softplus), M.softplus_threshold(thr, beta),
                         CONVENTIONS["softplus-threshold"]),
                    Side("jax.nn.softplus(x)", _scalar(lambda L: L.jax.nn.softplus)),
@@ -207,7 +209,7 @@ def _activation_probes(d: dict[str, Any]) -> list[Probe]:
                         ("below threshold", thr / beta - 1e-3), ("threshold", thr / beta),
                         ("above threshold", thr / beta + 1e-3), ("tail", 30.0), ("tail", 1000.0)])))
     # XLA flushes some float32 subnormal results to zero; compared exactly below the smallest normal
-    P.append(Probe("softplus (subnormal)", M.activation("softplus"), "crosscheck.activations softplus",
+    P.append(Probe("softplus (subnormal)", M.activation("softplus"), "crosscheck.model.activations softplus",
                    Side("F.softplus(x)", _scalar(lambda L: L.F.softplus)),
                    Side("jax.nn.softplus(x)", _scalar(lambda L: L.jax.nn.softplus),
                         M.ftz(M.activation("softplus")), CONVENTIONS["xla-ftz"]),
@@ -290,14 +292,14 @@ def _loss_probes(d: dict[str, Any]) -> list[Probe]:
     smooth = 0.1
     ii = d["cross_entropy.ignore_index"]
     P = [
-        Probe("mse", M.MODELS["mse"], "crosscheck.losses sse, mean over samples", torch_mse,
+        Probe("mse", M.MODELS["mse"], "crosscheck.model.losses sse, mean over samples", torch_mse,
               Side("jnp.mean((a - y) ** 2)", _loss(lambda L: lambda a, y: L.jnp.mean((a - y) ** 2)),
                    M.DEVIATIONS["mse_elements"](), CONVENTIONS["mse-mean-elements"]), mse_pts, elementwise=False),
-        Probe("mse (optax.l2_loss)", M.MODELS["mse"], "crosscheck.losses sse, mean over samples", torch_mse,
+        Probe("mse (optax.l2_loss)", M.MODELS["mse"], "crosscheck.model.losses sse, mean over samples", torch_mse,
               Side("optax.l2_loss(a, y).mean()", _loss(lambda L: lambda a, y: L.optax.l2_loss(a, y).mean()),
                    M.DEVIATIONS["l2_half_elements"](), CONVENTIONS["optax-l2-half"], requires="optax"),
               mse_pts, elementwise=False),
-        Probe("bce", M.MODELS["bce"], "crosscheck.losses bce, mean over samples",
+        Probe("bce", M.MODELS["bce"], "crosscheck.model.losses bce, mean over samples",
               Side("F.binary_cross_entropy(p, y)", _loss(lambda L: L.F.binary_cross_entropy),
                    M.DEVIATIONS["bce_clamped"](-100.0, float(np.float32(1e-12))), CONVENTIONS["bce-log-clamp"]),
               Side("-(y * jnp.log(p) + (1 - y) * jnp.log1p(-p)).mean()",
@@ -312,13 +314,14 @@ def _loss_probes(d: dict[str, Any]) -> list[Probe]:
               Side("optax.sigmoid_binary_cross_entropy(z, y).mean()",
                    _loss(lambda L: lambda z, y: L.optax.sigmoid_binary_cross_entropy(z, y).mean()), requires="optax"),
               logit_pts, elementwise=False),
-        Probe("cross_entropy (labels)", M.MODELS["cross_entropy"], "crosscheck.losses softmax_ce of one_hot(y), mean",
+        Probe("cross_entropy (labels)", M.MODELS["cross_entropy"],
+              "crosscheck.model.losses softmax_ce of one_hot(y), mean",
               Side("F.cross_entropy(z, y)", _loss(lambda L: L.F.cross_entropy)),
               Side("-jnp.take_along_axis(jax.nn.log_softmax(z), y[:, None], -1).mean()",
                    _loss(lambda L: lambda z, y: -L.jnp.take_along_axis(L.jax.nn.log_softmax(z), y[:, None],
                                                                        axis=-1).mean())),
               label_pts, elementwise=False),
-        Probe("cross_entropy (labels, optax)", M.MODELS["cross_entropy"], "crosscheck.losses softmax_ce, mean",
+        Probe("cross_entropy (labels, optax)", M.MODELS["cross_entropy"], "crosscheck.model.losses softmax_ce, mean",
               Side("F.cross_entropy(z, y)", _loss(lambda L: L.F.cross_entropy)),
               Side("optax.softmax_cross_entropy_with_integer_labels(z, y).mean()",
                    _loss(lambda L: lambda z, y: L.optax.softmax_cross_entropy_with_integer_labels(z, y).mean()),
@@ -330,12 +333,14 @@ def _loss_probes(d: dict[str, Any]) -> list[Probe]:
                    _loss(lambda L: lambda z, y: -L.jnp.take_along_axis(L.jax.nn.log_softmax(z), y[:, None],
                                                                        axis=-1).mean())),
               (Point(f"label {ii}", _Z, [2, ii], True),), elementwise=False, derivative=False),
-        Probe("cross_entropy (probabilities)", M.MODELS["cross_entropy_probs"], "crosscheck.losses softmax_ce, mean",
+        Probe("cross_entropy (probabilities)", M.MODELS["cross_entropy_probs"],
+              "crosscheck.model.losses softmax_ce, mean",
               Side("F.cross_entropy(z, p)", _loss(lambda L: L.F.cross_entropy)),
               Side("-(p * jax.nn.log_softmax(z)).sum(-1).mean()",
                    _loss(lambda L: lambda z, p: -(p * L.jax.nn.log_softmax(z)).sum(-1).mean())),
               prob_pts, elementwise=False),
-        Probe("cross_entropy (probabilities, optax)", M.MODELS["cross_entropy_probs"], "crosscheck.losses softmax_ce",
+        Probe("cross_entropy (probabilities, optax)", M.MODELS["cross_entropy_probs"],
+              "crosscheck.model.losses softmax_ce",
               Side("F.cross_entropy(z, p)", _loss(lambda L: L.F.cross_entropy)),
               Side("optax.softmax_cross_entropy(z, p).mean()",
                    _loss(lambda L: lambda z, p: L.optax.softmax_cross_entropy(z, p).mean()), requires="optax"),
@@ -362,7 +367,70 @@ def _loss_probes(d: dict[str, Any]) -> list[Probe]:
 def probes_for(defaults: dict[str, Any]) -> list[Probe]:
     """Every probe, with thresholds, slopes and bounds read from the installed libraries
     (``defaults``: the values of ``crosscheck.audit.defaults.read``)."""
-    from .defaults import behaviour_probes
-
     return _activation_probes(defaults) + _vector_probes(defaults) + _loss_probes(defaults) + \
         behaviour_probes(defaults)
+
+
+# ---- running statistics: one training step of BatchNorm / LayerNorm ---------------------------------
+def _torch_bn(stat: str):
+    def make(L):
+        def f(x, t):
+            bn = L.torch.nn.BatchNorm1d(x.shape[1], dtype=x.dtype)
+            bn.train()
+            out = bn(x)
+            return {"running_mean": bn.running_mean, "running_var": bn.running_var, "output": out[:, 0]}[stat]
+        return f
+    return make
+
+
+def _flax_bn(stat: str):
+    def make(L):
+        jnp = L.jnp
+
+        def f(x, t):
+            n = x.shape[1]
+            bn = L.linen.BatchNorm(use_running_average=False, dtype=x.dtype, param_dtype=x.dtype)
+            variables = {"params": {"scale": jnp.ones(n, x.dtype), "bias": jnp.zeros(n, x.dtype)},
+                         "batch_stats": {"mean": jnp.zeros(n, x.dtype), "var": jnp.ones(n, x.dtype)}}
+            out, upd = bn.apply(variables, x, mutable=["batch_stats"])
+            return {"running_mean": upd["batch_stats"]["mean"], "running_var": upd["batch_stats"]["var"],
+                    "output": out[:, 0]}[stat]
+        return f
+    return make
+
+
+def _stat_model(fn) -> M.Model:
+    return M.Model(lambda x, t: np.asarray(fn(np.asarray(x))), lambda x, t, w: np.zeros_like(x))
+
+
+def behaviour_probes(d: dict[str, Any]) -> list[Probe]:
+    """BatchNorm's running statistics after one training step from (mean 0, var 1), torch against
+    flax.linen: the momentum convention and the variance each updates with."""
+    mt, et = d["batchnorm.momentum.torch"], d["batchnorm.eps.torch"]
+    mf, ef = d["batchnorm.momentum.flax"], d["batchnorm.eps.flax"]
+    if mf is None:  # flax not installed: the probes are listed as unavailable
+        mf, ef = mt, et
+    pts = (Point("one step from (0, 1), batch [1, 3]", [[1.0], [3.0]]),)
+
+    def side_t(stat, model, conv=None):
+        return Side(f"torch.nn.BatchNorm1d(1) {stat}", _torch_bn(stat), _stat_model(model),
+                    CONVENTIONS[conv] if conv else None)
+
+    def side_f(stat, model, conv=None):
+        return Side(f"flax.linen.BatchNorm() {stat}", _flax_bn(stat), _stat_model(model),
+                    CONVENTIONS[conv] if conv else None, requires="flax")
+
+    def var(x, ddof):
+        return x.var(axis=0, ddof=ddof)
+
+    common = dict(elementwise=False, derivative=False, dtypes=("float32",))
+    return [
+        Probe("batch_norm running_mean", None, "torch's convention", side_t("running_mean", lambda x: mt * x.mean(0)),
+              side_f("running_mean", lambda x: (1 - mf) * x.mean(0), "batchnorm-momentum"), pts, **common),
+        Probe("batch_norm running_var", None, "torch's convention",
+              side_t("running_var", lambda x: (1 - mt) + mt * var(x, 1)),
+              side_f("running_var", lambda x: mf + (1 - mf) * var(x, 0), "batchnorm-running-var"), pts, **common),
+        Probe("batch_norm output (training)", None, "(x - mean) / sqrt(biased var + eps)",
+              side_t("output", lambda x: ((x - x.mean(0)) / np.sqrt(var(x, 0) + et))[:, 0]),
+              side_f("output", lambda x: ((x - x.mean(0)) / np.sqrt(var(x, 0) + ef))[:, 0]), pts, **common),
+    ]

@@ -2,6 +2,9 @@
 
 ``available_backends()`` looks for the libraries with ``importlib.util.find_spec`` and never
 imports them; a backend is imported when ``get_backend`` asks for it.
+
+May import: ``crosscheck.model`` and ``crosscheck.errors``; never the reference (the ``numpy`` backend,
+which *is* the reference, is the one exception).
 """
 
 from __future__ import annotations

@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from ..case import Case, Gradients
-from ..conventions import Convention
 from ..errors import UsageError
-from ..network import Network
+from ..model.case import Case, Gradients
+from ..model.conventions import Convention
+from ..model.network import Network
 
 __all__ = ["Backend", "Ops", "user_loss", "user_penalty", "split_user_params", "pack_user_grads",
            "user_grads_to_canonical",
@@ -184,7 +184,7 @@ def _activation_fn(ops: Ops, network: Network, layer: int, neuron_axis: int) -> 
 
 
 def _get_activation(name: str):
-    from ..activations import get_activation
+    from ..model.activations import get_activation
 
     return get_activation(name)
 

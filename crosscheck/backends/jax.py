@@ -48,10 +48,10 @@ from typing import Any
 
 import numpy as np
 
-from ..case import Case, Gradients
-from ..conventions import Convention
 from ..errors import UsageError
-from ..network import Network
+from ..model.case import Case, Gradients
+from ..model.conventions import Convention
+from ..model.network import Network
 from . import padded
 from .base import (
     Backend,

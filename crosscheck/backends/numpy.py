@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from ..case import Case, Gradients
-from ..conventions import Convention
-from ..network import Network
+from ..model.case import Case, Gradients
+from ..model.conventions import Convention
+from ..model.network import Network
 from ..reference import recursive
 from .base import Backend, check_batched
 

@@ -25,7 +25,7 @@ the gradient is exactly 0. ``unpack`` checks that on every call and raises ``Pad
 otherwise: a free extra check.
 
 The padded path works in the canonical layout (columns, out_in, separate bias). A convention
-is a pure, exact layout conversion (``crosscheck.conventions``); torch's batched path and
+is a pure, exact layout conversion (``crosscheck.model.conventions``); torch's batched path and
 JAX's per-case ``gradients`` still build every layout natively.
 """
 
@@ -36,10 +36,10 @@ from typing import Any
 
 import numpy as np
 
-from ..activations import ACTIVATIONS
-from ..case import Gradients
-from ..losses import LOSSES
-from ..network import Network
+from ..model.activations import ACTIVATIONS
+from ..model.case import Gradients
+from ..model.losses import LOSSES
+from ..model.network import Network
 
 __all__ = ["PaddedShape", "PaddingError", "padded_shape", "fits", "paddable", "pack", "unpack",
            "padded_loss", "PAD_LIMITS"]

@@ -8,6 +8,9 @@ written as Gradescope's results.json, crosscheck's JSON, JUnit XML or text (``fo
 
 Exit codes: 0 whenever results were written, whatever the score; 2 for a bad config or
 command line (one line naming the file and key).
+
+May import: the check job, the layer check, ``crosscheck.model`` (presets), profiles, output, errors;
+never the audit or the sweep.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 
 from ..errors import UsageError
 from .config import ConfigError, GradeConfig, load_config
-from .runner import GradeReport, PartResult
+from .results import GradeReport, PartResult
 
 __all__ = ["grade_submission", "load_config", "render", "write_autograder", "GradeConfig", "GradeReport",
            "PartResult", "ConfigError", "run_from_args"]

@@ -31,6 +31,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from ..errors import UsageError
+from .spec import NETWORK_KEYS, CheckSpec
 
 __all__ = ["ConfigError", "GradeConfig", "CheckSpec", "load_config", "parse_config", "CHECK_OPTION_KEYS",
            "LAYER_KEYS", "VISIBILITIES"]
@@ -70,37 +71,6 @@ ISOLATIONS = ("auto", "bwrap", "process")  # crosscheck check --isolation
 _KIND_WORDS = {"str": "a string", "str+": "a string or a list of strings", "int": "an integer",
                "int+": "an integer or a list of integers", "number": "a number", "bool": "true or false",
                "strs": "a list of strings"}
-_NETWORK_KEYS = ("batch", "weights", "bias", "params", "hidden", "output", "loss", "reduction", "depth",
-                 "max_depth", "max_width", "output_width", "targets", "l2", "l1", "penalty_form", "penalty_bias")
-
-
-@dataclass(frozen=True)
-class CheckSpec:
-    """One ``[[check]]``, with the ``[grade]`` defaults filled in. ``options`` holds the
-    `crosscheck check` options (list-valued ``hidden``/``loss``/``depth`` expanded later into parts)."""
-
-    index: int  # 1-based position in the file
-    name: str
-    target: str  # relative to the submission, as written
-    points: float
-    options: dict[str, Any]
-    visibility: str = "visible"
-
-    @property
-    def kind(self) -> str:
-        """"layers" for a layer check (``api`` given), else "function"."""
-        return "layers" if self.options.get("api") else "function"
-
-    @property
-    def path(self) -> str:
-        """The file part of the target (``nn.py`` of ``nn.py:loss_grads``)."""
-        return self.target.partition(":")[0]
-
-    @property
-    def attr(self) -> str | None:
-        return self.target.partition(":")[2] or None
-
-
 @dataclass(frozen=True)
 class GradeConfig:
     path: str
@@ -256,7 +226,7 @@ def _check_target(spec: CheckSpec, name: str, where: str) -> None:
 
 def _check_semantics(spec: CheckSpec, name: str, where: str) -> None:
     """Every value means something: each part's options resolve, run options are in range."""
-    from ..presets import PRESETS, resolve_options
+    from ..model.presets import PRESETS, resolve_options
     from ..profiles import PROFILE_NAMES
 
     o = spec.options
@@ -290,7 +260,7 @@ def _check_semantics(spec: CheckSpec, name: str, where: str) -> None:
     if depth is not None and o.get("max_depth") is not None:
         raise fail("max_depth", "give depth or max_depth, not both")
     if spec.kind == "layers":
-        extra = [k for k in _NETWORK_KEYS + ("preset",) if o.get(k) is not None]
+        extra = [k for k in NETWORK_KEYS + ("preset",) if o.get(k) is not None]
         if extra:
             raise fail(extra[0], "is an option of function checks; this is a layer check ('api' is given)")
         if o["isolation"] != "auto":  # check_layers picks its own (auto)
@@ -305,7 +275,7 @@ def _check_semantics(spec: CheckSpec, name: str, where: str) -> None:
     if lonely:
         raise fail(lonely[0], "is an option of layer checks; give 'api' too")
     # each key alone, so an error names its key; then every part's combination
-    for key in _NETWORK_KEYS:
+    for key in NETWORK_KEYS:
         values = o.get(key)
         for v in values if isinstance(values, tuple) else (values,):
             if v is None:

@@ -13,7 +13,7 @@ import json
 import re
 import xml.etree.ElementTree as ET
 
-from .runner import GradeReport
+from .results import GradeReport
 
 __all__ = ["FORMATS", "render", "gradescope", "own_json", "junit", "text"]
 
@@ -26,7 +26,7 @@ def _num(x: float) -> float | int:
 
 
 def gradescope(report: GradeReport) -> dict:
-    from .. import __version__
+    from ..version import __version__
 
     tests = []
     for p in report.parts:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 
 from ..errors import UsageError
-from .config import CheckSpec
 from .parts import Part
+from .results import FORBIDDEN, set_error
+from .spec import CheckSpec
 
 __all__ = ["layer_names", "layer_parts", "validate_layer_check", "grade_layers"]
 
@@ -86,12 +87,11 @@ def _text(report, verdict, paths) -> str:
 def grade_layers(spec: CheckSpec, paths, parts: list) -> None:
     """Fill ``parts`` (one ``PartResult`` per layer, in ``layer_names`` order)."""
     from ..layers import check_layers
-    from .runner import _FORBIDDEN, _set_error
 
     names = layer_names(spec)
     if not os.path.isfile(paths.abs(spec.path)):
         for p in parts:
-            _set_error(p, "missing", f"the submission has no file {spec.path} (expected at the top of the "
+            set_error(p, "missing", f"the submission has no file {spec.path} (expected at the top of the "
                        "submission, as the assignment names it)")
             p.verdict = "missing"
         return
@@ -104,13 +104,13 @@ def grade_layers(spec: CheckSpec, paths, parts: list) -> None:
                               dropout_p=o.get("dropout_p") or "keep", **kw)
     except UsageError as e:
         for p in parts:
-            _set_error(p, "usage", paths.rel(str(e)))
+            set_error(p, "usage", paths.rel(str(e)))
         return
     by_name = {v.name: v for v in report.layers}
     for name, p in zip(names, parts):
         v = by_name.get(name)
         if v is None:  # pragma: no cover - check_layers reports every layer it was given
-            _set_error(p, "internal", f"crosscheck reported no verdict for layer {name}; tell your instructor")
+            set_error(p, "internal", f"crosscheck reported no verdict for layer {name}; tell your instructor")
             continue
         p.reproduce = paths.rel(v.reproduce)
         p.diagnosis = [dict(d) for d in v.diagnosis]
@@ -125,7 +125,7 @@ def grade_layers(spec: CheckSpec, paths, parts: list) -> None:
             p.verdict, p.error_kind, p.reason = "missing", "missing", paths.rel(v.detail)
         else:
             detail = paths.rel(v.detail)
-            m = _FORBIDDEN.search(detail)
+            m = FORBIDDEN.search(detail)
             kind = detail[1:].partition("]")[0] if detail.startswith("[") else "error"
             p.verdict, p.error_kind = "error", "forbidden_import" if m else kind
             p.reason = f"forbidden import: {m.group(1)}" if m else detail.splitlines()[0]

@@ -12,7 +12,7 @@ from fractions import Fraction
 from itertools import product
 from typing import Any
 
-from .config import CheckSpec
+from .spec import NETWORK_KEYS, CheckSpec
 
 __all__ = ["Part", "function_parts", "split_points"]
 
@@ -24,9 +24,8 @@ class Part:
 
     def network_options(self, spec: CheckSpec) -> dict[str, Any]:
         """The `crosscheck check` network options of this part (no lists left)."""
-        from .config import _NETWORK_KEYS
 
-        out = {k: spec.options.get(k) for k in _NETWORK_KEYS}
+        out = {k: spec.options.get(k) for k in NETWORK_KEYS}
         out.update({k: v for k, v in self.overrides.items() if k in out})
         if "depth" in self.overrides:
             out["max_depth"] = None
@@ -34,8 +33,8 @@ class Part:
 
 
 def _depths(spec: CheckSpec) -> tuple[int, ...]:
-    from ..check import DEFAULTS
-    from ..presets import resolve_options
+    from ..check.job import DEFAULTS
+    from ..model.presets import resolve_options
 
     o = spec.options
     depth = o.get("depth")

@@ -11,96 +11,18 @@ same config and submission give the same results anywhere (timings aside).
 from __future__ import annotations
 
 import os
-import re
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import GradientMismatch, ImplementationError, UsageError
-from .config import CheckSpec, GradeConfig
+from .config import GradeConfig
 from .parts import Part, function_parts, split_points
+from .results import FORBIDDEN, CheckResult, GradeReport, PartResult, set_error
+from .spec import CheckSpec
 
 __all__ = ["GradeReport", "CheckResult", "PartResult", "grade"]
-
-_FORBIDDEN = re.compile(r"forbidden import: ([A-Za-z_][\w.]*)")
-
-
-@dataclass
-class PartResult:
-    """One part: one test in the results."""
-
-    number: str  # "2.3": check 2, part 3
-    check: str  # the check's name
-    label: str  # "depth 2, hidden relu"; "" for a check of one part
-    target: str  # relative to the submission
-    max_score: float
-    score: float
-    verdict: str  # pass, fail, error or missing
-    reason: str = ""  # one line: why the points were lost ("" when passed)
-    output: str = ""  # what the student reads: diagnosis, minimal case, reproduce command
-    reproduce: str = ""
-    diagnosis: list[dict] = field(default_factory=list)
-    error_kind: str | None = None
-    visibility: str = "visible"
-    elapsed: float = 0.0
-
-    @property
-    def name(self) -> str:
-        return f"{self.check}: {self.label}" if self.label else self.check
-
-    @property
-    def status(self) -> str:
-        return "passed" if self.verdict == "pass" else "failed"
-
-    def to_dict(self) -> dict:
-        return {"number": self.number, "name": self.name, "part": self.label, "target": self.target,
-                "score": self.score, "max_score": self.max_score, "status": self.status, "verdict": self.verdict,
-                "reason": self.reason, "diagnosis": self.diagnosis, "error_kind": self.error_kind,
-                "reproduce": self.reproduce, "output": self.output, "elapsed_s": round(self.elapsed, 3)}
-
-
-@dataclass
-class CheckResult:
-    spec: CheckSpec
-    parts: list[PartResult]
-
-    @property
-    def score(self) -> float:
-        return round(sum(p.score for p in self.parts), 6)
-
-    def to_dict(self) -> dict:
-        return {"name": self.spec.name, "target": self.spec.target, "kind": self.spec.kind,
-                "points": self.spec.points, "score": self.score, "parts": [p.to_dict() for p in self.parts]}
-
-
-@dataclass
-class GradeReport:
-    config: str
-    submission: str
-    checks: list[CheckResult]
-    elapsed: float = 0.0
-
-    @property
-    def parts(self) -> list[PartResult]:
-        return [p for c in self.checks for p in c.parts]
-
-    @property
-    def score(self) -> float:
-        return round(sum(c.score for c in self.checks), 6)
-
-    @property
-    def max_score(self) -> float:
-        return round(sum(c.spec.points for c in self.checks), 6)
-
-    def to_dict(self) -> dict:
-        from .. import __version__
-
-        return {"crosscheck": __version__, "config": self.config, "submission": self.submission,
-                "score": self.score, "max_score": self.max_score, "elapsed_s": round(self.elapsed, 3),
-                "checks": [c.to_dict() for c in self.checks]}
-
 
 # ---- running ---------------------------------------------------------------------------------------
 
@@ -186,19 +108,13 @@ def _grade_function(spec: CheckSpec, paths: _Paths, parts: list[Part], results: 
 
 
 def _internal(part: PartResult, e: Exception, paths: _Paths) -> None:
-    _set_error(part, "internal", f"crosscheck could not grade this part ({type(e).__name__}: "
+    set_error(part, "internal", f"crosscheck could not grade this part ({type(e).__name__}: "
                f"{paths.rel(str(e))}); tell your instructor")
 
 
 def _copy_verdict(src: PartResult, dst: PartResult) -> None:
     dst.verdict, dst.reason, dst.output, dst.error_kind = src.verdict, src.reason, src.output, src.error_kind
     dst.reproduce, dst.diagnosis = src.reproduce, list(src.diagnosis)
-
-
-def _set_error(part: PartResult, kind: str, message: str, output: str | None = None) -> None:
-    part.verdict, part.error_kind = "error", kind
-    part.reason = message.splitlines()[0] if message else kind
-    part.output = output if output is not None else message
 
 
 def _forbidden_zeroes_the_check(parts: list[PartResult]) -> None:
@@ -227,10 +143,10 @@ def _check_kwargs(spec: CheckSpec) -> dict[str, Any]:
 def _run_function_part(spec: CheckSpec, part: Part, paths: _Paths, out: PartResult) -> bool:
     """Fill ``out``; True when it failed before calling anything (no file, no function, the
     import failed): the same verdict then holds for every part of the check."""
-    from ..check import check_implementation
+    from ..check.job import check_implementation
 
     if not os.path.isfile(paths.abs(spec.path)):
-        _set_error(out, "missing", f"the submission has no file {spec.path} (expected at the top of the "
+        set_error(out, "missing", f"the submission has no file {spec.path} (expected at the top of the "
                    "submission, as the assignment names it)")
         out.verdict = "missing"
         return True
@@ -242,10 +158,10 @@ def _run_function_part(spec: CheckSpec, part: Part, paths: _Paths, out: PartResu
     except ImplementationError as e:
         report = getattr(e, "report", None)
         if report is None:
-            _set_error(out, e.kind, paths.rel(str(e)))
+            set_error(out, e.kind, paths.rel(str(e)))
             return False
     except UsageError as e:  # the file lacks the function, or it is not callable
-        _set_error(out, "usage", paths.rel(str(e)))
+        set_error(out, "usage", paths.rel(str(e)))
         return True
     out.reproduce = paths.rel(report.reproduce)
     out.diagnosis = [d.to_dict() for d in report.diagnosis]
@@ -267,9 +183,9 @@ def _run_function_part(spec: CheckSpec, part: Part, paths: _Paths, out: PartResu
         return False
     err = report.error
     message = paths.rel(str(err)) if err is not None else "failed to run"
-    m = _FORBIDDEN.search(message)
+    m = FORBIDDEN.search(message)
     kind = "forbidden_import" if m else (err.kind if err is not None else "error")
-    _set_error(out, kind, f"forbidden import: {m.group(1)}" if m else message, output=text)
+    set_error(out, kind, f"forbidden import: {m.group(1)}" if m else message, output=text)
     return report.case is None
 
 

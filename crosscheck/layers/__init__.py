@@ -4,6 +4,9 @@
 ``check_layers`` is the job (``crosscheck check layers.py --api cs231n``); ``api`` holds the table of
 layers, ``diagnose`` the catalogue of mistakes, ``report`` the verdicts, ``sweep`` the cross-check of the
 per-layer references (``crosscheck.reference.layers``) against torch, JAX and finite differences.
+
+May import: ``crosscheck.reference.layers``, the sandbox, tolerance, profiles, output, errors;
+never the check job, the sweep or the grade.
 """
 
 from __future__ import annotations

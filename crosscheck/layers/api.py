@@ -27,42 +27,42 @@ import numpy as np
 
 from ..reference.layers import affine, dropout, losses, norm, relu
 from . import kinks
-from ._common import (
+from .common import (
     REFERENCE_DTYPE,
     BadReturn,
     Call,
     Layer,
     NotImplementedResult,
-    _array,
-    _away_from_zero,
-    _bn_inputs,
-    _bn_run,
-    _cast,
-    _f64,
-    _grads,
-    _increasing,
-    _norm_params,
-    _pair,
-    _running,
-    _strategies,
-    _with_kinks,
+    away_from_zero,
+    bn_inputs,
+    bn_run,
+    cast_arrays,
+    f64,
+    got_array,
+    got_grads,
+    got_pair,
+    hypothesis_strategies,
+    increasing_sizes,
+    norm_params,
+    running_stats,
+    with_kinks,
 )
 from .spatial import (
-    _conv_dims,
-    _conv_expect,
-    _conv_inputs,
-    _conv_run,
-    _gn_dims,
-    _gn_expect,
-    _gn_inputs,
-    _gn_run,
-    _pool_dims,
-    _pool_expect,
-    _pool_inputs,
-    _pool_run,
-    _sbn_expect,
-    _sbn_inputs,
-    _spatial_dims,
+    conv_dims,
+    conv_expect,
+    conv_inputs,
+    conv_run,
+    gn_dims,
+    gn_expect,
+    gn_inputs,
+    gn_run,
+    pool_dims,
+    pool_expect,
+    pool_inputs,
+    pool_run,
+    sbn_expect,
+    sbn_inputs,
+    spatial_dims,
 )
 
 __all__ = ["Layer", "LAYERS", "LAYER_NAMES", "ALIASES", "layer_for_function", "Call", "NotImplementedResult",
@@ -72,10 +72,10 @@ __all__ = ["Layer", "LAYERS", "LAYER_NAMES", "ALIASES", "layer_for_function", "C
 # affine -----------------------------------------------------------------------------------------------
 
 def _affine_dims(mode: str) -> Any:
-    st = _strategies()
+    st = hypothesis_strategies()
     if mode == "distinct":
         # N < d_1 < ... < d_k and M > D = d_1 ... d_k: every dimension differs from every other
-        return st.integers(1, 3).flatmap(lambda k: _increasing(st, 1, k + 1).flatmap(
+        return st.integers(1, 3).flatmap(lambda k: increasing_sizes(st, 1, k + 1).flatmap(
             lambda v: st.integers(1, 3).map(lambda extra: {
                 "N": v[0], "d": list(v[1:]), "M": int(np.prod(v[1:])) + extra})))
     # all equal (square w, N = D = M) or small and independent
@@ -88,41 +88,41 @@ def _affine_dims(mode: str) -> Any:
 def _affine_inputs(dims: dict, rng: np.random.Generator, dtype: str, opts: dict) -> dict:
     N, d, M = dims["N"], tuple(dims["d"]), dims["M"]
     D = int(np.prod(d))
-    return _cast({"x": rng.normal(size=(N, *d)), "w": rng.normal(size=(D, M)), "b": rng.normal(size=M),
+    return cast_arrays({"x": rng.normal(size=(N, *d)), "w": rng.normal(size=(D, M)), "b": rng.normal(size=M),
                   "dout": rng.normal(size=(N, M))}, dtype)
 
 
 def _affine_run(call: Call, a: dict, opts: dict) -> dict:
-    out, cache = _pair(call("affine_forward", [a["x"], a["w"], a["b"]], keep=(1,)), "affine_forward",
+    out, cache = got_pair(call("affine_forward", [a["x"], a["w"], a["b"]], keep=(1,)), "affine_forward",
                        ("out", "cache"))
-    got = {"out": _array(out, "affine_forward", "out")}
-    got.update(_grads(call("affine_backward", [a["dout"], cache]), "affine_backward", ("dx", "dw", "db")))
+    got = {"out": got_array(out, "affine_forward", "out")}
+    got.update(got_grads(call("affine_backward", [a["dout"], cache]), "affine_backward", ("dx", "dw", "db")))
     return got
 
 
 def _affine_expect(a: dict, got: dict, opts: dict) -> dict:
-    x, w, b, dout = (_f64(a[k]) for k in ("x", "w", "b", "dout"))
+    x, w, b, dout = (f64(a[k]) for k in ("x", "w", "b", "dout"))
     return {"out": affine.forward(x, w, b), **affine.vjp(dout, x, w, b)}
 
 
 # relu ---------------------------------------------------------------------------------------------------
 
 def _relu_dims(mode: str, kinks: bool = True) -> Any:
-    st = _strategies()
+    st = hypothesis_strategies()
     if mode == "distinct":
         shapes = st.booleans().flatmap(
-            lambda four: _increasing(st, 1, 4 if four else 2).map(lambda v: {"shape": list(v)}))
+            lambda four: increasing_sizes(st, 1, 4 if four else 2).map(lambda v: {"shape": list(v)}))
     else:
         shapes = st.lists(st.integers(1, 3), min_size=2, max_size=4).map(lambda s: {"shape": s})
-    return _with_kinks(shapes) if kinks else shapes
+    return with_kinks(shapes) if kinks else shapes
 
 
 def _relu_inputs(dims: dict, rng: np.random.Generator, dtype: str, opts: dict) -> dict:
     shape = tuple(dims["shape"])
-    x = _away_from_zero(rng, shape)
+    x = away_from_zero(rng, shape)
     if dims.get("kinks"):
         x = kinks.place_relu(x, rng)
-    return _cast({"x": x, "dout": rng.normal(size=shape)}, dtype)
+    return cast_arrays({"x": x, "dout": rng.normal(size=shape)}, dtype)
 
 
 def _relu_describe(d: dict) -> str:
@@ -130,13 +130,13 @@ def _relu_describe(d: dict) -> str:
 
 
 def _relu_run(call: Call, a: dict, opts: dict) -> dict:
-    out, cache = _pair(call("relu_forward", [a["x"]], keep=(1,)), "relu_forward", ("out", "cache"))
-    return {"out": _array(out, "relu_forward", "out"),
-            **_grads(call("relu_backward", [a["dout"], cache]), "relu_backward", ("dx",))}
+    out, cache = got_pair(call("relu_forward", [a["x"]], keep=(1,)), "relu_forward", ("out", "cache"))
+    return {"out": got_array(out, "relu_forward", "out"),
+            **got_grads(call("relu_backward", [a["dout"], cache]), "relu_backward", ("dx",))}
 
 
 def _relu_expect(a: dict, got: dict, opts: dict) -> dict:
-    x, dout = _f64(a["x"]), _f64(a["dout"])
+    x, dout = f64(a["x"]), f64(a["dout"])
     dx, note = kinks.accept_relu(x, dout, got.get("dx"), relu.vjp(dout, x)["dx"])
     return {"out": relu.forward(x), "dx": dx, **({"_note": note} if note else {})}
 
@@ -144,12 +144,12 @@ def _relu_expect(a: dict, got: dict, opts: dict) -> dict:
 # softmax and SVM losses ----------------------------------------------------------------------------------
 
 def _loss_dims(mode: str, kinks: bool = False) -> Any:
-    st = _strategies()
+    st = hypothesis_strategies()
     if mode == "distinct":
-        dims = _increasing(st, 1, 2).map(lambda v: {"N": v[0], "C": max(v[1], 2)})
+        dims = increasing_sizes(st, 1, 2).map(lambda v: {"N": v[0], "C": max(v[1], 2)})
     else:
         dims = st.integers(1, 3).flatmap(lambda n: st.integers(2, 3).map(lambda c: {"N": n, "C": c}))
-    return _with_kinks(dims) if kinks else dims
+    return with_kinks(dims) if kinks else dims
 
 
 def _loss_inputs(kind: str) -> Callable:
@@ -167,25 +167,25 @@ def _loss_inputs(kind: str) -> Callable:
                 if not close.any():
                     break
                 x = np.where(close, x + 0.2, x)
-        return {**_cast({"x": x}, dtype), "y": y}
+        return {**cast_arrays({"x": x}, dtype), "y": y}
 
     return inputs
 
 
 def _loss_run(fn: str) -> Callable:
     def run(call: Call, a: dict, opts: dict) -> dict:
-        loss, dx = _pair(call(fn, [a["x"], a["y"]]), fn, ("loss", "dx"))
-        return {"loss": _array(loss, fn, "loss"), "dx": _array(dx, fn, "dx")}
+        loss, dx = got_pair(call(fn, [a["x"], a["y"]]), fn, ("loss", "dx"))
+        return {"loss": got_array(loss, fn, "loss"), "dx": got_array(dx, fn, "dx")}
 
     return run
 
 
 def _loss_expect(fn: Callable) -> Callable:
     def expect(a: dict, got: dict, opts: dict) -> dict:
-        loss, dx = fn(_f64(a["x"]), a["y"])
+        loss, dx = fn(f64(a["x"]), a["y"])
         note = ""
         if fn is losses.svm_loss:
-            dx, note = kinks.accept_svm(_f64(a["x"]), a["y"], got.get("dx"), dx)
+            dx, note = kinks.accept_svm(f64(a["x"]), a["y"], got.get("dx"), dx)
         return {"loss": np.asarray(loss), "dx": dx, **({"_note": note} if note else {})}
 
     return expect
@@ -194,36 +194,37 @@ def _loss_expect(fn: Callable) -> Callable:
 # normalisation ---------------------------------------------------------------------------------------------
 
 def _nd_dims(mode: str) -> Any:
-    st = _strategies()
+    st = hypothesis_strategies()
     if mode == "distinct":
-        return _increasing(st, 1, 2).map(lambda v: {"N": v[0], "D": v[1]})
+        return increasing_sizes(st, 1, 2).map(lambda v: {"N": v[0], "D": v[1]})
     return st.integers(1, 4).flatmap(lambda n: st.integers(1, 4).map(lambda d: {"N": n, "D": d}))
 
 
 def _bn_expect(a: dict, got: dict, opts: dict) -> dict:
-    x, g, b, dout = (_f64(a[k]) for k in ("x", "gamma", "beta", "dout"))
-    return {"out": norm.batchnorm_forward(x, g, b, a["eps"]), **_running(a, (0,)),
+    x, g, b, dout = (f64(a[k]) for k in ("x", "gamma", "beta", "dout"))
+    return {"out": norm.batchnorm_forward(x, g, b, a["eps"]), **running_stats(a, (0,)),
             **norm.batchnorm_vjp(dout, x, g, b, a["eps"]),
             "_scales": norm.cancellation_scales(dout, g, x, (0,), a["eps"], (0,))}
 
 
 def _ln_inputs(dims: dict, rng: np.random.Generator, dtype: str, opts: dict) -> dict:
     N, D = dims["N"], dims["D"]
-    eps, _ = _norm_params(rng)
+    eps, _ = norm_params(rng)
     x = rng.normal(size=(N, D)) * rng.uniform(0.5, 3.0, size=(N, 1)) + rng.normal(size=(N, 1)) * 2
-    return {**_cast({"x": x, "gamma": rng.normal(size=D), "beta": rng.normal(size=D),
+    return {**cast_arrays({"x": x, "gamma": rng.normal(size=D), "beta": rng.normal(size=D),
                      "dout": rng.normal(size=(N, D))}, dtype), "eps": eps}
 
 
 def _ln_run(call: Call, a: dict, opts: dict) -> dict:
-    out, cache = _pair(call("layernorm_forward", [a["x"], a["gamma"], a["beta"], {"eps": a["eps"]}], keep=(1,)),
+    out, cache = got_pair(call("layernorm_forward", [a["x"], a["gamma"], a["beta"], {"eps": a["eps"]}], keep=(1,)),
                        "layernorm_forward", ("out", "cache"))
-    return {"out": _array(out, "layernorm_forward", "out"),
-            **_grads(call("layernorm_backward", [a["dout"], cache]), "layernorm_backward", ("dx", "dgamma", "dbeta"))}
+    return {"out": got_array(out, "layernorm_forward", "out"),
+            **got_grads(call("layernorm_backward", [a["dout"], cache]), "layernorm_backward",
+                        ("dx", "dgamma", "dbeta"))}
 
 
 def _ln_expect(a: dict, got: dict, opts: dict) -> dict:
-    x, g, b, dout = (_f64(a[k]) for k in ("x", "gamma", "beta", "dout"))
+    x, g, b, dout = (f64(a[k]) for k in ("x", "gamma", "beta", "dout"))
     return {"out": norm.layernorm_forward(x, g, b, a["eps"]), **norm.layernorm_vjp(dout, x, g, b, a["eps"]),
             "_scales": norm.cancellation_scales(dout, g, x, (1,), a["eps"], (0,))}
 
@@ -234,15 +235,15 @@ KEEP_PROBABILITIES = (0.3, 0.5, 0.8)
 
 
 def _dropout_dims(mode: str) -> Any:
-    st = _strategies()
+    st = hypothesis_strategies()
     base = _relu_dims(mode, kinks=False)
     return base.flatmap(lambda d: st.sampled_from(KEEP_PROBABILITIES).map(lambda q: {**d, "keep": q}))
 
 
 def _dropout_inputs(dims: dict, rng: np.random.Generator, dtype: str, opts: dict) -> dict:
     shape = tuple(dims["shape"])
-    return {**_cast({"x": _away_from_zero(rng, shape), "dout": rng.normal(size=shape),
-                     "x_large": _away_from_zero(rng, (40, 50))}, dtype),
+    return {**cast_arrays({"x": away_from_zero(rng, shape), "dout": rng.normal(size=shape),
+                     "x_large": away_from_zero(rng, (40, 50))}, dtype),
             "keep": dims["keep"], "seed": int(rng.integers(0, 2**31 - 1))}
 
 
@@ -254,37 +255,38 @@ def dropout_p(keep: float, convention: str) -> float:
 def _dropout_run(call: Call, a: dict, opts: dict) -> dict:
     p = dropout_p(a["keep"], opts.get("dropout_p", "keep"))
     param = {"p": p, "mode": "train", "seed": a["seed"]}
-    out, cache = _pair(call("dropout_forward", [a["x"], dict(param)], keep=(1,)), "dropout_forward", ("out", "cache"))
-    got = {"out": _array(out, "dropout_forward", "out")}
-    got.update(_grads(call("dropout_backward", [a["dout"], cache]), "dropout_backward", ("dx",)))
+    out, cache = got_pair(call("dropout_forward", [a["x"], dict(param)], keep=(1,)), "dropout_forward",
+                          ("out", "cache"))
+    got = {"out": got_array(out, "dropout_forward", "out")}
+    got.update(got_grads(call("dropout_backward", [a["dout"], cache]), "dropout_backward", ("dx",)))
     # the same seed must give the same mask (the course's gradient checks rely on it)
-    again, _ = _pair(call("dropout_forward", [a["x"], dict(param)], keep=(1,)), "dropout_forward", ("out", "cache"))
-    got["out_same_seed"] = _array(again, "dropout_forward", "out")
+    again, _ = got_pair(call("dropout_forward", [a["x"], dict(param)], keep=(1,)), "dropout_forward", ("out", "cache"))
+    got["out_same_seed"] = got_array(again, "dropout_forward", "out")
     # many entries at once: the fraction kept tells keep from drop probability
-    big, _ = _pair(call("dropout_forward", [a["x_large"], {"p": p, "mode": "train", "seed": a["seed"] + 1}],
+    big, _ = got_pair(call("dropout_forward", [a["x_large"], {"p": p, "mode": "train", "seed": a["seed"] + 1}],
                         keep=(1,)), "dropout_forward", ("out", "cache"))
-    got["kept_fraction"] = np.asarray(np.mean(_array(big, "dropout_forward", "out") != 0))
-    test_out, test_cache = _pair(call("dropout_forward", [a["x"], {"p": p, "mode": "test", "seed": a["seed"]}],
+    got["kept_fraction"] = np.asarray(np.mean(got_array(big, "dropout_forward", "out") != 0))
+    test_out, test_cache = got_pair(call("dropout_forward", [a["x"], {"p": p, "mode": "test", "seed": a["seed"]}],
                                       keep=(1,)), "dropout_forward", ("out", "cache"))
-    got["out_test_mode"] = _array(test_out, "dropout_forward (test mode)", "out")
-    got["dx_test_mode"] = _grads(call("dropout_backward", [a["dout"], test_cache]), "dropout_backward (test mode)",
+    got["out_test_mode"] = got_array(test_out, "dropout_forward (test mode)", "out")
+    got["dx_test_mode"] = got_grads(call("dropout_backward", [a["dout"], test_cache]), "dropout_backward (test mode)",
                                  ("dx",))["dx"]
     return got
 
 
-def _kept_fraction_bound(keep: float, n: int = 2000) -> float:
+def kept_fraction_bound(keep: float, n: int = 2000) -> float:
     return 6.0 * np.sqrt(keep * (1 - keep) / n)  # six binomial standard deviations
 
 
 def _dropout_expect(a: dict, got: dict, opts: dict) -> dict:
-    x, dout, keep = _f64(a["x"]), _f64(a["dout"]), a["keep"]
+    x, dout, keep = f64(a["x"]), f64(a["dout"]), a["keep"]
     out = got.get("out")
     mask = dropout.mask_from_output(out) if isinstance(out, np.ndarray) and out.shape == x.shape else \
         np.ones_like(x)
     frac = got.get("kept_fraction")
     # the kept fraction passes when within six standard deviations of keep (no false failures in practice);
     # reported as the keep probability itself so the comparison shows the expected value
-    within = frac is not None and abs(float(frac) - keep) <= _kept_fraction_bound(keep)
+    within = frac is not None and abs(float(frac) - keep) <= kept_fraction_bound(keep)
     return {"out": dropout.forward(x, mask, keep), **dropout.vjp(dout, mask, keep),
             "out_same_seed": out if isinstance(out, np.ndarray) else dropout.forward(x, mask, keep),
             "kept_fraction": np.asarray(float(frac) if within else keep),
@@ -316,13 +318,13 @@ LAYERS: dict[str, Layer] = {
                       _loss_inputs("svm"), _loss_run("svm_loss"), _loss_expect(losses.svm_loss),
                       (("loss",), ("dx",)), "mean multiclass hinge loss, margin 1"),
     "batchnorm": Layer("batchnorm", ("batchnorm_forward", "batchnorm_backward"), _fmt("N D"), _nd_dims,
-                       ({"N": 1, "D": 2}, {"N": 3, "D": 4}), _bn_inputs, _bn_run("batchnorm_forward",
+                       ({"N": 1, "D": 2}, {"N": 3, "D": 4}), bn_inputs, bn_run("batchnorm_forward",
                                                                                  "batchnorm_backward"),
                        _bn_expect, (_FWD, ("running_mean", "running_var"), ("dx", "dgamma", "dbeta")),
                        "train mode, normalised over N; running statistics"),
     "batchnorm_alt": Layer("batchnorm_alt", ("batchnorm_forward", "batchnorm_backward_alt"), _fmt("N D"), _nd_dims,
-                           ({"N": 1, "D": 2}, {"N": 3, "D": 4}), _bn_inputs,
-                           _bn_run("batchnorm_forward", "batchnorm_backward_alt"), _bn_expect,
+                           ({"N": 1, "D": 2}, {"N": 3, "D": 4}), bn_inputs,
+                           bn_run("batchnorm_forward", "batchnorm_backward_alt"), _bn_expect,
                            (_FWD, ("running_mean", "running_var"), ("dx", "dgamma", "dbeta")),
                            "batchnorm_forward with batchnorm_backward_alt"),
     "layernorm": Layer("layernorm", ("layernorm_forward", "layernorm_backward"), _fmt("N D"), _nd_dims,
@@ -337,29 +339,29 @@ LAYERS: dict[str, Layer] = {
     "conv": Layer("conv", ("conv_forward_naive", "conv_backward_naive"),
                   lambda d: (f"x {(d['N'], d['C'], d['H'], d['W'])}, w {(d['F'], d['C'], d['HH'], d['WW'])}, "
                              f"stride {d['stride']}, pad {d['pad']}"),
-                  _conv_dims, ({"N": 1, "C": 2, "F": 3, "HH": 2, "WW": 3, "stride": 1, "pad": 1, "Ho": 2, "Wo": 3,
+                  conv_dims, ({"N": 1, "C": 2, "F": 3, "HH": 2, "WW": 3, "stride": 1, "pad": 1, "Ho": 2, "Wo": 3,
                                 "H": 1, "W": 3},
                                {"N": 2, "C": 3, "F": 4, "HH": 3, "WW": 2, "stride": 2, "pad": 0, "Ho": 2, "Wo": 3,
                                 "H": 5, "W": 6}),
-                  _conv_inputs, _conv_run, _conv_expect, (_FWD, _BWD), "cross-correlation with stride and zero pad"),
+                  conv_inputs, conv_run, conv_expect, (_FWD, _BWD), "cross-correlation with stride and zero pad"),
     "max_pool": Layer("max_pool", ("max_pool_forward_naive", "max_pool_backward_naive"),
                       lambda d: f"x {(d['N'], d['C'], d['H'], d['W'])}, pool {d['ph']}x{d['pw']}, stride {d['stride']}"
                       + (", with ties" if d.get("kinks") else ""),
-                      _pool_dims, ({"N": 1, "C": 2, "ph": 2, "pw": 3, "stride": 2, "Ho": 2, "Wo": 2, "H": 4, "W": 5},
+                      pool_dims, ({"N": 1, "C": 2, "ph": 2, "pw": 3, "stride": 2, "Ho": 2, "Wo": 2, "H": 4, "W": 5},
                                    {"N": 2, "C": 3, "ph": 2, "pw": 2, "stride": 1, "Ho": 3, "Wo": 2, "H": 4, "W": 3},
                                    {"N": 2, "C": 2, "ph": 2, "pw": 2, "stride": 2, "Ho": 2, "Wo": 2, "H": 4, "W": 4,
                                     "kinks": True}),
-                      _pool_inputs, _pool_run, _pool_expect, (_FWD, ("dx",)), "max over each window"),
+                      pool_inputs, pool_run, pool_expect, (_FWD, ("dx",)), "max over each window"),
     "spatial_batchnorm": Layer("spatial_batchnorm", ("spatial_batchnorm_forward", "spatial_batchnorm_backward"),
-                               _fmt("N C H W"), _spatial_dims,
-                               ({"N": 1, "C": 2, "H": 3, "W": 4}, {"N": 2, "C": 3, "H": 4, "W": 5}), _sbn_inputs,
-                               _bn_run("spatial_batchnorm_forward", "spatial_batchnorm_backward"), _sbn_expect,
+                               _fmt("N C H W"), spatial_dims,
+                               ({"N": 1, "C": 2, "H": 3, "W": 4}, {"N": 2, "C": 3, "H": 4, "W": 5}), sbn_inputs,
+                               bn_run("spatial_batchnorm_forward", "spatial_batchnorm_backward"), sbn_expect,
                                (_FWD, ("running_mean", "running_var"), ("dx", "dgamma", "dbeta")),
                                "each channel normalised over N, H, W"),
     "spatial_groupnorm": Layer("spatial_groupnorm", ("spatial_groupnorm_forward", "spatial_groupnorm_backward"),
-                               _fmt("N C H W G"), _gn_dims,
+                               _fmt("N C H W G"), gn_dims,
                                ({"N": 1, "G": 2, "C": 6, "H": 3, "W": 4}, {"N": 2, "G": 3, "C": 6, "H": 4, "W": 5}),
-                               _gn_inputs, _gn_run, _gn_expect, (_FWD, ("dx", "dgamma", "dbeta")),
+                               gn_inputs, gn_run, gn_expect, (_FWD, ("dx", "dgamma", "dbeta")),
                                "G groups of contiguous channels per sample"),
 }
 LAYER_NAMES: tuple[str, ...] = tuple(LAYERS)

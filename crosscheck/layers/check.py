@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ImplementationError, UsageError
-from ..sandbox import Sandbox, Target, trim_output
+from ..sandbox.client import Sandbox, Target, trim_output
 from ..tolerance import policy_for
 from .api import (
     ALIASES,
@@ -76,7 +76,7 @@ def parse_layers_target(target: Any) -> tuple[Target, str | None]:
     return Target("module", "", module=left), attr or None
 
 
-def _select(layers: Any, function: str | None) -> list[str]:
+def select_layers(layers: Any, function: str | None) -> list[str]:
     if function is not None:
         name = layer_for_function(function)
         if name is None:
@@ -373,8 +373,8 @@ def _failing_case(layer: Layer, outcome: _Outcome) -> dict:
 
 def _validate(api: str, dropout_p: str, dtype: str, seed: Any, examples: Any, timeout: Any, memory: Any,
               forbid_imports: Any) -> tuple[str, ...]:
-    from ..isolation import default_forbidden
-    from ..sandbox import parse_forbidden
+    from ..sandbox.client import parse_forbidden
+    from ..sandbox.isolation import default_forbidden
 
     if api not in APIS:
         raise UsageError(f"unknown api {api!r}; choose from {', '.join(APIS)}")
@@ -412,7 +412,7 @@ def check_layers(target: Any, *, api: str = "cs231n", layers: Any = None, dropou
                          "runs a check when imported; put that call under `if __name__ == '__main__':`")
     forbid = _validate(api, dropout_p, dtype, seed, examples, timeout, memory, forbid_imports)
     parsed, function = parse_layers_target(target)
-    chosen = _select(layers, function)
+    chosen = select_layers(layers, function)
     profile_name = current_profile(profile)
     base = settings_for(profile_name)
     per_layer = examples or min(base.max_examples, DEFAULT_EXAMPLES)

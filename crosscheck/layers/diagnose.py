@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..reference.layers import conv, norm
-from .api import Layer, _kept_fraction_bound
+from .api import Layer, kept_fraction_bound
 from .report import Part
 
 __all__ = ["Mistake", "CATALOGUE", "diagnose", "MISTAKE_IDS", "GENERIC_IDS"]
@@ -244,7 +244,7 @@ def _fresh_mask(a: dict, e: dict, g: dict) -> np.ndarray | None:
 
 def _kept_other_convention(a: dict, e: dict, g: dict) -> np.ndarray | None:
     frac = g.get("kept_fraction")
-    if frac is None or abs(float(frac) - (1 - a["keep"])) > _kept_fraction_bound(1 - a["keep"]):
+    if frac is None or abs(float(frac) - (1 - a["keep"])) > kept_fraction_bound(1 - a["keep"]):
         return None
     return np.asarray(float(frac))
 

@@ -121,7 +121,7 @@ class LayersReport:
                 "environment": self.environment}
 
     def summary(self) -> str:
-        from ..report import format_array
+        from ..output import format_array
 
         counts = {k: sum(v.verdict == k for v in self.layers) for k in ("pass", "fail", "error", "missing")}
         lines = [f"crosscheck layers: {self.target} (api {self.api}, {self.dtype}, dropout p = "

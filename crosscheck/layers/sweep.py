@@ -149,11 +149,11 @@ def sweep_layers(*, layers: Any = None, oracles: Any = None, examples: int | Non
     from hypothesis import HealthCheck, settings
 
     from ..profiles import current_profile, settings_for
-    from .check import _select
+    from .check import select_layers
 
     if dtype not in ("float64", "float32"):
         raise UsageError(f"dtype must be float64 or float32, got {dtype!r}")
-    chosen = _select(None if layers in (None, "all") else layers, None)
+    chosen = select_layers(None if layers in (None, "all") else layers, None)
     families = [FAMILIES[n] for n in chosen if n in FAMILIES]  # batchnorm_alt shares batchnorm's reference
     if isinstance(oracles, str):
         oracles = [o.strip() for o in oracles.split(",") if o.strip()]
@@ -180,7 +180,7 @@ def sweep_layers(*, layers: Any = None, oracles: Any = None, examples: int | Non
 
 
 def _summary(result: dict) -> str:
-    from ..report import format_array
+    from ..output import format_array
 
     lines = [f"crosscheck sweep --layers: reference VJPs against {', '.join(result['oracles'])} "
              f"({result['dtype']}, seed {result['seed']})"]

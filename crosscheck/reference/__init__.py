@@ -1,8 +1,10 @@
 """The NumPy reference: one module per formula route from the seeds, all canonical.
 
 Every route has the signature ``gradients(network, params, X, Y) -> Gradients`` with
-canonical arrays (see ``crosscheck.network``). Routes share only the forward pass
+canonical arrays (see ``crosscheck.model.network``). Routes share only the forward pass
 (``forward.py``) and the loss gradient at the output; no route calls another.
+
+May import: ``crosscheck.model`` and ``crosscheck.errors`` only.
 """
 
 from __future__ import annotations

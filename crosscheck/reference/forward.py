@@ -3,7 +3,7 @@
 Seed 000 notation: N_i (here ``Z[i]``, the pre_activation) = W_i Sigma_{i-1} + b_i and
 Sigma_i (here ``A[i]``) = Sigma_i(N_i), with Sigma_0 = X.
 
-The loss is the reduced data loss plus the weight penalty (``crosscheck.penalties``): the
+The loss is the reduced data loss plus the weight penalty (``crosscheck.model.penalties``): the
 penalty depends on the parameters alone, so every route adds its gradient,
 ``c(m) (2 l2 W + l1 sign W)``, to the data-loss gradient it derived (``with_penalty``); the
 numeric oracles differentiate ``loss_value``, which adds the penalty's value.
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..network import Network
-from ..penalties import add_penalty_gradient, penalty_value
+from ..model.network import Network
+from ..model.penalties import add_penalty_gradient, penalty_value
 
 __all__ = ["forward", "loss_value", "output_gradient", "with_penalty"]
 

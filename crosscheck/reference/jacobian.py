@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import UsageError
-from ..network import Network
+from ..model.network import Network
 from .forward import forward, output_gradient, with_penalty
 
 __all__ = ["gradients", "vec", "unvec", "kron_row_identity", "jacobian_entries",

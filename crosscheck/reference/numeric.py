@@ -44,8 +44,8 @@ import math
 import numpy as np
 
 from ..errors import CrosscheckError
-from ..network import Network
-from ..penalties import penalised_arrays
+from ..model.network import Network
+from ..model.penalties import penalised_arrays
 from .forward import forward, loss_value
 
 __all__ = ["finite_difference", "complex_step", "kink_distance", "OracleNotApplicable",

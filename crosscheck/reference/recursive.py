@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..network import Network
+from ..model.network import Network
 from .forward import forward, output_gradient, with_penalty
 
 __all__ = ["gradients"]

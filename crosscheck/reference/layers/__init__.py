@@ -7,6 +7,8 @@ returns the gradients of ``sum(dout * forward(...))`` with respect to every inpu
 inputs alone (no cache), in float64. They share nothing with each other, with torch or with JAX;
 ``crosscheck sweep --layers`` checks them against ``torch.nn.functional`` autograd, ``jax.vjp`` and
 finite differences.
+
+May import: NumPy only.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 ``crosscheck.sandbox`` starts it as ``python -I -B -u -c BOOT READ_FD WRITE_FD`` in a private empty
 directory with a scrubbed environment (as an unprivileged user when crosscheck runs as root). The
-package is never on its path: BOOT reads this file's text and ``_protocol``'s from the pipe and runs
+package is never on its path: BOOT reads this file's text and ``protocol``'s from the pipe and runs
 them in one fresh namespace (``__name__ == "_crosscheck_worker"``), so nothing here can import
 crosscheck, and an audit hook refuses ``crosscheck`` and every ``--forbid-import`` module for the
 whole run.
@@ -32,13 +32,13 @@ from typing import Any
 
 import numpy as np
 
-if __name__ != "_crosscheck_worker":  # imported from the package (tests); in the worker, BOOT runs _protocol first
-    from crosscheck._protocol import HANDLE_KEY, MAX_DEPTH, encode, recv, send
+if __name__ != "_crosscheck_worker":  # imported from the package (tests); in the worker, BOOT runs protocol first
+    from crosscheck.sandbox.protocol import HANDLE_KEY, MAX_DEPTH, encode, recv, send
 
 FILE_LIMIT = 64 * 2**20  # bytes of stdout/stderr per call (RLIMIT_FSIZE); the parent truncates between calls
 OPEN_FILES = 256  # RLIMIT_NOFILE: enough for torch or JAX, not for exhausting the machine's descriptors
 TASKS = 512  # RLIMIT_NPROC (counted per user, threads included): a fork bomb stops here
-_OWN = "<crosscheck"  # co_filename prefix of the code BOOT runs (this file and _protocol)
+_OWN = "<crosscheck"  # co_filename prefix of the code BOOT runs (this file and protocol)
 
 
 class _UsageProblem(Exception):

@@ -12,7 +12,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["sweep_report", "print_sweep", "write_json", "format_array", "summary_table"]
+from ..output import format_array
+
+__all__ = ["sweep_report", "print_sweep", "write_json", "summary_table"]
 
 _AXES = (("batch", ("rows", "columns", "single")), ("weights", ("out_in", "in_out")),
          ("bias", ("none", "vector", "column", "row", "augmented")))
@@ -49,20 +51,10 @@ def summary_table(table: dict) -> str:
     return "\n".join(out)
 
 
-def format_array(a: Any, name: str, *, limit: int = 12) -> str:
-    if a is None:
-        return f"{name} = None"
-    arr = np.asarray(a)
-    if arr.size > limit * limit:
-        return f"{name}: shape {arr.shape} (too large to print)"
-    body = np.array2string(arr, precision=4, suppress_small=True, max_line_width=100)
-    return f"{name} {arr.shape} =\n" + "\n".join("  " + ln for ln in body.splitlines())
-
-
 def _case_lines(case: dict | None) -> list[str]:
     if not case:
         return []
-    from .case import Case
+    from ..model.case import Case
 
     c = Case.from_dict(case)
     params, X, Y = c.user_inputs()
@@ -151,7 +143,7 @@ def print_sweep(result, file=None) -> None:
 def write_json(data: dict, path: str) -> None:
     """``data`` as JSON to ``path`` (atomically: a reader sees the old file or the whole new one), or stdout
     for ``-``."""
-    from .output import write_text
+    from ..output import write_text
 
     write_text(path, json.dumps(data, indent=2, default=_json_default))
 

@@ -31,12 +31,22 @@ Leading axes (stacked draws) broadcast; the value is complex-step safe (|w| is w
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from .network import Network
+
+class Penalised(Protocol):
+    """What the penalty reads of a network (``crosscheck.model.network.Network`` is one): this module
+    sits below the network, which takes its forms and scales from here."""
+
+    l2: float
+    l1: float
+    penalty_form: str
+    penalty_bias: bool
+
+    @property
+    def has_penalty(self) -> bool: ...
 
 __all__ = ["PENALTY_FORMS", "penalty_scale", "penalty_value", "penalty_gradient", "add_penalty_gradient",
            "penalised_arrays", "describe_penalty"]
@@ -55,7 +65,7 @@ def penalty_scale(form: str, m: int) -> float:
     return PENALTY_FORMS[form][0](int(m))
 
 
-def penalised_arrays(network: Network, params: Any) -> list[np.ndarray]:
+def penalised_arrays(network: Penalised, params: Any) -> list[np.ndarray]:
     """The canonical arrays the penalty reads: every W_l, and b_l with ``penalty_bias``."""
     out = []
     for W, b in params:
@@ -69,7 +79,7 @@ def _sum_last(a: np.ndarray, ndim: int) -> np.ndarray:
     return a.sum(axis=tuple(range(-ndim, 0))) if ndim else a
 
 
-def penalty_value(network: Network, params: Any, m: int) -> Any:
+def penalty_value(network: Penalised, params: Any, m: int) -> Any:
     """P for canonical ``params`` (leading draw axes kept): 0.0 without a penalty."""
     if not network.has_penalty:
         return 0.0
@@ -86,7 +96,7 @@ def penalty_value(network: Network, params: Any, m: int) -> Any:
     return c * total
 
 
-def penalty_gradient(network: Network, params: Any, m: int, *, sign_at_zero: float = 0.0) -> tuple:
+def penalty_gradient(network: Penalised, params: Any, m: int, *, sign_at_zero: float = 0.0) -> tuple:
     """dP/d(W_l, b_l) per layer, canonical; ``db`` is None where the bias is not penalised.
 
     ``sign_at_zero`` is the subgradient of |w| taken at exactly w = 0 (0: the reference's)."""
@@ -104,7 +114,7 @@ def penalty_gradient(network: Network, params: Any, m: int, *, sign_at_zero: flo
     return tuple((grad(W), grad(b) if network.penalty_bias and b is not None else None) for W, b in params)
 
 
-def add_penalty_gradient(network: Network, grads: tuple, params: Any, m: int) -> tuple:
+def add_penalty_gradient(network: Penalised, grads: tuple, params: Any, m: int) -> tuple:
     """``grads`` (canonical data-loss gradients) plus dP; unchanged without a penalty."""
     if not network.has_penalty:
         return grads
@@ -114,7 +124,7 @@ def add_penalty_gradient(network: Network, grads: tuple, params: Any, m: int) ->
     return tuple(out)
 
 
-def describe_penalty(network: Network) -> str:
+def describe_penalty(network: Penalised) -> str:
     """``" +l2=0.1,l1=0.05(half,bias)"`` for ``Network.describe``; "" without a penalty."""
     if not network.has_penalty:
         return ""

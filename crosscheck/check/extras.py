@@ -28,11 +28,11 @@ from typing import Any
 
 import numpy as np
 
-from .case import Case
-from .conventions import Convention
-from .network import Network
-from .reference.forward import forward, output_gradient
-from .tolerance import policy_for
+from ..model.case import Case
+from ..model.conventions import Convention
+from ..model.network import Network
+from ..reference.forward import forward, output_gradient
+from ..tolerance import policy_for
 
 __all__ = ["split_extras", "activation_gradients", "check_extras", "ExtraCheck", "ACTIVATION_KEY", "SCALINGS"]
 

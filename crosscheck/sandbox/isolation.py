@@ -12,7 +12,7 @@ untrusted instruction exists:
 - as root, it runs as a fresh unprivileged uid/gid unique to this sandbox (``choose_uid``); a target
   the unprivileged user could not read is copied (read-only) next to that directory, and messages
   name the original paths again;
-- ``crosscheck._supervisor`` then does namespaces, privileges and the tree kill (its docstring).
+- ``crosscheck.sandbox.supervisor`` then does namespaces, privileges and the tree kill (its docstring).
 
 With bubblewrap (``isolation="bwrap"``, or ``"auto"`` where ``bwrap`` is installed) the worker also
 sees the file system read-only, crosscheck's package directory empty, and no network.
@@ -34,14 +34,14 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import UsageError
+from ..errors import UsageError
 
 __all__ = ["ISOLATION_MODES", "ENV_ALLOW", "Launch", "make_undumpable", "resolve_isolation", "launch",
            "default_forbidden", "set_default_forbidden"]
 
 ISOLATION_MODES = ("auto", "bwrap", "process")
 _HERE = os.path.dirname(os.path.realpath(__file__))
-PACKAGE_DIR = _HERE
+PACKAGE_DIR = os.path.dirname(_HERE)  # the whole crosscheck package is hidden from the worker, not just this wing
 
 
 def _source(name: str) -> str:
@@ -51,8 +51,8 @@ def _source(name: str) -> str:
 
 # read now, at import, before any implementation runs: a worker that rewrites these files on disk
 # changes nothing for this process
-WORKER_SOURCES = [("_protocol", _source("_protocol.py")), ("_worker", _source("_worker.py"))]
-SUPERVISOR_SOURCE = _source("_supervisor.py")
+WORKER_SOURCES = [("protocol", _source("protocol.py")), ("worker", _source("worker.py"))]
+SUPERVISOR_SOURCE = _source("supervisor.py")
 
 # reads the worker's code from the protocol pipe and runs it in one fresh namespace
 BOOT = """import json, os, struct, sys, types

@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from ..errors import UsageError
 from .activations import get_activation
 from .conventions import BATCH, BIAS, PARAMS, WEIGHTS, Convention
-from .errors import UsageError
 from .losses import get_loss
 from .network import PENALTY_FORMS, REDUCTIONS, TARGETS
 

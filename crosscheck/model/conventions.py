@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConventionError
+from ..errors import ConventionError
 from .network import Network
 
 __all__ = ["Convention", "BATCH", "WEIGHTS", "BIAS", "PARAMS", "Canonical", "all_conventions", "labels_to_canonical"]

@@ -24,10 +24,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from .case import Case
-from .draws import DrawError, draw
-from .network import Network
-from .reference.forward import forward
+from ..draws import DrawError, draw
+from ..model.case import Case
+from ..model.network import Network
+from ..reference.forward import forward
 
 __all__ = ["diagnosis_cases", "coincident_cases", "stateful_detail", "CANDIDATE_DRAWS"]
 

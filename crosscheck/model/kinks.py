@@ -2,9 +2,9 @@
 
 - ``crosscheck audit`` probes every entry on the installed libraries (a claim that stops being
   true is a finding, and a test fails);
-- the sweep's triage (``crosscheck.triage``) tries exactly these subgradients, per activation, to
+- the sweep's triage (``crosscheck.sweep.triage``) tries exactly these subgradients, per activation, to
   explain a difference that exists only on a kink, and names the spelling that uses it;
-- ``crosscheck check``'s diagnosis (``crosscheck.mistakes``) offers them as kink conventions.
+- ``crosscheck check``'s diagnosis (``crosscheck.diagnosis.mistakes``) offers them as kink conventions.
 
 ``activations.py`` keeps the *reference's* choice (``at_kink``; ``relu:1`` overrides it); this
 module holds what the libraries do. Pure data: importing it imports neither torch nor JAX.

@@ -1,5 +1,5 @@
 """The sandbox's wire protocol, both ends: what crosses between ``crosscheck.sandbox`` (the
-parent) and ``crosscheck._worker`` (the process running the implementation under test).
+parent) and ``crosscheck.sandbox.worker`` (the process running the implementation under test).
 
 Frames travel on two private pipes (never stdout or stderr):
 

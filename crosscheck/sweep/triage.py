@@ -21,19 +21,19 @@ from dataclasses import replace
 
 import numpy as np
 
-from .activations import get_activation
-from .audit.kinks import KINK_CONVENTIONS, kink_subgradients, spellings_using
-from .case import Case
-from .compare import compare_gradients, reference_rounding
-from .network import Network
-from .penalties import penalised_arrays, penalty_gradient
-from .reference import recursive
-from .tolerance import ROUNDING_FACTOR, policy_for
+from ..compare import compare_gradients, reference_rounding
+from ..model.activations import get_activation
+from ..model.case import Case
+from ..model.kinks import KINK_CONVENTIONS, kink_subgradients, spellings_using
+from ..model.network import Network
+from ..model.penalties import penalised_arrays, penalty_gradient
+from ..reference import recursive
+from ..tolerance import ROUNDING_FACTOR, policy_for
 
 __all__ = ["explain", "kink_note", "float32_context", "KINK_CANDIDATES"]
 
 # Subgradients tried at an exact kink, per kinked activation, to name the convention a backend
-# follows: those torch's and JAX's spellings take (crosscheck.audit.kinks, the table `crosscheck
+# follows: those torch's and JAX's spellings take (crosscheck.model.kinks, the table `crosscheck
 # audit` verifies on the installed libraries), plus the reference's own.
 KINK_CANDIDATES = tuple(sorted({c.subgradient for c in KINK_CONVENTIONS}))
 
@@ -109,7 +109,7 @@ def float32_context(backend, expected, recompute64, *, device: str = "cpu", prec
         return f"(float64 recomputation raised {type(e).__name__}: {e})"
     if not agrees:
         return f"{backend.name} disagrees in float64 too"
-    from .environment import precision_advice
+    from ..environment import precision_advice
 
     text = (f"{backend.name} agrees in float64: a float32-only difference, larger than float32 rounding "
             "(the float32 reference's own error) explains")

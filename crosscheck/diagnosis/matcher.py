@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .case import Case
+from ..model.case import Case
 from .catalogue import RANK, Diagnosis, expected_user_arrays, parameter_names
 from .mistakes import Candidate, combine, join_words
 
@@ -118,7 +118,7 @@ def nice_factors(case: Case) -> list[tuple[float, str]]:
 
 def reduction_for_factor(case: Case, factor: float) -> str | None:
     """The reduction whose gradient is ``factor`` times the declared one (None if none is)."""
-    from .network import REDUCTIONS
+    from ..model.network import REDUCTIONS
 
     m, nk = case.batch_size, case.network.n_out
     own = _REDUCTION_SCALE[case.network.reduction](m, nk)

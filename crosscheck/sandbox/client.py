@@ -1,6 +1,6 @@
 """A worker process for untrusted implementations: protocol, limits, verdicts on how it ran.
 
-The implementation under test runs in ``crosscheck._worker``, a separate Python process
+The implementation under test runs in ``crosscheck.sandbox.worker``, a separate Python process
 kept alive across calls (speed) and restarted after any failure. The parent (this module)
 
 - hands the inputs over as copies (pickled), so nothing the worker does reaches the caller's arrays;
@@ -41,7 +41,9 @@ from typing import Any
 
 import numpy as np
 
-from ._protocol import (
+from ..errors import ImplementationError, UsageError
+from .isolation import WORKER_SOURCES, Launch, end, launch, make_undumpable, resolve_isolation
+from .protocol import (
     HEADER,
     MAX_DATA,
     MAX_META,
@@ -53,8 +55,6 @@ from ._protocol import (
     mutations,
     pack_request,
 )
-from .errors import ImplementationError, UsageError
-from .isolation import WORKER_SOURCES, Launch, end, launch, make_undumpable, resolve_isolation
 
 __all__ = ["Sandbox", "SandboxResult", "Target", "Opaque", "Handle", "parse_target", "parse_forbidden",
            "trim_output", "KINDS"]

@@ -15,7 +15,7 @@ fast path computes in the canonical one, so a deterministic share of examples
 (``backends.jax.native_share``, plus the first example of every layout value) is built
 natively by JAX too. ``coverage.native`` lists, per backend, the conventions met natively.
 
-Not every difference is a bug, and ``crosscheck.triage`` says which is which (kink
+Not every difference is a bug, and ``crosscheck.sweep.triage`` says which is which (kink
 conventions, float32 rounding, TF32-like precision settings), never by loosening a tolerance.
 """
 
@@ -28,20 +28,20 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
-from .backends import available_backends, get_backend
-from .case import Case
-from .compare import compare_batched, compare_gradients, reference_rounding
-from .conventions import Convention
-from .draws import DrawError, Draws, draw
-from .errors import UsageError
-from .network import Network
-from .reference import get_route, recursive, route_names
-from .reference.forward import loss_value
-from .reference.numeric import CS_TOLERANCE, FD_TOLERANCE, OracleNotApplicable, scaled_error
-from .tolerance import policy_for
+from ..backends import available_backends, get_backend
+from ..compare import compare_batched, compare_gradients, reference_rounding
+from ..draws import DrawError, Draws, draw
+from ..errors import UsageError
+from ..model.case import Case
+from ..model.conventions import Convention
+from ..model.network import Network
+from ..reference import get_route, recursive, route_names
+from ..reference.forward import loss_value
+from ..reference.numeric import CS_TOLERANCE, FD_TOLERANCE, OracleNotApplicable, scaled_error
+from ..tolerance import policy_for
 from .triage import explain, float32_context
 
-__all__ = ["SweepConfig", "SweepResult", "run_sweep", "parse_shard", "run_from_args", "DEFAULT_DRAWS"]
+__all__ = ["SweepConfig", "SweepResult", "run_sweep", "parse_shard", "DEFAULT_DRAWS"]
 
 SWEEP_L2 = (0.0, 0.0, 0.0, 0.1, 0.7)  # penalty strengths a sweep draws from
 SWEEP_L1 = (0.0, 0.0, 0.0, 0.05, 0.3)
@@ -300,7 +300,7 @@ class _Sweep:
         native share, or a layout value not yet met natively; torch always; numpy never)."""
         if backend.name != "jax":
             return backend.name != "numpy"
-        from .backends.jax import native_share
+        from ..backends.jax import native_share
 
         axes = {(a, getattr(conv, a)) for a in ("batch", "weights", "bias", "params")}
         return native_share(seed) or not axes <= self.native_axes
@@ -408,8 +408,8 @@ class _Sweep:
         from hypothesis import HealthCheck, given
         from hypothesis import seed as hseed
 
-        from .profiles import settings_for
-        from .strategies import architectures, conventions, networks
+        from ..profiles import settings_for
+        from ..strategies import architectures, conventions, networks
 
         cfg = self.config
         # every target form each loss takes, every reduction, and a penalty on a share of the
@@ -526,15 +526,3 @@ def replay(config: SweepConfig, spec: dict) -> SweepResult:
         sweep.result.failures.append(sweep._failure_report())
     return sweep._finish()
 
-
-def config_from_args(args) -> SweepConfig:
-    from .sweep_args import config_from_args as parse
-
-    return parse(args)
-
-
-def run_from_args(args) -> int:
-    """``crosscheck sweep``: arguments, limits and --replay live in ``crosscheck.sweep_args``."""
-    from .sweep_args import run_from_args as run
-
-    return run(args)

@@ -6,7 +6,7 @@
 - ``unreached_layer``: a gradient exactly zero where the reference's is not: the backward
   loop never reached that layer (typically an off-by-one in ``range``), or never wrote it.
 
-Each returns ``(id, parameter, layer, detail)`` tuples; ``crosscheck.diagnose`` makes them
+Each returns ``(id, parameter, layer, detail)`` tuples; ``crosscheck.diagnosis.diagnose`` makes them
 ``Diagnosis`` objects. Arrays are named ``dW1, db1, ...`` in the user's layout.
 """
 

@@ -2,14 +2,14 @@
 
 The steps, each in its own module:
 
-1. whole-array symptoms (``crosscheck.symptoms``): ``dtype``, ``returns_parameters``,
+1. whole-array symptoms (``crosscheck.diagnosis.symptoms``): ``dtype``, ``returns_parameters``,
    ``unreached_layer``; ``mutates_inputs`` comes from the sandbox, ``stateful`` from the check;
 2. candidates, each the gradient a program with one mistake would return: *mechanisms* in the
-   delta recursion (``crosscheck.mistakes``: wrong or missing sigma', generated from the
-   activation table by ``crosscheck.implied`` and solved per unit from the returned gradients,
+   delta recursion (``crosscheck.diagnosis.mistakes``: wrong or missing sigma', generated from the
+   activation table by ``crosscheck.diagnosis.implied`` and solved per unit from the returned gradients,
    no transpose, a single sample, a kink convention) and other declarations
-   (``crosscheck.alternatives``: ``loss``, ``regularization``);
-3. the matcher (``crosscheck.matcher``): each candidate, or none, with the cheapest *slips* per
+   (``crosscheck.diagnosis.alternatives``: ``loss``, ``regularization``);
+3. the matcher (``crosscheck.diagnosis.matcher``): each candidate, or none, with the cheapest *slips* per
    parameter in the user's layout (transposed, reshaped, reordered, scaled, moved, unsummed
    bias), the simplest complete explanation first, ties to the catalogue's order; two
    mechanisms together when no single one explains everything.
@@ -27,10 +27,10 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ConventionError
+from ..model.case import Case
 from .alternatives import loss_candidates, penalty_candidates
-from .case import Case
 from .catalogue import CATALOGUE, Diagnosis, expected_user_arrays, masks, parameter_names, user_arrays
-from .errors import ConventionError
 from .matcher import (
     Explanation,
     Matcher,

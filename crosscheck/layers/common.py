@@ -24,7 +24,7 @@ class BadReturn(Exception):
     """A function returned something of the wrong form (not a tuple, not arrays)."""
 
 
-def _strategies():
+def hypothesis_strategies():
     from hypothesis import strategies as st
 
     return st
@@ -32,19 +32,19 @@ def _strategies():
 
 # ---- helpers ----------------------------------------------------------------------------------------
 
-def _increasing(st: Any, first_min: int, count: int, first_max: int = 3, step_max: int = 2) -> Any:
+def increasing_sizes(st: Any, first_min: int, count: int, first_max: int = 3, step_max: int = 2) -> Any:
     """``count`` strictly increasing integers starting at >= first_min: distinct however they shrink."""
     return st.tuples(st.integers(first_min, first_max), *[st.integers(1, step_max)] * (count - 1)).map(
         lambda t: tuple(int(v) for v in np.cumsum(t)))
 
 
-def _away_from_zero(rng: np.random.Generator, shape: tuple[int, ...], margin: float = 0.05) -> np.ndarray:
+def away_from_zero(rng: np.random.Generator, shape: tuple[int, ...], margin: float = 0.05) -> np.ndarray:
     """Normal-ish values with |x| >= margin: relu's kink and dropout's zero test stay unambiguous."""
     z = rng.normal(size=shape)
     return np.sign(z + (z == 0)) * (np.abs(z) + margin)
 
 
-def _array(value: Any, what: str, name: str) -> np.ndarray:
+def got_array(value: Any, what: str, name: str) -> np.ndarray:
     if value is None:
         raise NotImplementedResult(f"{what} returned None for {name} (is the TODO filled in?)")
     if isinstance(value, (float, int, np.generic)) and not isinstance(value, bool):
@@ -54,7 +54,7 @@ def _array(value: Any, what: str, name: str) -> np.ndarray:
     return value
 
 
-def _pair(value: Any, what: str, names: tuple[str, str]) -> tuple[Any, Any]:
+def got_pair(value: Any, what: str, names: tuple[str, str]) -> tuple[Any, Any]:
     if value is None:
         raise NotImplementedResult(f"{what} returned None, expected ({', '.join(names)})")
     if not isinstance(value, (tuple, list)) or len(value) != 2:
@@ -62,14 +62,14 @@ def _pair(value: Any, what: str, names: tuple[str, str]) -> tuple[Any, Any]:
     return value[0], value[1]
 
 
-def _grads(value: Any, what: str, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+def got_grads(value: Any, what: str, names: tuple[str, ...]) -> dict[str, np.ndarray]:
     if len(names) == 1:
-        return {names[0]: _array(value, what, names[0])}
+        return {names[0]: got_array(value, what, names[0])}
     if value is None:
         raise NotImplementedResult(f"{what} returned None, expected ({', '.join(names)})")
     if not isinstance(value, (tuple, list)) or len(value) != len(names):
         raise BadReturn(f"{what} returned {_describe(value)}, expected ({', '.join(names)})")
-    return {n: _array(v, what, n) for n, v in zip(names, value)}
+    return {n: got_array(v, what, n) for n, v in zip(names, value)}
 
 
 def _describe(value: Any) -> str:
@@ -78,7 +78,7 @@ def _describe(value: Any) -> str:
     return type(value).__name__
 
 
-def _cast(arrays: dict[str, Any], dtype: str) -> dict[str, Any]:
+def cast_arrays(arrays: dict[str, Any], dtype: str) -> dict[str, Any]:
     return {k: v.astype(dtype) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v
             for k, v in arrays.items()}
 
@@ -87,7 +87,7 @@ def _cast(arrays: dict[str, Any], dtype: str) -> dict[str, Any]:
 REFERENCE_DTYPE: ContextVar[type] = ContextVar("REFERENCE_DTYPE", default=np.float64)
 
 
-def _f64(a: Any) -> Any:
+def f64(a: Any) -> Any:
     return np.asarray(a, dtype=REFERENCE_DTYPE.get()) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a
 
 
@@ -109,22 +109,23 @@ class Layer:
     summary: str
 
 
-def _with_kinks(strategy: Any) -> Any:
+def with_kinks(strategy: Any) -> Any:
     """Some examples exactly on kinks (``crosscheck.layers.kinks``); shrinks to none."""
-    return strategy.flatmap(lambda d: _strategies().booleans().map(lambda k: {**d, "kinks": k}))
+    return strategy.flatmap(lambda d: hypothesis_strategies().booleans().map(lambda k: {**d, "kinks": k}))
 
 
-def _norm_params(rng: np.random.Generator) -> tuple[float, float]:
+def norm_params(rng: np.random.Generator) -> tuple[float, float]:
     # eps and momentum vary, so a hard-coded 1e-5 or 0.9 shows
     return float(rng.choice([1e-5, 1e-3, 0.1])), float(rng.choice([0.9, 0.5, 0.25]))
 
 
-def _bn_inputs(dims: dict, rng: np.random.Generator, dtype: str, opts: dict) -> dict:
+def bn_inputs(dims: dict, rng: np.random.Generator, dtype: str, opts: dict) -> dict:
     N, D = dims["N"], dims["D"]
-    eps, momentum = _norm_params(rng)
+    eps, momentum = norm_params(rng)
     # features on different scales and offsets: normalising over the wrong axis changes values
     x = rng.normal(size=(N, D)) * rng.uniform(0.5, 3.0, size=D) + rng.normal(size=D) * 2
-    arrays = _cast({"x": x, "gamma": rng.normal(size=D), "beta": rng.normal(size=D), "dout": rng.normal(size=(N, D)),
+    arrays = cast_arrays({"x": x, "gamma": rng.normal(size=D), "beta": rng.normal(size=D),
+                          "dout": rng.normal(size=(N, D)),
                     "running_mean": rng.normal(size=D), "running_var": rng.uniform(0.5, 2.0, size=D)}, dtype)
     return {**arrays, "eps": eps, "momentum": momentum}
 
@@ -134,23 +135,23 @@ def _bn_param(a: dict) -> dict:
             "running_mean": a["running_mean"].copy(), "running_var": a["running_var"].copy()}
 
 
-def _bn_run(forward: str, backward: str) -> Callable:
+def bn_run(forward: str, backward: str) -> Callable:
     def run(call: Call, a: dict, opts: dict) -> dict:
         bn_param = _bn_param(a)
         value = call(forward, [a["x"], a["gamma"], a["beta"], bn_param], keep=(1,), with_args=True)
-        (out, cache), after = _pair(value[0], forward, ("out", "cache")), value[1]
-        got = {"out": _array(out, forward, "out")}
+        (out, cache), after = got_pair(value[0], forward, ("out", "cache")), value[1]
+        got = {"out": got_array(out, forward, "out")}
         written = after[3] if len(after) > 3 and isinstance(after[3], dict) else {}
         for key in ("running_mean", "running_var"):
-            got[key] = _array(written.get(key), f"{forward} (bn_param[{key!r}] after the call)", key)
-        got.update(_grads(call(backward, [a["dout"], cache]), backward, ("dx", "dgamma", "dbeta")))
+            got[key] = got_array(written.get(key), f"{forward} (bn_param[{key!r}] after the call)", key)
+        got.update(got_grads(call(backward, [a["dout"], cache]), backward, ("dx", "dgamma", "dbeta")))
         return got
 
     return run
 
 
-def _running(a: dict, axes: tuple[int, ...]) -> dict:
-    rm, rv = norm.running_stats(_f64(a["x"]), _f64(a["running_mean"]), _f64(a["running_var"]), a["momentum"], axes)
+def running_stats(a: dict, axes: tuple[int, ...]) -> dict:
+    rm, rv = norm.running_stats(f64(a["x"]), f64(a["running_mean"]), f64(a["running_var"]), a["momentum"], axes)
     return {"running_mean": rm, "running_var": rv}
 
 

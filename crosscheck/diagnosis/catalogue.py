@@ -2,7 +2,8 @@
 
 ``user_arrays`` reads a gradient container in the declared convention as ``{"dW1": ..., "db1": ...}``
 (shapes unchecked; a wrong container is a ``ConventionError``); ``expected_user_arrays`` lays the
-canonical reference out the same way. ``crosscheck.matcher`` and ``crosscheck.diagnose`` work on these.
+canonical reference out the same way. ``crosscheck.diagnosis.matcher`` and
+``crosscheck.diagnosis.diagnose`` work on these.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from .case import Case
-from .conventions import Convention, as_finite_array
-from .errors import ConventionError
-from .network import Network
+from ..errors import ConventionError
+from ..model.case import Case
+from ..model.conventions import Convention, as_finite_array
+from ..model.network import Network
 
 __all__ = ["CATALOGUE", "RANK", "Diagnosis", "user_arrays", "expected_user_arrays", "parameter_names", "masks"]
 

@@ -45,7 +45,7 @@ class Network:
     widths:      ``(n_0, n_1, ..., n_k)``, input width first.
     activations: one entry per layer 1..k; a name (``"tanh"``) or a tuple of n_l names,
                  one per neuron (seed 000's Sigma_i = [sigma_i1 ... sigma_in]).
-    loss:        a name from ``crosscheck.losses``; ``reduction`` sums over the m samples
+    loss:        a name from ``crosscheck.model.losses``; ``reduction`` sums over the m samples
                  (``"sum"``), averages over them (``"mean"``) or over samples and output units
                  (``"mean_all"``: losses that sum one term per output unit).
     bias:        whether layers are affine (the convention decides how the bias is laid out).
@@ -55,7 +55,7 @@ class Network:
     l2, l1:      penalty strengths (>= 0) added to the reduced loss, scaled by ``penalty_form``:
                  ``"half"`` λ/2·Σ, ``"full"`` λ·Σ, ``"half_over_m"`` λ/(2m)·Σ, ``"over_m"`` λ/m·Σ,
                  over Σw² (l2) and Σ|w| (l1) of the weights, and of the biases with
-                 ``penalty_bias`` (``crosscheck.penalties``).
+                 ``penalty_bias`` (``crosscheck.model.penalties``).
     """
 
     widths: tuple[int, ...]
@@ -213,7 +213,7 @@ class Network:
         """The factor the reduction puts on every per-sample loss: 1, 1/m or 1/(m n_k)."""
         return {"sum": 1.0, "mean": 1.0 / m, "mean_all": 1.0 / (m * self.n_out)}[self.reduction]
 
-    # ---- penalties (crosscheck.penalties) ------------------------------------------------
+    # ---- penalties (crosscheck.model.penalties) ------------------------------------------------
     @property
     def has_penalty(self) -> bool:
         return self.l2 > 0 or self.l1 > 0

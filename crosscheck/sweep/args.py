@@ -11,8 +11,8 @@ import json
 import os
 import sys
 
-from .errors import UsageError
-from .sweep import DEFAULT_DRAWS, SweepConfig, parse_shard, replay, run_sweep
+from ..errors import UsageError
+from .run import DEFAULT_DRAWS, SweepConfig, parse_shard, replay, run_sweep
 
 __all__ = ["config_from_args", "run_from_args", "estimate_bytes", "machine_bytes", "load_replay",
            "BYTES_PER_VALUE_COPIES"]
@@ -66,8 +66,8 @@ def _split(text: str | None) -> tuple[str, ...] | None:
 
 
 def config_from_args(args) -> SweepConfig:
-    from .activations import get_activation
-    from .losses import get_loss
+    from ..model.activations import get_activation
+    from ..model.losses import get_loss
 
     acts = _split(args.activations)
     losses = _split(args.losses)
@@ -120,7 +120,7 @@ def load_replay(text: str) -> dict:
 
 
 def run_from_args(args) -> int:
-    from .output import require_writable
+    from ..output import require_writable
     from .report import print_sweep, write_json
 
     require_writable(args.json, "--json")  # before any work: exit 2, not a traceback after the sweep

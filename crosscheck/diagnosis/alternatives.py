@@ -4,7 +4,7 @@ A program can be right for a network other than the declared one: another loss, 
 target form, or another penalty (missing, extra, in another form, biases included or not,
 an L1 part off by a factor). Each alternative is the reference itself run on a modified
 ``Network`` (``dataclasses.replace``), so it is exactly the gradient that declaration has,
-and ``crosscheck.diagnose`` matches it like any mechanism, slips included. An extra penalty's
+and ``crosscheck.diagnosis.diagnose`` matches it like any mechanism, slips included. An extra penalty's
 strength is not declared anywhere: it is fitted from the returned gradients (``got - expected
 = c W`` for L2, ``c sign(W)`` for L1) and then verified like the rest.
 
@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from .case import Case
-from .losses import LOSSES
+from ..model.case import Case
+from ..model.losses import LOSSES
+from ..model.network import Network
 from .mistakes import Candidate, as_float64, backprop
-from .network import Network
 
 __all__ = ["loss_candidates", "penalty_candidates", "FORM_TEXT"]
 

@@ -4,11 +4,11 @@ Hypothesis draws cases in the declared convention (``crosscheck.strategies``); e
 handed to the implementation in a sandbox (``crosscheck.sandbox``); the gradients that come
 back are validated, compared with the float64 reference (``crosscheck.compare``) here, in
 this process. On a difference hypothesis shrinks to a minimal case (dimensions kept
-distinct, so a transpose stays visible) and ``crosscheck.diagnose`` names the mistake.
+distinct, so a transpose stays visible) and ``crosscheck.diagnosis.diagnose`` names the mistake.
 
 One kink policy with ``sweep``: a difference that exists only where a pre-activation sits
 exactly on a kink, and that another subgradient explains (relu'(0) = 1 instead of 0), is a
-note and the check passes (``crosscheck.triage.kink_note``); ``strict_kinks`` makes it a
+note and the check passes (``crosscheck.sweep.triage.kink_note``); ``strict_kinks`` makes it a
 failure, diagnosed ``kink_convention``.
 
 Exit codes: 0 every example matched; 1 wrong gradients (diagnosed); 2 usage error;
@@ -29,14 +29,14 @@ from typing import Any
 
 import numpy as np
 
-from .case import Case
-from .diagnose import Diagnosis, diagnose, expected_user_arrays, user_arrays
-from .errors import ConventionError, GradientMismatch, ImplementationError, UsageError
+from ..diagnosis.diagnose import Diagnosis, diagnose, expected_user_arrays, user_arrays
+from ..errors import ConventionError, GradientMismatch, ImplementationError, UsageError
+from ..model.case import Case
+from ..model.presets import PRESETS, CheckOptions, resolve_options
+from ..output import require_writable, write_atomic, write_text
+from ..sandbox.client import Sandbox, Target, parse_forbidden, parse_target, trim_output
+from ..sandbox.isolation import default_forbidden
 from .extras import check_extras, split_extras
-from .isolation import default_forbidden
-from .output import require_writable, write_atomic, write_text
-from .presets import PRESETS, CheckOptions, resolve_options
-from .sandbox import Sandbox, Target, parse_forbidden, parse_target, trim_output
 
 __all__ = ["CheckReport", "check_implementation", "run_check", "run_from_args", "DEFAULTS"]
 
@@ -122,7 +122,7 @@ class CheckReport:
 
     def summary(self) -> str:
         """The terminal report: verdict, diagnosis, minimal case, captured output, reproduction."""
-        from .report import format_array
+        from ..output import format_array
 
         conv = self.options.convention().describe()
         lines = []
@@ -222,10 +222,10 @@ class _Outcome:
 def _kink_explained(case: Case, got_canonical: Any, dtype: str, who: str) -> dict | None:
     """The kink note when ``case`` has a pre-activation exactly on a kink and another
     subgradient there explains ``got`` (``triage.kink_note``, the sweep's test); else None."""
-    from .draws import on_kink
-    from .penalties import penalised_arrays
-    from .reference.forward import forward
-    from .triage import kink_note
+    from ..draws import on_kink
+    from ..model.penalties import penalised_arrays
+    from ..reference.forward import forward
+    from ..sweep.triage import kink_note
 
     case64 = case.astype("float64")
     net = case.network
@@ -239,15 +239,29 @@ def _kink_explained(case: Case, got_canonical: Any, dtype: str, who: str) -> dic
 
 
 def _reference(case: Case) -> tuple:
-    from .reference.recursive import gradients
+    from ..reference.recursive import gradients
 
     f = lambda a: None if a is None else np.asarray(a, dtype=np.float64)  # noqa: E731
     return gradients(case.network, tuple((f(W), f(b)) for W, b in case.params), f(case.X), f(case.Y))
 
 
 # not on the check's path (other jobs, frameworks, pytest): the rest of the package is pre-imported
-_NOT_PREIMPORTED = {"backends", "audit", "grade", "layers", "sweep", "sweep_args", "pytest_plugin", "cli",
-                    "__main__", "testing", "environment", "layout"}
+_NOT_PREIMPORTED = {"backends", "audit", "grade", "layers", "sweep", "pytest_plugin", "cli", "__main__", "testing",
+                    "environment", "layout"}
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _package_modules(path: str, prefix: str) -> list[str]:
+    import pkgutil
+
+    names = []
+    for m in pkgutil.iter_modules([path]):
+        if prefix == "crosscheck." and m.name in _NOT_PREIMPORTED:
+            continue
+        names.append(prefix + m.name)
+        if m.ispkg:
+            names += _package_modules(os.path.join(path, m.name), f"{prefix}{m.name}.")
+    return names
 
 
 def _preimport(plot: bool) -> None:
@@ -255,22 +269,19 @@ def _preimport(plot: bool) -> None:
     (a module added later is included by default): an implementation that rewrites crosscheck's files on
     disk changes nothing in this process."""
     import importlib
-    import pkgutil
 
-    from . import __path__ as package_path
-
-    names = [m.name for m in pkgutil.iter_modules(package_path) if m.name not in _NOT_PREIMPORTED]
-    names += ["reference.recursive"] + (["plot"] if plot else [])
+    names = _package_modules(_PACKAGE_DIR, "crosscheck.") + ["crosscheck.sweep.triage"]
+    names += ["crosscheck.plot"] if plot else []
     for name in names:
-        importlib.import_module(f"{__package__}.{name}")
+        importlib.import_module(name)
     if plot:
-        from .plot import require_matplotlib
+        from ..plot import require_matplotlib
 
         require_matplotlib()
 
 
 def _evaluate(sandbox: Sandbox, case: Case, dtype: str, strict_kinks: bool = False) -> _Outcome:
-    from .compare import compare_gradients
+    from ..compare import compare_gradients
 
     params, X, Y = case.user_inputs()
     spec = None
@@ -338,7 +349,7 @@ def _cover(coverage: dict, case: Case) -> None:
 def _strategy(options: CheckOptions, accepts_spec: bool, dtype: str, coincident: bool = False):
     from hypothesis import strategies as st
 
-    from .strategies import cases, coincident_cases, conventions, networks
+    from ..strategies import cases, coincident_cases, conventions, networks
 
     conv = options.convention()
 
@@ -375,7 +386,7 @@ def _strategy(options: CheckOptions, accepts_spec: bool, dtype: str, coincident:
 def _environment(profile: str, max_examples: int) -> dict:
     import hypothesis
 
-    from . import __version__
+    from ..version import __version__
 
     return {"python": sys.version.split()[0], "executable": sys.executable, "platform": platform.platform(),
             "numpy": np.__version__, "hypothesis": hypothesis.__version__, "crosscheck": __version__,
@@ -410,7 +421,7 @@ def run_check(fn_or_target: Any, options: CheckOptions, *, preset: str | None = 
     """Run the check and return its report (verdict pass, fail or error); raises ``UsageError``."""
     from hypothesis import HealthCheck, settings
 
-    from .profiles import current_profile, settings_for
+    from ..profiles import current_profile, settings_for
 
     if os.environ.get("CROSSCHECK_WORKER"):
         raise UsageError("crosscheck check was started from inside its own sandbox process: the module under "
@@ -531,9 +542,9 @@ def _run_phase(sandbox: Sandbox, state: dict, report: CheckReport, hsettings: An
 
 
 def _where_visible(sandbox: Sandbox, failure: _Outcome, dtype: str, seed: int) -> tuple[_Outcome, list[Diagnosis]]:
-    """The failure re-drawn where its mistake is identifiable (``crosscheck.evidence``), if the
+    """The failure re-drawn where its mistake is identifiable (``crosscheck.diagnosis.evidence``), if the
     implementation still fails there, and a second call on it: ``stateful`` when the answers differ."""
-    from .evidence import diagnosis_cases, stateful_detail
+    from ..diagnosis.evidence import diagnosis_cases, stateful_detail
 
     chosen = failure
     for case in diagnosis_cases(failure.case, seed=seed)[:-1]:
@@ -558,7 +569,7 @@ def _where_visible(sandbox: Sandbox, failure: _Outcome, dtype: str, seed: int) -
 def _coincident_rerun(sandbox: Sandbox, report: CheckReport, dtype: str, seed: int) -> _Outcome | None:
     """After a crash on distinct dimensions: the same network with coincident ones. If it runs
     there and returns wrong gradients, that is the mistake to name (exit 1, not 3)."""
-    from .evidence import coincident_cases
+    from ..diagnosis.evidence import coincident_cases
 
     assert report.case is not None and report.error is not None
     for case in coincident_cases(report.case, seed=seed):
@@ -579,7 +590,7 @@ def _write_outputs(report: CheckReport, json_path: str | None, plot_path: str | 
     if json_path:
         write_text(json_path, _json.dumps(report.to_dict(), indent=2, default=str))
     if plot_path and report.case is not None and report.expected is not None:
-        from .plot import plot_gradients
+        from ..plot import plot_gradients
 
         case, expected, got = report.case, report.expected, report.got or {}
         write_atomic(plot_path, lambda tmp: plot_gradients(tmp, expected, got, title=f"{report.target}: "
@@ -592,7 +603,7 @@ def _require_outputs(json_path: str | None, plot_path: str | None) -> None:
     require_writable(json_path, "--json")
     require_writable(plot_path, "--plot")
     if plot_path:
-        from .plot import require_matplotlib
+        from ..plot import require_matplotlib
 
         require_matplotlib()
 
@@ -627,7 +638,7 @@ def check_implementation(fn_or_target: Any, *, preset: str | None = None, batch:
     ``layers.py:batchnorm_backward`` for one layer) checked by ``crosscheck.layers.check_layers``
     (``layers``, ``dropout_p``); it returns the ``LayersReport`` when every checked layer passes."""
     if api is not None:
-        from .layers.check import check_layers_or_raise
+        from ..layers.check import check_layers_or_raise
 
         require_writable(json, "json")
         return check_layers_or_raise(fn_or_target, api=api, layers=layers, dropout_p=dropout_p, examples=examples,
@@ -657,7 +668,7 @@ def run_from_args(args: Any) -> int:
     """``crosscheck check TARGET [options]``: print the verdict, write --json/--plot, return the exit code."""
     require_writable(args.json, "--json")  # before any work: exit 2, not a traceback after the verdict
     if getattr(args, "api", None):  # the layer API: a module's layer functions, one verdict per layer
-        from .layers.check import run_from_args as run_layers
+        from ..layers.check import run_from_args as run_layers
 
         return run_layers(args)
     if getattr(args, "layers", None) or getattr(args, "dropout_p", None):

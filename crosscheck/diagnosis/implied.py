@@ -24,7 +24,7 @@ from functools import cache
 
 import numpy as np
 
-from .activations import get_activation
+from ..model.activations import get_activation
 
 __all__ = ["WrongDerivative", "wrong_derivatives", "implied_sigma_prime", "describe_implied"]
 
@@ -104,7 +104,7 @@ def wrong_derivatives(name: str) -> tuple[WrongDerivative, ...]:
     """Plausible wrong derivatives of activation ``name``, each distinct from the true one on its branch.
 
     Missing sigma' (the factor 1) and another activation's derivative are named elsewhere
-    (``crosscheck.mistakes``); a derivative that differs only exactly at a kink is
+    (``crosscheck.diagnosis.mistakes``); a derivative that differs only exactly at a kink is
     ``kink_convention``'s business."""
     act = get_activation(name)
     f = name.partition(":")[0]

@@ -4,7 +4,7 @@ Each mechanism is a modified delta recursion (``backprop``'s hooks) planted at e
 can sit (one layer, every hidden layer, every layer), producing the canonical gradients a
 program with that mistake would return: ``activation_derivative``,
 ``missing_activation_derivative``, ``no_transpose_in_backprop``, ``single_sample`` and
-``kink_convention``. ``crosscheck.diagnose`` matches an implementation's output against them.
+``kink_convention``. ``crosscheck.diagnosis.diagnose`` matches an implementation's output against them.
 
 Canonical shapes throughout: ``W_l: (n_l, n_{l-1})``, ``Z_l, A_l, delta_l: (n_l, m)``.
 """
@@ -17,12 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from .activations import ACTIVATIONS, get_activation
-from .audit.kinks import kink_subgradients
-from .case import Case
+from ..model.activations import ACTIVATIONS, get_activation
+from ..model.case import Case
+from ..model.kinks import kink_subgradients
+from ..model.network import Network
+from ..reference.forward import forward, output_gradient, with_penalty
 from .implied import describe_implied, implied_sigma_prime, wrong_derivatives
-from .network import Network
-from .reference.forward import forward, output_gradient, with_penalty
 
 __all__ = ["backprop", "Candidate", "candidates", "implied_candidates", "combine", "as_float64", "join_words",
            "SigmaPrime", "BackMatrix"]
@@ -128,7 +128,7 @@ def _sigma_prime_mistakes(network: Network) -> list[tuple[str, str, Callable[[in
     """(id, description, per-layer replacement of Sigma'_l or None where it does not apply, prior).
 
     ``prior`` orders equally simple explanations: a missing factor first, then the declared
-    activation's derivative written wrong (``crosscheck.implied``), then another activation's."""
+    activation's derivative written wrong (``crosscheck.diagnosis.implied``), then another activation's."""
     out: list = [("missing_activation_derivative", "the factor sigma'(Z) is missing from delta",
                   lambda layer, z, a: np.ones_like(z), 0)]
     names = sorted({a for a in network.activations if isinstance(a, str)})
@@ -209,7 +209,7 @@ def candidates(case: Case) -> list[Candidate]:
 def implied_candidates(case: Case, got: tuple) -> list[Candidate]:
     """The sigma' the program used, solved per unit from its canonical gradients ``got`` in the
     layer nearest the output that is wrong (assuming the layers above it right), as a candidate
-    when ``crosscheck.implied`` can name it for every unit; verified like any other candidate."""
+    when ``crosscheck.diagnosis.implied`` can name it for every unit; verified like any other candidate."""
     net, (params, X, Y) = case.network, as_float64(case)
     k = net.depth
     Z, A = forward(net, params, X)
@@ -260,7 +260,7 @@ def _kink_candidates(net: Network, params: Any, X: np.ndarray, Y: Any) -> list[C
         act = get_activation(name)
         base = name.partition(":")[0]
         current = act.at_kink[0]
-        # hand-written conventions (z > 0, z >= 0, a tie), the libraries' (crosscheck.audit.kinks), ours
+        # hand-written conventions (z > 0, z >= 0, a tie), the libraries' (crosscheck.model.kinks), ours
         alternatives = [0.0, 0.5, 1.0, *kink_subgradients(base), get_activation(base).at_kink[0]]
         for g in dict.fromkeys(alternatives):
             if g == current:
