@@ -1,0 +1,87 @@
+"""The layer check on the fresh layer set (tests/fresh/layers, issue 18): per file, whether the mistake
+is caught, whether its right name comes first or second, or only ``wrong_values``; every correct file
+must pass. Also the time the diagnosis of a failing layer takes (``_diagnosed``, timed around the call).
+
+    python benchmarks/fresh_layers_confusion.py [--examples 30] [--seed 0]
+
+Prints one row per file and the confusion table (markdown) that docs/measurements.md records."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "fresh", "layers"))
+from manifest import CORRECT, FRESH, path  # noqa: E402
+
+import crosscheck.layers.check as layer_check  # noqa: E402
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--examples", type=int, default=30)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    timings: list[float] = []
+    original = layer_check._diagnosed
+
+    def timed(*a, **k):
+        t0 = time.perf_counter()
+        try:
+            return original(*a, **k)
+        finally:
+            timings.append(time.perf_counter() - t0)
+
+    layer_check._diagnosed = timed
+    counts = {"caught": 0, "first": 0, "second": 0, "wrong_values": 0, "other": 0}
+    rows = []
+    for stem, (layer, dp, right) in FRESH.items():
+        report = layer_check.check_layers(path(stem), layers=layer, dropout_p=dp, examples=args.examples,
+                                          seed=args.seed)
+        v = report.layer(layer)
+        ids = [d["id"] for d in v.diagnosis]
+        caught = v.verdict == "fail"
+        counts["caught"] += caught
+        if ids[:1] and ids[0] in right:
+            where = "first"
+        elif len(ids) > 1 and ids[1] in right:
+            where = "second"
+        elif ids and ids[0] == "wrong_values":
+            where = "wrong_values"
+        else:
+            where = "other"
+        if caught:
+            counts[where] += 1
+        rows.append((stem, layer, v.verdict, where if caught else "-", ", ".join(ids[:3])))
+    correct_fail = []
+    for stem, dp in CORRECT.items():
+        report = layer_check.check_layers(path(stem), dropout_p=dp, examples=args.examples, seed=args.seed)
+        if report.exit_code != 0:
+            correct_fail.append(f"{stem}: " + ", ".join(v.name for v in report.layers if v.verdict != "pass"
+                                                         and v.verdict != "missing"))
+    width = max(len(r[0]) for r in rows)
+    for r in rows:
+        print(f"{r[0]:{width}s}  {r[1]:17s}  {r[2]:5s}  {r[3]:12s}  {r[4]}")
+    n = len(FRESH)
+    named = counts["first"] + counts["second"]
+    print()
+    print("| mistakes | caught | named right first | second | wrong_values only | other name | correct files "
+          "passing |")
+    print("|---|---|---|---|---|---|---|")
+    print(f"| {n} | {counts['caught']} | {counts['first']} | {counts['second']} | {counts['wrong_values']} | "
+          f"{counts['other']} | {len(CORRECT) - len(correct_fail)} of {len(CORRECT)} |")
+    print(f"\nnamed right first or second: {named} of {n} ({100 * named / n:.0f}%)")
+    if timings:
+        print(f"diagnosis time per failing layer: median {1000 * statistics.median(timings):.1f} ms, "
+              f"max {1000 * max(timings):.1f} ms ({len(timings)} failing layers)")
+    for f in correct_fail:
+        print("correct file FAILED:", f)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,14 @@
+"""relu_backward returns the mask (x > 0) without multiplying by dout."""
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from correct_graph import *  # noqa: E402,F403
+
+
+def relu_backward(dout, cache):
+    x = cache
+    dx = (x > 0).astype(dout.dtype)
+    return dx
