@@ -15,6 +15,7 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))  # this checkout's crosscheck, not an installed one
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "fresh", "layers"))
 from manifest import CORRECT, FRESH, path  # noqa: E402
 

@@ -45,6 +45,7 @@ from .common import (
     increasing_sizes,
     norm_params,
     running_stats,
+    test_mode_out,
     with_kinks,
 )
 from .spatial import (
@@ -203,13 +204,14 @@ def _nd_dims(mode: str) -> Any:
 def _bn_expect(a: dict, got: dict, opts: dict) -> dict:
     x, g, b, dout = (f64(a[k]) for k in ("x", "gamma", "beta", "dout"))
     return {"out": norm.batchnorm_forward(x, g, b, a["eps"]), **running_stats(a, (0,)),
+            "out_test_mode": test_mode_out(a, (0,)),
             **norm.batchnorm_vjp(dout, x, g, b, a["eps"]),
             "_scales": norm.cancellation_scales(dout, g, x, (0,), a["eps"], (0,))}
 
 
 def _ln_inputs(dims: dict, rng: np.random.Generator, dtype: str, opts: dict) -> dict:
     N, D = dims["N"], dims["D"]
-    eps, _ = norm_params(rng)
+    eps, _ = norm_params(rng, opts)
     x = rng.normal(size=(N, D)) * rng.uniform(0.5, 3.0, size=(N, 1)) + rng.normal(size=(N, 1)) * 2
     return {**cast_arrays({"x": x, "gamma": rng.normal(size=D), "beta": rng.normal(size=D),
                      "dout": rng.normal(size=(N, D))}, dtype), "eps": eps}
@@ -320,12 +322,13 @@ LAYERS: dict[str, Layer] = {
     "batchnorm": Layer("batchnorm", ("batchnorm_forward", "batchnorm_backward"), _fmt("N D"), _nd_dims,
                        ({"N": 1, "D": 2}, {"N": 3, "D": 4}), bn_inputs, bn_run("batchnorm_forward",
                                                                                  "batchnorm_backward"),
-                       _bn_expect, (_FWD, ("running_mean", "running_var"), ("dx", "dgamma", "dbeta")),
+                       _bn_expect,
+                       (_FWD, ("running_mean", "running_var"), ("dx", "dgamma", "dbeta"), ("out_test_mode",)),
                        "train mode, normalised over N; running statistics"),
     "batchnorm_alt": Layer("batchnorm_alt", ("batchnorm_forward", "batchnorm_backward_alt"), _fmt("N D"), _nd_dims,
                            ({"N": 1, "D": 2}, {"N": 3, "D": 4}), bn_inputs,
                            bn_run("batchnorm_forward", "batchnorm_backward_alt"), _bn_expect,
-                           (_FWD, ("running_mean", "running_var"), ("dx", "dgamma", "dbeta")),
+                           (_FWD, ("running_mean", "running_var"), ("dx", "dgamma", "dbeta"), ("out_test_mode",)),
                            "batchnorm_forward with batchnorm_backward_alt"),
     "layernorm": Layer("layernorm", ("layernorm_forward", "layernorm_backward"), _fmt("N D"), _nd_dims,
                        ({"N": 1, "D": 2}, {"N": 3, "D": 4}), _ln_inputs, _ln_run, _ln_expect,
@@ -356,7 +359,7 @@ LAYERS: dict[str, Layer] = {
                                _fmt("N C H W"), spatial_dims,
                                ({"N": 1, "C": 2, "H": 3, "W": 4}, {"N": 2, "C": 3, "H": 4, "W": 5}), sbn_inputs,
                                bn_run("spatial_batchnorm_forward", "spatial_batchnorm_backward"), sbn_expect,
-                               (_FWD, ("running_mean", "running_var"), ("dx", "dgamma", "dbeta")),
+                               (_FWD, ("running_mean", "running_var"), ("dx", "dgamma", "dbeta"), ("out_test_mode",)),
                                "each channel normalised over N, H, W"),
     "spatial_groupnorm": Layer("spatial_groupnorm", ("spatial_groupnorm_forward", "spatial_groupnorm_backward"),
                                _fmt("N C H W G"), gn_dims,

@@ -33,6 +33,7 @@ from .api import (
     layer_for_function,
 )
 from .diagnose import GENERIC_IDS, diagnose  # imported before any untrusted call, like everything a verdict needs
+from .redraw import discriminating, rerun_advice
 from .report import LayersReport, LayerVerdict, Part, jsonable
 
 __all__ = ["check_layers", "parse_layers_target", "APIS", "DEFAULT_EXAMPLES"]
@@ -340,16 +341,26 @@ def _size(outcome: _Outcome) -> int:
     return sum(int(np.size(v)) for k, v in outcome.inputs.items() if k != "x_large" and isinstance(v, np.ndarray))
 
 
-def _diagnosed(layer: Layer, minimal: _Outcome, opts: dict, dtype: str) -> tuple[_Outcome, list[dict]]:
-    """The diagnosis of the minimal failing case; when no known mistake explains it (shrinking can land
-    where the mistake has no name: a transposed kernel that broadcasts on a 1 x 2 kernel), the smallest
-    other failing example met on the way where one does, reported as the failing case instead."""
+def _diagnosed(layer: Layer, minimal: _Outcome, opts: dict, dtype: str,
+               sandbox: Sandbox | None = None) -> tuple[_Outcome, list[dict]]:
+    """The diagnosis of the case where causes can be told apart (``crosscheck.layers.redraw``) when the
+    layer fails there, else of the minimal failing case; when no known mistake explains it (shrinking can
+    land where the mistake has no name: a transposed kernel that broadcasts on a 1 x 2 kernel), the
+    smallest other failing example met on the way where one does, reported as the failing case instead."""
     def run(o: _Outcome) -> list[dict]:
         return diagnose(layer, o.inputs, o.got, o.expected, o.parts, mutated=o.mutated,
                         not_implemented=o.not_implemented, opts=opts, dtype=dtype)
 
     # distinct dimensions first (a transpose is a shape error there), then the smallest
     candidates = sorted([minimal] + list(minimal.others), key=lambda o: (o.mode != "distinct", _size(o)))
+    if sandbox is not None and not minimal.not_implemented:
+        redrawn = discriminating(layer, lambda d, s, o: _evaluate(sandbox, layer, "distinct", d, s, dtype, o),
+                                 opts, dtype)
+        failing = {p.name for p in minimal.parts if not p.passed}
+        # the re-drawn case goes first only where it shows every output the minimal case gets wrong
+        if redrawn is not None and failing <= {p.name for p in redrawn.parts if not p.passed}:
+            redrawn.mode = "re-drawn, distinct"  # where the causes can be told apart
+            candidates.insert(0, redrawn)
     minimal = candidates[0]
     found = run(minimal)
     if not found or found[0]["id"] not in GENERIC_IDS:
@@ -454,7 +465,10 @@ def check_layers(target: Any, *, api: str = "cs231n", layers: Any = None, dropou
                 verdict.detail = f"[{error.kind}] {error}"
                 verdict.output = error.output
             if outcome is not None:
-                outcome, verdict.diagnosis = _diagnosed(layer, outcome, opts, dtype)
+                outcome, verdict.diagnosis = _diagnosed(layer, outcome, opts, dtype, sandbox)
+                rerun_advice(verdict.diagnosis, dropout_p, lambda other, layer=layer: _check_layer(
+                    sandbox, layer, examples=per_layer, seed=seed, dtype=dtype, opts={**opts, "dropout_p": other},
+                    hsettings=hsettings)[0])
                 verdict.parts = outcome.parts
                 verdict.failing_case = _failing_case(layer, outcome)
                 if outcome.raised is not None:

@@ -114,14 +114,16 @@ def with_kinks(strategy: Any) -> Any:
     return strategy.flatmap(lambda d: hypothesis_strategies().booleans().map(lambda k: {**d, "kinks": k}))
 
 
-def norm_params(rng: np.random.Generator) -> tuple[float, float]:
-    # eps and momentum vary, so a hard-coded 1e-5 or 0.9 shows
-    return float(rng.choice([1e-5, 1e-3, 0.1])), float(rng.choice([0.9, 0.5, 0.25]))
+def norm_params(rng: np.random.Generator, opts: dict | None = None) -> tuple[float, float]:
+    # eps and momentum vary, so a hard-coded 1e-5 or 0.9 shows; a re-drawn case fixes eps large enough
+    # to matter (opts["eps"], crosscheck.layers.redraw)
+    eps, momentum = float(rng.choice([1e-5, 1e-3, 0.1])), float(rng.choice([0.9, 0.5, 0.25]))
+    return float((opts or {}).get("eps", eps)), float((opts or {}).get("momentum", momentum))
 
 
 def bn_inputs(dims: dict, rng: np.random.Generator, dtype: str, opts: dict) -> dict:
     N, D = dims["N"], dims["D"]
-    eps, momentum = norm_params(rng)
+    eps, momentum = norm_params(rng, opts)
     # features on different scales and offsets: normalising over the wrong axis changes values
     x = rng.normal(size=(N, D)) * rng.uniform(0.5, 3.0, size=D) + rng.normal(size=D) * 2
     arrays = cast_arrays({"x": x, "gamma": rng.normal(size=D), "beta": rng.normal(size=D),
@@ -145,9 +147,24 @@ def bn_run(forward: str, backward: str) -> Callable:
         for key in ("running_mean", "running_var"):
             got[key] = got_array(written.get(key), f"{forward} (bn_param[{key!r}] after the call)", key)
         got.update(got_grads(call(backward, [a["dout"], cache]), backward, ("dx", "dgamma", "dbeta")))
+        # test mode: normalised with the running statistics passed in, as the course's test branch does
+        # (the batch's own statistics, or a missing gamma/beta, pass every train-mode comparison)
+        test_param = {**_bn_param(a), "mode": "test"}
+        test_out, _ = got_pair(call(forward, [a["x"], a["gamma"], a["beta"], test_param], keep=(1,)),
+                               f"{forward} (test mode)", ("out", "cache"))
+        got["out_test_mode"] = got_array(test_out, f"{forward} (test mode)", "out")
         return got
 
     return run
+
+
+def test_mode_out(a: dict, axes: tuple[int, ...]) -> np.ndarray:
+    """Test mode's output: x normalised with the running statistics passed in (not the updated ones)."""
+    x, rm, rv = f64(a["x"]), f64(a["running_mean"]), f64(a["running_var"])
+    shape = [1] * x.ndim
+    shape[1] = x.shape[1]
+    g, b = f64(a["gamma"]).reshape(shape), f64(a["beta"]).reshape(shape)
+    return g * (x - rm.reshape(shape)) / np.sqrt(rv.reshape(shape) + a["eps"]) + b
 
 
 def running_stats(a: dict, axes: tuple[int, ...]) -> dict:

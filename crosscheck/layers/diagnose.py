@@ -19,7 +19,9 @@ import numpy as np
 
 from ..reference.layers import conv, norm
 from .api import Layer, kept_fraction_bound
+from .infer import explain
 from .report import Part
+from .slips import SLIPS
 
 __all__ = ["Mistake", "CATALOGUE", "diagnose", "MISTAKE_IDS", "GENERIC_IDS"]
 
@@ -251,7 +253,7 @@ def _kept_other_convention(a: dict, e: dict, g: dict) -> np.ndarray | None:
 
 def _dropout_mistakes() -> list[Mistake]:
     L = ("dropout",)
-    other = "p read as the drop probability, but --dropout-p keep says it is the keep probability (or the reverse)"
+    other = "p read as the other probability than --dropout-p says"  # the sentence is made in _dropout_text
     return [
         Mistake("dropout_not_scaled", L, "out", "out = x * mask: not divided by the keep probability (inverted "
                 "dropout scales at train time)", lambda a, e, g: _m(g, a["x"], 1.0)),
@@ -261,7 +263,7 @@ def _dropout_mistakes() -> list[Mistake]:
                 "forward pass used (keep it in the cache)", _fresh_mask),
         Mistake("dropout_p_convention", L, "out", other, lambda a, e, g: _m(g, a["x"], 1 - a["keep"])),
         Mistake("dropout_p_convention", L, "dx", other, lambda a, e, g: _m(g, a["dout"], 1 - a["keep"])),
-        Mistake("dropout_p_convention", L, "kept_fraction", other + "; try --dropout-p drop", _kept_other_convention),
+        Mistake("dropout_p_convention", L, "kept_fraction", other, _kept_other_convention),
         Mistake("dropout_scaled_by_p", L, "out", "out multiplied by the keep probability instead of divided",
                 lambda a, e, g: _m(g, a["x"], 1 / a["keep"])),
         Mistake("dropout_backward_no_mask", L, "dx", "dx = dout / p: the mask is not applied in the backward pass",
@@ -421,10 +423,12 @@ CATALOGUE: list[Mistake] = [
             "(stride < pool size): accumulate with +=", _pool_overwrite),
     *_per_norm_layer(_norm_mistakes),
     *_dropout_mistakes(),
+    *(Mistake(*s) for s in SLIPS),
 ]
 MISTAKE_IDS: tuple[str, ...] = tuple(dict.fromkeys(m.id for m in CATALOGUE))
 # what the diagnosis says when no catalogued mistake matches
-GENERIC_IDS = ("wrong_shape", "nan", "sign", "scale", "wrong_values")
+GENERIC_IDS = ("wrong_shape", "nan", "sign", "scale", "wrong_values", "wrong_entries", "axis_factor", "reshaped",
+               "transposed")
 
 
 def _rel(got: np.ndarray, cand: np.ndarray) -> float:
@@ -479,27 +483,19 @@ def diagnose(layer: Layer, inputs: dict, got: dict, expected: dict, parts: list[
         out.append(d)
     for p in failing:
         if p.name not in explained:
-            out.append(_generic(p, got.get(p.name), expected.get(p.name)))
+            out.append(explain(layer.name, p.name, got.get(p.name), expected.get(p.name), a, p.reason,
+                               p.rel_error, p.tolerance))
+    for d in out:
+        if d["id"] == "dropout_p_convention":
+            d["detail"] = _dropout_text(d["parameter"], (opts or {}).get("dropout_p", "keep"))
     if mutated:
         out.append({"id": "mutates_inputs", "parameter": ", ".join(mutated),
                     "detail": "the function changed its input arrays in place (copy before modifying)"})
     return out
 
 
-def _generic(p: Part, g: Any, e: Any) -> dict:
-    if p.reason == "shape":
-        return {"id": "wrong_shape", "parameter": p.name,
-                "detail": f"shape {p.got_shape}, expected {p.expected_shape}"}
-    if p.reason == "nan":
-        return {"id": "nan", "parameter": p.name, "detail": "contains NaN or infinity (or is not numeric)"}
-    g64, e64 = np.asarray(g, dtype=np.float64), np.asarray(e, dtype=np.float64)
-    denom = float(np.vdot(e64, e64))
-    if denom > 0:
-        k = float(np.vdot(g64, e64)) / denom
-        if abs(k) > 1e-12 and _rel(g64, k * e64) < 1e-6:
-            if abs(k + 1) < 1e-6:
-                return {"id": "sign", "parameter": p.name, "detail": "the sign is flipped"}
-            return {"id": "scale", "parameter": p.name, "detail": f"{k:.6g} times the expected value"}
-    return {"id": "wrong_values", "parameter": p.name,
-            "detail": f"relative error {p.rel_error:.2e} (tolerance {p.tolerance:.0e}); no known mistake matches"}
-
+def _dropout_text(parameter: str, declared: str) -> str:
+    """The dropout convention sentence, true to the option that was passed."""
+    said, read = ("keep", "drop") if declared == "keep" else ("drop", "keep")
+    return (f"{parameter}: the code reads dropout_param['p'] as the {read} probability, but --dropout-p {said} "
+            f"(the option used) says p is the {said} probability")

@@ -21,6 +21,7 @@ from .common import (
     increasing_sizes,
     norm_params,
     running_stats,
+    test_mode_out,
 )
 
 __all__: list[str] = []
@@ -35,7 +36,7 @@ def spatial_dims(mode: str) -> Any:
 
 def sbn_inputs(dims: dict, rng: np.random.Generator, dtype: str, opts: dict) -> dict:
     N, C, H, W = dims["N"], dims["C"], dims["H"], dims["W"]
-    eps, momentum = norm_params(rng)
+    eps, momentum = norm_params(rng, opts)
     x = rng.normal(size=(N, C, H, W)) * rng.uniform(0.5, 3.0, size=(1, C, 1, 1)) + rng.normal(size=(1, C, 1, 1)) * 2
     arrays = cast_arrays({"x": x, "gamma": rng.normal(size=C), "beta": rng.normal(size=C),
                     "dout": rng.normal(size=(N, C, H, W)), "running_mean": rng.normal(size=C),
@@ -46,6 +47,7 @@ def sbn_inputs(dims: dict, rng: np.random.Generator, dtype: str, opts: dict) -> 
 def sbn_expect(a: dict, got: dict, opts: dict) -> dict:
     x, g, b, dout = (f64(a[k]) for k in ("x", "gamma", "beta", "dout"))
     return {"out": norm.spatial_batchnorm_forward(x, g, b, a["eps"]), **running_stats(a, (0, 2, 3)),
+            "out_test_mode": test_mode_out(a, (0, 2, 3)),
             **norm.spatial_batchnorm_vjp(dout, x, g, b, a["eps"]),
             "_scales": norm.cancellation_scales(dout, g.reshape(1, -1, 1, 1), x, (0, 2, 3), a["eps"], (0, 2, 3))}
 
@@ -63,7 +65,7 @@ def gn_dims(mode: str) -> Any:
 
 def gn_inputs(dims: dict, rng: np.random.Generator, dtype: str, opts: dict) -> dict:
     N, G, C, H, W = (dims[k] for k in ("N", "G", "C", "H", "W"))
-    eps, _ = norm_params(rng)
+    eps, _ = norm_params(rng, opts)
     x = rng.normal(size=(N, C, H, W)) * rng.uniform(0.5, 3.0, size=(N, C, 1, 1)) + rng.normal(size=(N, C, 1, 1)) * 2
     return {**cast_arrays({"x": x, "gamma": rng.normal(size=(1, C, 1, 1)), "beta": rng.normal(size=(1, C, 1, 1)),
                      "dout": rng.normal(size=(N, C, H, W))}, dtype), "G": G, "eps": eps}

@@ -5,7 +5,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from correct_graph import *  # noqa: E402,F403
+from correct_graph import *  # noqa: E402,F403,F401
 
 
 def conv_backward_naive(dout, cache):

@@ -2,12 +2,10 @@
 import os
 import sys
 
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from correct_graph import *  # noqa: E402,F403
+from correct_graph import *  # noqa: E402,F403,F401
 
-_train_dropout = dropout_forward
+_train_dropout = dropout_forward  # noqa: F405
 
 
 def dropout_forward(x, dropout_param):

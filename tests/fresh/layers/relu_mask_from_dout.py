@@ -2,10 +2,8 @@
 import os
 import sys
 
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from correct_graph import *  # noqa: E402,F403
+from correct_graph import *  # noqa: E402,F403,F401
 
 
 def relu_backward(dout, cache):

@@ -5,9 +5,9 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from correct_graph import *  # noqa: E402,F403
+from correct_graph import *  # noqa: E402,F403,F401
 
-_spatial_train = spatial_batchnorm_forward
+_spatial_train = spatial_batchnorm_forward  # noqa: F405
 
 
 def spatial_batchnorm_forward(x, gamma, beta, bn_param):

@@ -185,7 +185,7 @@ def errors(stem, layer, dropout_p):
 
 def main() -> int:
     bad = 0
-    for stem, (layer, dp, ids) in FRESH.items():
+    for stem, (layer, dp, _ids) in FRESH.items():
         errs = errors(stem, layer, dp)
         worst = max(errs.values())
         ok = worst > 1e-6
