@@ -173,7 +173,8 @@ def compare_parts(expected: dict[str, np.ndarray], got: dict[str, Any], groups: 
             if expected32 is not None and rel > tol and n in expected32 and np.shape(expected32[n]) == e.shape:
                 own = float(np.linalg.norm(np.asarray(expected32[n], dtype=np.float64) - e)) / denom
                 tol = max(tol, OWN_ROUNDING_FACTOR * own)
-            parts.append(Part(n, e.shape, g_shape, rel, tol, rel <= tol, "" if rel <= tol else "value"))
+            absolute = None if np.any(e) else (float(np.linalg.norm(ga)), tol * denom)
+            parts.append(Part(n, e.shape, g_shape, rel, tol, rel <= tol, "" if rel <= tol else "value", absolute))
     return parts
 
 
@@ -460,12 +461,21 @@ def check_layers(target: Any, *, api: str = "cs231n", layers: Any = None, dropou
                 continue
             status, outcome, error, count = _check_layer(sandbox, layer, examples=per_layer, seed=seed, dtype=dtype,
                                                          opts=opts, hsettings=hsettings, notes=verdict.notes)
+            if status == "error" and error is not None and error.kind == "raised":
+                # it raised on every case that failed; where it runs on the re-drawn case and is wrong
+                # there, that is a failure the diagnosis can name (the raise is reported beside it)
+                outcome = discriminating(layer, lambda d, s, o, layer=layer: _evaluate(
+                    sandbox, layer, "distinct", d, s, dtype, o), opts, dtype)
+                if outcome is not None:
+                    status, outcome.raised, error = "fail", (error, ""), None  # error names its case
             verdict.verdict, verdict.examples = status, count
             if error is not None:
                 verdict.detail = f"[{error.kind}] {error}"
                 verdict.output = error.output
             if outcome is not None:
+                raised = outcome.raised
                 outcome, verdict.diagnosis = _diagnosed(layer, outcome, opts, dtype, sandbox)
+                outcome.raised = outcome.raised or raised
                 rerun_advice(verdict.diagnosis, dropout_p, lambda other, layer=layer: _check_layer(
                     sandbox, layer, examples=per_layer, seed=seed, dtype=dtype, opts={**opts, "dropout_p": other},
                     hsettings=hsettings)[0])
@@ -473,7 +483,8 @@ def check_layers(target: Any, *, api: str = "cs231n", layers: Any = None, dropou
                 verdict.failing_case = _failing_case(layer, outcome)
                 if outcome.raised is not None:
                     err, where = outcome.raised
-                    verdict.diagnosis.append({"id": "raises", "parameter": "", "detail": f"{err} on {where}"})
+                    verdict.diagnosis.append({"id": "raises", "parameter": "",
+                                              "detail": f"{err} on {where}" if where else str(err)})
                     verdict.output = err.output
                 verdict.output = outcome.output or verdict.output
             report.layers.append(verdict)

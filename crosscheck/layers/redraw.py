@@ -40,11 +40,12 @@ DISCRIMINATING: dict[str, dict] = {
     "layernorm": {"N": 3, "D": 5},
     "dropout": {"shape": [3, 5], "keep": 0.8},
     "conv": {"N": 3, "C": 2, "F": 7, "HH": 3, "WW": 2, "stride": 2, "pad": 1, "Ho": 3, "Wo": 4, "H": 5, "W": 6},
-    "max_pool": {"N": 3, "C": 4, "ph": 3, "pw": 2, "stride": 2, "Ho": 2, "Wo": 3, "H": 5, "W": 6},
+    # one row and column of slack past the last window: a slipped argmax index stays inside x
+    "max_pool": {"N": 3, "C": 4, "ph": 3, "pw": 2, "stride": 2, "Ho": 2, "Wo": 3, "H": 6, "W": 7},
     "spatial_batchnorm": {"N": 3, "C": 2, "H": 4, "W": 5},
     "spatial_groupnorm": {"N": 3, "G": 2, "C": 6, "H": 4, "W": 5},
 }
-_SEEDS = 4  # value seeds tried: the first whose dout has both signs and on which the code runs
+_SEEDS = 4  # value seeds tried: the first whose dout has both signs
 
 
 def _both_signs(inputs: dict) -> bool:
@@ -70,7 +71,7 @@ def discriminating(layer: Any, evaluate: Callable[[dict, int, dict], Any], opts:
         try:
             outcome = evaluate(dims, seed, case_opts)
         except ImplementationError:
-            continue
+            return None  # the code raises on this case (a restarted worker each time: do not retry)
         return None if outcome.passed else outcome
     return None
 

@@ -29,11 +29,19 @@ class Part:
     tolerance: float
     passed: bool
     reason: str = ""  # "", "shape", "nan", "value"
+    # where the expected array is all zeros a relative error means nothing: (absolute error, allowed)
+    absolute: tuple[float, float] | None = None
 
     def describe(self) -> str:
+        if self.absolute is not None:
+            err, allowed = self.absolute
+            verdict = "ok, " if self.passed else ""
+            return f"{self.name}: {verdict}absolute error {err:.2e} (expected all zeros; allowed {allowed:.1e})"
         if self.passed:
             return f"{self.name}: ok (relative error {self.rel_error:.1e})"
         if self.reason == "shape":
+            if self.got_shape is None:
+                return f"{self.name}: nothing came back (expected shape {self.expected_shape})"
             return f"{self.name}: shape {self.got_shape}, expected {self.expected_shape}"
         if self.reason == "nan":
             return f"{self.name}: contains NaN or infinity"
@@ -43,7 +51,9 @@ class Part:
         rel = self.rel_error if np.isfinite(self.rel_error) else str(self.rel_error)
         return {"name": self.name, "expected_shape": list(self.expected_shape),
                 "got_shape": None if self.got_shape is None else list(self.got_shape), "rel_error": rel,
-                "tolerance": self.tolerance, "passed": self.passed, "reason": self.reason}
+                "tolerance": self.tolerance, "passed": self.passed, "reason": self.reason,
+                **({"absolute_error": self.absolute[0], "absolute_allowed": self.absolute[1]} if self.absolute
+                   else {})}
 
 
 @dataclass
@@ -140,7 +150,8 @@ class LayersReport:
                     lines.append(f"    {n}. {d['id']} at {d['parameter']}: {d['detail']}")
             case = v.failing_case or {}
             if case.get("description"):
-                lines.append(f"  minimal case: {case['description']}")
+                which = "case re-drawn where causes differ" if "re-drawn" in str(case.get("mode")) else "minimal case"
+                lines.append(f"  {which}: {case['description']}")
             for p in v.parts:
                 if not p.passed:
                     lines.append(f"    {p.describe()}")
