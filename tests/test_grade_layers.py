@@ -62,7 +62,8 @@ def test_each_wrong_hanging_crashing_or_missing_layer_loses_only_its_points(tmp_
                    "batchnorm": (2, "pass", None)}
     affine = report.parts[0]
     assert affine.diagnosis[0]["id"] == "db_not_summed" and affine.reason.startswith("db_not_summed at db")
-    assert "db = dout is not summed over the N samples" in affine.output and "minimal case:" in affine.output
+    assert "db = dout is not summed over the N samples" in affine.output
+    assert "minimal case:" in affine.output or "case re-drawn where causes differ:" in affine.output
     assert affine.output.endswith("reproduce: crosscheck check layers.py --api cs231n --layers affine --seed 0 "
                                   "--examples 8 --timeout 2")
     assert "layers.py does not define layernorm_backward" in report.parts[4].reason
