@@ -3,7 +3,7 @@ process on one case where the causes differ (N = 3, distinct dimensions, eps = 0
 against torch.autograd in float64 (forward through torch.nn.functional or the formula, gradients by
 autograd, running statistics by the course's rule, test modes by the course's formula).
 
-    python tests/fresh/layers/verify_torch.py
+    python tests/fresh/layers/verify_torch.py [--holdout]
 
 Prints, per file and layer, the worst relative error of each output; a mistake file must depart in its
 layer, a correct file must agree everywhere (exit 1 otherwise)."""
@@ -172,8 +172,8 @@ LAYERS = ("affine", "relu", "softmax_loss", "svm_loss", "batchnorm", "batchnorm_
           "conv", "max_pool", "spatial_batchnorm", "spatial_groupnorm")
 
 
-def errors(stem, layer, dropout_p):
-    spec = importlib.util.spec_from_file_location("fresh_" + stem, path(stem))
+def errors(stem, layer, dropout_p, where=path):
+    spec = importlib.util.spec_from_file_location("fresh_" + stem, where(stem))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     if layer == "dropout":
@@ -185,14 +185,20 @@ def errors(stem, layer, dropout_p):
 
 def main() -> int:
     bad = 0
-    for stem, (layer, dp, _ids) in FRESH.items():
-        errs = errors(stem, layer, dp)
+    fresh, where = FRESH, path
+    if "--holdout" in sys.argv:
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "holdout"))
+        from holdout_manifest import HOLDOUT  # noqa: E402
+        fresh, where = HOLDOUT, lambda stem: os.path.join(os.path.dirname(os.path.abspath(__file__)), "holdout",
+                                                          stem + ".py")
+    for stem, (layer, dp, _ids) in fresh.items():
+        errs = errors(stem, layer, dp, where)
         worst = max(errs.values())
         ok = worst > 1e-6
         bad += not ok
         shown = ", ".join(f"{k} {v:.1e}" for k, v in errs.items() if v > 1e-9) or "none departs"
         print(f"{'ok ' if ok else 'BAD'} mistake {stem:34s} {layer:18s} departs: {shown}")
-    for stem, dp in CORRECT.items():
+    for stem, dp in (CORRECT if fresh is FRESH else {}).items():
         for layer in LAYERS:
             try:
                 errs = errors(stem, layer, dp)
@@ -202,7 +208,8 @@ def main() -> int:
             ok = worst < 1e-9
             bad += not ok
             print(f"{'ok ' if ok else 'BAD'} correct {stem:34s} {layer:18s} worst {worst:.1e}")
-    print(f"{len(FRESH)} mistakes, {len(CORRECT)} correct files; {bad} disagree with their label")
+    print(f"{len(fresh)} mistakes, {len(CORRECT) if fresh is FRESH else 0} correct files; {bad} disagree with "
+          "their label")
     return 1 if bad else 0
 
 
