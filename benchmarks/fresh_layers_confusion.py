@@ -53,10 +53,12 @@ def main() -> int:
     layer_check._diagnosed = timed
     counts = {"caught": 0, "first": 0, "second": 0, "wrong_values": 0, "other": 0}
     rows = []
+    elapsed: list[float] = []
     for stem, (layer, dp, right) in fresh.items():
         report = layer_check.check_layers(locate(stem), layers=layer, dropout_p=dp, examples=args.examples,
                                           seed=args.seed)
         v = report.layer(layer)
+        elapsed.append(report.elapsed)
         ids = [d["id"] for d in v.diagnosis]
         caught = v.verdict == "fail"
         counts["caught"] += caught
@@ -93,7 +95,8 @@ def main() -> int:
     print(f"\nnamed right first or second: {named} of {n} ({100 * named / n:.0f}%)")
     if timings:
         print(f"diagnosis time per failing layer: median {1000 * statistics.median(timings):.1f} ms, "
-              f"max {1000 * max(timings):.1f} ms ({len(timings)} failing layers)")
+              f"max {1000 * max(timings):.1f} ms ({len(timings)} failing layers); the whole check of that layer: "
+              f"median {statistics.median(elapsed):.2f} s, max {max(elapsed):.2f} s")
     for f in correct_fail:
         print("correct file FAILED:", f)
     return 0

@@ -131,3 +131,28 @@ def test_no_shape_complaint_names_two_equal_shapes():
     assert "nothing came back" in p.describe()
     d = explain("affine", "db", None, np.zeros(2), {}, "shape", float("inf"), 1e-9)
     assert "expected shape (2,)" in d["detail"]
+
+
+def test_a_normalisation_dx_is_fitted_as_its_three_terms():
+    from crosscheck.reference.layers import norm
+
+    rng = np.random.default_rng(2)
+    x, gamma, dout, eps = rng.normal(size=(4, 3)) * 2 + 1, rng.normal(size=3), rng.normal(size=(4, 3)), 0.1
+    e = norm.normalize_vjp(dout * gamma, x, (0,), eps)
+    no_mean = norm.normalize_vjp(dout * gamma, x, (0,), eps, mean_path=False)
+    # the variance term doubled: 2 * e - no_var - ... built from the three terms
+    xhat, std = norm.normalize(x, (0,), eps)
+    var_term = -xhat * (dout * gamma * xhat).mean(axis=0) / std
+    inputs = {"x": x, "gamma": gamma, "dout": dout, "eps": eps}
+    d = explain("batchnorm", "dx", e + var_term, e, inputs, "value", 0.5, 1e-9)
+    assert d["id"] == "norm_path_weights" and "(1, 1, 2)" in d["detail"], d
+    d = explain("batchnorm", "dx", no_mean, e, inputs, "value", 0.5, 1e-9)
+    assert d["id"] == "norm_path_weights" and "(1, 0, 1)" in d["detail"], d
+
+
+def test_right_values_in_the_wrong_places_name_the_axis_order():
+    rng = np.random.default_rng(3)
+    e = rng.normal(size=(2, 3, 4, 5))
+    g = e.transpose(0, 2, 3, 1).reshape(e.shape)
+    d = explain("spatial_batchnorm", "dx", g, e, {}, "value", 1.0, 1e-9)
+    assert d["id"] == "permuted" and "(0, 2, 3, 1)" in d["detail"], d

@@ -5,6 +5,9 @@ For one output (``dx``, ``dgamma``, ...) it says how the two relate, most specif
 
 - the same values in another shape: keepdims left on ((1, D) for (D,)), another reshape, a transpose;
 - a scale factor or a flipped sign; the transpose of a square array;
+- for a normalisation's dx, the weights of its three terms (direct, through the mean, through the
+  variance) fitted by least squares: which term is missing or off, and by what factor;
+- the right values in the wrong places (a reshape where a transpose belongs: which axis order);
 - a factor per feature or per sample (the ratio is constant along one axis: a per-column constant such
   as sqrt(var + eps) / sqrt(var) left in or out);
 - right everywhere except some entries (the loss's label entries dx[i, y_i]: the correct-class term);
@@ -21,7 +24,8 @@ import numpy as np
 
 __all__ = ["explain", "INFERRED_IDS", "error_text"]
 
-INFERRED_IDS = ("keepdims_param_grad", "reshaped", "transposed", "scale", "sign", "axis_factor",
+INFERRED_IDS = ("keepdims_param_grad", "reshaped", "transposed", "scale", "sign", "norm_path_weights", "permuted",
+                "axis_factor",
                 "svm_label_term", "softmax_label_term", "wrong_entries", "wrong_values")
 _CLOSE = 1e-6
 
@@ -73,6 +77,12 @@ def explain(layer: str, name: str, got: Any, expected: Any, inputs: dict, reason
             return d("scale", f"{k:.6g} times the expected value" + _factor_hint(k, inputs))
     if g.ndim == 2 and g.shape[0] == g.shape[1] and g.shape[0] > 1 and _close(g.T, e):
         return d("transposed", "the transpose of the expected array")
+    paths = _norm_paths(layer, name, g, inputs)
+    if paths is not None:
+        return d("norm_path_weights", paths)
+    permuted = _permuted(g, e)
+    if permuted:
+        return d("permuted", permuted)
     axis = _axis_factor(g, e)
     if axis is not None:
         which, ratios = axis
@@ -96,6 +106,59 @@ def explain(layer: str, name: str, got: Any, expected: Any, inputs: dict, reason
         return d("wrong_entries", f"{int(off.sum())} of {off.size} entries depart, at {where}"
                  + (" ..." if off.sum() > 4 else "") + "; the others are right")
     return d("wrong_values", error_text(rel, tol, e, g) + "; no known mistake matches" + _correlation(g, e))
+
+
+_NORM_AXES = {"batchnorm": (0,), "batchnorm_alt": (0,), "layernorm": (1,), "spatial_batchnorm": (0, 2, 3)}
+
+
+def _norm_paths(layer: str, name: str, g: np.ndarray, a: dict) -> str | None:
+    """A normalisation's dx is the sum of three terms (direct, through the mean, through the variance,
+    ``crosscheck.reference.layers.norm``); what came back, fitted as a weighted sum of them by least
+    squares. Exact weights other than (1, 1, 1) say which term is wrong and by what factor."""
+    axes = _NORM_AXES.get(layer)
+    if axes is None or name != "dx" or not all(k in a for k in ("x", "gamma", "dout", "eps")):
+        return None
+    x, dout = np.asarray(a["x"], dtype=np.float64), np.asarray(a["dout"], dtype=np.float64)
+    if g.shape != x.shape or int(np.prod([x.shape[i] for i in axes])) < 2:
+        return None
+    shape = [1] * x.ndim
+    shape[1 if layer == "spatial_batchnorm" else -1] = -1
+    mu = x.mean(axis=axes, keepdims=True)
+    std = np.sqrt(x.var(axis=axes, keepdims=True) + a["eps"])
+    xhat = (x - mu) / std
+    dxhat = dout * np.asarray(a["gamma"], dtype=np.float64).reshape(shape)
+    terms = [dxhat / std, -dxhat.mean(axis=axes, keepdims=True) / std + 0 * x,
+             -xhat * (dxhat * xhat).mean(axis=axes, keepdims=True) / std]
+    basis = np.stack([t.ravel() for t in terms], axis=1)
+    coef, *_ = np.linalg.lstsq(basis, g.ravel(), rcond=None)
+    if float(np.linalg.norm(basis @ coef - g.ravel())) > 1e-6 * max(float(np.linalg.norm(g)), 1e-300):
+        return None
+    if np.allclose(coef, 1.0, rtol=1e-6):
+        return None
+    names = ("the direct term dxhat / std", "the term through the mean", "the term through the variance")
+    wrong = [f"{n} is {c:.4g} times what it should be" for n, c in zip(names, coef) if abs(c - 1) > 1e-6]
+    return ("dx = a * (dxhat / std) - b * mean(dxhat) / std - c * xhat * mean(dxhat * xhat) / std with (a, b, c) = "
+            f"({coef[0]:.4g}, {coef[1]:.4g}, {coef[2]:.4g}), expected (1, 1, 1): " + "; ".join(wrong))
+
+
+def _permuted(g: np.ndarray, e: np.ndarray) -> str:
+    """The right values in the wrong places (a reshape where a transpose belongs, an axis moved)."""
+    if g.shape != e.shape or g.size < 2 or not np.allclose(np.sort(g.ravel()), np.sort(e.ravel()), rtol=1e-9,
+                                                              atol=1e-12 * max(float(np.abs(e).max()), 1e-300)):
+        return ""
+    if g.ndim >= 2:
+        for perm in _axis_orders(g.ndim):
+            moved = e.transpose(perm)
+            if moved.size == g.size and np.allclose(moved.reshape(g.shape), g, rtol=1e-9, atol=0):
+                return (f"the right values in the wrong places: it equals the expected array with its axes in order "
+                        f"{perm} then reshaped to {g.shape}; a reshape where a transpose belongs (or the reverse)")
+    return "the right values in the wrong places (the same entries, permuted)"
+
+
+def _axis_orders(n: int) -> list[tuple[int, ...]]:
+    from itertools import permutations
+
+    return [p for p in permutations(range(n)) if p != tuple(range(n))]
 
 
 def _factor_hint(k: float, inputs: dict) -> str:
