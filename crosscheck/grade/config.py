@@ -214,9 +214,9 @@ def _check_target(spec: CheckSpec, name: str, where: str) -> None:
     if not path or p.is_absolute() or ".." in p.parts or "\\" in path:
         raise ConfigError(f"{name}: {where}: key 'target' must be a relative path inside the submission "
                           f"(file.py:function), got {spec.target!r}")
-    if not path.endswith(".py"):
-        raise ConfigError(f"{name}: {where}: key 'target' must name a .py file of the submission, "
-                          f"got {spec.target!r}")
+    if not path.endswith((".py", ".ipynb")):
+        raise ConfigError(f"{name}: {where}: key 'target' must name a .py file or a .ipynb notebook of the "
+                          f"submission, got {spec.target!r}")
     if spec.kind == "function" and not (sep and attr.isidentifier()):
         raise ConfigError(f"{name}: {where}: key 'target' must be file.py:function for a function check "
                           f"(or give 'api' for a layer check), got {spec.target!r}")

@@ -87,6 +87,8 @@ class Target:
     def display(self) -> str:
         """The TARGET string a user would type."""
         where = self.path if self.kind == "file" or (self.kind == "source" and self.path) else self.module
+        if self.kind == "source" and not self.path:  # a __main__ function: where a user can find it again
+            where = self.file or "NOTEBOOK.ipynb"
         return f"{where}:{self.attr}" if self.attr else str(where)  # no attr: a whole module (layer API)
 
     def to_dict(self) -> dict:
@@ -146,7 +148,7 @@ def _from_callable(fn: Callable) -> Target:
                          "top level of a module, or pass 'file.py:function'")
     file = getattr(mod, "__file__", None)
     if module == "__main__" and "." not in qualname:  # a notebook's or a script's: sent as source text
-        return Target("source", qualname, module="__main__", chunks=function_chunks(fn))
+        return Target("source", qualname, module="__main__", file=file, chunks=function_chunks(fn))
     if module == "__main__":
         if not file:
             raise UsageError("a function defined in an interactive session cannot run in the sandbox; "
