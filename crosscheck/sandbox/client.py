@@ -42,8 +42,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import ImplementationError, UsageError
-from .notebook import function_chunks, notebook_chunks
 from .isolation import WORKER_SOURCES, Launch, end, launch, make_undumpable, resolve_isolation
+from .notebook import function_chunks, notebook_chunks
 from .protocol import (
     HEADER,
     MAX_DATA,
