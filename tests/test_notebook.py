@@ -122,7 +122,8 @@ def test_grade_a_notebook_submission(tmp_path):
     sub = tmp_path / "sub"
     sub.mkdir()
     (sub / "hw.ipynb").write_text(open(os.path.join(NB, "student_wrong.ipynb"), encoding="utf-8").read())
-    config = parse_config('[[check]]\nname = "backprop"\ntarget = "hw.ipynb:backprop"\npoints = 2\nexamples = 6\ndepth = 2\n'
+    config = parse_config('[[check]]\nname = "backprop"\ntarget = "hw.ipynb:backprop"\npoints = 2\n'
+                          'examples = 6\ndepth = 2\n'
                           + "".join(f'{k} = "{v}"\n' for k, v in OPTIONS.items()))
     report = grade_submission(config, sub)
     (part,) = report.parts
