@@ -26,7 +26,7 @@ from .config import ConfigError, GradeConfig, load_config
 from .results import GradeReport, PartResult
 
 __all__ = ["grade_submission", "load_config", "render", "write_autograder", "GradeConfig", "GradeReport",
-           "PartResult", "ConfigError", "run_from_args"]
+           "PartResult", "ConfigError", "run_from_args", "visible_only"]
 
 
 def grade_submission(config: GradeConfig | str | os.PathLike, submission: str | os.PathLike, *,
@@ -50,7 +50,8 @@ def render(report: GradeReport, fmt: str) -> str:
 
 def write_autograder(config: GradeConfig | str | os.PathLike, out: str | os.PathLike, *,
                      requirement: str | None = None) -> list[str]:
-    """Write a Gradescope autograder zip for ``config``; returns its entries."""
+    """Write a Gradescope autograder zip for ``config``; returns its entries. It carries this crosscheck as a
+    wheel unless ``requirement`` (a pip requirement: a URL, a published version) replaces it."""
     from .autograder import write_autograder as _write
 
     if not isinstance(config, GradeConfig):
