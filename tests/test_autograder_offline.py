@@ -293,3 +293,38 @@ def test_torch_comes_from_the_cpu_index_when_required(tmp_path):
     assert f"torch=={torch_version}\n" in pins
     assert "--extra-index-url https://download.pytorch.org/whl/cpu" in setup and setup.rstrip().count(" torch") >= 1
     assert textwrap.dedent(setup).count("constraints.txt") >= 1
+
+
+@pytest.mark.slow
+def test_offline_bundle_runs_setup_sh_without_a_package_index(tmp_path):
+    """``[autograder] offline = true``: the dependencies' wheels are in the zip, and setup.sh itself (a
+    real pip into a real venv, only /autograder moved) builds the environment with no network at all."""
+    if not _offline():
+        pytest.skip("no network namespace here (unshare -n): cannot prove the build is offline")
+    config = CONFIG.replace("[autograder]", "[autograder]\noffline = true")
+    teacher = _teacher(tmp_path, config)
+    bundle = tmp_path / "a.zip"
+    if main(["grade", "--autograder", str(bundle), str(teacher / "grading.toml")]) != 0:
+        pytest.skip("the package index is not reachable from here to download the wheels")
+    root = tmp_path / "autograder"
+    (root / "source").mkdir(parents=True)
+    with zipfile.ZipFile(bundle) as zf:
+        names = zf.namelist()
+        zf.extractall(root / "source")
+    assert any(n.startswith("wheels/numpy-") for n in names) and any(n.startswith("wheels/hypothesis-") for n in names)
+    setup = (root / "source" / "setup.sh").read_text().replace("/autograder", str(root))
+    assert '--no-index --find-links "$SOURCE/wheels"' in setup
+    (root / "source" / "setup.sh").write_text(setup)
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(tmp_path),
+           "PIP_CONFIG_FILE": "/dev/null"}  # this machine's pip settings stay out
+    proc = subprocess.run([*_offline(), "bash", str(root / "source" / "setup.sh")], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert crosscheck.__version__ in proc.stdout  # crosscheck --version from the built venv
+    script = (root / "source" / "run_autograder").read_text().replace("/autograder", str(root))
+    (root / "run_autograder").write_text(script)
+    (root / "run_autograder").chmod(0o755)
+    for name in ("setup.sh", "run_autograder"):
+        (root / "source" / name).chmod(0o755)
+    results, _ = _run(root, {"nn.py": WRONG, "fc_net.py": FC_NET})
+    assert results["score"] == 5 and "scale" in results["tests"][0]["extra_data"]["diagnosis"]

@@ -7,6 +7,9 @@ Laid out as Gradescope's autograder specification says
   environment and installs crosscheck **from the bundle** (``wheels/``: the running crosscheck as a
   wheel, ``bundle``) with every dependency pinned to the teacher's versions (``constraints.txt``);
   torch (CPU build) and other packages only where ``[autograder] requirements`` lists them;
+  with ``[autograder] offline = true`` the dependencies' wheels are in ``wheels/`` too (downloaded
+  when the zip is written, for Gradescope's platform: manylinux x86_64 and the teacher's Python),
+  and setup.sh installs with ``--no-index``: no package index is needed to build the image;
 - ``run_autograder``, run for every submission with the working directory ``/autograder``: grades
   ``/autograder/submission`` and writes ``/autograder/results/results.json``, a valid one whatever
   happens: if crosscheck itself fails, the score is 0, the student reads that the autograder failed,
@@ -142,6 +145,34 @@ def _teacher_files(config: GradeConfig) -> dict[str, str]:
     return out
 
 
+def _dependency_wheels(pins: str, torch: bool) -> list[tuple[str, bytes]]:
+    """The pinned dependencies as wheels for Gradescope's image (Ubuntu, x86_64, this Python), downloaded now."""
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="crosscheck-wheels-") as tmp:
+        reqs = os.path.join(tmp, "requirements.txt")
+        with open(reqs, "w") as fh:
+            fh.write(pins)
+        py = f"{sys.version_info.major}.{sys.version_info.minor}"
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--implementation", "cp",
+               "--python-version", py, "--platform", "manylinux_2_28_x86_64", "--platform", "manylinux2014_x86_64",
+               "--platform", "manylinux_2_17_x86_64", "-d", os.path.join(tmp, "w"), "-r", reqs]
+        if torch:
+            cmd += ["--extra-index-url", TORCH_CPU_INDEX]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            last = (proc.stderr.strip().splitlines() or ["pip download failed"])[-1]
+            raise UsageError(f"[autograder] offline: cannot download the dependencies' wheels for Gradescope "
+                             f"(manylinux x86_64, Python {py}): {last}")
+        out = []
+        for name in sorted(os.listdir(os.path.join(tmp, "w"))):
+            with open(os.path.join(tmp, "w", name), "rb") as fh:
+                out.append((name, fh.read()))
+        return out
+
+
 def write_autograder(config: GradeConfig, out: str | os.PathLike, *, requirement: str | None = None) -> list[str]:
     """Write the bundle for ``config`` (already validated) to ``out``; returns the entry names.
     ``requirement`` replaces the bundled wheel with a pip requirement (a URL, a published version)."""
@@ -167,6 +198,10 @@ def write_autograder(config: GradeConfig, out: str | os.PathLike, *, requirement
     install += "".join(" " + shlex.quote(r) for r in extra)
     torch = any(r.split("[")[0].split("=")[0].split("<")[0].split(">")[0].strip().lower() == "torch" for r in extra)
     index = f"--extra-index-url {TORCH_CPU_INDEX} " if torch else ""
+    if config.autograder.get("offline"):
+        for name, data in _dependency_wheels(pins, torch):
+            files[f"wheels/{name}"] = (data, 0o644)
+        index = '--no-index --find-links "$SOURCE/wheels" '
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
     files["run_autograder"] = (RUN_AUTOGRADER.format(root=ROOT, venv=VENV).encode(), 0o755)
     files["setup.sh"] = (SETUP_SH.format(venv=VENV, install=install, index=index, python=python).encode(), 0o755)

@@ -20,6 +20,7 @@
     stdout_visibility = "hidden"  # whether students see the autograder's log
     requirements = ["torch"]      # more packages the submission may import (pinned as installed here)
     files = ["data/*.npz"]        # teacher's files shipped beside grading.toml (adapters are shipped anyway)
+    offline = true                # the dependencies' wheels in the zip too: setup.sh needs no package index
 
 A ``[[check]]`` takes every option of ``crosscheck check`` with ``-`` written ``_``, plus
 ``name``, ``target`` and ``points``, ``visibility`` and ``adapter`` (a teacher's
@@ -73,9 +74,9 @@ _GRADE_ONLY = {"visibility": "str"}
 _ADAPTER = {"adapter": "str"}
 # the [autograder] table: what the Gradescope bundle writes and ships
 AUTOGRADER_KEYS: dict[str, str] = {"visibility": "str", "stdout_visibility": "str", "requirements": "strs",
-                                   "files": "strs"}
+                                   "files": "strs", "offline": "bool"}
 AUTOGRADER_DEFAULTS: dict[str, Any] = {"visibility": "visible", "stdout_visibility": "hidden", "requirements": (),
-                                       "files": ()}
+                                       "files": (), "offline": False}
 # what grading pins where `crosscheck check` would look at the environment: the same config and
 # submission must give the same results on a laptop and on Gradescope
 GRADE_DEFAULTS: dict[str, Any] = {"examples": 30, "seed": 0, "timeout": 10.0, "memory": 1024, "profile": "ci",
