@@ -190,3 +190,35 @@ def test_example_notebooks_ground_truth():
     got = ns["backprop"](params, X, Y)
     for k in params:
         np.testing.assert_allclose(got["d" + k], t[k].grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+IPYTHON_KERNEL = """
+import json, sys
+from IPython.core.interactiveshell import InteractiveShell
+shell = InteractiveShell.instance()  # sys.modules["__main__"] becomes its user module, as in a kernel
+shell.enable_gui = lambda gui=None: None  # %matplotlib inline: a terminal shell has no kernel event loop
+for cell in json.load(open(sys.argv[1]))["cells"]:
+    if cell["cell_type"] == "code":
+        r = shell.run_cell("".join(cell["source"]))
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
+            print("GRADE CELL", "passed" if r.success else "FAILED " + type(r.error_in_exec).__name__)
+"""
+
+
+@pytest.mark.parametrize("which", ["correct", "wrong"])
+def test_nbgrader_cell_under_real_ipython(which, tmp_path):
+    """Where IPython is installed: the notebook runs in IPython's own shell (its magics, its cell cache that
+    inspect.getsource reads) and the grade cell passes or fails with the named diagnosis."""
+    probe = subprocess.run([sys.executable, "-c", "import IPython"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("IPython is not installed")
+    script = tmp_path / "kernel.py"
+    script.write_text(IPYTHON_KERNEL)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]), "MPLBACKEND": "Agg"}
+    r = subprocess.run([sys.executable, str(script), f"nbgrader/submitted_{which}.ipynb"], capture_output=True,
+                       text=True, env=env, timeout=300, cwd=NB)
+    if which == "correct":
+        assert "GRADE CELL passed" in r.stdout, r.stdout + r.stderr
+    else:
+        assert "GRADE CELL FAILED GradientMismatch" in r.stdout, r.stdout + r.stderr
+        assert "1. scale at dW1" in r.stdout
