@@ -238,7 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--out", metavar="PATH", help="write the results here (default: stdout)")
     g.add_argument("--autograder", metavar="OUT.zip", help="write a Gradescope autograder bundle instead")
     g.add_argument("--install", metavar="REQUIREMENT", help="what the bundle's setup.sh pip-installs "
-                   "(default: crosscheck==this version)")
+                   "instead of the wheel of this crosscheck that it carries (a URL, a published version)")
+    g.add_argument("--self-check", action="store_true", help="a student's check before submitting: run the "
+                   "config's visible checks on --submission (default: the current folder); exit 1 if a part fails")
 
     e = sub.add_parser("env", help="versions, devices, precision settings and what they do to float32")
     e.add_argument("--json", metavar="PATH")

@@ -1,6 +1,6 @@
 """``--plot``: expected, got and their difference for the minimal failing case, one row per parameter.
 
-matplotlib is optional (``pip install crosscheck[plot]``) and imported only here, with the
+matplotlib is optional (``pip install crosscheck-grad[plot]``) and imported only here, with the
 Agg backend, so a plot never needs a display. Arrays are drawn in the user's own layout,
 so a transposed or scaled block looks transposed or scaled.
 """
@@ -21,7 +21,7 @@ def require_matplotlib() -> Any:
     try:
         import matplotlib
     except ImportError:
-        raise UsageError("--plot needs matplotlib: pip install 'crosscheck[plot]'") from None
+        raise UsageError("--plot needs matplotlib: pip install 'crosscheck-grad[plot]'") from None
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 

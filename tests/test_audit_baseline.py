@@ -117,7 +117,7 @@ def test_flax_not_installed_is_said(monkeypatch, capsys):
     monkeypatch.setattr(probes, "_installed", lambda name: name != "flax" and real(name))
     result = run_audit(functions=["batch_norm", "layer_norm"])
     assert not [r for r in result.rows if "flax" in r.jax_expr]
-    assert any("flax not installed (pip install 'crosscheck[flax]')" in u for u in result.unavailable)
+    assert any("flax not installed (pip install 'crosscheck-grad[flax]')" in u for u in result.unavailable)
     assert [d.jax_where for d in result.defaults] == ["jax.nn.standardize"]  # core JAX still compared
     assert result.versions["flax"] in ("not used", "not installed")
     assert main(["audit", "--functions", "batch_norm,layer_norm"]) == 0

@@ -176,16 +176,19 @@ def _bundle(tmp_path: Path, *extra: str) -> Path:
 def test_the_bundle_has_gradescopes_layout(tmp_path):
     out = _bundle(tmp_path)
     with zipfile.ZipFile(out) as zf:
-        assert sorted(zf.namelist()) == ["grading.toml", "run_autograder", "setup.sh"]  # at the root
+        wheel = f"wheels/crosscheck_grad-{crosscheck.__version__}-py3-none-any.whl"
+        assert sorted(zf.namelist()) == ["constraints.txt", "grading.toml", "run_autograder", "setup.sh", wheel]
         modes = {i.filename: stat.S_IMODE(i.external_attr >> 16) for i in zf.infolist()}
-        assert modes == {"grading.toml": 0o644, "run_autograder": 0o755, "setup.sh": 0o755}
+        assert modes == {"constraints.txt": 0o644, "grading.toml": 0o644, "run_autograder": 0o755, "setup.sh": 0o755,
+                         wheel: 0o644}
         assert zf.read("grading.toml").decode() == CONFIG  # verbatim
         setup, run = zf.read("setup.sh").decode(), zf.read("run_autograder").decode()
     assert setup.startswith("#!/usr/bin/env bash") and run.startswith("#!/usr/bin/env bash")
-    assert f"pip install crosscheck=={crosscheck.__version__}" in setup
+    assert f'pip install --no-cache-dir -c "$SOURCE/constraints.txt" "$SOURCE/{wheel}"' in setup
     assert 'grade "$ROOT/source/grading.toml" --submission "$SUBMISSION"' in run
     assert 'cp -R "$ROOT/submission/." "$SUBMISSION"' in run
-    assert '--format gradescope --out "$ROOT/results/results.json"' in run and "ROOT=/autograder\n" in run
+    assert '--format gradescope --out "$RESULTS"' in run and 'RESULTS="$ROOT/results/results.json"' in run
+    assert "ROOT=/autograder\n" in run
     for script in (setup, run):
         subprocess.run(["bash", "-n"], input=script, text=True, check=True)
 
@@ -196,7 +199,8 @@ def test_the_bundle_is_reproducible_and_takes_another_requirement(tmp_path):
     assert a == b
     other = _bundle(tmp_path, "--install", "crosscheck @ git+https://example.org/crosscheck.git")
     with zipfile.ZipFile(other) as zf:
-        assert "pip install 'crosscheck @ git+https://example.org/crosscheck.git'" in zf.read("setup.sh").decode()
+        assert "constraints.txt\" 'crosscheck @ git+https://example.org/crosscheck.git'" in zf.read("setup.sh").decode()
+        assert not [n for n in zf.namelist() if n.startswith("wheels/")]
 
 
 def test_a_bad_config_writes_no_bundle(tmp_path, capsys):
@@ -223,6 +227,7 @@ def test_run_autograder_grades_a_submission_as_gradescope_would(tmp_path):
     script = (root / "source" / "run_autograder").read_text()
     script = script.replace("ROOT=/autograder\n", f"ROOT={root}\n")
     script = script.replace("CROSSCHECK=/autograder/crosscheck-venv/bin/crosscheck\n", f"CROSSCHECK={shim}\n")
+    script = script.replace("PYTHON=/autograder/crosscheck-venv/bin/python\n", f"PYTHON={sys.executable}\n")
     assert str(root) in script and str(shim) in script
     (root / "run_autograder").write_text(script)
     (root / "run_autograder").chmod(0o755)

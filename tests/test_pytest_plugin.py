@@ -134,11 +134,11 @@ def test_missing_backend_asked_by_name_is_a_usage_error(pytester, monkeypatch):
 
     real = plugin.available_backends
     monkeypatch.setattr(plugin, "available_backends",
-                        lambda: dict(real(), jax="jax is not installed (pip install 'crosscheck[jax]')"))
+                        lambda: dict(real(), jax="jax is not installed (pip install 'crosscheck-grad[jax]')"))
     pytester.makepyfile(SHOW_CONFIG)
     result = pytester.runpytest("--crosscheck-backends", "numpy,jax")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert "jax was asked for, but jax is not installed (pip install 'crosscheck[jax]')" in result.stderr.str()
+    assert "jax was asked for, but jax is not installed (pip install 'crosscheck-grad[jax]')" in result.stderr.str()
     # not asked for: left out and listed, not an error
     result = pytester.runpytest("-s", "-v")
     assert "jax" not in _config_of(result)["backends"]

@@ -153,7 +153,7 @@ def test_a_named_missing_backend_is_a_usage_error(monkeypatch, capsys):
     import crosscheck.backends as backends
 
     monkeypatch.setattr(backends, "_missing_reason", lambda name: None if name == "numpy" else
-                        f"{name} is not installed (pip install 'crosscheck[{name}]')")
+                        f"{name} is not installed (pip install 'crosscheck-grad[{name}]')")
     assert main(["sweep", "--backends", "torch", "--examples", "2"]) == 2
     assert "torch is not installed" in capsys.readouterr().err
     # unnamed and missing: skipped with the reason, the sweep still runs

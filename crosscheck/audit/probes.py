@@ -39,7 +39,7 @@ def load_libs(*, flax: bool = True, optax: bool = True) -> tuple[Libs, dict[str,
     missing = [n for n in ("torch", "jax") if not _installed(n)]
     if missing:
         raise UsageError(f"crosscheck audit compares torch with JAX: {' and '.join(missing)} not installed "
-                         "(pip install 'crosscheck[torch,jax]')")
+                         "(pip install 'crosscheck-grad[torch,jax]')")
     import jax
     import torch
 
@@ -60,7 +60,7 @@ def load_libs(*, flax: bool = True, optax: bool = True) -> tuple[Libs, dict[str,
 
         L.linen = linen
     else:
-        absent["flax"] = "not installed (pip install 'crosscheck[flax]')" if flax else "switched off"
+        absent["flax"] = "not installed (pip install 'crosscheck-grad[flax]')" if flax else "switched off"
     return L, absent
 
 

@@ -35,7 +35,7 @@ def _missing_reason(name: str) -> str | None:
         found = False
     if found:
         return None
-    return f"{name} is not installed (pip install 'crosscheck[{name}]')"
+    return f"{name} is not installed (pip install 'crosscheck-grad[{name}]')"
 
 
 def available_backends() -> dict[str, str | None]:

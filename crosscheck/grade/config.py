@@ -15,8 +15,17 @@
     max_depth = 2                 # one part per depth: 1, 2
     points = 10
 
+    [autograder]                  # the Gradescope bundle (crosscheck grade --autograder)
+    visibility = "visible"        # results.json's top-level visibility
+    stdout_visibility = "hidden"  # whether students see the autograder's log
+    requirements = ["torch"]      # more packages the submission may import (pinned as installed here)
+    files = ["data/*.npz"]        # teacher's files shipped beside grading.toml (adapters are shipped anyway)
+    offline = true                # the dependencies' wheels in the zip too: setup.sh needs no package index
+
 A ``[[check]]`` takes every option of ``crosscheck check`` with ``-`` written ``_``, plus
-``name``, ``target`` and ``points``; ``hidden`` and ``loss`` may be lists and ``depth`` a list,
+``name``, ``target`` and ``points``, ``visibility`` and ``adapter`` (a teacher's
+``file.py:function`` beside the config, run in place of the target, with the target's folder on
+its import path); ``hidden`` and ``loss`` may be lists and ``depth`` a list,
 each value then a part of its own. A check with ``api`` is a layer check: its parts are its
 layers. Anything else (an unknown key, a wrong type, a value no network satisfies) is a
 ``ConfigError`` naming the file and the key, which the CLI prints as one line (exit 2).
@@ -62,6 +71,12 @@ LAYER_KEYS: dict[str, str] = {"api": "str", "layers": "strs", "dropout_p": "str"
 _OUTPUT_ONLY = {"json": "--json", "plot": "--plot"}
 _CHECK_ONLY = {"name": "str", "target": "str", "points": "number"}
 _GRADE_ONLY = {"visibility": "str"}
+_ADAPTER = {"adapter": "str"}
+# the [autograder] table: what the Gradescope bundle writes and ships
+AUTOGRADER_KEYS: dict[str, str] = {"visibility": "str", "stdout_visibility": "str", "requirements": "strs",
+                                   "files": "strs", "offline": "bool"}
+AUTOGRADER_DEFAULTS: dict[str, Any] = {"visibility": "visible", "stdout_visibility": "hidden", "requirements": (),
+                                       "files": (), "offline": False}
 # what grading pins where `crosscheck check` would look at the environment: the same config and
 # submission must give the same results on a laptop and on Gradescope
 GRADE_DEFAULTS: dict[str, Any] = {"examples": 30, "seed": 0, "timeout": 10.0, "memory": 1024, "profile": "ci",
@@ -77,6 +92,12 @@ class GradeConfig:
     checks: tuple[CheckSpec, ...]
     defaults: dict[str, Any] = field(default_factory=dict)
     text: str = ""  # the file as read (the autograder bundle ships it verbatim)
+    autograder: dict[str, Any] = field(default_factory=lambda: dict(AUTOGRADER_DEFAULTS))
+
+    @property
+    def folder(self) -> str:
+        """The config's folder: adapters and ``files`` are relative to it."""
+        return os.path.dirname(os.path.abspath(self.path))
 
     @property
     def total_points(self) -> float:
@@ -112,10 +133,15 @@ def parse_config(text: str, name: str = "GRADING.toml") -> GradeConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{name}: not valid TOML: {' '.join(str(e).split())}") from None
-    unknown = sorted(set(data) - {"grade", "check"})
+    unknown = sorted(set(data) - {"grade", "check", "autograder"})
     if unknown:
-        raise ConfigError(f"{name}: unknown top-level key {unknown[0]!r} (a grading config has [grade] and "
-                          f"[[check]] tables)")
+        raise ConfigError(f"{name}: unknown top-level key {unknown[0]!r} (a grading config has [grade], "
+                          f"[[check]] and [autograder] tables)")
+    if not isinstance(data.get("autograder", {}), dict):
+        raise ConfigError(f"{name}: 'autograder' must be a table ([autograder])")
+    autograder = {**AUTOGRADER_DEFAULTS, **_section(data.get("autograder", {}), name, "[autograder]",
+                                                     allowed=AUTOGRADER_KEYS)}
+    _check_autograder(autograder, name)
     grade = data.get("grade", {})
     if not isinstance(grade, dict):
         raise ConfigError(f"{name}: 'grade' must be a table ([grade])")
@@ -132,7 +158,7 @@ def parse_config(text: str, name: str = "GRADING.toml") -> GradeConfig:
     for i, raw in enumerate(checks, start=1):
         where = f"[[check]] {i}" + (f" ({raw['name']!r})" if isinstance(raw.get("name"), str) else "")
         values = _section(raw, name, where,
-                          allowed={**CHECK_OPTION_KEYS, **_GRADE_ONLY, **_CHECK_ONLY, **LAYER_KEYS})
+                          allowed={**CHECK_OPTION_KEYS, **_GRADE_ONLY, **_CHECK_ONLY, **LAYER_KEYS, **_ADAPTER})
         for key in _CHECK_ONLY:
             if key not in values:
                 raise ConfigError(f"{name}: {where}: missing key {key!r}")
@@ -149,11 +175,46 @@ def parse_config(text: str, name: str = "GRADING.toml") -> GradeConfig:
         target = values.pop("target")
         merged = {**GRADE_DEFAULTS, **defaults, **values}
         visibility = merged.pop("visibility")
-        spec = CheckSpec(i, check_name, target, points, merged, visibility)
+        adapter = merged.pop("adapter", None)
+        spec = CheckSpec(i, check_name, target, points, merged, visibility, adapter)
         _check_target(spec, name, where)
+        if adapter is not None:
+            _check_adapter(spec, name, where)
         _check_semantics(spec, name, where)
         specs.append(spec)
-    return GradeConfig(name, tuple(specs), defaults, text)
+    return GradeConfig(name, tuple(specs), defaults, text, autograder)
+
+
+def _check_autograder(a: dict[str, Any], name: str) -> None:
+    if a["visibility"] not in VISIBILITIES:
+        raise ConfigError(f"{name}: [autograder]: key 'visibility' must be one of {', '.join(VISIBILITIES)}, "
+                          f"got {a['visibility']!r}")
+    if a["stdout_visibility"] not in ("hidden", "visible"):
+        raise ConfigError(f"{name}: [autograder]: key 'stdout_visibility' must be hidden or visible, "
+                          f"got {a['stdout_visibility']!r}")
+    for pattern in a["files"]:
+        p = PurePosixPath(pattern)
+        if not pattern or p.is_absolute() or ".." in p.parts or "\\" in pattern:
+            raise ConfigError(f"{name}: [autograder]: key 'files': {pattern!r} must be a relative path (or glob) "
+                              "inside the config's folder")
+    for req in a["requirements"]:
+        if not req.strip() or req.strip().startswith("-"):
+            raise ConfigError(f"{name}: [autograder]: key 'requirements': {req!r} is not a package requirement")
+
+
+def _check_adapter(spec: CheckSpec, name: str, where: str) -> None:
+    """``adapters/x.py:function``, relative to the config's folder, existing there."""
+    path, sep, attr = (spec.adapter or "").partition(":")
+    p = PurePosixPath(path)
+    if not path or p.is_absolute() or ".." in p.parts or "\\" in path or not path.endswith(".py") \
+            or not (sep and attr.isidentifier()):
+        raise ConfigError(f"{name}: {where}: key 'adapter' must be file.py:function relative to the config's "
+                          f"folder, got {spec.adapter!r}")
+    if spec.kind != "function":
+        raise ConfigError(f"{name}: {where}: key 'adapter' is for function checks (this one has 'api')")
+    full = os.path.join(os.path.dirname(os.path.abspath(name)), path)
+    if not os.path.isfile(full):
+        raise ConfigError(f"{name}: {where}: key 'adapter': no file {path} beside the config ({full})")
 
 
 def _section(table: dict, name: str, where: str, *, allowed: dict[str, str]) -> dict[str, Any]:
@@ -214,10 +275,10 @@ def _check_target(spec: CheckSpec, name: str, where: str) -> None:
     if not path or p.is_absolute() or ".." in p.parts or "\\" in path:
         raise ConfigError(f"{name}: {where}: key 'target' must be a relative path inside the submission "
                           f"(file.py:function), got {spec.target!r}")
-    if not path.endswith(".py"):
-        raise ConfigError(f"{name}: {where}: key 'target' must name a .py file of the submission, "
-                          f"got {spec.target!r}")
-    if spec.kind == "function" and not (sep and attr.isidentifier()):
+    if not path.endswith((".py", ".ipynb")):
+        raise ConfigError(f"{name}: {where}: key 'target' must name a .py file or a .ipynb notebook of the "
+                          f"submission, got {spec.target!r}")
+    if spec.kind == "function" and spec.adapter is None and not (sep and attr.isidentifier()):
         raise ConfigError(f"{name}: {where}: key 'target' must be file.py:function for a function check "
                           f"(or give 'api' for a layer check), got {spec.target!r}")
     if sep and not all(part.isidentifier() for part in attr.split(".")):

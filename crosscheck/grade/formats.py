@@ -43,10 +43,19 @@ def gradescope(report: GradeReport) -> dict:
             "extra_data": {"verdict": p.verdict, "diagnosis": [d.get("id") for d in p.diagnosis],
                            "error_kind": p.error_kind, "reproduce": p.reproduce},
         })
-    lost = [p for p in report.parts if p.verdict != "pass"]
-    summary = (f"crosscheck {__version__}: {_num(report.score)} / {_num(report.max_score)} points over "
-               f"{len(report.checks)} check(s), {len(report.parts)} part(s). ")
-    summary += ("Every part passed." if not lost else
+    # the summary counts only what a student may see now: a hidden or after-due-date part leaks neither
+    # through its verdict nor through a total (Gradescope hides the score itself while such tests exist)
+    shown = [p for p in report.parts if p.visibility == "visible"]
+    lost = [p for p in shown if p.verdict != "pass"]
+    summary = f"crosscheck {__version__}: "
+    if len(shown) == len(report.parts):
+        summary += (f"{_num(report.score)} / {_num(report.max_score)} points over {len(report.checks)} check(s), "
+                    f"{len(report.parts)} part(s). ")
+    else:
+        summary += (f"{sum(p.verdict == 'pass' for p in shown)} of the {len(shown)} part(s) shown here passed "
+                    f"({_num(sum(p.score for p in shown))} / {_num(sum(p.max_score for p in shown))} points). ")
+    summary += (("Every part passed." if len(shown) == len(report.parts) else "Every part shown passed.")
+                if not lost else
                 "Each failed part shows the mistake, the smallest network that shows it, and a `crosscheck "
                 "check` command that reproduces it on your machine.")
     return {
@@ -56,6 +65,8 @@ def gradescope(report: GradeReport) -> dict:
         "output_format": "text",
         "test_output_format": "text",
         "test_name_format": "text",
+        "visibility": report.autograder.get("visibility", "visible"),
+        "stdout_visibility": report.autograder.get("stdout_visibility", "hidden"),
         "tests": tests,
     }
 

@@ -71,6 +71,7 @@ class GradeReport:
     submission: str
     checks: list[CheckResult]
     elapsed: float = 0.0
+    autograder: dict = field(default_factory=dict)  # the config's [autograder] table (results.json visibility)
 
     @property
     def parts(self) -> list[PartResult]:

@@ -29,14 +29,16 @@ __all__ = ["GradeReport", "CheckResult", "PartResult", "grade"]
 class _Paths:
     """Rewrites the submission's absolute path out of everything a student sees."""
 
-    def __init__(self, submission: str) -> None:
+    def __init__(self, submission: str, config_folder: str | None = None) -> None:
         self.root = os.path.abspath(submission)
+        self.config = config_folder  # a teacher's adapters are relative to it
 
     def abs(self, relative: str) -> str:
         return os.path.join(self.root, relative)
 
     def rel(self, text: str) -> str:
-        return text.replace(self.root + os.sep, "")
+        text = text.replace(self.root + os.sep, "")
+        return text.replace(self.config + os.sep, "") if self.config else text
 
 
 def grade(config: GradeConfig, submission: str | os.PathLike, *,
@@ -46,12 +48,12 @@ def grade(config: GradeConfig, submission: str | os.PathLike, *,
     submission = os.fspath(submission)
     if not os.path.isdir(submission):
         raise UsageError(f"--submission {submission!r} is not a folder")
-    paths = _Paths(submission)
+    paths = _Paths(submission, config.folder)
     t0 = time.perf_counter()
     results = []
     for spec in config.checks:
         results.append(_grade_check(spec, paths, progress))
-    return GradeReport(config.path, submission, results, time.perf_counter() - t0)
+    return GradeReport(config.path, submission, results, time.perf_counter() - t0, dict(config.autograder))
 
 
 def _grade_check(spec: CheckSpec, paths: _Paths, progress: Callable[[PartResult], None] | None) -> CheckResult:
@@ -150,8 +152,15 @@ def _run_function_part(spec: CheckSpec, part: Part, paths: _Paths, out: PartResu
                    "submission, as the assignment names it)")
         out.verdict = "missing"
         return True
+    target: Any = f"{paths.abs(spec.path)}:{spec.attr}"
+    if spec.adapter is not None:  # the teacher's function runs, importing the submission's file from its folder
+        from ..sandbox.client import Target
+
+        file, _, attr = spec.adapter.partition(":")
+        target = Target("file", attr, path=os.path.join(paths.config or "", file),
+                        paths=(os.path.dirname(paths.abs(spec.path)),))
     try:
-        report = check_implementation(f"{paths.abs(spec.path)}:{spec.attr}", preset=spec.options.get("preset"),
+        report = check_implementation(target, preset=spec.options.get("preset"),
                                       **part.network_options(spec), **_check_kwargs(spec))
     except GradientMismatch as e:
         report = e.report

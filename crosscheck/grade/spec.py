@@ -26,6 +26,7 @@ class CheckSpec:
     points: float
     options: dict[str, Any]
     visibility: str = "visible"
+    adapter: str | None = None  # a teacher's "file.py:function", relative to the config, run in place of target
 
     @property
     def kind(self) -> str:

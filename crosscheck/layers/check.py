@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import ImplementationError, UsageError
 from ..sandbox.client import Sandbox, Target, trim_output
+from ..sandbox.notebook import notebook_chunks
 from ..tolerance import policy_for
 from .api import (
     ALIASES,
@@ -68,6 +69,10 @@ def parse_layers_target(target: Any) -> tuple[Target, str | None]:
         left, attr = target, ""
     if attr and not (attr.isidentifier()):
         raise UsageError(f"{attr!r} in {target!r} is not a function name")
+    if left.endswith(".ipynb"):  # the cells that define the notebook's functions, nothing else
+        if not os.path.isfile(left):
+            raise UsageError(f"no such file {left!r}")
+        return Target("source", "", path=left, chunks=notebook_chunks(left, None)), attr or None
     if left.endswith(".py") or "/" in left or os.sep in left:
         if not os.path.isfile(left):
             raise UsageError(f"no such file {left!r}")

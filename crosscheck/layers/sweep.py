@@ -45,7 +45,7 @@ def _available(name: str) -> str | None:
     import importlib.util
 
     if name in ("torch", "jax") and importlib.util.find_spec(name) is None:
-        return f"{name} is not installed (pip install 'crosscheck[{name}]')"
+        return f"{name} is not installed (pip install 'crosscheck-grad[{name}]')"
     return None
 
 

@@ -43,6 +43,7 @@ import numpy as np
 
 from ..errors import ImplementationError, UsageError
 from .isolation import WORKER_SOURCES, Launch, end, launch, make_undumpable, resolve_isolation
+from .notebook import function_chunks, notebook_chunks
 from .protocol import (
     HEADER,
     MAX_DATA,
@@ -73,22 +74,27 @@ _BOOT_TIMEOUT = 60.0  # starting Python and NumPy in the worker (trusted code, b
 class Target:
     """The implementation to load in the worker: a file or a module, and an attribute path."""
 
-    kind: str  # "file" or "module"
+    kind: str  # "file", "module" or "source" (code sent as text: a notebook's cells, a __main__ function)
     attr: str  # dotted qualname inside the module
-    path: str | None = None  # kind == "file"
-    module: str | None = None  # kind == "module"
+    path: str | None = None  # kind == "file"; the notebook of a "source"
+    module: str | None = None  # kind == "module"; "__main__" for a "source" without a notebook
     file: str | None = None  # a module's file, tried when the module name is not importable there
     module_name: str | None = None  # the name to give a file module (e.g. a script run as __main__)
+    chunks: tuple[tuple[str, str, str], ...] = ()  # kind == "source": crosscheck.sandbox.notebook's chunks
+    paths: tuple[str, ...] = ()  # more folders for the worker's sys.path (a teacher's adapter: the submission)
 
     @property
     def display(self) -> str:
         """The TARGET string a user would type."""
-        where = self.path if self.kind == "file" else self.module
+        where = self.path if self.kind == "file" or (self.kind == "source" and self.path) else self.module
+        if self.kind == "source" and not self.path:  # a __main__ function: where a user can find it again
+            where = self.file or "NOTEBOOK.ipynb"
         return f"{where}:{self.attr}" if self.attr else str(where)  # no attr: a whole module (layer API)
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "attr": self.attr, "path": self.path, "module": self.module,
-                "file": self.file, "module_name": self.module_name}
+                "file": self.file, "module_name": self.module_name,
+                "chunks": [list(c) for c in self.chunks], "paths": list(self.paths)}
 
 
 def parse_target(fn_or_target: Any) -> Target:
@@ -97,6 +103,8 @@ def parse_target(fn_or_target: Any) -> Target:
     Checked cheaply here (syntax, the file exists, the callable is importable by name); what
     needs the user's code (the module imports, the attribute exists) is checked in the worker.
     Raises ``UsageError``."""
+    if isinstance(fn_or_target, Target):
+        return fn_or_target
     if isinstance(fn_or_target, str):
         return _parse_string(fn_or_target)
     if callable(fn_or_target):
@@ -110,6 +118,10 @@ def _parse_string(text: str) -> Target:
         raise UsageError(f"TARGET must be path/to/file.py:function or package.module:function, got {text!r}")
     if not _IDENT.match(attr):
         raise UsageError(f"{attr!r} in TARGET {text!r} is not a function name")
+    if left.endswith(".ipynb"):  # only the cells the function needs (crosscheck.sandbox.notebook)
+        if not os.path.isfile(left):
+            raise UsageError(f"TARGET {text!r}: no such file {left!r}")
+        return Target("source", attr, path=left, chunks=notebook_chunks(left, [attr.split(".")[0]]))
     if left.endswith(".py") or os.sep in left or "/" in left:
         if not os.path.isfile(left):
             raise UsageError(f"TARGET {text!r}: no such file {left!r}")
@@ -135,6 +147,8 @@ def _from_callable(fn: Callable) -> Target:
         raise UsageError(f"{module}.{qualname} does not name the function passed in; define it at the "
                          "top level of a module, or pass 'file.py:function'")
     file = getattr(mod, "__file__", None)
+    if module == "__main__" and "." not in qualname:  # a notebook's or a script's: sent as source text
+        return Target("source", qualname, module="__main__", file=file, chunks=function_chunks(fn))
     if module == "__main__":
         if not file:
             raise UsageError("a function defined in an interactive session cannot run in the sandbox; "

@@ -230,7 +230,13 @@ def place_target(target: Any, *, copy_to: str | None) -> Placement:
     """Absolute paths for the worker (its working directory is not ours); a copy under ``copy_to``
     when that is given and an unprivileged user could not read the original."""
     d = target.to_dict()
-    if d["kind"] == "file":
+    extra = [os.path.realpath(p) for p in d.get("paths") or ()]
+    if d["kind"] == "source" and not d.get("path"):  # a __main__ function: the caller's folder, for its imports
+        cwd = os.path.realpath(os.getcwd())
+        return Placement(d, extra + ([cwd] if copy_to is None or _others_can_read(cwd) else []))
+    if extra:
+        return _with_paths(place_target(type(target)(**{**vars(target), "paths": ()}), copy_to=copy_to), extra)
+    if d["kind"] in ("file", "source"):
         d["path"] = os.path.realpath(d["path"])
         folder = os.path.dirname(d["path"])
         if copy_to is not None and not (_others_can_read(d["path"]) and _others_can_read(folder)):
@@ -260,6 +266,11 @@ def place_target(target: Any, *, copy_to: str | None) -> Placement:
             d["file"] = os.path.join(dst, os.path.relpath(d["file"], root))
         return Placement(d, [dst], {dst: root})
     return Placement(d, [root])
+
+
+def _with_paths(placement: Placement, extra: list[str]) -> Placement:
+    placement.paths = placement.paths + [p for p in extra if p not in placement.paths]
+    return placement
 
 
 def interpreter_paths() -> list[str]:

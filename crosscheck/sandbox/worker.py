@@ -335,7 +335,24 @@ OPS: dict[str, Any] = {"call": op_call}
 
 # ---- the loop ----------------------------------------------------------------------------------
 
+def _import_source(target: dict) -> Any:
+    """Code sent as text (a notebook's cells, a ``__main__`` function), each statement compiled under its
+    cell's name so that a traceback names the cell."""
+    import linecache
+    import types
+
+    module = types.ModuleType(target.get("module_name") or "__crosscheck_notebook__")
+    module.__file__ = target.get("path") or "<__main__>"
+    sys.modules[module.__name__] = module
+    for filename, source, cell in target["chunks"]:
+        linecache.cache[filename] = (len(cell), None, cell.splitlines(True), filename)
+        exec(compile(source, filename, "exec", dont_inherit=True), module.__dict__)  # noqa: S102 - the user's code
+    return module
+
+
 def _load(target: dict) -> Any:
+    if target["kind"] == "source":
+        return _resolve(_import_source(target), target["attr"], target.get("path") or "__main__")
     if target["kind"] == "file":
         return _load_file(target["path"], target["attr"], target.get("module_name"))
     return _load_module(target["module"], target["attr"], target.get("file"))
@@ -356,7 +373,7 @@ def main(argv: list[str]) -> int:
         if p not in sys.path:
             sys.path.insert(0, p)
     target = init["target"]
-    if target["kind"] == "file":  # its folder, where its sibling modules are, comes first
+    if target.get("path") and target["kind"] != "module":  # its folder, where its sibling modules are, comes first
         sys.path.insert(0, os.path.dirname(target["path"]))
     state: dict[str, Any] = {"guard": install_guard(forbidden, list(init.get("hidden", [])))}
     apply_limits(init.get("memory_mb"))
@@ -409,6 +426,8 @@ def main(argv: list[str]) -> int:
 # written into bn_param, inputs mutated by mistake).
 
 def _import_target_module(target: dict) -> Any:
+    if target["kind"] == "source":
+        return _import_source(target)
     if target["kind"] == "file":
         return _import_file(target["path"], target.get("module_name"))
     return _import_module(target["module"], target.get("file"), target["module"])
