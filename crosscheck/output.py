@@ -18,7 +18,12 @@ import numpy as np
 
 from .errors import UsageError
 
-__all__ = ["require_writable", "write_atomic", "write_text", "format_array"]
+__all__ = ["require_writable", "write_atomic", "write_text", "format_array", "plural"]
+
+
+def plural(n: int, noun: str, many: str | None = None) -> str:
+    """``"1 example"``, ``"2 examples"``; ``many`` for irregular plurals."""
+    return f"{n} {noun if n == 1 else (many or noun + 's')}"
 
 
 def require_writable(path: str | None, option: str) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ImplementationError, UsageError
-from ..sandbox.client import Sandbox, Target, trim_output
+from ..sandbox.client import Sandbox, Target, find_target_file, trim_output
 from ..tolerance import policy_for
 from .api import (
     ALIASES,
@@ -68,9 +68,10 @@ def parse_layers_target(target: Any) -> tuple[Target, str | None]:
     if attr and not (attr.isidentifier()):
         raise UsageError(f"{attr!r} in {target!r} is not a function name")
     if left.endswith(".py") or "/" in left or os.sep in left:
-        if not os.path.isfile(left):
+        found = find_target_file(left)  # under pytest also the test file's folder and rootdir
+        if found is None:
             raise UsageError(f"no such file {left!r}")
-        return Target("file", "", path=left), attr or None
+        return Target("file", "", path=found), attr or None
     if not left or not set(left) <= _IDENT_CHARS:
         raise UsageError(f"{left!r} is neither a .py file nor a module name")
     return Target("module", "", module=left), attr or None

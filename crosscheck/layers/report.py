@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from ..output import plural
+
 __all__ = ["LayerVerdict", "LayersReport", "Part", "VERDICTS"]
 
 VERDICTS = ("pass", "fail", "error", "missing")
@@ -70,7 +72,7 @@ class LayerVerdict:
 
     def headline(self) -> str:
         if self.verdict == "pass":
-            return f"PASS     {self.name}: {self.examples} examples"
+            return f"PASS     {self.name}: {plural(self.examples, 'example')}"
         if self.verdict == "missing":
             return f"MISSING  {self.name}: {self.detail}"
         if self.verdict == "error":

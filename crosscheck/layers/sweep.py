@@ -180,7 +180,7 @@ def sweep_layers(*, layers: Any = None, oracles: Any = None, examples: int | Non
 
 
 def _summary(result: dict) -> str:
-    from ..output import format_array
+    from ..output import format_array, plural
 
     lines = [f"crosscheck sweep --layers: reference VJPs against {', '.join(result['oracles'])} "
              f"({result['dtype']}, seed {result['seed']})"]
@@ -189,7 +189,7 @@ def _summary(result: dict) -> str:
     for r in result["families"]:
         f = r["failure"]
         worst = ", ".join(f"{k} {v:.1e}" for k, v in r["worst"].items())
-        lines.append(f"  {'ok  ' if f is None else 'FAIL'} {r['family']}: {r['examples']} examples (worst error: "
+        lines.append(f"  {'ok  ' if f is None else 'FAIL'} {r['family']}: {plural(r['examples'], 'example')} (worst error: "
                      f"{worst})")
         if f is None:
             continue
@@ -203,8 +203,8 @@ def _summary(result: dict) -> str:
             else:
                 lines.append(f"    {k} = {v}")
     n = sum(r["examples"] for r in result["families"])
-    lines.append(f"{'PASS' if result['passed'] else 'FAIL'}: {n} examples over {len(result['families'])} layer "
-                 f"families in {result['elapsed_s']:.1f} s")
+    lines.append(f"{'PASS' if result['passed'] else 'FAIL'}: {plural(n, 'example')} over "
+                 f"{plural(len(result['families']), 'layer family', 'layer families')} in {result['elapsed_s']:.1f} s")
     return "\n".join(lines)
 
 
