@@ -74,6 +74,7 @@ _REPORT_SECTION = "crosscheck report"
 
 _config_key = pytest.StashKey["CrosscheckConfig"]()
 _previous_profile_key = pytest.StashKey["str | None"]()
+_previous_hypothesis_key = pytest.StashKey[str]()
 
 
 @dataclass(frozen=True)
@@ -256,6 +257,7 @@ def pytest_configure(config: pytest.Config) -> None:
         from hypothesis import settings
 
         profiles.register_profiles()
+        config.stash[_previous_hypothesis_key] = settings.get_current_profile_name()
         settings.load_profile(profiles.HYPOTHESIS_PREFIX + resolved.profile)
 
 
@@ -264,6 +266,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         from .sandbox.isolation import set_default_forbidden
 
         set_default_forbidden(())
+    if _previous_hypothesis_key in config.stash:  # in-process runs (pytester) leave the outer profile as it was
+        from hypothesis import settings
+
+        settings.load_profile(config.stash[_previous_hypothesis_key])
+        del config.stash[_previous_hypothesis_key]
     if _previous_profile_key in config.stash:
         profiles.set_current_profile(config.stash[_previous_profile_key])
         del config.stash[_previous_profile_key]
@@ -379,16 +386,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if excinfo is None or report.longrepr is None:
         return report
     error = excinfo.value
-    full = None
+    full = summary = None
     if isinstance(error, SweepFailed):
         full = _rest(error.full, str(error))
     elif getattr(error, "report", None) is not None and type(error).__module__ == "crosscheck.errors":
-        from .check.short import details
+        from .check.short import details, headline
 
         try:
-            full = details(error.report, str(error))
+            full, summary = details(error.report, str(error)), headline(error.report)
         except Exception:  # a report that cannot print itself must not hide the test's own failure
-            full = None
+            full = summary = None
     else:
         return report
     if full and full.strip():
@@ -396,7 +403,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     crash = getattr(report.longrepr, "reprcrash", None)
     if crash is not None and isinstance(getattr(crash, "message", None), str):
         # the short summary (printed whole under CI=true) says the verdict once, not the diagnosis again
-        crash.message = crash.message.splitlines()[0] if crash.message else crash.message
+        crash.message = f"{excinfo.typename}: {summary}" if summary else crash.message.split("\n", 1)[0]
     return report
 
 

@@ -128,7 +128,8 @@ class CheckReport:
         conv = self.options.convention().describe()
         lines = []
         if self.verdict == "pass":
-            lines.append(f"PASS: {self.target} returned the reference gradients on all {plural(self.examples, 'example')} "
+            lines.append(f"PASS: {self.target} returned the reference gradients on all "
+                         f"{plural(self.examples, 'example')} "
                          f"({conv}, {self.dtype}, seed {self.seed}, {self.elapsed:.1f} s)")
             cov = self.coverage
             if cov:
@@ -150,7 +151,8 @@ class CheckReport:
             if self.note:  # it crashed on distinct dimensions: nothing was shrunk
                 lines.append(f"after {plural(self.examples, 'example')} ({conv}, {self.dtype}): {self.note}")
             else:
-                lines.append(f"after {plural(self.examples, 'example')}, shrunk to a minimal case ({conv}, {self.dtype})")
+                lines.append(f"after {plural(self.examples, 'example')}, shrunk to a minimal case "
+                             f"({conv}, {self.dtype})")
             if self.shrunk is not None and self.case is not None and self.shrunk is not self.case:
                 lines.append(f"hypothesis shrank it to {self.shrunk.describe()}; diagnosed on the case below, "
                              "re-drawn around it where the mistake is identifiable")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["short_message", "details"]
+__all__ = ["short_message", "headline", "details"]
 
 _OUTPUT_TAIL = 6  # lines of the implementation's own output kept in a short error message
 
@@ -25,19 +25,20 @@ def short_message(report: Any) -> str:
     if not full:
         return ""
     lines = [full[0]]
-    if getattr(report, "verdict", None) == "error":
+    diagnosis = getattr(report, "diagnosis", None)
+    if getattr(report, "verdict", None) == "fail" and diagnosis:
+        # the verdict and the first diagnosis in one line: the first thing a CI log shows
+        d = diagnosis[0]
+        more = f" (+{len(diagnosis) - 1} more in the report)" if len(diagnosis) > 1 else ""
+        ids = ", ".join(x.id for x in diagnosis)
+        lines = [f"FAIL: {report.target} [{ids}]: {d.parameter} (layer {d.layer}): {d.detail}{more}"]
+    elif getattr(report, "verdict", None) == "error":
         output = [line for line in str(getattr(report, "output", "")).splitlines() if line.strip()]
         if output:
             lines.append("implementation output (last lines):")
             lines += ["  | " + line for line in output[-_OUTPUT_TAIL:]]
-    else:
-        diagnosis = getattr(report, "diagnosis", None)
-        if diagnosis:
-            d = diagnosis[0]
-            more = f" (+{len(diagnosis) - 1} more in the report)" if len(diagnosis) > 1 else ""
-            lines.append(f"  diagnosis: {d.id} at {d.parameter} (layer {d.layer}): {d.detail}{more}")
-        else:  # a layer report: its own lines name each failing layer; keep those that say FAIL/ERROR
-            lines += [line for line in full[1:] if line.lstrip().startswith(("FAIL", "ERROR"))][:4]
+    elif not diagnosis:  # a layer report: its own lines name each failing layer; keep those that say FAIL/ERROR
+        lines += [line for line in full[1:] if line.lstrip().startswith(("FAIL", "ERROR"))][:4]
     case = getattr(report, "case", None)
     if case is not None:
         lines.append(f"case: {case.describe()}")
@@ -47,9 +48,15 @@ def short_message(report: Any) -> str:
     return "\n".join(lines)
 
 
+def headline(report: Any) -> str:
+    """The report's first line, the verdict with the diagnosis ids: the test summary's one line."""
+    return report.summary().split("\n", 1)[0]
+
+
 def details(report: Any, shown: str) -> str:
     """The full report without the lines ``shown`` already holds (so nothing is printed twice)."""
     seen = {line.strip() for line in shown.splitlines() if line.strip()}
+    seen.add(headline(report).strip())  # the test summary's line
     first = getattr(report, "diagnosis", None)
     if first:  # the short message rewrote the first diagnosis line; leave the original out too
         d = first[0]

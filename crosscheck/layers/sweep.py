@@ -189,8 +189,8 @@ def _summary(result: dict) -> str:
     for r in result["families"]:
         f = r["failure"]
         worst = ", ".join(f"{k} {v:.1e}" for k, v in r["worst"].items())
-        lines.append(f"  {'ok  ' if f is None else 'FAIL'} {r['family']}: {plural(r['examples'], 'example')} (worst error: "
-                     f"{worst})")
+        lines.append(f"  {'ok  ' if f is None else 'FAIL'} {r['family']}: {plural(r['examples'], 'example')} "
+                     f"(worst error: {worst})")
         if f is None:
             continue
         layer = LAYERS[r["family"]]

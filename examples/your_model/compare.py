@@ -5,9 +5,9 @@ Run: python examples/your_model/compare.py   (prints the comparison; exits 1 on 
 
 import numpy as np
 import torch
+from numpy_mlp import backprop
 
 import crosscheck
-from numpy_mlp import backprop
 
 torch.manual_seed(0)
 model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3)).double()
