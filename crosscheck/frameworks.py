@@ -269,15 +269,14 @@ def _dense_layers(tree: Any) -> list[tuple[Any, Any]]:
             layers += _dense_layers(tree[key])
         return layers
     if isinstance(tree, (list, tuple)):
-        if len(tree) == 2 and np.ndim(tree[0]) == 2 and np.ndim(tree[1]) == 1:
-            return [(np.asarray(tree[0]), np.asarray(tree[1]))]
-        if np.ndim(tree) == 2 and not isinstance(tree[0], (list, tuple, Mapping)):
-            return [(np.asarray(tree), None)]
+        if len(tree) == 2 and hasattr(tree[0], "shape") and np.ndim(tree[0]) == 2 and (
+                tree[1] is None or (hasattr(tree[1], "shape") and np.ndim(tree[1]) == 1)):
+            return [(np.asarray(tree[0]), None if tree[1] is None else np.asarray(tree[1]))]
         layers = []
         for item in tree:
             layers += _dense_layers(item)
         return layers
-    if np.ndim(tree) == 2:
+    if hasattr(tree, "shape") and np.ndim(tree) == 2:  # a weight without a bias
         return [(np.asarray(tree), None)]
     raise UsageError(f"cannot read a dense layer from {type(tree).__name__}: expected Flax-style "
                      "{'kernel', 'bias'} dicts or a list of (W, b) pairs")
