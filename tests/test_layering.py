@@ -29,6 +29,7 @@ LAYERS: tuple[tuple[str, int, str], ...] = (
     ("errors", 0, "the exception classes every part raises"),
     ("version", 0, "the release number"),
     ("output", 1, "reports written atomically; arrays formatted for reading"),
+    ("terminal", 1, "tables that fit the terminal, colour and progress only on a TTY"),
     ("tolerance", 1, "the tolerance policy and its reasoning"),
     ("profiles", 1, "hypothesis profiles: ci, dev, thorough"),
     ("model", 2, "network, activations, losses, penalties, conventions, case, presets, kink conventions: "
