@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from .. import terminal
+from ..output import stamp
 from .results import AuditResult, DefaultRow, Row
 
 __all__ = ["groups", "format_table", "format_markdown", "to_json", "jsonable", "summary_line"]
@@ -192,7 +193,7 @@ def to_json(result: AuditResult) -> dict:
         d["key"] = r.key
         return d
 
-    return {
+    return stamp("audit", {
         "versions": result.versions,
         "elapsed_s": round(result.elapsed_s, 3),
         "summary": {"aspects": len(result.all_rows), "known": len(result.known), "findings": len(result.findings)},
@@ -200,4 +201,4 @@ def to_json(result: AuditResult) -> dict:
         "rows": [row(r) for r in result.rows],
         "defaults": [row(d) for d in result.defaults],
         "unavailable": result.unavailable,
-    }
+    })

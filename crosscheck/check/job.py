@@ -33,7 +33,7 @@ from ..diagnosis.diagnose import Diagnosis, diagnose, expected_user_arrays, user
 from ..errors import ConventionError, GradientMismatch, ImplementationError, UsageError
 from ..model.case import Case
 from ..model.presets import PRESETS, CheckOptions, resolve_options
-from ..output import plural, require_writable, write_atomic, write_text
+from ..output import plural, require_writable, stamp, write_atomic, write_text
 from ..sandbox.client import Sandbox, Target, parse_forbidden, parse_target, trim_output
 from ..sandbox.isolation import default_forbidden
 from .extras import check_extras, split_extras
@@ -100,7 +100,7 @@ class CheckReport:
             failing["comparison"] = None if self.comparison is None else self.comparison.to_dict()
             failing["mutated"] = list(self.mutated)
             failing["shrunk"] = None if self.shrunk is None else self.shrunk.describe()
-        return {
+        return stamp("check", {
             "verdict": self.verdict,
             "examples": self.examples,
             "seed": self.seed,
@@ -112,14 +112,13 @@ class CheckReport:
             "error": None if self.error is None else {"kind": self.error.kind, "message": str(self.error)},
             "output": self.output,
             "reproduce": self.reproduce,
-            "note": self.note,
             "coverage": self.coverage,
-            "notes": self.notes,
+            "notes": ([self.note] if self.note else []) + list(self.notes),  # one key for every note
             "kink_notes": self.kink_notes,
             "strict_kinks": self.strict_kinks,
             "elapsed_s": round(self.elapsed, 3),
             "environment": self.environment,
-        }
+        })
 
     def summary(self) -> str:
         """The terminal report: verdict, diagnosis, minimal case, captured output, reproduction."""

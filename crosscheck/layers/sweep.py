@@ -220,6 +220,8 @@ def _jsonable(result: dict) -> dict:
 
 def run_from_args(args: Any) -> int:
     """``crosscheck sweep --layers [LIST] [--backends torch,jax] [--dtype ...] [--examples N]``."""
+    from ..output import stamp
+
     layers = args.layers
     backends = getattr(args, "backends", None)
     result = sweep_layers(layers=None if layers == "all" else layers, oracles=backends,
@@ -227,7 +229,7 @@ def run_from_args(args: Any) -> int:
     to_stdout = args.json != "-"
     print(_summary(result), file=sys.stdout if to_stdout else sys.stderr)
     if args.json:
-        text = json.dumps(_jsonable(result), indent=2, default=str)
+        text = json.dumps(stamp("layer-sweep", _jsonable(result)), indent=2, default=str)
         if args.json == "-":
             print(text)
         else:

@@ -5,8 +5,8 @@ convention axes) and, where that source fixes them, the network it uses (activat
 reduction, target form, depth, penalty form). Explicit options always override the preset.
 Each preset says in one line which real code it matches (``matches``); the presets from the
 literature crosscheck was built on are named for their source (``mishachev``, ``qa-thread``,
-``wen-sun``, ``phunc20``); earlier names (``homogeneous`` ..., ``seed000`` ...) stay as aliases. ``crosscheck conventions`` lists
-the presets, one line each. Adding a preset means adding one entry to ``_TABLE``.
+``wen-sun``, ``phunc20``); earlier names (``homogeneous`` ..., ``seed000`` ...) stay as aliases.
+``crosscheck conventions`` lists the presets. Adding a preset means adding one entry to ``_TABLE``.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..output import format_array
+from ..output import format_array, plural
 
 __all__ = ["sweep_report", "print_sweep", "write_json", "summary_table"]
 
@@ -94,8 +94,8 @@ def sweep_report(result) -> str:
     out = []
     verdict = "PASSED" if r.passed else "FAILED"
     shard = f" (shard {r.config.shard[0]}/{r.config.shard[1]})" if r.config.shard else ""
-    out.append(f"crosscheck sweep {verdict}{shard}: {r.cases} cases ({r.draws} draws of {r.architectures} "
-               f"architectures, {r.examples} examples) and {r.route_checks} route checks in {r.elapsed_s:.1f} s "
+    # one counting noun; draws, architectures, examples and route checks are in --json
+    out.append(f"crosscheck sweep {verdict}{shard}: {plural(r.cases, 'case')} in {r.elapsed_s:.1f} s "
                f"[{r.config.dtype}, {r.config.device}]")
     cov = r.coverage
     out.append(f"  backends: {', '.join(cov.get('backends', [])) or '-'}"
