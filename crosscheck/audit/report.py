@@ -7,6 +7,7 @@ dtypes where it shows, so gelu's many differing points read as one line with its
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -139,7 +140,7 @@ def format_table(result: AuditResult, *, include_agree: bool = False, columns: i
     lines = terminal.wrap(summary_line(result), cols, subsequent="  ")
     if not gs:
         lines += ["", "every aspect agrees"]
-    head = ["function", "aspect", "torch", "jax", "reference", "agree?"]
+    head = ["function", "aspect", "dtype", "torch", "jax", "reference", "agree?"]
     blocks: dict[tuple, list[dict]] = {}
     for g in gs:
         blocks.setdefault((g["status"], tuple(g["conventions"])), []).append(g)
@@ -159,8 +160,8 @@ def format_table(result: AuditResult, *, include_agree: bool = False, columns: i
             conv = result.conventions[c]
             lines += terminal.wrap(f"{c}: {conv.note}", cols, subsequent="  ")
             lines += terminal.wrap(f"fix: {conv.fix}", cols, indent="  ", subsequent="    ")
-        body = [[g["function"], g["aspect"], *_cells(g, 24), _agree(g, short=True)] for g in members]
-        lines += terminal.fit_table([head] + body, cols, flexible=(1, 0, 2, 3, 4), minimum=8, indent="  ")
+        body = [[g["function"], *_split_dtypes(g["aspect"]), *_cells(g, 24), _agree(g, short=True)] for g in members]
+        lines += terminal.fit_table([head] + body, cols, flexible=(1, 0, 3, 4, 5), minimum=8, indent="  ")
     spellings = list(dict.fromkeys(f"{g['function']}: {g['spelling']}" for g in gs))
     if spellings:
         lines += ["", "spellings compared:"]
@@ -169,6 +170,14 @@ def format_table(result: AuditResult, *, include_agree: bool = False, columns: i
         lines += ["", "not compared:"]
         lines += [x for u in result.unavailable for x in terminal.wrap(u, cols, indent="  ", subsequent="    ")]
     return "\n".join(lines)
+
+
+def _split_dtypes(aspect: str) -> tuple[str, str]:
+    """``"value at x = 0 (float32, float64)"`` -> ``("value at x = 0", "f32 f64")``: a narrow column."""
+    m = re.search(r" \(((?:float32|float64)(?:, (?:float32|float64))*)\)$", aspect)
+    if not m:
+        return aspect, ""
+    return aspect[: m.start()], " ".join("f" + t[-2:] for t in m.group(1).split(", "))
 
 
 def _md(text: Any) -> str:

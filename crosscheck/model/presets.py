@@ -250,9 +250,15 @@ def resolve_options(preset: str | None = None, **overrides: Any) -> CheckOptions
 def run_from_args(args: Any) -> int:
     """``crosscheck conventions``: each preset, its convention and network, and the code it matches,
     wrapped to the terminal's width."""
-    from ..terminal import width, wrap
+    import shutil
+    import textwrap
 
-    cols = width()
+    cols = max(shutil.get_terminal_size((100, 24)).columns, 60)  # the model wing imports no terminal module
+
+    def wrap(text: str, width: int, indent: str = "", subsequent: str | None = None) -> list[str]:
+        return textwrap.wrap(text, width, initial_indent=indent,
+                             subsequent_indent=indent if subsequent is None else subsequent)
+
     print("presets for `crosscheck check --preset NAME`: convention (batch/weights/bias/params), network,")
     print("and the code each matches")
     for p in _TABLE:

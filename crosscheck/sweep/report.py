@@ -95,7 +95,9 @@ def sweep_report(result) -> str:
     verdict = "PASSED" if r.passed else "FAILED"
     shard = f" (shard {r.config.shard[0]}/{r.config.shard[1]})" if r.config.shard else ""
     # one counting noun; draws, architectures, examples and route checks are in --json
-    out.append(f"crosscheck sweep {verdict}{shard}: {plural(r.cases, 'case')} in {r.elapsed_s:.1f} s "
+    counted = plural(r.cases, "case") if r.cases else \
+        f"{plural(r.route_checks, 'route check')} (no framework compared: the reference's routes only)"
+    out.append(f"crosscheck sweep {verdict}{shard}: {counted} in {r.elapsed_s:.1f} s "
                f"[{r.config.dtype}, {r.config.device}]")
     cov = r.coverage
     out.append(f"  backends: {', '.join(cov.get('backends', [])) or '-'}"
