@@ -79,7 +79,7 @@ def run(command: str, timeout: float = 600) -> str:
 def normalise(text: str) -> str:
     text = re.sub(r"\b\d+(\.\d+)? s\b", "<t> s", text)
     text = re.sub(r"[\d,]+ draws/s", "<n> draws/s", text)
-    text = re.sub(r"\b\d\.\d+e-(0[7-9]|[1-9]\d)\b", "<rounding>", text)
+    text = re.sub(r"\b\d(\.\d+)?e-(0[7-9]|[1-9]\d)\b", "<rounding>", text)
     return text
 
 
