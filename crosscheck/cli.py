@@ -74,7 +74,8 @@ def _convention_options(p: argparse.ArgumentParser, *, with_defaults: bool = Fal
                    "or one n x 1 sample (single)")
     g.add_argument("--weights", choices=["out_in", "in_out"], help="W_l as n_l x n_{l-1} (out_in) or transposed")
     g.add_argument("--bias", choices=["none", "vector", "column", "row", "augmented"],
-                   help="bias as (n,), (n,1), (1,n), absent, or a constant-1 input (augmented, seed 000)")
+                   help="bias as (n,), (n,1), (1,n), absent, or a constant-1 input (augmented, as in "
+                   "Mishachev's homogeneous network)")
     g.add_argument("--params", choices=["pairs", "dict"], help="list of (W, b) or dict W1, b1, ...")
 
 

@@ -102,6 +102,7 @@ class CrosscheckConfig:
 
     def require(self, *backends: str) -> None:
         """Skip the calling test unless every one of ``backends`` is configured."""
+        __tracebackhide__ = True
         for name in backends:
             if name not in KNOWN_BACKENDS:
                 raise UsageError(f"unknown backend {name!r}; choose from {', '.join(KNOWN_BACKENDS)}")
