@@ -391,7 +391,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if isinstance(error, SweepFailed):
         full = _rest(error.full, str(error))
     elif getattr(error, "report", None) is not None and type(error).__module__ == "crosscheck.errors":
-        from .check.short import details, headline
+        from .terminal import details, headline
 
         try:
             full, summary = details(error.report, str(error)), headline(error.report)

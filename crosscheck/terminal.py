@@ -6,6 +6,11 @@
 - Colour: only on a TTY, never with ``NO_COLOR`` set (https://no-color.org) or ``TERM=dumb``.
 - Progress: one line on stderr, redrawn in place, with an ETA once the run has taken 2 s; nothing
   at all when stderr is not a TTY or under ``CI``.
+- Short failure messages: what a failing ``check_implementation`` raises. A CI log is read top down, and
+  pytest prints an exception's whole message (twice under ``CI=true``: in the traceback and in the short
+  summary). So the raised message is a few lines: the verdict with the first diagnosis, the minimal case in
+  one line and the reproduce command. The full report stays on ``error.report`` and, under pytest, in the
+  test's "crosscheck report" section (``crosscheck.pytest_plugin``), minus the lines already shown.
 """
 
 from __future__ import annotations
@@ -16,9 +21,10 @@ import sys
 import textwrap
 import time
 from collections.abc import Sequence
-from typing import IO
+from typing import IO, Any
 
-__all__ = ["width", "fit_table", "wrap", "elide", "colour", "use_colour", "Progress", "LOG_WIDTH"]
+__all__ = ["width", "fit_table", "wrap", "elide", "colour", "use_colour", "Progress", "LOG_WIDTH", "short_message",
+           "headline", "details"]
 
 LOG_WIDTH = 100  # columns when the output is not a terminal (a CI log, a file, a pipe)
 _MIN_WIDTH = 60
@@ -142,3 +148,65 @@ class Progress:
             self.stream.write("\r" + " " * cols + "\r")
             self.stream.flush()
             self._shown = False
+
+
+# ---- short failure messages -------------------------------------------------------------------
+_OUTPUT_TAIL = 6  # lines of the implementation's own output kept in a short error message
+
+
+def short_message(report: Any) -> str:
+    """Verdict, first diagnosis (or the error and the tail of its output), case, reproduce line.
+
+    report: a ``CheckReport`` (``verdict`` "fail" or "error") or a ``LayersReport``."""
+    full = report.summary().splitlines()
+    if not full:
+        return ""
+    lines = [full[0]]
+    diagnosis = getattr(report, "diagnosis", None)
+    if getattr(report, "verdict", None) == "fail" and diagnosis:
+        # the verdict and the first diagnosis in one line: the first thing a CI log shows
+        d = diagnosis[0]
+        more = f" (+{len(diagnosis) - 1} more in the report)" if len(diagnosis) > 1 else ""
+        ids = ", ".join(x.id for x in diagnosis)
+        lines = [f"FAIL: {report.target} [{ids}]: {d.parameter} (layer {d.layer}): {d.detail}{more}"]
+    elif getattr(report, "verdict", None) == "error":
+        output = [line for line in str(getattr(report, "output", "")).splitlines() if line.strip()]
+        if output:
+            lines.append("implementation output (last lines):")
+            lines += ["  | " + line for line in output[-_OUTPUT_TAIL:]]
+    elif not diagnosis:  # a layer report: the failing layers' lines, their first diagnoses, one reproduce line
+        rest = [line.strip() for line in full[1:]]
+        lines += ["  " + line for line in rest if line.startswith(("FAIL ", "ERROR "))][:4]
+        lines += ["  " + line for line in rest if line.startswith("1. ")][:4]
+        lines += [line for line in rest if line.startswith("reproduce:")][:1]
+    case = getattr(report, "case", None)
+    if case is not None:
+        lines.append(f"case: {case.describe()}")
+    reproduce = getattr(report, "reproduce", "")
+    if reproduce:
+        lines.append(f"reproduce: {reproduce}")
+    return "\n".join(lines)
+
+
+def headline(report: Any) -> str:
+    """The verdict with the diagnosis ids in one line: the test summary's line. A check report's first
+    line is that; a layer report's failing layers are joined (``FAIL affine: [transposed_dw]; ...``)."""
+    full = report.summary().splitlines()
+    if not hasattr(report, "verdict"):
+        failing = [" ".join(line.split()) for line in full[1:] if line.strip().startswith(("FAIL ", "ERROR "))]
+        if failing:
+            return "; ".join(failing)
+    return full[0] if full else ""
+
+
+def details(report: Any, shown: str) -> str:
+    """The full report without the lines ``shown`` already holds (so nothing is printed twice)."""
+    seen = {line.strip() for line in shown.splitlines() if line.strip()}
+    seen.add(headline(report).strip())  # the test summary's line
+    first = getattr(report, "diagnosis", None)
+    if first:  # the short message rewrote the first diagnosis line; leave the original out too
+        d = first[0]
+        seen.add(f"1. {d.id} at {d.parameter} (layer {d.layer}): {d.detail}")
+    if first is not None and len(first) == 1:  # its header would head nothing
+        seen.add("diagnosis, most likely first:")
+    return "\n".join(line for line in report.summary().splitlines() if line.strip() not in seen)

@@ -36,8 +36,8 @@ from ..model.presets import PRESETS, CheckOptions, resolve_options
 from ..output import plural, require_writable, stamp, write_atomic, write_text
 from ..sandbox.client import Sandbox, Target, parse_forbidden, parse_target, trim_output
 from ..sandbox.isolation import default_forbidden
+from ..terminal import short_message
 from .extras import check_extras, split_extras
-from .short import short_message
 
 __all__ = ["CheckReport", "check_implementation", "run_check", "run_from_args", "DEFAULTS"]
 

@@ -502,15 +502,16 @@ def check_layers_or_raise(target: Any, **options: Any) -> LayersReport:
     ``GradientMismatch`` when one fails, ``ImplementationError`` when one could not run, ``UsageError``
     when nothing was compared."""
     from ..errors import GradientMismatch
+    from ..terminal import short_message
 
     json_path = options.pop("json", None)
     report = check_layers(target, **options)
     write_json(report, json_path)
     code = report.exit_code
-    if code == 1:
-        raise GradientMismatch(report.summary(), report)
+    if code == 1:  # a short message: the full report is on .report (and, under pytest, a report section)
+        raise GradientMismatch(short_message(report), report)
     if code == 3:
-        err = ImplementationError(report.summary(), kind="layers")
+        err = ImplementationError(short_message(report), kind="layers")
         err.report = report  # type: ignore[attr-defined]
         raise err
     if code == 2:
