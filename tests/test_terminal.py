@@ -87,3 +87,22 @@ def test_the_audit_table_fits_100_columns_and_says_when_only_the_reference_diffe
     assert leaky.rstrip().endswith("no"), leaky
     data = to_json(result)
     assert list(data)[:2] == ["schema", "crosscheck"] and data["schema"] == "crosscheck.audit/1"
+
+
+def test_the_sweep_verdict_is_coloured_only_on_a_tty(monkeypatch):
+    from types import SimpleNamespace
+
+    from crosscheck.sweep import report
+
+    monkeypatch.setattr(report, "sweep_report", lambda result: "crosscheck sweep PASSED: 3 cases in 1.0 s\n  x")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("TERM", raising=False)
+    log, tty = io.StringIO(), _Tty()
+    report.print_sweep(SimpleNamespace(), file=log)
+    report.print_sweep(SimpleNamespace(), file=tty)
+    assert "\033[" not in log.getvalue()
+    assert "sweep \033[32mPASSED\033[0m: 3 cases" in tty.getvalue()
+    monkeypatch.setenv("NO_COLOR", "1")
+    tty = _Tty()
+    report.print_sweep(SimpleNamespace(), file=tty)
+    assert "\033[" not in tty.getvalue()

@@ -151,7 +151,13 @@ def sweep_report(result) -> str:
 
 
 def print_sweep(result, file=None) -> None:
-    print(sweep_report(result), file=file or sys.stdout)
+    """The report; on a colour terminal (not with NO_COLOR) the verdict word in green or red."""
+    stream = file or sys.stdout
+    text = sweep_report(result)
+    head, _, rest = text.partition("\n")
+    for word, name in (("PASSED", "green"), ("FAILED", "red")):
+        head = head.replace(f"sweep {word}", f"sweep {terminal.colour(word, name, stream)}", 1)
+    print(head + ("\n" + rest if rest else ""), file=stream)
 
 
 def write_json(data: dict, path: str) -> None:
