@@ -171,9 +171,18 @@ def sweep_layers(*, layers: Any = None, oracles: Any = None, examples: int | Non
     per_family = examples or min(base.max_examples, DEFAULT_EXAMPLES)
     hsettings = settings(base, max_examples=per_family, derandomize=False, database=None, deadline=None,
                          suppress_health_check=list(HealthCheck), print_blob=False)
+    from ..terminal import Progress
+
     t0 = time.perf_counter()
-    results = [sweep_family(f, runnable, examples=per_family, seed=seed, dtype=dtype, hsettings=hsettings)
-               for f in families]
+    progress = Progress("crosscheck sweep --layers")  # a TTY only, from 2 s on, with an ETA
+    results = []
+    try:
+        for i, f in enumerate(families):
+            progress.update(i, len(families), f.name)
+            results.append(sweep_family(f, runnable, examples=per_family, seed=seed, dtype=dtype,
+                                        hsettings=hsettings))
+    finally:
+        progress.close()
     return {"passed": all(r["failure"] is None for r in results), "dtype": dtype, "seed": seed,
             "oracles": runnable, "skipped": skipped, "examples_per_family": per_family,
             "families": results, "elapsed_s": round(time.perf_counter() - t0, 3)}
@@ -181,6 +190,7 @@ def sweep_layers(*, layers: Any = None, oracles: Any = None, examples: int | Non
 
 def _summary(result: dict) -> str:
     from ..output import format_array, plural
+    from ..terminal import width, wrap
 
     lines = [f"crosscheck sweep --layers: reference VJPs against {', '.join(result['oracles'])} "
              f"({result['dtype']}, seed {result['seed']})"]
@@ -189,8 +199,8 @@ def _summary(result: dict) -> str:
     for r in result["families"]:
         f = r["failure"]
         worst = ", ".join(f"{k} {v:.1e}" for k, v in r["worst"].items())
-        lines.append(f"  {'ok  ' if f is None else 'FAIL'} {r['family']}: {plural(r['examples'], 'example')} "
-                     f"(worst error: {worst})")
+        lines += wrap(f"{'ok  ' if f is None else 'FAIL'} {r['family']}: {plural(r['examples'], 'example')} "
+                      f"(worst error: {worst})", width(), indent="  ", subsequent="         ")
         if f is None:
             continue
         layer = LAYERS[r["family"]]
