@@ -30,6 +30,11 @@ __all__ = [
     "assert_grads_close",
     "strategies",
     "run_audit",
+    "network_from_torch",
+    "torch_parameters",
+    "torch_gradients",
+    "jax_parameters",
+    "jax_gradients",
     "CrosscheckError",
     "UsageError",
     "ConventionError",
@@ -47,6 +52,11 @@ _LAZY = {
     "assert_grads_close": "crosscheck.testing:assert_grads_close",
     "strategies": "crosscheck.strategies:",
     "run_audit": "crosscheck.audit:run_audit",
+    "network_from_torch": "crosscheck.frameworks:network_from_torch",
+    "torch_parameters": "crosscheck.frameworks:torch_parameters",
+    "torch_gradients": "crosscheck.frameworks:torch_gradients",
+    "jax_parameters": "crosscheck.frameworks:jax_parameters",
+    "jax_gradients": "crosscheck.frameworks:jax_gradients",
 }
 
 

@@ -74,7 +74,8 @@ def _convention_options(p: argparse.ArgumentParser, *, with_defaults: bool = Fal
                    "or one n x 1 sample (single)")
     g.add_argument("--weights", choices=["out_in", "in_out"], help="W_l as n_l x n_{l-1} (out_in) or transposed")
     g.add_argument("--bias", choices=["none", "vector", "column", "row", "augmented"],
-                   help="bias as (n,), (n,1), (1,n), absent, or a constant-1 input (augmented, seed 000)")
+                   help="bias as (n,), (n,1), (1,n), absent, or a constant-1 input (augmented, as in "
+                   "Mishachev's homogeneous network)")
     g.add_argument("--params", choices=["pairs", "dict"], help="list of (W, b) or dict W1, b1, ...")
 
 
@@ -92,24 +93,47 @@ def _target_penalty_options(g) -> None:
 
 def _network_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("network")
-    g.add_argument("--hidden", metavar="ACT", help="hidden activation (e.g. tanh, relu, relu:1)")
-    g.add_argument("--output", metavar="ACT", help="output activation")
-    g.add_argument("--loss", choices=["output", "readout", "half_sse", "sse", "bce", "softmax_ce"])
+    g.add_argument("--hidden", metavar="ACT", help="hidden activation, e.g. tanh, relu, or relu:1 (relu with "
+                   "relu'(0) = 1) (default: the preset's, else tanh)")
+    g.add_argument("--output", metavar="ACT", help="output activation (default: the preset's, else identity)")
+    g.add_argument("--loss", choices=["output", "readout", "half_sse", "sse", "bce", "softmax_ce"],
+                   help="what is differentiated: output = the network's single output f itself (no target; "
+                   "gradients of f, as in Mishachev's notes; needs one output unit); readout = alpha^T a, the "
+                   "output read out by a fixed vector alpha (no target; Wen Sun's notes); half_sse = "
+                   "1/2 sum (a - y)^2; sse = sum (a - y)^2; bce = binary cross-entropy of a sigmoid output; "
+                   "softmax_ce = cross-entropy of softmax(a) (default: the preset's, else half_sse)"),
     g.add_argument("--reduction", choices=["sum", "mean", "mean_all"],
-                   help="over samples (sum, mean) or samples and output units (mean_all: torch's default)")
+                   help="over samples (sum, mean) or samples and output units (mean_all: torch's default) "
+                   "(default: the preset's, else mean)")
     _target_penalty_options(g)
     d = g.add_mutually_exclusive_group()
-    d.add_argument("--depth", type=_positive_int, metavar="N", help="exactly N layers")
-    d.add_argument("--max-depth", type=_positive_int, metavar="N", help="1..N layers")
-    g.add_argument("--max-width", type=_positive_int, metavar="N")
-    g.add_argument("--output-width", type=_positive_int, metavar="N")
+    d.add_argument("--depth", type=_positive_int, metavar="N", help="exactly N layers (default: the preset's)")
+    d.add_argument("--max-depth", type=_positive_int, metavar="N", help="1..N layers (default: 3)")
+    g.add_argument("--max-width", type=_positive_int, metavar="N", help="widest layer (default: 6)")
+    g.add_argument("--output-width", type=_positive_int, metavar="N",
+                   help="output units (default: drawn, as the loss allows)")
+
+
+class _Formatter(argparse.HelpFormatter):
+    """Each option's help ends with its default, unless the help already says it (``default:``)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if ("default" in text or action.default is None or action.default is False
+                or action.default == argparse.SUPPRESS or not action.option_strings):
+            return text
+        return f"{text} (default: %(default)s)" if text else "(default: %(default)s)"
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, with the error's one line first and the usage after it (exit 2)."""
+    """argparse, with a usage error as one line and a pointer to --help (exit 2)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message}\n{self.format_usage()}")
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 class _Terminated(KeyboardInterrupt):
@@ -168,23 +192,29 @@ def build_parser() -> argparse.ArgumentParser:
                        "network and a reproduction command), 2 on a usage error.")
     s.add_argument("--backends", metavar="LIST", help="comma list of numpy,torch,jax (default: every installed one)")
     s.add_argument("--routes", metavar="LIST", help="reference routes to cross-check (default: all six)")
-    s.add_argument("--dtype", choices=["float64", "float32"], default="float64")
-    s.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    s.add_argument("--dtype", choices=["float64", "float32"], default="float64",
+                   help="dtype of the backends' computation; the reference stays float64")
+    s.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="device for torch and JAX")
     s.add_argument("--precision", choices=["default", "highest"], default="default",
                    help="float32 matmul precision for torch and JAX (GPU TF32 matters here)")
-    s.add_argument("--examples", type=_positive_int, metavar="N", help="networks to generate")
+    s.add_argument("--examples", type=_positive_int, metavar="N",
+                   help="networks to generate (default: the profile's: ci 100, dev 20, thorough 1000)")
     s.add_argument("--draws", type=_positive_int, metavar="N",
-                   help="parameter draws per network, checked in one vectorised call")
-    s.add_argument("--seed", type=_nonneg_int, metavar="S", default=0)
-    s.add_argument("--profile", choices=["ci", "dev", "thorough"], help="hypothesis settings profile")
+                   help="parameter draws per network, checked in one vectorised call (default: 64)")
+    s.add_argument("--seed", type=_nonneg_int, metavar="S", default=0, help="seed of the whole run")
+    s.add_argument("--profile", choices=["ci", "dev", "thorough"], help="hypothesis settings: ci (derandomized, "
+                   "no example database), dev (fast) or thorough (default: $CROSSCHECK_PROFILE, else ci when "
+                   "$CI is set, else dev)")
     s.add_argument("--kinks", action="store_true", help="place some pre-activations exactly on kinks")
     s.add_argument("--strict-kinks", action="store_true", help="count kink-only disagreements as failures")
     s.add_argument("--shard", metavar="I/N", help="run shard I of N (1-based); shards add up to the whole sweep")
-    s.add_argument("--activations", metavar="LIST", help="restrict activations (comma list)")
-    s.add_argument("--losses", metavar="LIST", help="restrict losses (comma list)")
+    s.add_argument("--activations", metavar="LIST", help="restrict activations (comma list; default: all)")
+    s.add_argument("--losses", metavar="LIST", help="restrict losses (comma list; default: all; see "
+                   "crosscheck check --help for what each is)")
     s.add_argument("--json", metavar="PATH", help="write the JSON report here ('-' for stdout)")
     s.add_argument("--replay", metavar="JSON", help="re-run one failing case from a JSON report or case file")
-    s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    s.add_argument("--no-progress", action="store_true", help="no progress line (it is shown only on a "
+                   "terminal, never under $CI)")
     s.add_argument("--layers", nargs="?", const="all", metavar="LIST",
                    help="sweep the per-layer references (CS231n layers) instead of networks: all, or a comma list; "
                    "--backends then names torch, jax, numpy (the numeric oracles)")
@@ -196,16 +226,20 @@ def build_parser() -> argparse.ArgumentParser:
                    "(with --api: path/to/layers.py)")
     _convention_options(c)
     _network_options(c)
-    c.add_argument("--examples", type=_positive_int, metavar="N")
-    c.add_argument("--seed", type=_nonneg_int, metavar="S", default=0)
+    c.add_argument("--examples", type=_positive_int, metavar="N",
+                   help="generated cases (default: the profile's: ci 100, dev 20, thorough 1000)")
+    c.add_argument("--seed", type=_nonneg_int, metavar="S", default=0, help="seed of the generated cases")
     c.add_argument("--timeout", type=_positive_float, metavar="SECONDS", default=10.0, help="per call")
     c.add_argument("--memory", type=_positive_int, metavar="MB", default=1024, help="memory cap of its process")
-    c.add_argument("--profile", choices=["ci", "dev", "thorough"])
-    c.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    c.add_argument("--profile", choices=["ci", "dev", "thorough"], help="hypothesis settings: ci "
+                   "(derandomized, no example database), dev (fast) or thorough (default: $CROSSCHECK_PROFILE, "
+                   "else ci when $CI is set, else dev)")
+    c.add_argument("--dtype", choices=["float64", "float32"], default="float64",
+                   help="dtype of the arrays passed to TARGET")
     c.add_argument("--strict-kinks", action="store_true",
                    help="fail a difference that exists only exactly at a kink (default: a note)")
-    c.add_argument("--json", metavar="PATH", help="write the JSON verdict here ('-' for stdout)")
-    c.add_argument("--plot", metavar="PATH", help="write a PNG of expected, got and difference")
+    c.add_argument("--json", metavar="PATH", help="write the JSON verdict here ('-' for stdout; default: none)")
+    c.add_argument("--plot", metavar="PATH", help="write a PNG of expected, got and difference (default: none)")
     la = c.add_argument_group("layer API (TARGET is a module: layers.py, or layers.py:function for one layer)")
     la.add_argument("--api", choices=["cs231n"], help="check the module's layer functions (forward and "
                     "backward with a cache), one verdict per layer")
@@ -223,8 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "in a convention")
     _convention_options(sh)
     _target_penalty_options(sh.add_argument_group("targets and penalty"))
-    sh.add_argument("--widths", metavar="N0,N1,...", default="2,3,2")
-    sh.add_argument("--batch-size", type=_positive_int, metavar="M", default=4)
+    sh.add_argument("--widths", metavar="N0,N1,...", default="2,3,2", help="layer widths, input first")
+    sh.add_argument("--batch-size", type=_positive_int, metavar="M", default=4, help="samples m in X")
 
     sub.add_parser("conventions", help="list the convention presets, one line each")
 
@@ -232,9 +266,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "Gradescope results.json", description="Run every check of GRADING.toml against the "
                        "submission, each part confined as `check` runs it, and write the results. Exit 0 "
                        "whenever results were written, 2 for a bad config.")
-    g.add_argument("config", metavar="GRADING.toml")
-    g.add_argument("--submission", metavar="DIR", help="the folder to grade (targets are relative to it)")
-    g.add_argument("--format", choices=["text", "gradescope", "json", "junit"], default="text")
+    g.add_argument("config", metavar="GRADING.toml", help="the grading config (docs/teaching.md)")
+    g.add_argument("--submission", metavar="DIR", help="the folder to grade (targets are relative to it; "
+                   "default: the current directory)")
+    g.add_argument("--format", choices=["text", "gradescope", "json", "junit"], default="text",
+                   help="text for a terminal, gradescope (results.json), json, or junit XML")
     g.add_argument("--out", metavar="PATH", help="write the results here (default: stdout)")
     g.add_argument("--autograder", metavar="OUT.zip", help="write a Gradescope autograder bundle instead")
     g.add_argument("--install", metavar="REQUIREMENT", help="what the bundle's setup.sh pip-installs "
@@ -243,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "config's visible checks on --submission (default: the current folder); exit 1 if a part fails")
 
     e = sub.add_parser("env", help="versions, devices, precision settings and what they do to float32")
-    e.add_argument("--json", metavar="PATH")
+    e.add_argument("--json", metavar="PATH", help="write the report as JSON ('-' for stdout; default: none)")
 
     a = sub.add_parser("audit", help="torch vs JAX: same name, different math (values, derivatives, defaults)",
                        description="Compare torch's and JAX's spellings of every function in the audit table "

@@ -180,15 +180,16 @@ def format_report(report: dict) -> str:
 
 def run_from_args(args: Any) -> int:
     """``crosscheck env [--json PATH]``: print the table; write JSON to PATH ('-' for stdout)."""
-    from .output import require_writable, write_text
+    from .output import require_writable, stamp, write_text
 
     path = getattr(args, "json", None)
     require_writable(path, "--json")  # before any work: exit 2 with one line
     report = environment_report()
+    data = stamp("env", report)
     if path == "-":
-        write_text("-", json.dumps(report, indent=2))
+        write_text("-", json.dumps(data, indent=2))
         return 0
     print(format_report(report))
     if path:
-        write_text(path, json.dumps(report, indent=2))
+        write_text(path, json.dumps(data, indent=2))
     return 0

@@ -18,7 +18,23 @@ import numpy as np
 
 from .errors import UsageError
 
-__all__ = ["require_writable", "write_atomic", "write_text", "format_array"]
+__all__ = ["require_writable", "write_atomic", "write_text", "format_array", "plural", "stamp", "SCHEMA_VERSION"]
+
+# The JSON reports' schema version (docs/json.md): raised when a key is renamed or removed or changes
+# meaning; adding a key keeps it.
+SCHEMA_VERSION = 1
+
+
+def stamp(kind: str, data: dict) -> dict:
+    """``data`` with ``schema`` (``"crosscheck.<kind>/<version>"``) and ``crosscheck`` (the release) first."""
+    from .version import __version__
+
+    return {"schema": f"crosscheck.{kind}/{SCHEMA_VERSION}", "crosscheck": __version__, **data}
+
+
+def plural(n: int, noun: str, many: str | None = None) -> str:
+    """``"1 example"``, ``"2 examples"``; ``many`` for irregular plurals."""
+    return f"{n} {noun if n == 1 else (many or noun + 's')}"
 
 
 def require_writable(path: str | None, option: str) -> None:

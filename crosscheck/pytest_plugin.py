@@ -6,7 +6,8 @@ Options (each also an ini key, ``crosscheck_backends`` etc.; the command line wi
     --crosscheck-backends LIST      comma list of numpy,torch,jax (default: every installed one)
     --crosscheck-profile NAME       ci | dev | thorough (default: $CROSSCHECK_PROFILE, ci under CI, dev)
     --crosscheck-device DEVICE      cpu | cuda (default cpu)
-    --crosscheck-shard I/N          the sweep shard the ``crosscheck_sweep`` fixture runs
+    --crosscheck-shard I/N          the sweep shard the ``crosscheck_sweep`` fixture runs (only that
+                                    fixture: other tests run whole in every shard)
     --crosscheck-forbid-import MODS modules ``check_implementation`` refuses in its sandbox (e.g. torch,jax)
     --crosscheck-audit-baseline PATH  the ``crosscheck_audit`` fixture fails naming each answer that
                                     changed since PATH (``crosscheck audit --save-baseline PATH``)
@@ -19,12 +20,23 @@ Decisions, so that a green run means something:
   backend is used and the missing ones are listed in the header and in ``crosscheck_config.missing``.
 - ``--crosscheck-device cuda`` without a CUDA device fails each test that asks for
   ``crosscheck_config`` (it is checked lazily: detecting CUDA imports torch or JAX).
-- Tests marked ``gpu`` are skipped, with the reason, when there is no CUDA device; tests marked
+- The plugin's markers are namespaced and touch nothing else: a project's own ``slow`` and ``gpu``
+  markers behave exactly as without crosscheck. ``crosscheck_gpu`` tests are skipped, with the
+  reason, when there is no CUDA device; ``crosscheck_slow`` is added to tests using the
+  ``crosscheck_sweep`` or ``crosscheck_audit`` fixture (deselect them with
+  ``-m "not crosscheck_slow"``; nothing is deselected by default); tests marked
   ``crosscheck(backends=[...])`` are skipped when one of those backends is not configured.
 - The profile is set process-wide (:func:`crosscheck.profiles.set_current_profile`) for the session,
   so ``crosscheck.check_implementation``, sweeps and ``settings_for()`` honour it; it is restored
-  when the session ends. Under pytest-xdist every worker parses the same options and does the same;
-  nothing is written to shared files.
+  when the session ends. A profile chosen explicitly (option, ini key or ``$CROSSCHECK_PROFILE``)
+  is also loaded as hypothesis's profile, so the user's own ``@given(cases(...))`` tests run
+  under it, unless ``--hypothesis-profile`` names another. Under pytest-xdist every worker parses
+  the same options and does the same; nothing is written to shared files.
+- A failing ``check_implementation`` or ``crosscheck_sweep`` raises a short message (verdict, first
+  diagnosis, case, reproduce line); the rest of the report is the test's "crosscheck report"
+  section, and the short test summary keeps only the message's first line, also under ``CI=true``.
+- A relative TARGET path (``"mlp/backprop.py:backprop"``) is looked up in the calling test file's
+  folder, then rootdir, then the current directory, so ``pytest path/to/tests`` works from anywhere.
 
 Fixtures: ``crosscheck_config`` (a :class:`CrosscheckConfig`), ``crosscheck_sweep`` (a function
 running a sweep shard with the configured options, failing the test with the report on a mismatch)
@@ -57,9 +69,12 @@ __all__ = ["CrosscheckConfig", "KNOWN_BACKENDS", "DEVICES", "cuda_available"]
 KNOWN_BACKENDS = BACKEND_NAMES
 DEVICES = ("cpu", "cuda")
 _FIXTURES = ("crosscheck_config", "crosscheck_sweep", "crosscheck_audit")
+_SLOW_FIXTURES = ("crosscheck_sweep", "crosscheck_audit")
+_REPORT_SECTION = "crosscheck report"
 
 _config_key = pytest.StashKey["CrosscheckConfig"]()
 _previous_profile_key = pytest.StashKey["str | None"]()
+_previous_hypothesis_key = pytest.StashKey[str]()
 
 
 @dataclass(frozen=True)
@@ -87,6 +102,7 @@ class CrosscheckConfig:
 
     def require(self, *backends: str) -> None:
         """Skip the calling test unless every one of ``backends`` is configured."""
+        __tracebackhide__ = True
         for name in backends:
             if name not in KNOWN_BACKENDS:
                 raise UsageError(f"unknown backend {name!r}; choose from {', '.join(KNOWN_BACKENDS)}")
@@ -146,20 +162,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     "database writes), dev (fast) or thorough (default: $CROSSCHECK_PROFILE, else ci "
                     "when $CI is set, else dev)")
     group.addoption("--crosscheck-device", metavar="DEVICE", choices=DEVICES, default=None,
-                    help="device for torch and JAX: cpu or cuda (default cpu)")
+                    help="device for torch and JAX: cpu or cuda (default: cpu)")
     group.addoption("--crosscheck-shard", metavar="I/N", default=None,
                     help="run shard I of N (1-based) of the crosscheck_sweep fixture's sweep; "
-                    "the N shards add up exactly to the whole sweep")
+                    "the N shards add up exactly to the whole sweep. Only that fixture is split: every "
+                    "other test runs in full in every shard (default: the whole sweep)")
     group.addoption("--crosscheck-audit-baseline", metavar="PATH", default=None,
                     help="the crosscheck_audit fixture fails naming each torch/JAX answer that changed since "
-                    "this baseline (write one with: crosscheck audit --save-baseline PATH)")
+                    "this baseline (write one with: crosscheck audit --save-baseline PATH; default: none)")
     parser.addini("crosscheck_audit_baseline", "default for --crosscheck-audit-baseline", default="")
     parser.addini("crosscheck_backends", "default for --crosscheck-backends", default="")
     parser.addini("crosscheck_profile", "default for --crosscheck-profile", default="")
     parser.addini("crosscheck_device", "default for --crosscheck-device", default="")
     group.addoption("--crosscheck-forbid-import", metavar="MOD,...", default=None,
                     help="modules (and their submodules) that code checked by check_implementation may not "
-                    "import, e.g. torch,jax: such a check fails with 'forbidden import'")
+                    "import, e.g. torch,jax: such a check fails with 'forbidden import' (default: none)")
     parser.addini("crosscheck_shard", "default for --crosscheck-shard", default="")
     parser.addini("crosscheck_forbid_import", "default for --crosscheck-forbid-import", default="")
 
@@ -210,8 +227,10 @@ def _resolve(config: pytest.Config) -> CrosscheckConfig:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "crosscheck(backends=None): a crosscheck gradient test; skipped "
                             "unless the named backends are configured (added to tests using its fixtures)")
-    config.addinivalue_line("markers", "slow: long-running checks (deselected by default; run with -m slow)")
-    config.addinivalue_line("markers", "gpu: needs a CUDA device (skipped with the reason when there is none)")
+    config.addinivalue_line("markers", "crosscheck_slow: a long crosscheck check (added to tests using the "
+                            "crosscheck_sweep or crosscheck_audit fixture; deselect with -m 'not crosscheck_slow')")
+    config.addinivalue_line("markers", "crosscheck_gpu: a crosscheck test that needs a CUDA device (skipped "
+                            "with the reason when there is none)")
     # hypothesis's own plugin loads --hypothesis-profile in its pytest_configure, which runs after ours
     hyp_profile = config.getoption("hypothesis_profile", None)
     if isinstance(hyp_profile, str) and hyp_profile.startswith(profiles.HYPOTHESIS_PREFIX):
@@ -233,6 +252,14 @@ def pytest_configure(config: pytest.Config) -> None:
     explicit = _option(config, "profile")
     if explicit is not None:
         config.stash[_previous_profile_key] = profiles.set_current_profile(explicit)
+    if (explicit is not None or os.environ.get(profiles.ENV_VAR)) and hyp_profile is None:
+        # the user's own @given tests run under the chosen profile too (an explicit
+        # --hypothesis-profile wins: hypothesis's plugin loads it after this hook)
+        from hypothesis import settings
+
+        profiles.register_profiles()
+        config.stash[_previous_hypothesis_key] = settings.get_current_profile_name()
+        settings.load_profile(profiles.HYPOTHESIS_PREFIX + resolved.profile)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -240,6 +267,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         from .sandbox.isolation import set_default_forbidden
 
         set_default_forbidden(())
+    if _previous_hypothesis_key in config.stash:  # in-process runs (pytester) leave the outer profile as it was
+        from hypothesis import settings
+
+        settings.load_profile(config.stash[_previous_hypothesis_key])
+        del config.stash[_previous_hypothesis_key]
     if _previous_profile_key in config.stash:
         profiles.set_current_profile(config.stash[_previous_profile_key])
         del config.stash[_previous_profile_key]
@@ -255,16 +287,18 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        if any(f in getattr(item, "fixturenames", ()) for f in _FIXTURES) and \
-                item.get_closest_marker("crosscheck") is None:
+        fixtures = getattr(item, "fixturenames", ())
+        if any(f in fixtures for f in _FIXTURES) and item.get_closest_marker("crosscheck") is None:
             item.add_marker(pytest.mark.crosscheck)
+        if any(f in fixtures for f in _SLOW_FIXTURES) and item.get_closest_marker("crosscheck_slow") is None:
+            item.add_marker(pytest.mark.crosscheck_slow)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    if item.get_closest_marker("gpu") is not None:
+    if item.get_closest_marker("crosscheck_gpu") is not None:
         ok, why = cuda_available()
         if not ok:
-            pytest.skip(f"gpu test: no CUDA device ({why})")
+            pytest.skip(f"crosscheck_gpu test: no CUDA device ({why})")
     marker = item.get_closest_marker("crosscheck")
     if marker is not None:
         wanted = marker.kwargs.get("backends", marker.args[0] if marker.args else None)
@@ -280,6 +314,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 @pytest.fixture(scope="session")
 def crosscheck_config(pytestconfig: pytest.Config) -> CrosscheckConfig:
     """The resolved crosscheck options: backends, profile, device, shard and hypothesis settings."""
+    __tracebackhide__ = True
     resolved = pytestconfig.stash[_config_key]
     if resolved.device == "cuda":
         ok, why = cuda_available()
@@ -296,7 +331,10 @@ def crosscheck_sweep(crosscheck_config: CrosscheckConfig) -> Callable[..., Sweep
     command or ``@reproduce_failure`` blob that reproduces it); pass ``check=False`` to get the
     result back instead."""
 
+    __tracebackhide__ = True
+
     def run(*, check: bool = True, **overrides: Any) -> SweepResult:
+        __tracebackhide__ = True
         from .sweep.run import run_sweep
 
         try:
@@ -304,7 +342,7 @@ def crosscheck_sweep(crosscheck_config: CrosscheckConfig) -> Callable[..., Sweep
         except UsageError as e:
             pytest.fail(f"crosscheck sweep: {e}", pytrace=False)
         if check and not result.passed:
-            pytest.fail(result.report_text(), pytrace=False)
+            raise SweepFailed(result)
         return result
 
     return run
@@ -315,6 +353,61 @@ def crosscheck_audit(pytestconfig: pytest.Config):
     """``crosscheck_audit(*, baseline=None, strict=False, functions=None)``: run ``crosscheck audit``
     once per session and fail the test on an unexplained torch/JAX difference or on an answer that
     changed since the baseline (``--crosscheck-audit-baseline`` or the ``crosscheck_audit_baseline`` ini key)."""
+    __tracebackhide__ = True
     from .audit.pytest_support import AuditFixture
 
     return AuditFixture(_option(pytestconfig, "audit_baseline"))
+
+
+class SweepFailed(AssertionError):
+    """The ``crosscheck_sweep`` fixture's failure: the headline, the first failure's lines and the
+    replay command; the whole report is the test's "crosscheck report" section."""
+
+    def __init__(self, result: SweepResult) -> None:
+        self.full = result.report_text()
+        lines = self.full.splitlines()
+        keep = lines[:4] + [line for line in lines[4:] if "--replay" in line][:1]
+        super().__init__("\n".join(keep))
+
+
+# ---- where a failing check's report goes, and where relative targets are found -------------------
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    from .sandbox.client import target_search_dirs
+
+    folders = [str(item.path.parent), str(item.config.rootpath)]
+    with target_search_dirs(list(dict.fromkeys(folders))):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    excinfo = call.excinfo
+    if excinfo is None or report.longrepr is None:
+        return report
+    error = excinfo.value
+    full = summary = None
+    if isinstance(error, SweepFailed):
+        full = _rest(error.full, str(error))
+    elif getattr(error, "report", None) is not None and type(error).__module__ == "crosscheck.errors":
+        from .terminal import details, headline
+
+        try:
+            full, summary = details(error.report, str(error)), headline(error.report)
+        except Exception:  # a report that cannot print itself must not hide the test's own failure
+            full = summary = None
+    else:
+        return report
+    if full and full.strip():
+        report.sections.append((_REPORT_SECTION, full))
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None and isinstance(getattr(crash, "message", None), str):
+        # the short summary (printed whole under CI=true) says the verdict once, not the diagnosis again
+        crash.message = f"{excinfo.typename}: {summary}" if summary else crash.message.split("\n", 1)[0]
+    return report
+
+
+def _rest(full: str, shown: str) -> str:
+    seen = {line.strip() for line in shown.splitlines() if line.strip()}
+    return "\n".join(line for line in full.splitlines() if line.strip() not in seen)

@@ -1,6 +1,6 @@
-"""The README's "Porting between PyTorch and JAX" table is the audit's own output: every row of it is
+"""The porting table (docs/layouts-and-porting.md) is the audit's own output: every row of it is
 produced by the installed libraries (rows that need optax or flax only where those are installed),
-and the README leaves out no difference the audit finds."""
+and the page leaves out no difference the audit finds."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from crosscheck.audit.probes import run_audit  # noqa: E402
 from crosscheck.audit.readme import table_rows  # noqa: E402
 from crosscheck.audit.report import format_markdown  # noqa: E402
 
-README = Path(__file__).resolve().parent.parent / "README.md"
-REGENERATE = "regenerate it with: python -m crosscheck.audit.readme README.md"
+README = Path(__file__).resolve().parent.parent / "docs" / "layouts-and-porting.md"
+REGENERATE = "regenerate it with: python -m crosscheck.audit.readme docs/layouts-and-porting.md"
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ def _needs_missing(row: str, result) -> bool:
 def test_every_readme_row_is_what_the_libraries_do(produced):
     result, rows = produced
     documented = table_rows(README.read_text())
-    assert documented, "README.md has no generated audit table"
+    assert documented, "docs/layouts-and-porting.md has no generated audit table"
     stale = [r for r in documented if r not in rows and not _needs_missing(r, result)]
     assert not stale, f"README rows these versions do not produce ({REGENERATE}):\n" + "\n".join(stale)
 
@@ -42,7 +42,7 @@ def test_the_readme_leaves_out_no_difference(produced):
     result, rows = produced
     documented = set(table_rows(README.read_text()))
     missing = [r for r in rows if r not in documented]
-    assert not missing, f"differences missing from README.md ({REGENERATE}):\n" + "\n".join(missing)
+    assert not missing, f"differences missing from docs/layouts-and-porting.md ({REGENERATE}):\n" + "\n".join(missing)
 
 
 def test_the_readme_names_the_versions_it_was_made_on():

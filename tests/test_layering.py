@@ -29,6 +29,7 @@ LAYERS: tuple[tuple[str, int, str], ...] = (
     ("errors", 0, "the exception classes every part raises"),
     ("version", 0, "the release number"),
     ("output", 1, "reports written atomically; arrays formatted for reading"),
+    ("terminal", 1, "tables that fit the terminal, colour and progress only on a TTY"),
     ("tolerance", 1, "the tolerance policy and its reasoning"),
     ("profiles", 1, "hypothesis profiles: ci, dev, thorough"),
     ("model", 2, "network, activations, losses, penalties, conventions, case, presets, kink conventions: "
@@ -43,6 +44,8 @@ LAYERS: tuple[tuple[str, int, str], ...] = (
     ("sandbox", 4, "untrusted code confined: client, isolation, supervisor, worker, protocol"),
     ("environment", 5, "versions and precision settings of the frameworks, `crosscheck env`"),
     ("strategies", 5, "public hypothesis strategies: networks, conventions, cases"),
+    ("frameworks", 5, "a user's own torch or JAX model read into a convention: network_from_torch, "
+                      "torch_gradients, jax_gradients"),
     ("diagnosis", 5, "explaining a mismatch: alternatives searched, intermediates reconstructed, "
                      "the catalogue named on top"),
     ("testing", 6, "`assert_grads_close` and friends for the user's own tests"),

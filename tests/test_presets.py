@@ -76,9 +76,12 @@ def test_cli_flags_round_trip():
     assert again == o
 
 
-def test_conventions_command_lists_one_line_per_preset(capsys):
+def test_conventions_command_lists_each_preset_within_100_columns(capsys, monkeypatch):
+    monkeypatch.delenv("COLUMNS", raising=False)
     assert main(["conventions"]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 1 + len(preset_names())
-    for name, line in zip(preset_names(), lines[1:]):
-        assert line.split()[0] == name and PRESETS[name].options.convention().describe() in line
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 100
+    heads = [line.split() for line in out.splitlines() if line.startswith("  ") and not line.startswith("    ")]
+    assert [h[0] for h in heads] == list(preset_names())
+    for name, head in zip(preset_names(), heads):
+        assert head[1] == PRESETS[name].options.convention().describe()

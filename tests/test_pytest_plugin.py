@@ -55,11 +55,11 @@ def test_markers_are_registered_for_strict_markers(pytester):
         import pytest
 
         @pytest.mark.crosscheck
-        @pytest.mark.slow
+        @pytest.mark.crosscheck_slow
         def test_a():
             pass
 
-        @pytest.mark.gpu
+        @pytest.mark.crosscheck_gpu
         def test_b():
             pass
     """)
@@ -67,8 +67,22 @@ def test_markers_are_registered_for_strict_markers(pytester):
     assert result.ret == 0
     result.assert_outcomes(passed=2 if cuda_available()[0] else 1, skipped=0 if cuda_available()[0] else 1)
     markers = pytester.runpytest("--markers").stdout.str()
-    for m in ("@pytest.mark.crosscheck", "@pytest.mark.slow", "@pytest.mark.gpu"):
+    for m in ("@pytest.mark.crosscheck(", "@pytest.mark.crosscheck_slow:", "@pytest.mark.crosscheck_gpu:"):
         assert m in markers
+    # generic names stay the project's own: unregistered, --strict-markers refuses them as without crosscheck
+    assert "@pytest.mark.slow:" not in markers and "@pytest.mark.gpu:" not in markers
+
+
+def test_the_sweep_and_audit_fixtures_are_marked_crosscheck_slow(pytester):
+    pytester.makepyfile("""
+        def test_sweep(crosscheck_sweep):
+            pass
+
+        def test_config(crosscheck_config):
+            pass
+    """)
+    pytester.runpytest("-m", "not crosscheck_slow").assert_outcomes(passed=1, deselected=1)
+    pytester.runpytest().assert_outcomes(passed=2)  # nothing is deselected by default
 
 
 @pytest.mark.skipif(cuda_available()[0], reason="this machine has a CUDA device")
@@ -76,13 +90,13 @@ def test_gpu_tests_are_skipped_with_the_reason(pytester):
     pytester.makepyfile("""
         import pytest
 
-        @pytest.mark.gpu
+        @pytest.mark.crosscheck_gpu
         def test_needs_cuda():
             raise AssertionError("must not run without CUDA")
     """)
     result = pytester.runpytest("-rs")
     result.assert_outcomes(skipped=1)
-    result.stdout.fnmatch_lines(["*gpu test: no CUDA device (*)*"])
+    result.stdout.fnmatch_lines(["*crosscheck_gpu test: no CUDA device (*)*"])
 
 
 def test_default_config(pytester, no_profile_env):
@@ -181,7 +195,7 @@ def test_backend_marker_skips_unconfigured_backends_and_fixture_users_are_marked
     result.assert_outcomes(passed=2, skipped=1)
     result.stdout.fnmatch_lines(["*crosscheck backend 'torch' not configured*"])
     # tests that use the fixture carry the crosscheck marker, so -m crosscheck selects them
-    result = pytester.runpytest("--crosscheck-backends", "numpy", "-m", "crosscheck and not slow", "-rs")
+    result = pytester.runpytest("--crosscheck-backends", "numpy", "-m", "crosscheck and not crosscheck_slow", "-rs")
     result.assert_outcomes(passed=1, skipped=1, deselected=1)
 
 

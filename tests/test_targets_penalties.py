@@ -188,9 +188,10 @@ def test_presets_match_their_code():
     assert (o.depth, o.targets, o.loss, o.reduction, o.penalty_form) == (2, "labels", "softmax_ce", "mean", "half")
     assert resolve_options("cs231n-fc").depth is None and resolve_options("cs231n-fc").targets == "labels"
     assert resolve_options("deeplearning.ai").penalty_form == "half_over_m"
-    for old, new in (("seed000", "homogeneous"), ("seed001", "one-sample-sigmoid"), ("seed002", "relu-readout"),
-                     ("seed003", "rows-tanh-bce")):
-        assert PRESETS[old] is PRESETS[new] and resolve_options(old) == resolve_options(new)
+    for new, *old in (("mishachev", "homogeneous", "seed000"), ("qa-thread", "one-sample-sigmoid", "seed001"),
+                      ("wen-sun", "relu-readout", "seed002"), ("phunc20", "rows-tanh-bce", "seed003")):
+        for name in old:  # earlier names stay aliases
+            assert PRESETS[name] is PRESETS[new] and resolve_options(name) == resolve_options(new)
     flags = resolve_options("cs231n", l2=0.05, penalty_bias=True).cli_flags()
     assert "--penalty-bias" in flags and flags[flags.index("--l2") + 1] == "0.05"
 

@@ -31,13 +31,13 @@ OPTIONAL = ("optax", "flax")  # compared when installed; "not installed" otherwi
 
 
 def run_audit(*, flax: bool = True, optax: bool = True, functions: list[str] | None = None,
-              dtypes: tuple[str, ...] = ("float32", "float64")) -> AuditResult:
+              dtypes: tuple[str, ...] = ("float32", "float64"), progress: Any = None) -> AuditResult:
     """Probe the table on the installed libraries (flax and optax when installed and not switched
     off; only ``functions``, e.g. ``["gelu"]``, when given): an ``AuditResult`` whose ``findings``
     are the differences the table cannot explain. Raises ``UsageError`` without torch or JAX."""
     from .probes import run_audit as run
 
-    return run(flax=flax, optax=optax, functions=functions, dtypes=dtypes)
+    return run(flax=flax, optax=optax, functions=functions, dtypes=dtypes, progress=progress)
 
 
 def _write_json(data: dict, path: str) -> None:
@@ -70,7 +70,14 @@ def run_from_args(args: Any) -> int:
         raise UsageError("--markdown and --json - both write to stdout; give --json a file")
     functions = [f.strip() for f in (args.functions or "").split(",") if f.strip()] or None
     before = bl.load(args.baseline) if args.baseline else None  # a bad file fails before the work
-    result = run_audit(flax="flax" not in without, optax="optax" not in without, functions=functions)
+    from ..terminal import Progress
+
+    progress = Progress("crosscheck audit: probing")  # on a TTY only, after 2 s
+    try:
+        result = run_audit(flax="flax" not in without, optax="optax" not in without, functions=functions,
+                           progress=progress)
+    finally:
+        progress.close()
     if not result.all_rows:  # never a green verdict on nothing compared
         raise UsageError("nothing to compare: " + "; ".join(result.unavailable))
     to_stdout = args.json == "-"

@@ -364,8 +364,10 @@ def _family(function: str) -> str:
 
 
 def run_audit(*, flax: bool = True, optax: bool = True, functions: list[str] | None = None,
-              dtypes: tuple[str, ...] = ("float32", "float64")) -> AuditResult:
-    """Probe every function pair and default of the table on the installed libraries."""
+              dtypes: tuple[str, ...] = ("float32", "float64"), progress: Any = None) -> AuditResult:
+    """Probe every function pair and default of the table on the installed libraries.
+
+    progress: a ``crosscheck.terminal.Progress`` (``update(done, total, extra)``), or None."""
     start = time.perf_counter()
     bad = [t for t in dtypes if t not in ("float32", "float64")]
     if bad or not dtypes:
@@ -395,10 +397,15 @@ def run_audit(*, flax: bool = True, optax: bool = True, functions: list[str] | N
     with ThreadPoolExecutor(max_workers=2) as pool:
         started = [_jax_lower(L, js, dtype, pool) for dtype in dtypes
                    if (js := [j for _, j in pairs if j.dtype == dtype])]
-        for tcall, _ in pairs:
+        total = len(pairs) + len(started)
+        for i, (tcall, _) in enumerate(pairs):
             tcall.answer = _torch_run(L, tcall)
-        for s in started:
+            if progress is not None:
+                progress.update(i + 1, total, "torch")
+        for i, s in enumerate(started):
             _jax_finish(L, s)
+            if progress is not None:
+                progress.update(len(pairs) + i + 1, total, "JAX")
     for tcall, jcall in pairs:
         rows.extend(_rows_of(tcall, jcall))
     if set(dtypes) == {"float32", "float64"}:  # some conventions show in one dtype only (softplus's in float64)

@@ -1,9 +1,9 @@
-"""The README's "Porting between PyTorch and JAX" table, generated from the audit's own output.
+"""The porting table of ``docs/layouts-and-porting.md``, generated from the audit's own output.
 
-    python -m crosscheck.audit.readme README.md     # rewrite the block between the markers
+    python -m crosscheck.audit.readme docs/layouts-and-porting.md   # rewrite the block between the markers
 
-``tests/test_audit_readme.py`` checks that every row of the README's table is what the installed
-libraries produce, and that the tool finds no difference the README leaves out.
+``tests/test_audit_readme.py`` checks that every row of the page's table is what the installed
+libraries produce, and that the tool finds no difference the page leaves out.
 """
 
 from __future__ import annotations
@@ -47,4 +47,4 @@ def rewrite(path: str, result: AuditResult) -> None:
 if __name__ == "__main__":  # pragma: no cover - a maintainer's tool, exercised by the README test
     from .probes import run_audit
 
-    rewrite(sys.argv[1] if len(sys.argv) > 1 else "README.md", run_audit())
+    rewrite(sys.argv[1] if len(sys.argv) > 1 else "docs/layouts-and-porting.md", run_audit())

@@ -7,11 +7,13 @@ dtypes where it shows, so gelu's many differing points read as one line with its
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+import re
 from typing import Any
 
 import numpy as np
 
+from .. import terminal
+from ..output import stamp
 from .results import AuditResult, DefaultRow, Row
 
 __all__ = ["groups", "format_table", "format_markdown", "to_json", "jsonable", "summary_line"]
@@ -90,28 +92,35 @@ def groups(result: AuditResult, *, include_agree: bool = False) -> list[dict]:
     return lines
 
 
-def _agree(g: dict) -> str:
+def _same(a: Any, b: Any) -> bool:
+    """torch's and JAX's answers are the same (to float64 rounding; nan equals nan)."""
+    if isinstance(a, (str, bool)) or isinstance(b, (str, bool)) or a is None or b is None:
+        return str(a) == str(b)
+    try:
+        x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    return x.shape == y.shape and bool(np.allclose(x, y, rtol=1e-12, atol=0, equal_nan=True))
+
+
+def _agree(g: dict, short: bool = False) -> str:
+    """yes; no (torch and JAX differ); or, where they agree with each other and only the reference
+    differs, says so: that is a difference from crosscheck's reference, not between the frameworks."""
     if g["status"] == "agree":
         return "yes"
-    if g["status"] == "known":
-        return "no: " + ", ".join(g["conventions"])
-    return "FINDING"
+    if g["status"] != "known":
+        return "FINDING"
+    if _same(g["torch"], g["jax"]):
+        word = "ref differs" if short else "torch = jax, reference differs"
+    else:
+        word = "no"
+    return word if short else f"{word}: " + ", ".join(g["conventions"])
 
 
 def _fix(g: dict, result: AuditResult) -> str:
     if g["status"] == "finding":
         return g["detail"]
     return "; ".join(result.conventions[c].fix for c in g["conventions"])
-
-
-def _table(rows: list[list[str]], widths: Iterable[int]) -> list[str]:
-    widths = list(widths)
-    cols = [min(w, max(len(r[i]) for r in rows)) for i, w in enumerate(widths)]
-    out = []
-    for r in rows:
-        cells = [(c if len(c) <= w else c[: w - 3] + "...").ljust(w) for c, w in zip(r[:-1], cols)]
-        out.append("  ".join(cells + [r[-1]]).rstrip())
-    return out
 
 
 def summary_line(result: AuditResult) -> str:
@@ -122,23 +131,53 @@ def summary_line(result: AuditResult) -> str:
             f"convention, {len(result.findings)} unexplained ({result.elapsed_s:.1f} s)")
 
 
-def format_table(result: AuditResult, *, include_agree: bool = False) -> str:
-    """The terminal table: function | aspect | torch | jax | reference | agree? | how to make them agree."""
+def format_table(result: AuditResult, *, include_agree: bool = False, columns: int | None = None) -> str:
+    """The terminal report, ``columns`` wide (default: the terminal's, 100 in a log): one block per
+    convention (what differs, the fix), then its rows: function | aspect | torch | jax | reference |
+    agree?. Cells that do not fit are elided; ``--json`` and ``--markdown`` hold the full text."""
+    cols = terminal.width() if columns is None else columns
     gs = groups(result, include_agree=include_agree)
-    head = ["function", "aspect", "torch", "jax", "reference", "agree?", "how to make them agree"]
-    body = [[g["function"], g["aspect"], *_cells(g), _agree(g), _fix(g, result)] for g in gs]
-    lines = [summary_line(result), ""]
-    lines += _table([head] + body, (30, 60, 20, 20, 20, 36)) if body else ["every aspect agrees"]
-    used = list(dict.fromkeys(c for g in gs for c in g["conventions"]))
-    if used:
-        lines += ["", "conventions:"]
-        lines += [f"  {c}: {result.conventions[c].note}" for c in used]
+    lines = terminal.wrap(summary_line(result), cols, subsequent="  ")
+    if not gs:
+        lines += ["", "every aspect agrees"]
+    head = ["function", "aspect", "dtype", "torch", "jax", "reference", "agree?"]
+    blocks: dict[tuple, list[dict]] = {}
+    for g in gs:
+        blocks.setdefault((g["status"], tuple(g["conventions"])), []).append(g)
+    described: set[str] = set()
+    for (status, conventions), members in blocks.items():
+        lines.append("")
+        if status == "finding":
+            lines += terminal.wrap("UNEXPLAINED (no known convention explains these rows): "
+                                   + members[0]["detail"], cols, subsequent="  ")
+        elif status == "agree":
+            lines.append("agree:")
+        for c in conventions:
+            if c in described:  # each convention is explained once, where it first shows
+                lines.append(f"{c}: see above")
+                continue
+            described.add(c)
+            conv = result.conventions[c]
+            lines += terminal.wrap(f"{c}: {conv.note}", cols, subsequent="  ")
+            lines += terminal.wrap(f"fix: {conv.fix}", cols, indent="  ", subsequent="    ")
+        body = [[g["function"], *_split_dtypes(g["aspect"]), *_cells(g, 24), _agree(g, short=True)] for g in members]
+        lines += terminal.fit_table([head] + body, cols, flexible=(1, 0, 3, 4, 5), minimum=8, indent="  ")
     spellings = list(dict.fromkeys(f"{g['function']}: {g['spelling']}" for g in gs))
     if spellings:
-        lines += ["", "spellings compared:"] + [f"  {s}" for s in spellings]
+        lines += ["", "spellings compared:"]
+        lines += [x for s in spellings for x in terminal.wrap(s, cols, indent="  ", subsequent="    ")]
     if result.unavailable:
-        lines += ["", "not compared:"] + [f"  {u}" for u in result.unavailable]
+        lines += ["", "not compared:"]
+        lines += [x for u in result.unavailable for x in terminal.wrap(u, cols, indent="  ", subsequent="    ")]
     return "\n".join(lines)
+
+
+def _split_dtypes(aspect: str) -> tuple[str, str]:
+    """``"value at x = 0 (float32, float64)"`` -> ``("value at x = 0", "f32 f64")``: a narrow column."""
+    m = re.search(r" \(((?:float32|float64)(?:, (?:float32|float64))*)\)$", aspect)
+    if not m:
+        return aspect, ""
+    return aspect[: m.start()], " ".join("f" + t[-2:] for t in m.group(1).split(", "))
 
 
 def _md(text: Any) -> str:
@@ -163,7 +202,7 @@ def to_json(result: AuditResult) -> dict:
         d["key"] = r.key
         return d
 
-    return {
+    return stamp("audit", {
         "versions": result.versions,
         "elapsed_s": round(result.elapsed_s, 3),
         "summary": {"aspects": len(result.all_rows), "known": len(result.known), "findings": len(result.findings)},
@@ -171,4 +210,4 @@ def to_json(result: AuditResult) -> dict:
         "rows": [row(r) for r in result.rows],
         "defaults": [row(d) for d in result.defaults],
         "unavailable": result.unavailable,
-    }
+    })

@@ -33,9 +33,10 @@ from ..diagnosis.diagnose import Diagnosis, diagnose, expected_user_arrays, user
 from ..errors import ConventionError, GradientMismatch, ImplementationError, UsageError
 from ..model.case import Case
 from ..model.presets import PRESETS, CheckOptions, resolve_options
-from ..output import require_writable, write_atomic, write_text
+from ..output import plural, require_writable, stamp, write_atomic, write_text
 from ..sandbox.client import Sandbox, Target, parse_forbidden, parse_target, trim_output
 from ..sandbox.isolation import default_forbidden
+from ..terminal import short_message
 from .extras import check_extras, split_extras
 
 __all__ = ["CheckReport", "check_implementation", "run_check", "run_from_args", "DEFAULTS"]
@@ -99,7 +100,7 @@ class CheckReport:
             failing["comparison"] = None if self.comparison is None else self.comparison.to_dict()
             failing["mutated"] = list(self.mutated)
             failing["shrunk"] = None if self.shrunk is None else self.shrunk.describe()
-        return {
+        return stamp("check", {
             "verdict": self.verdict,
             "examples": self.examples,
             "seed": self.seed,
@@ -111,14 +112,13 @@ class CheckReport:
             "error": None if self.error is None else {"kind": self.error.kind, "message": str(self.error)},
             "output": self.output,
             "reproduce": self.reproduce,
-            "note": self.note,
             "coverage": self.coverage,
-            "notes": self.notes,
+            "notes": ([self.note] if self.note else []) + list(self.notes),  # one key for every note
             "kink_notes": self.kink_notes,
             "strict_kinks": self.strict_kinks,
             "elapsed_s": round(self.elapsed, 3),
             "environment": self.environment,
-        }
+        })
 
     def summary(self) -> str:
         """The terminal report: verdict, diagnosis, minimal case, captured output, reproduction."""
@@ -127,7 +127,8 @@ class CheckReport:
         conv = self.options.convention().describe()
         lines = []
         if self.verdict == "pass":
-            lines.append(f"PASS: {self.target} returned the reference gradients on all {self.examples} examples "
+            lines.append(f"PASS: {self.target} returned the reference gradients on all "
+                         f"{plural(self.examples, 'example')} "
                          f"({conv}, {self.dtype}, seed {self.seed}, {self.elapsed:.1f} s)")
             cov = self.coverage
             if cov:
@@ -147,9 +148,10 @@ class CheckReport:
             ids = ", ".join(d.id for d in self.diagnosis)
             lines.append(f"FAIL: {self.target} returned wrong gradients (exit 1) [{ids}]")
             if self.note:  # it crashed on distinct dimensions: nothing was shrunk
-                lines.append(f"after {self.examples} examples ({conv}, {self.dtype}): {self.note}")
+                lines.append(f"after {plural(self.examples, 'example')} ({conv}, {self.dtype}): {self.note}")
             else:
-                lines.append(f"after {self.examples} examples, shrunk to a minimal case ({conv}, {self.dtype})")
+                lines.append(f"after {plural(self.examples, 'example')}, shrunk to a minimal case "
+                             f"({conv}, {self.dtype})")
             if self.shrunk is not None and self.case is not None and self.shrunk is not self.case:
                 lines.append(f"hypothesis shrank it to {self.shrunk.describe()}; diagnosed on the case below, "
                              "re-drawn around it where the mistake is identifiable")
@@ -637,6 +639,7 @@ def check_implementation(fn_or_target: Any, *, preset: str | None = None, batch:
     With ``api="cs231n"`` the target is a module of layer functions (``layers.py``, or
     ``layers.py:batchnorm_backward`` for one layer) checked by ``crosscheck.layers.check_layers``
     (``layers``, ``dropout_p``); it returns the ``LayersReport`` when every checked layer passes."""
+    __tracebackhide__ = True  # pytest shows the user's call and the short message, not this frame
     if api is not None:
         from ..layers.check import check_layers_or_raise
 
@@ -654,11 +657,11 @@ def check_implementation(fn_or_target: Any, *, preset: str | None = None, batch:
                        dtype=dtype, profile=profile, preset=preset, forbid_imports=forbid_imports,
                        isolation=isolation, plot=bool(plot), strict_kinks=strict_kinks)
     _write_outputs(report, json, plot)
-    if report.verdict == "fail":
-        raise GradientMismatch(report.summary(), report)
+    if report.verdict == "fail":  # a short message; the full report is on .report (and a pytest section)
+        raise GradientMismatch(short_message(report), report)
     if report.verdict == "error":
         assert report.error is not None
-        err = ImplementationError(report.summary(), kind=report.error.kind, output=report.output)
+        err = ImplementationError(short_message(report), kind=report.error.kind, output=report.output)
         err.report = report  # type: ignore[attr-defined]
         raise err
     return report

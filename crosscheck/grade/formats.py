@@ -72,7 +72,9 @@ def gradescope(report: GradeReport) -> dict:
 
 
 def own_json(report: GradeReport) -> dict:
-    return report.to_dict()
+    from ..output import stamp
+
+    return stamp("grade", report.to_dict())
 
 
 _XML_BAD = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")

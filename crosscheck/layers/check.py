@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ImplementationError, UsageError
-from ..sandbox.client import Sandbox, Target, trim_output
+from ..sandbox.client import Sandbox, Target, find_target_file, trim_output
 from ..sandbox.notebook import notebook_chunks
 from ..tolerance import policy_for
 from .api import (
@@ -70,13 +70,15 @@ def parse_layers_target(target: Any) -> tuple[Target, str | None]:
     if attr and not (attr.isidentifier()):
         raise UsageError(f"{attr!r} in {target!r} is not a function name")
     if left.endswith(".ipynb"):  # the cells that define the notebook's functions, nothing else
-        if not os.path.isfile(left):
+        found = find_target_file(left)
+        if found is None:
             raise UsageError(f"no such file {left!r}")
-        return Target("source", "", path=left, chunks=notebook_chunks(left, None)), attr or None
+        return Target("source", "", path=found, chunks=notebook_chunks(found, None)), attr or None
     if left.endswith(".py") or "/" in left or os.sep in left:
-        if not os.path.isfile(left):
+        found = find_target_file(left)  # under pytest also the test file's folder and rootdir
+        if found is None:
             raise UsageError(f"no such file {left!r}")
-        return Target("file", "", path=left), attr or None
+        return Target("file", "", path=found), attr or None
     if not left or not set(left) <= _IDENT_CHARS:
         raise UsageError(f"{left!r} is neither a .py file nor a module name")
     return Target("module", "", module=left), attr or None
@@ -531,15 +533,16 @@ def check_layers_or_raise(target: Any, **options: Any) -> LayersReport:
     ``GradientMismatch`` when one fails, ``ImplementationError`` when one could not run, ``UsageError``
     when nothing was compared."""
     from ..errors import GradientMismatch
+    from ..terminal import short_message
 
     json_path = options.pop("json", None)
     report = check_layers(target, **options)
     write_json(report, json_path)
     code = report.exit_code
-    if code == 1:
-        raise GradientMismatch(report.summary(), report)
+    if code == 1:  # a short message: the full report is on .report (and, under pytest, a report section)
+        raise GradientMismatch(short_message(report), report)
     if code == 3:
-        err = ImplementationError(report.summary(), kind="layers")
+        err = ImplementationError(short_message(report), kind="layers")
         err.report = report  # type: ignore[attr-defined]
         raise err
     if code == 2:

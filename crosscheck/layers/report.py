@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from ..output import plural, stamp
+
 __all__ = ["LayerVerdict", "LayersReport", "Part", "VERDICTS"]
 
 VERDICTS = ("pass", "fail", "error", "missing")
@@ -80,7 +82,7 @@ class LayerVerdict:
 
     def headline(self) -> str:
         if self.verdict == "pass":
-            return f"PASS     {self.name}: {self.examples} examples"
+            return f"PASS     {self.name}: {plural(self.examples, 'example')}"
         if self.verdict == "missing":
             return f"MISSING  {self.name}: {self.detail}"
         if self.verdict == "error":
@@ -125,10 +127,10 @@ class LayersReport:
 
     def to_dict(self) -> dict:
         counts = {k: sum(v.verdict == k for v in self.layers) for k in ("pass", "fail", "error", "missing")}
-        return {"target": self.target, "api": self.api, "dtype": self.dtype, "seed": self.seed,
+        return stamp("layers", {"target": self.target, "api": self.api, "dtype": self.dtype, "seed": self.seed,
                 "dropout_p": self.dropout_p, "exit_code": self.exit_code, "counts": counts,
                 "layers": [v.to_dict() for v in self.layers], "elapsed_s": round(self.elapsed, 3),
-                "environment": self.environment}
+                "environment": self.environment})
 
     def summary(self) -> str:
         from ..output import format_array

@@ -171,16 +171,26 @@ def sweep_layers(*, layers: Any = None, oracles: Any = None, examples: int | Non
     per_family = examples or min(base.max_examples, DEFAULT_EXAMPLES)
     hsettings = settings(base, max_examples=per_family, derandomize=False, database=None, deadline=None,
                          suppress_health_check=list(HealthCheck), print_blob=False)
+    from ..terminal import Progress
+
     t0 = time.perf_counter()
-    results = [sweep_family(f, runnable, examples=per_family, seed=seed, dtype=dtype, hsettings=hsettings)
-               for f in families]
+    progress = Progress("crosscheck sweep --layers")  # a TTY only, from 2 s on, with an ETA
+    results = []
+    try:
+        for i, f in enumerate(families):
+            progress.update(i, len(families), f.name)
+            results.append(sweep_family(f, runnable, examples=per_family, seed=seed, dtype=dtype,
+                                        hsettings=hsettings))
+    finally:
+        progress.close()
     return {"passed": all(r["failure"] is None for r in results), "dtype": dtype, "seed": seed,
             "oracles": runnable, "skipped": skipped, "examples_per_family": per_family,
             "families": results, "elapsed_s": round(time.perf_counter() - t0, 3)}
 
 
 def _summary(result: dict) -> str:
-    from ..output import format_array
+    from ..output import format_array, plural
+    from ..terminal import width, wrap
 
     lines = [f"crosscheck sweep --layers: reference VJPs against {', '.join(result['oracles'])} "
              f"({result['dtype']}, seed {result['seed']})"]
@@ -189,8 +199,8 @@ def _summary(result: dict) -> str:
     for r in result["families"]:
         f = r["failure"]
         worst = ", ".join(f"{k} {v:.1e}" for k, v in r["worst"].items())
-        lines.append(f"  {'ok  ' if f is None else 'FAIL'} {r['family']}: {r['examples']} examples (worst error: "
-                     f"{worst})")
+        lines += wrap(f"{'ok  ' if f is None else 'FAIL'} {r['family']}: {plural(r['examples'], 'example')} "
+                      f"(worst error: {worst})", width(), indent="  ", subsequent="         ")
         if f is None:
             continue
         layer = LAYERS[r["family"]]
@@ -203,8 +213,8 @@ def _summary(result: dict) -> str:
             else:
                 lines.append(f"    {k} = {v}")
     n = sum(r["examples"] for r in result["families"])
-    lines.append(f"{'PASS' if result['passed'] else 'FAIL'}: {n} examples over {len(result['families'])} layer "
-                 f"families in {result['elapsed_s']:.1f} s")
+    lines.append(f"{'PASS' if result['passed'] else 'FAIL'}: {plural(n, 'example')} over "
+                 f"{plural(len(result['families']), 'layer family', 'layer families')} in {result['elapsed_s']:.1f} s")
     return "\n".join(lines)
 
 
@@ -220,6 +230,8 @@ def _jsonable(result: dict) -> dict:
 
 def run_from_args(args: Any) -> int:
     """``crosscheck sweep --layers [LIST] [--backends torch,jax] [--dtype ...] [--examples N]``."""
+    from ..output import stamp
+
     layers = args.layers
     backends = getattr(args, "backends", None)
     result = sweep_layers(layers=None if layers == "all" else layers, oracles=backends,
@@ -227,7 +239,7 @@ def run_from_args(args: Any) -> int:
     to_stdout = args.json != "-"
     print(_summary(result), file=sys.stdout if to_stdout else sys.stderr)
     if args.json:
-        text = json.dumps(_jsonable(result), indent=2, default=str)
+        text = json.dumps(stamp("layer-sweep", _jsonable(result)), indent=2, default=str)
         if args.json == "-":
             print(text)
         else:

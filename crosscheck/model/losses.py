@@ -82,7 +82,7 @@ _TABLE: tuple[Loss, ...] = (
         torch=lambda t: (lambda A, Y, alpha: A[..., 0, :]),
         jax=lambda jax: (lambda A, Y, alpha: A[..., 0, :]),
         needs_target=False, output_width=1,
-        description="the scalar network function f itself (seed 000), n_k = 1",
+        description="the scalar network function f itself (Mishachev), n_k = 1",
     ),
     Loss(
         "readout",
@@ -91,7 +91,7 @@ _TABLE: tuple[Loss, ...] = (
         torch=lambda t: (lambda A, Y, alpha: alpha @ A),
         jax=lambda jax: (lambda A, Y, alpha: alpha @ A),
         needs_target=False,
-        description="y_hat = alpha^T z with a fixed alpha (seed 002)",
+        description="y_hat = alpha^T z with a fixed alpha (Wen Sun)",
     ),
     Loss(
         "half_sse",
@@ -100,7 +100,7 @@ _TABLE: tuple[Loss, ...] = (
         torch=lambda t: (lambda A, Y, alpha: 0.5 * ((A - Y) ** 2).sum(-2)),
         jax=lambda jax: (lambda A, Y, alpha: 0.5 * ((A - Y) ** 2).sum(-2)),
         elementwise=True,
-        description="1/2 sum (y_hat - y)^2 (seed 001)",
+        description="1/2 sum (y_hat - y)^2 (the Q&A thread)",
     ),
     Loss(
         "sse",
@@ -117,7 +117,7 @@ _TABLE: tuple[Loss, ...] = (
         lambda A, Y, alpha: (A - Y) / (A * (1 - A)),
         torch=_bce_torch, jax=_bce_jax,
         output_activation="sigmoid", targets=("soft", "binary"), elementwise=True,
-        description="binary cross-entropy of a sigmoid output (seed 003), targets in [0, 1] or 0/1",
+        description="binary cross-entropy of a sigmoid output (phunc20), targets in [0, 1] or 0/1",
     ),
     Loss(
         "softmax_ce",

@@ -3,9 +3,10 @@
 A preset names how a course, a library or a seed document lays out a network (the
 convention axes) and, where that source fixes them, the network it uses (activations, loss,
 reduction, target form, depth, penalty form). Explicit options always override the preset.
-Each preset says in one line which real code it matches (``matches``); the seed presets
-have descriptive names, their old names (seed000 ... seed003) stay as aliases. ``crosscheck conventions`` lists
-the presets, one line each. Adding a preset means adding one entry to ``_TABLE``.
+Each preset says in one line which real code it matches (``matches``); the presets from the
+literature crosscheck was built on are named for their source (``mishachev``, ``qa-thread``,
+``wen-sun``, ``phunc20``); earlier names (``homogeneous`` ..., ``seed000`` ...) stay as aliases.
+``crosscheck conventions`` lists the presets. Adding a preset means adding one entry to ``_TABLE``.
 """
 
 from __future__ import annotations
@@ -117,31 +118,33 @@ _TABLE: tuple[Preset, ...] = (
                         hidden="sigmoid", output="sigmoid", loss="half_sse", reduction="sum"),
            matches="Nielsen's network.py Network.backprop(x, y) (chapter 1-2); network2.py's lmbda/(2n) with "
                    "n the training-set size is --l2 lmbda/n --penalty-form half"),
-    Preset("homogeneous", "seed 000 (homogeneous): constant-1 input, bias as the last column of W, "
-           "gradient of the scalar network function f",
+    Preset("mishachev", "Mishachev, 'Backpropagation in matrix notation': a homogeneous network with a "
+           "constant-1 input, bias as the last column of W, gradient of the scalar network function f",
            CheckOptions(batch="columns", weights="out_in", bias="augmented", params="pairs",
                         output="identity", loss="output", reduction="sum"),
-           matches="seed 000's matrix-notation formulas (3)-(5) for f(X; W) of a homogeneous network",
-           aliases=("seed000",)),
-    Preset("one-sample-sigmoid", "seed 001 (the 2-3-2 Q&A): column vectors, sigmoid, 1/2 sum (y_hat - y)^2",
+           matches="Mishachev's matrix-notation formulas (3)-(5) for f(X; W) of a homogeneous network",
+           aliases=("homogeneous", "seed000")),
+    Preset("qa-thread", "the Q&A thread on backprop in matrix notation (a 2-3-2 network): column vectors, "
+           "sigmoid, 1/2 sum (y_hat - y)^2",
            CheckOptions(batch="single", weights="out_in", bias="column", params="pairs",
                         hidden="sigmoid", output="sigmoid", loss="half_sse", reduction="sum"),
-           matches="seed 001's hand derivation for the 2-3-2 sigmoid network, one (n, 1) sample at a time",
-           aliases=("seed001",)),
-    Preset("relu-readout", "seed 002 (Wen Sun): no biases, ReLU with relu'(0) = 1, read-out y_hat = alpha^T z",
+           matches="the Q&A thread's hand derivation for the 2-3-2 sigmoid network, one (n, 1) sample at a time",
+           aliases=("one-sample-sigmoid", "seed001")),
+    Preset("wen-sun", "Wen Sun, 'The Backpropagation Algorithm': no biases, ReLU with relu'(0) = 1, "
+           "read-out y_hat = alpha^T z",
            CheckOptions(batch="single", weights="out_in", bias="none", params="pairs",
                         hidden="relu:1", output="relu:1", loss="readout", reduction="sum"),
-           matches="seed 002's lecture-note recursion (Wen Sun): bias-free ReLU net read out by alpha",
-           aliases=("seed002",)),
-    Preset("rows-tanh-bce", "seed 003 (phunc20): X is (m, n), Z = X W + b with b (1, n), tanh, sigmoid, "
-           "binary cross-entropy averaged",
+           matches="Wen Sun's lecture-note recursion: a bias-free ReLU net read out by alpha",
+           aliases=("relu-readout", "seed002")),
+    Preset("phunc20", "phunc20, 'Backprop: a simple case': X is (m, n), Z = X W + b with b (1, n), tanh, "
+           "sigmoid, binary cross-entropy averaged",
            CheckOptions(batch="rows", weights="in_out", bias="row", params="dict",
                         hidden="tanh", output="sigmoid", loss="bce", reduction="mean"),
-           matches="seed 003's row-layout derivation (phunc20): Z = X W + b, tanh hidden, sigmoid + BCE",
-           aliases=("seed003",)),
+           matches="phunc20's row-layout derivation: Z = X W + b, tanh hidden, sigmoid + BCE",
+           aliases=("rows-tanh-bce", "seed003")),
 )
 
-# every name a preset answers to, old aliases included (seed000 ... seed003)
+# every name a preset answers to, old aliases included (homogeneous ..., seed000 ... seed003)
 PRESETS: dict[str, Preset] = {name: p for p in _TABLE for name in (p.name, *p.aliases)}
 
 
@@ -245,8 +248,29 @@ def resolve_options(preset: str | None = None, **overrides: Any) -> CheckOptions
 
 
 def run_from_args(args: Any) -> int:
-    """``crosscheck conventions``: one line per preset."""
-    print("presets for `crosscheck check --preset NAME` (batch/weights/bias/params, network; the code each matches):")
+    """``crosscheck conventions``: each preset, its convention and network, and the code it matches,
+    wrapped to the terminal's width."""
+    import shutil
+    import textwrap
+
+    cols = max(shutil.get_terminal_size((100, 24)).columns, 60)  # the model wing imports no terminal module
+
+    def wrap(text: str, width: int, indent: str = "", subsequent: str | None = None) -> list[str]:
+        return textwrap.wrap(text, width, initial_indent=indent,
+                             subsequent_indent=indent if subsequent is None else subsequent)
+
+    print("presets for `crosscheck check --preset NAME`: convention (batch/weights/bias/params), network,")
+    print("and the code each matches")
     for p in _TABLE:
-        print("  " + p.summary())
+        o = p.options
+        net = ", ".join(f"{k}={v}" for k, v in (("hidden", o.hidden), ("output", o.output), ("loss", o.loss),
+                                                ("targets", o.targets), ("reduction", o.reduction),
+                                                ("depth", o.depth), ("penalty", o.penalty_form)) if v is not None)
+        alias = f"  (also: {', '.join(p.aliases)})" if p.aliases else ""
+        print()
+        print(f"  {p.name}  {o.convention().describe()}{alias}")
+        for line in wrap(net or "any network", cols, indent="    "):
+            print(line)
+        for line in wrap(f"matches {p.matches}", cols, indent="    ", subsequent="      "):
+            print(line)
     return 0

@@ -35,7 +35,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +59,7 @@ from .protocol import (
 )
 
 __all__ = ["Sandbox", "SandboxResult", "Target", "Opaque", "Handle", "parse_target", "parse_forbidden",
+           "target_search_dirs", "find_target_file",
            "trim_output", "KINDS"]
 
 # ImplementationError kinds raised here
@@ -97,6 +99,35 @@ class Target:
                 "chunks": [list(c) for c in self.chunks], "paths": list(self.paths)}
 
 
+# Folders a relative TARGET path is looked up in before the current directory. The pytest plugin
+# sets them around each test (the test file's folder, then rootdir), so `pytest path/to/tests`
+# finds "mlp/backprop.py:backprop" from any directory.
+_search_dirs: tuple[str, ...] = ()
+
+
+@contextmanager
+def target_search_dirs(dirs: Sequence[str]) -> Iterator[None]:
+    """Within the block, relative TARGET paths are looked up in ``dirs`` first, then the current directory."""
+    global _search_dirs
+    previous, _search_dirs = _search_dirs, tuple(str(d) for d in dirs)
+    try:
+        yield
+    finally:
+        _search_dirs = previous
+
+
+def find_target_file(path: str) -> str | None:
+    """``path`` itself when it is a file; for a relative path the first match in the search folders,
+    then the current directory; None when there is none."""
+    if os.path.isabs(path):
+        return path if os.path.isfile(path) else None
+    for folder in (*_search_dirs, os.getcwd()):
+        candidate = os.path.join(folder, path)
+        if os.path.isfile(candidate):
+            return candidate if folder != os.getcwd() else path
+    return None
+
+
 def parse_target(fn_or_target: Any) -> Target:
     """``path/to/file.py:function``, ``package.module:function`` or a module-level callable.
 
@@ -123,9 +154,11 @@ def _parse_string(text: str) -> Target:
             raise UsageError(f"TARGET {text!r}: no such file {left!r}")
         return Target("source", attr, path=left, chunks=notebook_chunks(left, [attr.split(".")[0]]))
     if left.endswith(".py") or os.sep in left or "/" in left:
-        if not os.path.isfile(left):
-            raise UsageError(f"TARGET {text!r}: no such file {left!r}")
-        return Target("file", attr, path=left)
+        found = find_target_file(left)
+        if found is None:
+            where = f" (looked in {', '.join(_search_dirs)} and the current directory)" if _search_dirs else ""
+            raise UsageError(f"TARGET {text!r}: no such file {left!r}{where}")
+        return Target("file", attr, path=found)
     if not _IDENT.match(left):
         raise UsageError(f"{left!r} in TARGET {text!r} is neither a .py file nor a module name")
     return Target("module", attr, module=left)

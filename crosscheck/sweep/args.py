@@ -119,6 +119,23 @@ def load_replay(text: str) -> dict:
     return spec
 
 
+def _require_a_backend(config: SweepConfig) -> None:
+    """A sweep that would compare no framework with the reference because none is installed is a
+    one-line exit 2, not a PASS on 0 cases. ``--backends numpy`` asks for the reference's routes
+    alone, and its headline says so."""
+    from ..backends import available_backends
+
+    avail = available_backends()
+    names = [n for n, why in avail.items() if why is None] if config.backends is None else list(config.backends)
+    if any(n != "numpy" for n in names):
+        return
+    if config.backends is not None:  # asked for: the reference's routes checked against each other only
+        return
+    missing = "; ".join(f"{n}: {why}" for n, why in avail.items() if why is not None)
+    raise UsageError(f"nothing to compare: torch and jax are not installed ({missing}); install one, "
+                     "e.g. pip install -e '.[torch]'")
+
+
 def run_from_args(args) -> int:
     from ..output import require_writable
     from .report import print_sweep, write_json
@@ -136,6 +153,7 @@ def run_from_args(args) -> int:
         except (KeyError, ValueError, TypeError, IndexError, AttributeError) as e:
             raise UsageError(f"{_NOT_A_FAILURE}; this one is malformed: {type(e).__name__}: {e}") from None
     else:
+        _require_a_backend(config)
         check_memory(config)
         result = run_sweep(config, progress=show_progress)
     print_sweep(result, file=sys.stderr if args.json == "-" else None)  # with --json -, stdout is JSON alone

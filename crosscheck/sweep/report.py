@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from ..output import format_array
+from .. import terminal
+from ..output import format_array, plural
 
 __all__ = ["sweep_report", "print_sweep", "write_json", "summary_table"]
 
@@ -30,24 +31,32 @@ def _fmt_err(x: float | None) -> str:
     return f"{x:.0e}"
 
 
+# shorter row labels, so the table fits 100 columns (--json keeps the full names)
+_WHO = {"formula routes": "routes", "numeric oracles": "oracles"}
+
+
 def summary_table(table: dict) -> str:
-    """activation x backend rows, one column per convention axis value: worst relative error."""
+    """activation x backend rows, one column per convention axis value: worst relative error.
+    Within 100 columns: ``routes`` are the formula routes, ``oracles`` the numeric ones."""
     cols = [v for _, vals in _AXES for v in vals]
     head = ["activation", "checked by"] + cols
     rows = []
     for (act, who), cells in sorted(table.items(), key=lambda kv: (kv[0][0], kv[0][1])):
-        rows.append([act, who] + [_fmt_err(cells.get(c)) for c in cols])
+        rows.append([act, _WHO.get(who, who)] + [_fmt_err(cells.get(c)) for c in cols])
     widths = [max(len(str(r[i])) for r in [head] + rows) for i in range(len(head))]
-    line = lambda r: "  ".join(str(c).rjust(w) if i > 1 else str(c).ljust(w)  # noqa: E731
-                               for i, (c, w) in enumerate(zip(r, widths)))
+
+    def line(r: list) -> str:  # two spaces after the labels, one between the right-aligned values
+        return (f"{str(r[0]).ljust(widths[0])}  {str(r[1]).ljust(widths[1])}  "
+                + " ".join(str(c).rjust(w) for c, w in zip(r[2:], widths[2:])))
+
     group = " " * (sum(widths[:2]) + 4)
     spans = []
     i = 2
     for axis, vals in _AXES:
-        w = sum(widths[i:i + len(vals)]) + 2 * (len(vals) - 1)
+        w = sum(widths[i:i + len(vals)]) + (len(vals) - 1)
         spans.append(f"{axis:-^{w}}")
         i += len(vals)
-    out = [group + "  ".join(spans), line(head)] + [line(r) for r in rows]
+    out = [group + " ".join(spans), line(head)] + [line(r) for r in rows]
     return "\n".join(out)
 
 
@@ -94,19 +103,24 @@ def sweep_report(result) -> str:
     out = []
     verdict = "PASSED" if r.passed else "FAILED"
     shard = f" (shard {r.config.shard[0]}/{r.config.shard[1]})" if r.config.shard else ""
-    out.append(f"crosscheck sweep {verdict}{shard}: {r.cases} cases ({r.draws} draws of {r.architectures} "
-               f"architectures, {r.examples} examples) and {r.route_checks} route checks in {r.elapsed_s:.1f} s "
+    # one counting noun; draws, architectures, examples and route checks are in --json
+    counted = plural(r.cases, "case") if r.cases else \
+        f"{plural(r.route_checks, 'route check')} (no framework compared: the reference's routes only)"
+    out.append(f"crosscheck sweep {verdict}{shard}: {counted} in {r.elapsed_s:.1f} s "
                f"[{r.config.dtype}, {r.config.device}]")
     cov = r.coverage
-    out.append(f"  backends: {', '.join(cov.get('backends', [])) or '-'}"
-               + "".join(f"   ({n} skipped: {why})" for n, why in r.skipped_backends.items()))
-    out.append(f"  routes: {', '.join(cov.get('routes', []))}")
+    cols = terminal.width()
+    facts = [f"backends: {', '.join(cov.get('backends', [])) or '-'}"
+             + "".join(f"   ({n} skipped: {why})" for n, why in r.skipped_backends.items()),
+             f"routes: {', '.join(cov.get('routes', []))}"]
     precision = _precision_line(r.environment)
     if precision:
-        out.append(f"  precision: {precision}")
-    out.append(f"  activations: {', '.join(cov.get('activations', []))}")
-    out.append(f"  losses: {', '.join(cov.get('losses', []))}; batch: {', '.join(cov.get('batch', []))}; "
-               f"weights: {', '.join(cov.get('weights', []))}; bias: {', '.join(cov.get('bias', []))}")
+        facts.append(f"precision: {precision}")
+    facts += [f"activations: {', '.join(cov.get('activations', []))}",
+              f"losses: {', '.join(cov.get('losses', []))}; batch: {', '.join(cov.get('batch', []))}; "
+              f"weights: {', '.join(cov.get('weights', []))}; bias: {', '.join(cov.get('bias', []))}"]
+    for fact in facts:  # wrapped to the terminal (100 columns in a log)
+        out += terminal.wrap(fact, cols, indent="  ", subsequent="    ")
     if r.table:
         out.append("")
         out.append("worst relative error (activation x checker x convention):")
@@ -137,7 +151,13 @@ def sweep_report(result) -> str:
 
 
 def print_sweep(result, file=None) -> None:
-    print(sweep_report(result), file=file or sys.stdout)
+    """The report; on a colour terminal (not with NO_COLOR) the verdict word in green or red."""
+    stream = file or sys.stdout
+    text = sweep_report(result)
+    head, _, rest = text.partition("\n")
+    for word, name in (("PASSED", "green"), ("FAILED", "red")):
+        head = head.replace(f"sweep {word}", f"sweep {terminal.colour(word, name, stream)}", 1)
+    print(head + ("\n" + rest if rest else ""), file=stream)
 
 
 def write_json(data: dict, path: str) -> None:

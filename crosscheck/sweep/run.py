@@ -22,7 +22,6 @@ conventions, float32 rounding, TF32-like precision settings), never by loosening
 from __future__ import annotations
 
 import json
-import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 
@@ -121,7 +120,9 @@ class SweepResult:
     skipped_routes: dict = field(default_factory=dict)  # route -> examples where it did not apply
 
     def to_dict(self) -> dict:
-        return {
+        from ..output import stamp
+
+        return stamp("sweep", {
             "passed": self.passed,
             "cases": self.cases,
             "draws": self.draws,
@@ -138,7 +139,7 @@ class SweepResult:
             "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self.config).items()},
             "command": self.config.command(),
             "environment": self.environment,
-        }
+        })
 
     def report_text(self) -> str:
         from .report import sweep_report
@@ -200,7 +201,7 @@ class _Sweep:
         self.native_axes: set[tuple[str, str]] = set()  # (axis, value) JAX has built natively
         self.last_failure: dict | None = None
         self.t0 = time.perf_counter()
-        self._last_tick = 0.0
+        self._progress_line: object | None = None  # a crosscheck.terminal.Progress once ticking
         self.max_examples = config.examples or 0
 
     # ---- one example -----------------------------------------------------------------
@@ -389,19 +390,16 @@ class _Sweep:
             self.result.notes.append(note)
 
     def _tick(self) -> None:
-        now = time.perf_counter()
-        if now - self._last_tick < 0.1:  # a terminal redraw per example would cost more than a check
-            return
-        self._last_tick = now
+        """The progress line (a TTY only: ``run_from_args`` decides), from 2 s on, with an ETA."""
+        if self._progress_line is None:
+            from ..terminal import Progress
+
+            self._progress_line = Progress("  sweep", enabled=True)
         r = self.result
         total = self.max_examples
         if self.config.shard:
             total = -(-total // self.config.shard[1])
-        done = min(r.examples / max(total, 1), 1.0)
-        bar = "#" * int(24 * done) + "." * (24 - int(24 * done))
-        sys.stderr.write(f"\r  [{bar}] {r.examples}/~{total} examples  {r.draws:,} draws  {r.cases:,} cases  "
-                         f"{r.draws / max(now - self.t0, 1e-9):,.0f} draws/s ")
-        sys.stderr.flush()
+        self._progress_line.update(min(r.examples, total), total, f"examples  {r.cases:,} cases")
 
     # ---- the whole run -----------------------------------------------------------------
     def run(self) -> SweepResult:
@@ -436,8 +434,8 @@ class _Sweep:
             self.result.passed = False
             self.result.failures.append(self._failure_report())
         finally:
-            if self.progress:
-                sys.stderr.write("\n")
+            if self._progress_line is not None:
+                self._progress_line.close()
         return self._finish()
 
     def _failure_report(self) -> dict:

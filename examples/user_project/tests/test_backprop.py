@@ -42,6 +42,6 @@ def test_frameworks_agree_with_the_reference(crosscheck_config, crosscheck_sweep
     assert result.coverage["backends"] == list(crosscheck_config.backends)
 
 
-@pytest.mark.gpu
+@pytest.mark.crosscheck_gpu
 def test_frameworks_agree_on_the_gpu(crosscheck_sweep):
     crosscheck_sweep(device="cuda", examples=6, activations=("tanh", "relu"))
