@@ -1,0 +1,181 @@
+"""Small torch models and their pure-JAX ports, written the way published ports write them, with the
+knobs where porting mistakes get planted. Each JAX port takes torch's input layout and the params
+the built-in rules produce (``crosscheck.port.rules``: ``p["fc1"]["kernel"]`` = ``fc1.weight.T``)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import torch
+from torch import nn
+
+
+# ---- MLP ------------------------------------------------------------------------------------------
+class MLP(nn.Module):
+    def __init__(self, n=8, out=4):
+        super().__init__()
+        self.fc1, self.act, self.fc2, self.ln, self.head = (nn.Linear(n, n), nn.GELU(), nn.Linear(n, n),
+                                                           nn.LayerNorm(n), nn.Linear(n, out))
+
+    def forward(self, x):
+        return self.head(self.ln(self.fc2(self.act(self.fc1(x)))))
+
+
+def dense(p, x, bias=True):
+    return x @ p["kernel"] + (p["bias"] if bias else 0.0)
+
+
+def layer_norm(p, x, eps=1e-5):
+    mu = x.mean(-1, keepdims=True)
+    var = ((x - mu) ** 2).mean(-1, keepdims=True)
+    return (x - mu) / jnp.sqrt(var + eps) * p["scale"] + p["bias"]
+
+
+def mlp_jax(approximate=False, eps=1e-5, head_bias=True):
+    def apply(p, x):
+        h = jax.nn.gelu(dense(p["fc1"], x), approximate=approximate)
+        h = layer_norm(p["ln"], dense(p["fc2"], h), eps)
+        return dense(p["head"], h, head_bias)
+    return apply
+
+
+# ---- CNN ------------------------------------------------------------------------------------------
+class CNN(nn.Module):
+    """C_in = C_out = 4 and H = W = 4: the sizes where a wrong permutation keeps its shape."""
+
+    def __init__(self, c=4):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c, c, 3, padding=1)
+        self.relu = nn.ReLU()
+        self.conv2 = nn.Conv2d(c, c, 3, stride=2, padding=1)
+        self.head = nn.Linear(c, 3)
+
+    def forward(self, x):
+        h = self.conv2(self.relu(self.conv1(x)))
+        return self.head(h.mean((2, 3)))
+
+
+def conv_nhwc(p, x, stride=1, padding=((1, 1), (1, 1)), bias=True):
+    y = jax.lax.conv_general_dilated(x, p["kernel"], (stride, stride), padding,
+                                     dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return y + p["bias"] if bias else y
+
+
+def cnn_jax(padding2=((1, 1), (1, 1)), transpose_input=True, conv1_bias=True):
+    def apply(p, x):
+        if transpose_input:
+            x = jnp.transpose(x, (0, 2, 3, 1))  # torch's NCHW -> NHWC
+        h = jax.nn.relu(conv_nhwc(p["conv1"], x, bias=conv1_bias))
+        h = conv_nhwc(p["conv2"], h, stride=2, padding=padding2)
+        return dense(p["head"], h.mean((1, 2)))
+    return apply
+
+
+# ---- BatchNorm ------------------------------------------------------------------------------------
+class BNNet(nn.Module):
+    def __init__(self, n=6):
+        super().__init__()
+        self.fc, self.bn, self.relu, self.head = nn.Linear(n, n), nn.BatchNorm1d(n), nn.ReLU(), nn.Linear(n, 3)
+
+    def forward(self, x):
+        return self.head(self.relu(self.bn(self.fc(x))))
+
+
+def bn_jax(eps=1e-5, batch_stats=False, var_of=lambda v: v):
+    def apply(p, x):
+        h = dense(p["fc"], x)
+        b = p["bn"]
+        if batch_stats:  # training-mode normalisation
+            mean, var = h.mean(0), h.var(0)
+        else:
+            mean, var = b["mean"], var_of(b["var"])
+        h = (h - mean) / jnp.sqrt(var + eps) * b["scale"] + b["bias"]
+        return dense(p["head"], jax.nn.relu(h))
+    return apply
+
+
+# ---- attention block --------------------------------------------------------------------------------
+class Block(nn.Module):
+    """A post-norm transformer block's attention half, batch-first."""
+
+    def __init__(self, e=8, heads=2):
+        super().__init__()
+        self.attn = nn.MultiheadAttention(e, heads, batch_first=True)
+        self.ln = nn.LayerNorm(e)
+        self.ff = nn.Linear(e, e)
+
+    def forward(self, x):
+        a, _ = self.attn(x, x, x, need_weights=False)
+        return self.ff(self.ln(x + a))
+
+
+def block_jax(heads=2, scale=None, order=("query", "key", "value")):
+    def apply(p, x):
+        a = p["attn"]
+        b, t, e = x.shape
+        d = e // heads
+        q, k, v = (dense(a[name], x).reshape(b, t, heads, d).transpose(0, 2, 1, 3) for name in order)
+        s = (q @ k.transpose(0, 1, 3, 2)) * (d ** -0.5 if scale is None else scale)
+        o = (jax.nn.softmax(s, -1) @ v).transpose(0, 2, 1, 3).reshape(b, t, e)
+        h = layer_norm(p["ln"], x + dense(a["out_proj"], o))
+        return dense(p["ff"], h)
+    return apply
+
+
+# ---- LSTM -----------------------------------------------------------------------------------------
+class LSTMNet(nn.Module):
+    def __init__(self, n=4, hidden=4):
+        super().__init__()
+        self.lstm = nn.LSTM(n, hidden, batch_first=True)
+        self.head = nn.Linear(hidden, 2)
+
+    def forward(self, x):
+        out, _ = self.lstm(x)
+        return self.head(out[:, -1])
+
+
+def lstm_jax(order=("i", "f", "g", "o"), hh_bias=True):
+    """Reads the gate blocks of kernel_ih (in, 4H) in ``order`` (torch's is i, f, g, o)."""
+    def apply(p, x):
+        c = p["lstm"]["l0"]
+        hidden = c["kernel_hh"].shape[0]
+        bias = c["bias_ih"] + (c["bias_hh"] if hh_bias else 0.0)
+
+        def step(carry, xt):
+            h, cell = carry
+            z = xt @ c["kernel_ih"] + h @ c["kernel_hh"] + bias
+            gate = dict(zip(order, jnp.split(z, 4, -1)))
+            i, f, g, o = (jax.nn.sigmoid(gate["i"]), jax.nn.sigmoid(gate["f"]), jnp.tanh(gate["g"]),
+                          jax.nn.sigmoid(gate["o"]))
+            cell = f * cell + i * g
+            h = o * jnp.tanh(cell)
+            return (h, cell), h
+        zeros = jnp.zeros((x.shape[0], hidden), x.dtype)
+        (h, _), _ = jax.lax.scan(step, (zeros, zeros), jnp.swapaxes(x, 0, 1))
+        return dense(p["head"], h)
+    return apply
+
+
+# ---- embedding ------------------------------------------------------------------------------------
+class Bag(nn.Module):
+    def __init__(self, vocab=10, e=6):
+        super().__init__()
+        self.emb = nn.Embedding(vocab, e, padding_idx=0)
+        self.head = nn.Linear(e, 3)
+
+    def forward(self, ids):
+        return self.head(self.emb(ids).mean(1))
+
+
+def bag_jax(mask_padding=True):
+    def apply(p, ids):
+        e = p["emb"]["embedding"][ids]
+        if mask_padding:  # torch never updates the padding row: no gradient reaches it
+            e = jnp.where((ids == 0)[..., None], jax.lax.stop_gradient(e), e)
+        return dense(p["head"], e.mean(1))
+    return apply
+
+
+def seeded(cls, *args, seed=0, **kw):
+    torch.manual_seed(seed)
+    return cls(*args, **kw).double()

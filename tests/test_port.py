@@ -1,0 +1,222 @@
+"""The port check: correct ports pass in both directions and both dtypes; each planted conversion mistake
+fails with its name and the torch module path where it starts (pure JAX here: flax is optional,
+tests/test_port_flax.py covers flax)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("jax")
+
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import _port_models as pm  # noqa: E402
+from crosscheck.errors import GradientMismatch, UsageError  # noqa: E402
+from crosscheck.port import assert_port_equivalent, check_port  # noqa: E402
+from crosscheck.port.rules import builtin_convert  # noqa: E402
+
+FAMILIES = {
+    # name: (torch model factory, correct JAX port, options)
+    "mlp": (lambda: pm.seeded(pm.MLP), pm.mlp_jax(), dict(input_shape=("B", 8))),
+    "cnn": (lambda: pm.seeded(pm.CNN), pm.cnn_jax(), dict(input_shape=("B", 4, "H", "H"), sizes={"H": [4]})),
+    "batchnorm": (lambda: pm.seeded(pm.BNNet), pm.bn_jax(), dict(input_shape=("B", 6), sizes={"B": [2, 3]})),
+    "attention": (lambda: pm.seeded(pm.Block), pm.block_jax(), dict(input_shape=("B", "T", 8), sizes={"T": [3]})),
+    "lstm": (lambda: pm.seeded(pm.LSTMNet), pm.lstm_jax(), dict(input_shape=("B", "T", 4), sizes={"T": [4]})),
+    "embedding": (lambda: pm.seeded(pm.Bag), pm.bag_jax(),
+                  dict(input_shape=("B", 5), input_dtype="int", input_range=(0, 10))),
+}
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_a_correct_port_passes_both_directions_and_dtypes(family):
+    make, apply, opts = FAMILIES[family]
+    result = check_port(make(), apply, examples=2, **opts)
+    assert result.ok, result.report()
+    assert {(o.direction, o.dtype) for o in result.outcomes} == {
+        (d, t) for d in ("torch->jax", "jax->torch") for t in ("float64", "float32")}
+    names = {q.name for o in result.outcomes for q in o.quantities}
+    assert "output" in names and all(n in names for n, _ in make().named_parameters())
+
+
+def _convert(model, edit):
+    rules = builtin_convert(model)
+
+    def convert(sd):
+        p = rules(sd)
+        edit(p, sd)
+        return p
+    return convert
+
+
+def _set(path, value_of):
+    def edit(p, sd):
+        node = p
+        for k in path[:-1]:
+            node = node[k]
+        node[path[-1]] = value_of(sd)
+    return edit
+
+
+def _swap_qk(p, sd):
+    p["attn"]["query"], p["attn"]["key"] = p["attn"]["key"], p["attn"]["query"]
+
+
+# (id, family, JAX port or None for the family's, convert edit or None, module path, words of the name)
+PLANTED = [
+    ("linear not transposed", "mlp", None, _set(("fc2", "kernel"), lambda sd: sd["fc2.weight"]), "fc2",
+     "kernel not transposed"),
+    ("gelu approximate default", "mlp", pm.mlp_jax(approximate=True), None, "act", "approximate gelu"),
+    ("layernorm eps 1e-6", "mlp", pm.mlp_jax(eps=1e-6), None, "ln", "eps 1e-06 where torch uses 1e-05"),
+    ("dense bias dropped", "mlp", pm.mlp_jax(head_bias=False), None, "head", "missing bias"),
+    ("conv kernel (3, 2, 1, 0)", "cnn", None,
+     _set(("conv1", "kernel"), lambda sd: jnp.transpose(sd["conv1.weight"], (3, 2, 1, 0))), "conv1",
+     "conv kernel permuted (3, 2, 1, 0) instead of (2, 3, 1, 0)"),
+    ("conv kernel in/out swapped", "cnn", None,
+     _set(("conv2", "kernel"), lambda sd: jnp.transpose(sd["conv2.weight"], (2, 3, 0, 1))), "conv2",
+     "conv kernel permuted (2, 3, 0, 1)"),
+    ("SAME padding, stride 2", "cnn", pm.cnn_jax(padding2="SAME"), None, "conv2", "'SAME' padding"),
+    ("NCHW read as NHWC", "cnn", pm.cnn_jax(transpose_input=False), None, "conv1", "NCHW input read as NHWC"),
+    ("conv bias dropped", "cnn", pm.cnn_jax(conv1_bias=False), None, "conv1", "missing bias"),
+    ("batchnorm in training mode", "batchnorm", pm.bn_jax(batch_stats=True), None, "bn", "train vs eval mode"),
+    ("batchnorm eps 1e-3", "batchnorm", pm.bn_jax(eps=1e-3), None, "bn", "eps 0.001 where torch uses 1e-05"),
+    ("running var converted as std", "batchnorm", None,
+     _set(("bn", "var"), lambda sd: jnp.sqrt(sd["bn.running_var"])), "bn", "running statistics"),
+    ("q and k swapped in the packed projection", "attention", None, _swap_qk, "attn",
+     "packed in-projection split as (k, q, v)"),
+    ("attention not scaled", "attention", pm.block_jax(scale=1.0), None, "attn", "scaled by no scaling"),
+    ("LSTM gate order (i, f, o, g)", "lstm", pm.lstm_jax(order=("i", "f", "o", "g")), None, "lstm",
+     "gate order: the JAX model reads the gate blocks as (i, f, o, g)"),
+    ("LSTM bias_hh dropped", "lstm", pm.lstm_jax(hh_bias=False), None, "lstm", "bias_hh dropped"),
+    ("padding row gets a gradient", "embedding", pm.bag_jax(mask_padding=False), None, "emb",
+     "padding row 0 receives a gradient"),
+]
+
+
+@pytest.mark.parametrize("case", PLANTED, ids=[c[0] for c in PLANTED])
+def test_each_planted_mistake_is_named_where_it_starts(case):
+    _, family, apply, edit, path, words = case
+    make, good, opts = FAMILIES[family]
+    model = make()
+    convert = _convert(model, edit) if edit else None
+    with pytest.raises(GradientMismatch) as err:
+        assert_port_equivalent(model, apply or good, convert=convert, dtypes=("float64",),
+                               directions=("torch->jax",), examples=2, **opts)
+    result = err.value.report
+    assert result.findings, result.report()
+    f = result.findings[0]
+    assert f.path == path and words in f.mistake, result.report()
+    assert f"mistake at {path} " in str(err.value) and f.fix in str(err.value)
+
+
+def test_a_gradient_only_mistake_fails_with_outputs_equal():
+    make, _, opts = FAMILIES["embedding"]
+    result = check_port(make(), pm.bag_jax(mask_padding=False), dtypes=("float64",), directions=("torch->jax",),
+                        examples=2, **opts)
+    assert not result.ok
+    by_name = {q.name: q for q in result.failure.quantities}
+    assert by_name["output"].ok and not by_name["emb.weight"].ok
+    assert [q.name for q in result.failure.failing] == ["emb.weight"]
+
+
+def test_an_eps_difference_passes_float32_but_fails_float64():
+    """1e-6 against 1e-5 moves the output by ~1e-6 relative: under float32's bound, far over float64's."""
+    make, _, opts = FAMILIES["mlp"]
+    r32 = check_port(make(), pm.mlp_jax(eps=1e-6), dtypes=("float32",), directions=("torch->jax",), examples=2,
+                     **opts)
+    r64 = check_port(make(), pm.mlp_jax(eps=1e-6), dtypes=("float64",), directions=("torch->jax",), examples=2,
+                     **opts)
+    assert r32.ok and not r64.ok
+
+
+def test_the_failure_is_shrunk_to_batch_one():
+    make, _, opts = FAMILIES["mlp"]
+    result = check_port(make(), pm.mlp_jax(approximate=True), dtypes=("float64",), examples=3,
+                        diagnose_failure=False, **opts)
+    assert result.failure.input_shape == (1, 8)
+
+
+def test_jax_to_torch_loads_jax_weights_through_the_transpose_of_convert():
+    """A params pytree given with the pure function: those weights (not torch's) are compared in the
+    JAX -> torch direction, so a torch model that ignores them fails there only."""
+    make, apply, opts = FAMILIES["mlp"]
+    model = make()
+    rules = builtin_convert(model)
+    sd = {k: jnp.asarray(v.detach().numpy()) for k, v in model.state_dict().items()}
+    params = {k: {n: np.asarray(a) + 0.25 for n, a in v.items()} for k, v in rules(sd).items()}
+    result = check_port(model, apply, params=params, examples=1, dtypes=("float64",), directions=("jax->torch",),
+                        **opts)
+    assert result.ok, result.report()
+    assert result.outcomes and all(o.direction == "jax->torch" for o in result.outcomes)
+
+
+def test_a_convert_that_is_not_a_rearrangement_says_so():
+    make, apply, opts = FAMILIES["mlp"]
+    model = make()
+    rules = builtin_convert(model)
+
+    def convert(sd):  # correct values, but through a nonlinear op: no transpose to load JAX weights with
+        p = rules(sd)
+        p["fc1"]["bias"] = jnp.exp(jnp.log(jnp.abs(sd["fc1.bias"]))) * jnp.sign(sd["fc1.bias"])
+        return p
+    result = check_port(model, apply, convert=convert, examples=1, dtypes=("float64",), **opts)
+    assert result.ok, result.report()
+    assert any("jax->torch not compared" in n for n in result.notes)
+
+
+def test_a_parameter_without_a_rule_is_a_usage_error():
+    class Scaled(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.alpha = torch.nn.Parameter(torch.ones(3))
+
+        def forward(self, x):
+            return x * self.alpha
+
+    with pytest.raises(UsageError, match="no built-in conversion rule for parameter 'alpha'"):
+        check_port(Scaled(), lambda p, x: x, input_shape=("B", 3))
+
+
+def test_bad_options_are_usage_errors():
+    make, apply, opts = FAMILIES["mlp"]
+    with pytest.raises(UsageError, match="dtypes"):
+        check_port(make(), apply, dtypes=("float16",), **opts)
+    with pytest.raises(UsageError, match="sizes="):
+        check_port(make(), apply, input_shape=("B", "N"))
+    with pytest.raises(UsageError, match="JAX model"):
+        check_port(make(), 3, **opts)
+
+
+CLI_FILE = '''
+import sys
+sys.path.insert(0, {tests!r})
+import _port_models as pm
+
+def make_torch():
+    return pm.seeded(pm.MLP)
+
+def make_jax():
+    return pm.mlp_jax()
+
+def make_bad_jax():
+    return pm.mlp_jax(approximate=True)
+'''
+
+
+def test_the_cli_exit_codes(tmp_path, capsys):
+    from pathlib import Path
+
+    from crosscheck.cli import main
+
+    f = tmp_path / "port_me.py"
+    f.write_text(CLI_FILE.format(tests=str(Path(__file__).parent)))
+    common = ["--input-shape", "B,8", "--examples", "1", "--dtypes", "float64"]
+    assert main(["port", f"{f}:make_torch", f"{f}:make_jax", *common]) == 0
+    assert "PASSED" in capsys.readouterr().out
+    assert main(["port", f"{f}:make_torch", f"{f}:make_bad_jax", *common]) == 1
+    out = capsys.readouterr().out
+    assert "mistake at act (GELU): approximate gelu" in out and "fix: jax.nn.gelu(x, approximate=False)" in out
+    assert main(["port", f"{f}:make_torch", f"{f}:nothing", *common]) == 2
+    assert main(["port", f"{f}:make_torch", "model.txt", *common]) == 2
