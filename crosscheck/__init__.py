@@ -30,6 +30,8 @@ __all__ = [
     "assert_grads_close",
     "strategies",
     "run_audit",
+    "check_port",
+    "assert_port_equivalent",
     "CrosscheckError",
     "UsageError",
     "ConventionError",
@@ -47,6 +49,8 @@ _LAZY = {
     "assert_grads_close": "crosscheck.testing:assert_grads_close",
     "strategies": "crosscheck.strategies:",
     "run_audit": "crosscheck.audit:run_audit",
+    "check_port": "crosscheck.port:check_port",
+    "assert_port_equivalent": "crosscheck.port:assert_port_equivalent",
 }
 
 

@@ -81,22 +81,26 @@ def _departure(recorded, inter: dict[str, np.ndarray]) -> str | None:
         if j is None:
             continue
         j = np.asarray(j, dtype=np.float64)
-        if j.shape != t.shape and j.ndim == t.ndim and j.ndim >= 3 and np.moveaxis(j, -1, 1).shape == t.shape:
-            j = np.moveaxis(j, -1, 1)  # a channels-last intermediate of a port that transposes inside
-        if relative(j, t) > rtol:
+        # a channels-last intermediate of a port that transposes inside (same shape when C = H = W)
+        views = [j] + ([np.moveaxis(j, -1, 1)] if j.ndim >= 3 else [])
+        if min(relative(v, t) for v in views) > rtol:
             return path
     return None
 
 
 def _raised(msg: str) -> Finding | None:
+    import re
+
     low = msg.lower()
+    where = re.search(r'in "/([^"]*)"', msg)
+    path = where.group(1).replace("/", ".") if where else ""
     if "batch_stats" in low and "mutable" in low:
-        return Finding("", "flax BatchNorm", "train vs eval mode: the JAX model normalises with batch statistics "
+        return Finding(path, "flax BatchNorm", "train vs eval mode: the JAX model normalises with batch statistics "
                        "(use_running_average=False) while torch is in eval mode",
                        fix="flax.linen.BatchNorm(use_running_average=True) for evaluation (or "
                            "use_running_average=not train)")
     if "dropout" in low and ("rng" in low or "prng" in low):
-        return Finding("", "flax Dropout", "train vs eval mode: the JAX model's dropout is active (deterministic="
+        return Finding(path, "flax Dropout", "train vs eval mode: the JAX model's dropout is active (deterministic="
                        "False) while torch is in eval mode", fix="nn.Dropout(rate, deterministic=True) for evaluation")
     return None
 
@@ -128,10 +132,10 @@ def diagnose(torch_module: Any, jm: JaxModel, convert: Callable, sd: dict, x: np
     d = Diagnosis()
     tside.load(sd, "float64")
     shapes = tuple(o.shape for o in tside.outputs(x, "float64"))
-    n_jax = runner.count(sd, x, "float64")
-    n_out = len(shapes) if n_jax == len(shapes) else 1
-    cot = cot_for(shapes)[:n_out]
     try:
+        n_jax = runner.count(sd, x, "float64")
+        n_out = len(shapes) if n_jax == len(shapes) else 1
+        cot = cot_for(shapes)[:n_out]
         jres = runner.run(sd, x, "float64", cot, n_out)
     except Exception as e:  # noqa: BLE001 - the JAX model raises: name it if it is a known mode mistake
         f = _raised(str(e))

@@ -26,10 +26,7 @@ def tap(path: str, value: Any) -> Any:
     """Identity; while ``crosscheck.port`` collects intermediates, records ``value`` under ``path``
     (the torch module path whose output it is, e.g. ``"encoder.ln1"``)."""
     if _TAPS:
-        try:
-            _TAPS[-1][path] = np.asarray(value)
-        except Exception:  # noqa: BLE001 - a tracer (inside jit/grad) is not recorded
-            pass
+        _TAPS[-1][path] = value  # inside the check's jit: a tracer, returned as an output of the traced call
     return value
 
 
@@ -77,9 +74,12 @@ def wrap(jax_model: Any, params: Any, example_x: Any) -> JaxModel:
         def apply(v, x):
             return model.apply(v, x)
 
+        @jax.jit
+        def captured(v, x):
+            return model.apply(v, x, capture_intermediates=True, mutable=["intermediates"])[1]
+
         def inter(v, x):
-            _, state = model.apply(v, x, capture_intermediates=True, mutable=["intermediates"])
-            flat = flatten(state.get("intermediates", {}))
+            flat = flatten(captured(v, x).get("intermediates", {}))
             out = {}
             for k, val in flat.items():
                 parts = k.split("/")
@@ -99,20 +99,26 @@ def wrap(jax_model: Any, params: Any, example_x: Any) -> JaxModel:
             nnx.replace_by_pure_dict(s, v)
             return nnx.merge(graphdef, s)(x)
 
-        return JaxModel(apply, pure, "nnx", lambda v, x: _tapped(apply, v, x))
+        return JaxModel(apply, pure, "nnx", _tapped(apply))
     if callable(jax_model):
-        return JaxModel(jax_model, params, "function", lambda v, x: _tapped(jax_model, v, x))
+        return JaxModel(jax_model, params, "function", _tapped(jax_model))
     raise UsageError(f"the JAX model must be a flax linen or nnx module, or a function apply_fn(params, x); "
                      f"got {type(jax_model).__name__}")
 
 
-def _tapped(apply: Callable, v: Any, x: Any) -> dict[str, np.ndarray]:
-    _TAPS.append({})
-    try:
-        apply(v, x)
-    finally:
-        rec = _TAPS.pop()
-    return rec
+def _tapped(apply: Callable) -> Callable[[Any, Any], dict[str, np.ndarray]]:
+    """``intermediates(v, x)``: the values ``tap`` recorded, computed in one jitted call."""
+    import jax
+
+    def record(v, x):
+        _TAPS.append({})
+        try:
+            apply(v, x)
+        finally:
+            rec = _TAPS.pop()
+        return rec
+    jitted = jax.jit(record)
+    return lambda v, x: {k: np.asarray(a) for k, a in jitted(v, x).items()}
 
 
 def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
