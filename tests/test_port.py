@@ -9,11 +9,11 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("jax")
 
+import _port_models as pm  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-import _port_models as pm  # noqa: E402
 from crosscheck.errors import GradientMismatch, UsageError  # noqa: E402
 from crosscheck.port import assert_port_equivalent, check_port  # noqa: E402
 from crosscheck.port.rules import builtin_convert  # noqa: E402

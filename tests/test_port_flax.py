@@ -10,10 +10,10 @@ pytest.importorskip("torch")
 pytest.importorskip("jax")
 pytest.importorskip("flax")
 
+import _port_models as pm  # noqa: E402
 import flax.linen as nn  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
-import _port_models as pm  # noqa: E402
 from crosscheck.port import check_port  # noqa: E402
 
 
