@@ -199,6 +199,21 @@ def check_port(torch_module: Any, jax_model: Any, *, input_shape: Sequence, size
     if not isinstance(torch_module, torch.nn.Module):
         raise UsageError(f"the torch model must be a torch.nn.Module, got {type(torch_module).__name__}")
     sizes = dict(sizes or {})
+    saved = {k: v.detach().clone() for k, v in torch_module.state_dict().items()}  # given back at the end
+    was_training = torch_module.training
+    try:
+        return _check(torch_module, jax_model, input_shape, sizes, params, convert, input_dtype, input_range,
+                      dtypes, directions, examples, diagnose_failure, seed, start)
+    finally:
+        with torch.no_grad():
+            own = torch_module.state_dict()
+            for k, v in saved.items():
+                own[k].data = v
+        torch_module.train(was_training)
+
+
+def _check(torch_module, jax_model, input_shape, sizes, params, convert, input_dtype, input_range, dtypes,
+           directions, examples, diagnose_failure, seed, start) -> PortResult:
     torch_module.eval()
     sd = _state(torch_module)
     param_names = [n for n, p in torch_module.named_parameters() if p.requires_grad]
@@ -250,6 +265,7 @@ def check_port(torch_module: Any, jax_model: Any, *, input_shape: Sequence, size
     rng = np.random.default_rng(seed)
     cots: dict[tuple, list[np.ndarray]] = {}
     count = [0]
+    rounded: dict[str, dict[str, np.ndarray]] = {}  # float32-rounded weights, one dict per direction
 
     def cot_for(shapes):
         if shapes not in cots:
@@ -261,7 +277,7 @@ def check_port(torch_module: Any, jax_model: Any, *, input_shape: Sequence, size
         oc = Outcome(direction, dtype, tuple(x.shape))
         if dtype == "float64":
             tside.load(w, "float64")
-            shapes = tuple(o.shape for o in tside.outputs(x, "float64"))
+            shapes = tside.shapes(x)
             n_out = _n_out(runner, w, x, "float64", len(shapes))
             cot = cot_for(shapes)[:n_out]
             exp = tside.run(w, x, "float64", cot, n_out)
@@ -269,10 +285,12 @@ def check_port(torch_module: Any, jax_model: Any, *, input_shape: Sequence, size
             if got is not None:
                 oc.quantities = compare(got, exp, "float64", param_names)
             return oc
-        w32 = {k: v.astype(np.float32).astype(np.float64) for k, v in w.items()}
+        if direction not in rounded:
+            rounded[direction] = {k: v.astype(np.float32).astype(np.float64) for k, v in w.items()}
+        w32 = rounded[direction]
         x32 = x if x.dtype.kind in "iu" else x.astype(np.float32).astype(np.float64)
         tside.load(w32, "float64")
-        shapes = tuple(o.shape for o in tside.outputs(x32, "float64"))
+        shapes = tside.shapes(x32)
         n_out = _n_out(runner, w32, x32, "float64", len(shapes))
         cot = [c.astype(np.float32).astype(np.float64) for c in cot_for(shapes)][:n_out]
         exp = tside.run(w32, x32, "float64", cot, n_out)
@@ -307,7 +325,6 @@ def check_port(torch_module: Any, jax_model: Any, *, input_shape: Sequence, size
                          tside, runner, cot_for)
             result.findings, result.departure, result.departing_params = d.findings, d.departure, d.params
             result.notes.extend(d.notes)
-    torch_module.double()
     result.seconds = time.perf_counter() - start
     return result
 
