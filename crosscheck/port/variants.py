@@ -334,7 +334,8 @@ def _attention(m) -> list[Variant]:
             return _call(mod, rep, a, k)
         out.append(Variant(f"attention scores scaled by {what}; torch scales by 1/sqrt(d_head) = 1/sqrt({dh})",
                            f"scores = q @ k.T / sqrt({dh})  (d_head = embed_dim / num_heads)", fn,
-                           "audit table, attention scaling", "attention-scale"))
+                           "the audit's row attention (scaling): torch and jax.nn.dot_product_attention both "
+                           "scale by 1/sqrt(d_head)"))
     out.append(_param("out projection kernel not transposed", "out kernel = out_proj.weight.T", "out_proj.weight",
                       lambda w: w.T))
     out.append(_param("in-projection blocks not transposed", "kernel = in_proj_weight[block].T for q, k and v",
