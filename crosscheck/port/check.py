@@ -247,7 +247,9 @@ def _check(torch_module, jax_model, input_shape, sizes, params, convert, input_d
     if "torch->jax" in directions:
         weight_sets["torch->jax"] = sd
     if "jax->torch" in directions:
-        jax_own = jm.template if jm.template is not None else _redraw_from(converted)
+        has_values = jm.template is not None and all(
+            not isinstance(v, jax.ShapeDtypeStruct) for v in jax.tree_util.tree_leaves(jm.template))
+        jax_own = jm.template if has_values else _redraw_from(converted)
         jax_own = _redraw_constants(jax_own)
         try:
             back = _inverse(user_convert, sd)(jax_own)

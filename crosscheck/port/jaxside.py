@@ -32,8 +32,9 @@ def tap(path: str, value: Any) -> Any:
 
 @dataclass
 class JaxModel:
-    """``apply(variables, x) -> output``; ``template``: the variables' structure and JAX's own values
-    (flax init, nnx state, the user's params) or None; ``kind``: "linen", "nnx" or "function"."""
+    """``apply(variables, x) -> output``; ``template``: the variables' structure, with JAX's own values
+    (nnx state, the user's params) or only shapes (flax linen, ``jax.eval_shape`` of its init), or None;
+    ``kind``: "linen", "nnx" or "function"."""
 
     apply: Callable
     template: Any
@@ -65,7 +66,9 @@ def wrap(jax_model: Any, params: Any, example_x: Any) -> JaxModel:
         model = jax_model
         if params is None:
             try:
-                params = model.init(jax.random.PRNGKey(0), example_x)
+                # shapes only: flax's initialisers (threefry) cost seconds of XLA compile; the JAX -> torch
+                # direction draws its own values in these shapes (check._redraw_from)
+                params = jax.eval_shape(model.init, jax.random.PRNGKey(0), example_x)
             except Exception as e:  # noqa: BLE001 - the user's module fails to initialise
                 raise UsageError(f"the flax module failed to initialise on the input: {type(e).__name__}: "
                                  f"{str(e).splitlines()[0][:200]}") from None
@@ -190,7 +193,7 @@ def match_to_template(converted: dict, template: Any) -> tuple[dict, list[str]]:
     for c, arr, leaf in left:
         size = int(np.prod(arr.shape))
         hits = [t for t, (tm, tl) in tkeys.items() if tl == leaf and t not in placed
-                and int(np.prod(np.shape(tmpl[t]))) == size]
+                and int(np.prod(getattr(tmpl[t], "shape", np.shape(tmpl[t])))) == size]
         if not hits:
             raise UsageError(f"cannot place torch's converted {c.replace('/', '.')} (shape {tuple(arr.shape)}) "
                              f"in the JAX model's parameters (leaves: {', '.join(list(tmpl)[:8])}...); "
@@ -203,7 +206,7 @@ def match_to_template(converted: dict, template: Any) -> tuple[dict, list[str]]:
     out = {}
     for t in tmpl:
         a = placed[t]
-        shape = tuple(np.shape(tmpl[t]))
+        shape = tuple(getattr(tmpl[t], "shape", np.shape(tmpl[t])))
         if tuple(a.shape) != shape:
             a = a.reshape(shape)
         out[t] = a

@@ -112,7 +112,7 @@ class TorchSide:
         with torch.no_grad():
             for k, v in sd.items():
                 if k in own:
-                    own[k].copy_(torch.as_tensor(np.asarray(v), dtype=tdt))
+                    own[k].copy_(torch.as_tensor(np.array(v), dtype=tdt))
 
     def shapes(self, x: np.ndarray) -> tuple:
         """The output shapes for an input shaped like ``x`` (one forward per input shape)."""
