@@ -69,7 +69,8 @@ def main() -> None:
     r = check_port(model, big_jax, convert=convert, input_shape=("B", IN), sizes={"B": [1, 8, 32]})
     f = r.findings[0] if r.findings else None
     print(f"planted mistake: {'named ' + f.mistake + ' at ' + f.path if f else 'NOT NAMED'}, "
-          f"{time.perf_counter() - t:.1f} s wall, {time.process_time() - c:.1f} s CPU; load average {os.getloadavg()[0]:.1f}")
+          f"{time.perf_counter() - t:.1f} s wall, {time.process_time() - c:.1f} s CPU; "
+          f"load average {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
