@@ -225,3 +225,24 @@ def test_the_cli_exit_codes(tmp_path, capsys):
     assert "mistake at act (GELU): approximate gelu" in out and "fix: jax.nn.gelu(x, approximate=False)" in out
     assert main(["port", f"{f}:make_torch", f"{f}:nothing", *common]) == 2
     assert main(["port", f"{f}:make_torch", "model.txt", *common]) == 2
+
+
+def _docs_module(name):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "docs" / "port" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"docs_port_{name}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.slow
+def test_the_docs_transformer_block_port_is_what_docs_port_md_says():
+    block = _docs_module("block_port")
+    opts = dict(input_shape=("B", "T", 16), sizes={"T": [5]})
+    assert check_port(block.make_torch(), block.make_jax(), examples=2, **opts).ok
+    bad = check_port(block.make_torch(), block.make_jax_tanh_gelu(), examples=1, **opts)
+    assert bad.departure == "act" and bad.findings[0].path == "act"
+    assert "approximate gelu (tanh form)" in bad.findings[0].mistake

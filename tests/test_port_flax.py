@@ -108,3 +108,19 @@ def test_an_nnx_port_passes_and_a_transpose_is_named():
 
     result = check_port(pm.seeded(pm.MLP), NNXMLP(), input_shape=("B", 8), examples=1)
     assert result.ok, result.report()
+
+
+@pytest.mark.slow
+def test_the_docs_cnn_port_is_what_docs_port_md_says():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "docs" / "port" / "cnn_port.py"
+    spec = importlib.util.spec_from_file_location("docs_port_cnn", path)
+    cnn = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cnn)
+    opts = dict(input_shape=("B", 3, "H", "H"), sizes={"H": [8]})
+    assert check_port(cnn.make_torch(), cnn.make_jax(), examples=2, **opts).ok
+    bad = check_port(cnn.make_torch(), cnn.make_jax_same(), examples=1, **opts)
+    assert bad.departure == "conv2" and bad.findings[0].path == "conv2"
+    assert "'SAME' padding" in bad.findings[0].mistake
