@@ -179,3 +179,70 @@ def bag_jax(mask_padding=True):
 def seeded(cls, *args, seed=0, **kw):
     torch.manual_seed(seed)
     return cls(*args, **kw).double()
+
+
+# ---- GRU, transposed conv, 1-D conv ---------------------------------------------------------------
+class GRUNet(nn.Module):
+    def __init__(self, n=4, hidden=4):
+        super().__init__()
+        self.gru = nn.GRU(n, hidden, batch_first=True)
+        self.head = nn.Linear(hidden, 2)
+
+    def forward(self, x):
+        out, _ = self.gru(x)
+        return self.head(out[:, -1])
+
+
+def gru_jax(order=("r", "z", "n")):
+    """torch's GRU: n = tanh(W_in x + b_in + r * (W_hn h + b_hn)); blocks read in ``order``."""
+    def apply(p, x):
+        c = p["gru"]["l0"]
+        hidden = c["kernel_hh"].shape[0]
+
+        def step(h, xt):
+            gi = dict(zip(order, jnp.split(xt @ c["kernel_ih"] + c["bias_ih"], 3, -1)))
+            gh = dict(zip(order, jnp.split(h @ c["kernel_hh"] + c["bias_hh"], 3, -1)))
+            r = jax.nn.sigmoid(gi["r"] + gh["r"])
+            z = jax.nn.sigmoid(gi["z"] + gh["z"])
+            n = jnp.tanh(gi["n"] + r * gh["n"])
+            h = (1 - z) * n + z * h
+            return h, h
+        h, _ = jax.lax.scan(step, jnp.zeros((x.shape[0], hidden), x.dtype), jnp.swapaxes(x, 0, 1))
+        return dense(p["head"], h)
+    return apply
+
+
+class Up(nn.Module):
+    def __init__(self, c=4):
+        super().__init__()
+        self.up = nn.ConvTranspose2d(c, c, 3, stride=2, padding=1, output_padding=1)
+
+    def forward(self, x):
+        return self.up(x)
+
+
+def up_jax(flip=True):
+    """torch's ConvTranspose2d(k=3, s=2, p=1, output_padding=1) as a dilated conv on the flipped kernel
+    (the built-in rule flips already: ``flip=False`` un-flips it, the mistake)."""
+    def apply(p, x):
+        k = p["up"]["kernel"] if flip else jnp.flip(p["up"]["kernel"], (0, 1))
+        y = jax.lax.conv_general_dilated(jnp.transpose(x, (0, 2, 3, 1)), k, (1, 1), ((1, 2), (1, 2)),
+                                         lhs_dilation=(2, 2), dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        return jnp.transpose(y + p["up"]["bias"], (0, 3, 1, 2))
+    return apply
+
+
+class Conv1dNet(nn.Module):
+    def __init__(self, c=4):
+        super().__init__()
+        self.conv = nn.Conv1d(c, c, 3, padding=1)
+        self.head = nn.Linear(c, 2)
+
+    def forward(self, x):
+        return self.head(self.conv(x).mean(2))
+
+
+def conv1d_jax(p, x):
+    y = jax.lax.conv_general_dilated(jnp.transpose(x, (0, 2, 1)), p["conv"]["kernel"], (1,), ((1, 1),),
+                                     dimension_numbers=("NWC", "WIO", "NWC"))
+    return dense(p["head"], (y + p["conv"]["bias"]).mean(1))

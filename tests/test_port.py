@@ -246,3 +246,30 @@ def test_the_docs_transformer_block_port_is_what_docs_port_md_says():
     bad = check_port(block.make_torch(), block.make_jax_tanh_gelu(), examples=1, **opts)
     assert bad.departure == "act" and bad.findings[0].path == "act"
     assert "approximate gelu (tanh form)" in bad.findings[0].mistake
+
+
+MORE = {
+    "gru": (lambda: pm.seeded(pm.GRUNet), pm.gru_jax(), dict(input_shape=("B", "T", 4), sizes={"T": [3]})),
+    "conv_transpose": (lambda: pm.seeded(pm.Up), pm.up_jax(), dict(input_shape=("B", 4, "H", "H"),
+                                                                   sizes={"H": [4]})),
+    "conv1d": (lambda: pm.seeded(pm.Conv1dNet), pm.conv1d_jax, dict(input_shape=("B", 4, "W"), sizes={"W": [4]})),
+}
+
+
+@pytest.mark.parametrize("family", sorted(MORE))
+def test_the_other_rules_make_correct_ports_pass(family):
+    make, apply, opts = MORE[family]
+    result = check_port(make(), apply, examples=1, dtypes=("float64",), **opts)
+    assert result.ok, result.report()
+    assert {o.direction for o in result.outcomes} == {"torch->jax", "jax->torch"}
+
+
+@pytest.mark.parametrize("family, apply, path, words", [
+    ("gru", pm.gru_jax(order=("z", "r", "n")), "gru", "gate order: the JAX model reads the gate blocks as (z, r, n)"),
+    ("conv_transpose", pm.up_jax(flip=False), "up", "transposed-conv kernel not flipped"),
+])
+def test_gru_gate_order_and_an_unflipped_transposed_kernel_are_named(family, apply, path, words):
+    make, _, opts = MORE[family]
+    result = check_port(make(), apply, examples=1, dtypes=("float64",), directions=("torch->jax",), **opts)
+    assert result.findings and result.findings[0].path == path and words in result.findings[0].mistake, \
+        result.report()
