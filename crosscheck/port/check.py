@@ -135,7 +135,8 @@ def _draw_inputs(input_shape, sizes, input_dtype, input_range, examples, pad_ids
                enumerate(symbols)}
     for s, c in choices.items():
         if not c:
-            raise UsageError(f"input_shape names size {s!r}: give its choices, e.g. sizes={{{s!r}: [4, 8]}}")
+            raise UsageError(f"input_shape names size {s!r}: give its choices, e.g. sizes={{{s!r}: [4, 8]}} "
+                             f"(--size {s}=4,8)")
     failing: list = []
 
     # the first choice of every size (batch 1) runs first: most mistakes fail there, unshrunk

@@ -74,7 +74,9 @@ def run(args: Any) -> int:
 
     make_torch = load(args.torch_target, "the torch model")
     make_jax = load(args.jax_target, "the JAX model")
-    torch_module = make_torch() if callable(make_torch) and not hasattr(make_torch, "state_dict") else make_torch
+    import torch
+
+    torch_module = make_torch if isinstance(make_torch, torch.nn.Module) else make_torch()
     made = make_jax()
     jax_model, params = (made if isinstance(made, tuple) and len(made) == 2 else (made, None))
     convert = load(args.convert, "--convert") if args.convert else None
