@@ -246,3 +246,19 @@ def conv1d_jax(p, x):
     y = jax.lax.conv_general_dilated(jnp.transpose(x, (0, 2, 1)), p["conv"]["kernel"], (1,), ((1, 1),),
                                      dimension_numbers=("NWC", "WIO", "NWC"))
     return dense(p["head"], (y + p["conv"]["bias"]).mean(1))
+
+
+def bn_train_jax(momentum=0.1, unbiased=True):
+    """BNNet in training mode: normalise with the batch's (biased) statistics; return the running ones
+    updated as torch does (``momentum`` weighs the batch; the unbiased variance) unless told otherwise."""
+    def apply(p, x):
+        h = dense(p["fc"], x)
+        b = p["bn"]
+        mean, var = h.mean(0), h.var(0)
+        out = dense(p["head"], jax.nn.relu((h - mean) / jnp.sqrt(var + 1e-5) * b["scale"] + b["bias"]))
+        n = h.shape[0]
+        v_run = var * n / (n - 1) if unbiased else var
+        new_bn = {**b, "mean": (1 - momentum) * b["mean"] + momentum * mean,
+                  "var": (1 - momentum) * b["var"] + momentum * v_run}
+        return out, {**p, "bn": new_bn}
+    return apply

@@ -273,3 +273,19 @@ def test_gru_gate_order_and_an_unflipped_transposed_kernel_are_named(family, app
     result = check_port(make(), apply, examples=1, dtypes=("float64",), directions=("torch->jax",), **opts)
     assert result.findings and result.findings[0].path == path and words in result.findings[0].mistake, \
         result.report()
+
+
+def test_training_mode_compares_the_running_statistics_after_one_step():
+    make, _, opts = FAMILIES["batchnorm"]
+    good = check_port(make(), pm.bn_train_jax(), train=True, examples=1, dtypes=("float64",), **opts)
+    assert good.ok, good.report()
+    names = {q.name for o in good.outcomes for q in o.quantities}
+    assert "bn.running_var (after one training step)" in names
+    biased = check_port(make(), pm.bn_train_jax(unbiased=False), train=True, examples=1, dtypes=("float64",),
+                        directions=("torch->jax",), **opts)
+    assert [q.name for q in biased.failure.failing] == ["bn.running_var (after one training step)"]
+    f = biased.findings[0]
+    assert f.path == "bn" and "biased batch variance" in f.mistake and f.convention == "batchnorm-running-var"
+    swapped = check_port(make(), pm.bn_train_jax(momentum=0.9), train=True, examples=1, dtypes=("float64",),
+                         directions=("torch->jax",), **opts)
+    assert swapped.findings[0].path == "bn" and "momentum weighs the other side" in swapped.findings[0].mistake

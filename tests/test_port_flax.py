@@ -124,3 +124,22 @@ def test_the_docs_cnn_port_is_what_docs_port_md_says():
     bad = check_port(cnn.make_torch(), cnn.make_jax_same(), examples=1, **opts)
     assert bad.departure == "conv2" and bad.findings[0].path == "conv2"
     assert "'SAME' padding" in bad.findings[0].mistake
+
+
+def test_flax_batchnorm_running_statistics_in_training_mode_are_named():
+    """flax updates the running variance with the biased batch variance (no flag changes it), and its
+    default momentum 0.99 is the old statistics' weight: both named after one training step."""
+    opts = dict(input_shape=("B", 6), sizes={"B": [3]}, dtypes=("float64",), directions=("torch->jax",),
+                examples=1, train=True)
+    r = check_port(pm.seeded(pm.BNNet), FlaxBN(train=True), **opts)
+    assert [q.name for q in r.failure.failing] == ["bn.running_var (after one training step)"], r.report()
+    assert r.findings[0].path == "bn" and "biased batch variance" in r.findings[0].mistake
+
+    class DefaultMomentum(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            h = nn.Dense(6, name="fc")(x)
+            h = nn.BatchNorm(use_running_average=False, epsilon=1e-5, name="bn")(h)
+            return nn.Dense(3, name="head")(nn.relu(h))
+    r = check_port(pm.seeded(pm.BNNet), DefaultMomentum(), **opts)
+    assert "flax's default momentum 0.99" in r.findings[0].mistake, r.report()

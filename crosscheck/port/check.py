@@ -171,7 +171,7 @@ def check_port(torch_module: Any, jax_model: Any, *, input_shape: Sequence, size
                params: Any = None, convert: Callable | None = None, input_dtype: str = "float",
                input_range: tuple[int, int] = (0, 10), dtypes: Sequence[str] = ("float64", "float32"),
                directions: Sequence[str] = DIRECTIONS, examples: int = 4, diagnose_failure: bool = True,
-               seed: int = 0) -> PortResult:
+               seed: int = 0, train: bool = False) -> PortResult:
     """Compare ``torch_module`` with ``jax_model`` (module docstring).
 
     ``input_shape``: torch's layout, ints or size names (``("B", 3, "H", "H")``: the same name is the
@@ -179,7 +179,9 @@ def check_port(torch_module: Any, jax_model: Any, *, input_shape: Sequence, size
     default 1, 2). ``params``: a pure function's parameters (or a flax module's variables);
     ``convert(state_dict) -> params``: the user's conversion (JAX-traceable); default the built-in
     rules (``crosscheck.port.rules``). ``input_dtype``: "float" or "int" (token ids in
-    ``input_range``)."""
+    ``input_range``). ``train=True``: torch in training mode, the JAX model returning
+    ``(output, new_variables)`` (flax linen: its batch_stats, mutable); the running statistics after
+    the step are compared too (``crosscheck.port.train``)."""
     import os
 
     import torch
@@ -204,7 +206,7 @@ def check_port(torch_module: Any, jax_model: Any, *, input_shape: Sequence, size
     was_training = torch_module.training
     try:
         return _check(torch_module, jax_model, input_shape, sizes, params, convert, input_dtype, input_range,
-                      dtypes, directions, examples, diagnose_failure, seed, start)
+                      dtypes, directions, examples, diagnose_failure, seed, start, train)
     finally:
         with torch.no_grad():
             own = torch_module.state_dict()
@@ -214,8 +216,8 @@ def check_port(torch_module: Any, jax_model: Any, *, input_shape: Sequence, size
 
 
 def _check(torch_module, jax_model, input_shape, sizes, params, convert, input_dtype, input_range, dtypes,
-           directions, examples, diagnose_failure, seed, start) -> PortResult:
-    torch_module.eval()
+           directions, examples, diagnose_failure, seed, start, train=False) -> PortResult:
+    torch_module.train(train)
     sd = _state(torch_module)
     param_names = [n for n, p in torch_module.named_parameters() if p.requires_grad]
     pad_ids = [m.padding_idx for m in torch_module.modules()
@@ -263,7 +265,20 @@ def _check(torch_module, jax_model, input_shape, sizes, params, convert, input_d
             notes.append(f"jax->torch not compared: convert is not a rearrangement of entries "
                          f"({type(e).__name__}: {str(e).splitlines()[0][:120]})")
     tside = TorchSide(torch_module)
-    runner = JaxRunner(jm.apply, user_convert)
+    stats = None
+    if train:
+        if jm.apply_train is None:
+            raise UsageError("train=True needs a flax linen module or a function returning (output, new_params)")
+        from .train import StatsRunner
+
+        train_apply = jm.apply_train
+        runner = JaxRunner(lambda v, xx: train_apply(v, xx)[0], user_convert)
+        try:
+            stats = StatsRunner(train_apply, user_convert, _inverse(user_convert, sd))
+        except Exception as e:  # noqa: BLE001 - no transpose: the statistics cannot be mapped back
+            notes.append(f"running statistics not compared: convert is not a rearrangement ({type(e).__name__})")
+    else:
+        runner = JaxRunner(jm.apply, user_convert)
     outcomes: list[Outcome] = []
     rng = np.random.default_rng(seed)
     cots: dict[tuple, list[np.ndarray]] = {}
@@ -287,6 +302,10 @@ def _check(torch_module, jax_model, input_shape, sizes, params, convert, input_d
             got = _jax_run(runner, w, x, "float64", cot, n_out, oc)
             if got is not None:
                 oc.quantities = compare(got, exp, "float64", param_names)
+                if stats is not None:  # torch's buffers hold the statistics after exp's forward
+                    from .train import stats_quantities
+
+                    oc.quantities += stats_quantities(tside, stats, w, x)
             return oc
         if direction not in rounded:
             rounded[direction] = {k: v.astype(np.float32).astype(np.float64) for k, v in w.items()}
@@ -328,6 +347,10 @@ def _check(torch_module, jax_model, input_shape, sizes, params, convert, input_d
                          tside, runner, cot_for)
             result.findings, result.departure, result.departing_params = d.findings, d.departure, d.params
             result.notes.extend(d.notes)
+            if stats is not None and not d.findings:
+                from .train import name_stats
+
+                result.findings = name_stats(torch_module, tside, stats, weight_sets[direction], failing_x)
     result.seconds = time.perf_counter() - start
     return result
 

@@ -40,6 +40,7 @@ class JaxModel:
     template: Any
     kind: str
     intermediates: Callable[[Any, Any], dict[str, np.ndarray]]
+    apply_train: Callable | None = None  # (variables, x) -> (output, new variables): ``train=True``
 
 
 def _is_linen(m: Any) -> bool:
@@ -90,7 +91,10 @@ def wrap(jax_model: Any, params: Any, example_x: Any) -> JaxModel:
                     mod = "/".join(p for p in parts if p not in ("__call__", "0"))
                     out.setdefault(mod, np.asarray(val))
             return out
-        return JaxModel(apply, params, "linen", inter)
+        def apply_train(v, x):
+            out, upd = model.apply(v, x, mutable=["batch_stats"])
+            return out, {**v, **upd}
+        return JaxModel(apply, params, "linen", inter, apply_train)
     if _is_nnx(jax_model):
         from flax import nnx
 
@@ -104,7 +108,7 @@ def wrap(jax_model: Any, params: Any, example_x: Any) -> JaxModel:
 
         return JaxModel(apply, pure, "nnx", _tapped(apply))
     if callable(jax_model):
-        return JaxModel(jax_model, params, "function", _tapped(jax_model))
+        return JaxModel(jax_model, params, "function", _tapped(jax_model), jax_model)
     raise UsageError(f"the JAX model must be a flax linen or nnx module, or a function apply_fn(params, x); "
                      f"got {type(jax_model).__name__}")
 

@@ -103,7 +103,8 @@ class TorchSide:
     def load(self, sd: dict[str, np.ndarray], dtype: str) -> None:
         import torch
 
-        if self._loaded == (id(sd), dtype):  # the same weights already in place
+        if self._loaded == (id(sd), dtype) and not self.module.training:  # the same weights in place
+            # (in training mode every forward moves the running statistics: always reload)
             return
         self._loaded = (id(sd), dtype)
         tdt = getattr(torch, dtype)
