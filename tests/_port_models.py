@@ -262,3 +262,19 @@ def bn_train_jax(momentum=0.1, unbiased=True):
                   "var": (1 - momentum) * b["var"] + momentum * v_run}
         return out, {**p, "bn": new_bn}
     return apply
+
+
+class Conv3dNet(nn.Module):
+    def __init__(self, c=2):
+        super().__init__()
+        self.conv = nn.Conv3d(c, c, 3, padding=1, dilation=1, groups=2)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+def conv3d_jax(p, x):
+    y = jax.lax.conv_general_dilated(jnp.transpose(x, (0, 2, 3, 4, 1)), p["conv"]["kernel"], (1, 1, 1),
+                                     ((1, 1),) * 3, feature_group_count=2,
+                                     dimension_numbers=("NDHWC", "DHWIO", "NDHWC"))
+    return jnp.transpose(y + p["conv"]["bias"], (0, 4, 1, 2, 3))

@@ -253,6 +253,7 @@ MORE = {
     "conv_transpose": (lambda: pm.seeded(pm.Up), pm.up_jax(), dict(input_shape=("B", 4, "H", "H"),
                                                                    sizes={"H": [4]})),
     "conv1d": (lambda: pm.seeded(pm.Conv1dNet), pm.conv1d_jax, dict(input_shape=("B", 4, "W"), sizes={"W": [4]})),
+    "conv3d_groups": (lambda: pm.seeded(pm.Conv3dNet), pm.conv3d_jax, dict(input_shape=("B", 2, 3, 3, 3))),
 }
 
 
