@@ -93,11 +93,11 @@ def test_a_flax_batchnorm_port_passes():
     assert result.ok, result.report()
 
 
-def test_an_nnx_port_passes_and_a_transpose_is_named():
+def test_an_nnx_port_passes():
     from flax import nnx
 
     class NNXMLP(nnx.Module):
-        def __init__(self, transposed=False):
+        def __init__(self):
             rngs = nnx.Rngs(0)
             self.fc1, self.fc2, self.head = nnx.Linear(8, 8, rngs=rngs), nnx.Linear(8, 8, rngs=rngs), \
                 nnx.Linear(8, 4, rngs=rngs)

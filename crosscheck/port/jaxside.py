@@ -99,7 +99,8 @@ def wrap(jax_model: Any, params: Any, example_x: Any) -> JaxModel:
         from flax import nnx
 
         graphdef, state = nnx.split(jax_model)
-        pure = state.to_pure_dict() if params is None else params
+        to_pure = getattr(nnx, "to_pure_dict", None) or (lambda st: st.to_pure_dict())  # flax >= 0.12 / older
+        pure = to_pure(state) if params is None else params
 
         def apply(v, x):
             s = nnx.split(jax_model)[1]
