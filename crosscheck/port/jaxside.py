@@ -126,7 +126,12 @@ def _tapped(apply: Callable) -> Callable[[Any, Any], dict[str, np.ndarray]]:
             rec = _TAPS.pop()
         return rec
     jitted = jax.jit(record)
-    return lambda v, x: {k: np.asarray(a) for k, a in jitted(v, x).items()}
+
+    def intermediates(v, x):
+        if not jax.eval_shape(record, v, x):  # no tap in the function: nothing to compile and run
+            return {}
+        return {k: np.asarray(a) for k, a in jitted(v, x).items()}
+    return intermediates
 
 
 def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
