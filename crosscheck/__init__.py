@@ -35,6 +35,8 @@ __all__ = [
     "torch_gradients",
     "jax_parameters",
     "jax_gradients",
+    "check_port",
+    "assert_port_equivalent",
     "CrosscheckError",
     "UsageError",
     "ConventionError",
@@ -57,6 +59,8 @@ _LAZY = {
     "torch_gradients": "crosscheck.frameworks:torch_gradients",
     "jax_parameters": "crosscheck.frameworks:jax_parameters",
     "jax_gradients": "crosscheck.frameworks:jax_gradients",
+    "check_port": "crosscheck.port:check_port",
+    "assert_port_equivalent": "crosscheck.port:assert_port_equivalent",
 }
 
 

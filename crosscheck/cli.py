@@ -25,6 +25,7 @@ _JOBS = {
     "env": "crosscheck.environment:run_from_args",
     "grade": "crosscheck.grade:run_from_args",
     "audit": "crosscheck.audit:run_from_args",
+    "port": "crosscheck.port:run_from_args",
 }
 
 
@@ -295,6 +296,23 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--markdown", action="store_true", help="print the differences as a markdown table")
     a.add_argument("--functions", metavar="LIST", help="only these functions (comma list, e.g. gelu,softplus)")
     a.add_argument("--without", metavar="LIST", help="treat these optional libraries as not installed: optax,flax")
+
+    pt = sub.add_parser("port", help="a torch model against its JAX/Flax port: outputs and gradients, the mistake "
+                        "located and named", description="Compare FILE.py:make_torch (a torch nn.Module) with "
+                        "FILE.py:make_jax (a flax module, apply_fn(params, x), or (apply_fn, params)) on inputs "
+                        "hypothesis draws, both directions, float64 and float32 (docs/port.md). Exit 0 when they "
+                        "agree, 1 naming the first mistake, 2 on a usage error.")
+    pt.add_argument("torch_target", metavar="FILE.py:make_torch")
+    pt.add_argument("jax_target", metavar="FILE.py:make_jax")
+    pt.add_argument("--input-shape", required=True, metavar="DIMS",
+                    help="torch's input layout, sizes or names: B,3,H,H (same name, same size; B leads: 1, 2)")
+    pt.add_argument("--size", action="append", metavar="NAME=INT[,INT]", help="a named size's choices: H=8,16")
+    pt.add_argument("--int", dest="int_range", metavar="LOW:HIGH", help="integer inputs (token ids) in [LOW, HIGH)")
+    pt.add_argument("--convert", metavar="FILE.py:convert", help="your convert(state_dict) -> params "
+                    "(default: the built-in rules)")
+    pt.add_argument("--dtypes", metavar="LIST", help="float64,float32 (default both)")
+    pt.add_argument("--directions", metavar="LIST", help="torch->jax,jax->torch (default both)")
+    pt.add_argument("--examples", type=_int_at_least(1), default=4, help="inputs hypothesis draws (default 4)")
     return parser
 
 

@@ -262,6 +262,43 @@ def _batchnorm(stat):
         np.testing.assert_allclose(new_torch, new_flax * 2, rtol=1e-5)
 
 
+def _same_padding():
+    w = torch.tensor(np.random.RandomState(0).normal(size=(2, 2, 3, 3)))
+    x = np.random.RandomState(1).normal(size=(1, 2, 4, 4))
+
+    def lax(padding):  # the kernel made inside j_eval's float64 scope
+        return lambda v: jax.lax.conv_general_dilated(v, jnp.asarray(w.numpy()), (2, 2), padding)
+    differ(t_eval(lambda v: F.conv2d(v, w, stride=2, padding=1), x), j_eval(lax("SAME"), x))
+    agree(t_eval(lambda v: F.conv2d(v, w, stride=2, padding=1), x), j_eval(lax([(1, 1), (1, 1)]), x))
+    agree(t_eval(lambda v: F.conv2d(F.pad(v, (0, 1, 0, 1)), w, stride=2), x), j_eval(lax("SAME"), x))
+
+
+def _avgpool():
+    x = np.random.RandomState(2).normal(size=(1, 1, 5, 5))
+    pad = ((0, 0), (0, 0), (1, 1), (1, 1))
+
+    def window_sum(v):
+        return jax.lax.reduce_window(v, 0.0, jax.lax.add, (1, 1, 3, 3), (1, 1, 2, 2), pad)
+    exclude = t_eval(lambda v: F.avg_pool2d(v, 3, 2, padding=1, count_include_pad=False), x)
+    differ(exclude, j_eval(lambda v: window_sum(v) / 9, x))
+    agree(t_eval(lambda v: F.avg_pool2d(v, 3, 2, padding=1), x), j_eval(lambda v: window_sum(v) / 9, x))
+    agree(exclude, j_eval(lambda v: window_sum(v) / window_sum(jnp.ones_like(v)), x))
+
+
+def _attention_float32():
+    x = np.random.RandomState(3).normal(size=(1, 1, 3, 4))
+
+    def by_hand(v):
+        return jax.nn.softmax(v @ jnp.swapaxes(v, -1, -2) / jnp.sqrt(4.0), axis=-1) @ v
+
+    def library(v):
+        q = jnp.swapaxes(v, 1, 2)
+        return jnp.swapaxes(jax.nn.dot_product_attention(q, q, q), 1, 2)
+    torch_side = t_eval(lambda v: F.scaled_dot_product_attention(v, v, v), x)
+    differ(torch_side, j_eval(library, x))
+    agree(torch_side, j_eval(by_hand, x))
+
+
 FIXES = {
     "gelu-approximate": _gelu, "softplus-threshold": _softplus, "maximum-tie": _relu_spellings,
     "clamp-bound-inside": _relu_spellings, "abs-sign": _abs, "leaky-relu-kink": _leaky,
@@ -270,7 +307,8 @@ FIXES = {
     "jax-expm1-grad": _expm1, "gelu-erf-tail": _gelu_tail, "xla-ftz": _ftz, "softmax-dim": _softmax_dim,
     "loss-reduction": _loss_reduction, "layernorm-eps": lambda: _flax_norm("layer"),
     "groupnorm-eps": lambda: _flax_norm("group"), "batchnorm-momentum": lambda: _batchnorm("mean"),
-    "batchnorm-running-var": lambda: _batchnorm("var"),
+    "batchnorm-running-var": lambda: _batchnorm("var"), "same-padding-asymmetric": _same_padding,
+    "avgpool-count-include-pad": _avgpool, "attention-softmax-float32": _attention_float32,
 }
 
 

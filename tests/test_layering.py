@@ -54,6 +54,8 @@ LAYERS: tuple[tuple[str, int, str], ...] = (
     ("check", 8, "the check job: an implementation run confined, compared, diagnosed"),
     ("grade", 9, "the grading job: configs, parts, scores, Gradescope output"),
     ("audit", 9, "the torch/JAX conventions table and its probes"),
+    ("port", 10, "`crosscheck port`: a torch model against its JAX/Flax port, the mistake located and named "
+                "(reads the audit's table)"),
     ("cli", 10, "the `crosscheck` command"),
     ("pytest_plugin", 10, "the pytest plugin (entry point `pytest11`)"),
     ("__main__", 11, "`python -m crosscheck`"),

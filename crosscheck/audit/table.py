@@ -83,6 +83,17 @@ CONVENTIONS: dict[str, Convention] = {c.id: c for c in (
        "cancels to 0 (x < -8 in float64); jax.nn.gelu(approximate=False) uses erfc there and keeps the "
        "~1e-16 and smaller values", "0.5 * x * (1 + jax.scipy.special.erf(x / 2 ** 0.5)) reproduces torch in JAX; "
        "0.5 * x * torch.special.erfc(-x / 2 ** 0.5) is exact in torch"),
+    _c("same-padding-asymmetric", "'SAME' padding (lax, flax.linen.Conv's default) pads total // 2 before and the "
+       "rest after: asymmetric when the total is odd (an even kernel, or stride 2 on an even size); torch's "
+       "padding=p pads p on both sides", "explicit pairs in JAX: padding=[(1, 1), (1, 1)]; or F.pad(x, (0, 1, 0, 1)) "
+       "before a padding=0 conv in torch"),
+    _c("avgpool-count-include-pad", "a window sum divided by the window size counts padded zeros (torch's "
+       "avg_pool2d default, count_include_pad=True); count_include_pad=False divides by the real entries only",
+       "divide the window sum by the window sum of ones: reduce_window(x) / reduce_window(ones_like(x)) in JAX"),
+    _c("attention-softmax-float32", "jax.nn.dot_product_attention computes its softmax in float32 whatever the "
+       "input dtype: float64 attention agrees with torch's to ~1e-7, not 1e-15 (both scale by 1/sqrt(d) and "
+       "read a boolean mask as True = may attend; nn.MultiheadAttention's attn_mask is the opposite, True = masked)",
+       "write it out in float64: jax.nn.softmax(q @ k.T / jnp.sqrt(d), axis=-1) @ v"),
     _c("xla-ftz", "XLA on CPU flushes some float32 results below the smallest normal number (1.2e-38) "
        "to 0; torch keeps the subnormal",
        "torch.set_flush_denormal(True) flushes in torch too; or compare tails in float64"),
@@ -367,8 +378,10 @@ def _loss_probes(d: dict[str, Any]) -> list[Probe]:
 def probes_for(defaults: dict[str, Any]) -> list[Probe]:
     """Every probe, with thresholds, slopes and bounds read from the installed libraries
     (``defaults``: the values of ``crosscheck.audit.defaults.read``)."""
+    from .layer_probes import layer_probes
+
     return _activation_probes(defaults) + _vector_probes(defaults) + _loss_probes(defaults) + \
-        behaviour_probes(defaults)
+        behaviour_probes(defaults) + layer_probes(CONVENTIONS)
 
 
 # ---- running statistics: one training step of BatchNorm / LayerNorm ---------------------------------
