@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -44,7 +45,9 @@ def run(entry: Fresh, examples: int = 30, seed: int = 0) -> dict:
         argv = [sys.executable, "-m", "crosscheck", "check", entry.target, *flags(entry.options),
                 "--examples", str(examples), "--seed", str(seed), "--json", str(out)]
         t = time.perf_counter()
-        proc = subprocess.run(argv, cwd=ROOT / "tests", capture_output=True, text=True, timeout=600)
+        # this tree's crosscheck, unless PYTHONPATH names another (the "before" table ran main's copy)
+        env = {**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH") or str(ROOT)}
+        proc = subprocess.run(argv, cwd=ROOT / "tests", capture_output=True, text=True, timeout=600, env=env)
         wall = time.perf_counter() - t
         verdict = json.loads(out.read_text()) if out.exists() else {}
     diagnosis = verdict.get("diagnosis") or []
@@ -73,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
             second = caught and not first and len(ids) > 1 and ids[1] in entry.expected
             unknown = r["exit"] == 3 or (bool(ids) and ids[0] == "unknown")
             d = r["first"] or {}
-            located = caught and bool(d.get("layer")) and bool(d.get("parameter"))
+            located = caught and bool(ids) and ids[0] != "unknown" and bool(d.get("layer")) and bool(d.get("parameter"))
             stats["caught"] += caught
             stats["first"] += first
             stats["second"] += second
@@ -99,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     named = s["first"] + s["second"]
     print(f"mistakes: {s['mistakes']}; caught (exit 1) {s['caught']}; named right first {s['first']}, second "
           f"{s['second']} ({named}/{s['mistakes']} = {100 * named / max(s['mistakes'], 1):.0f}%); first diagnosis "
-          f"unknown or exit 3: {s['unknown']}; first diagnosis names a layer and a parameter: {s['located']}")
+          f"unknown or exit 3: {s['unknown']}; first diagnosis names a layer and a quantity (not unknown): {s['located']}")
     print(f"correct implementations: {s['correct']}; passed {s['passed']}")
     if times:
         print(f"diagnosis time of the failing checks: median {statistics.median(times):.3f} s, max {max(times):.3f} s "

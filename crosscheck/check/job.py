@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from ..diagnosis.container import container_diagnosis
 from ..diagnosis.diagnose import Diagnosis, diagnose, expected_user_arrays, user_arrays
 from ..errors import ConventionError, GradientMismatch, ImplementationError, UsageError
 from ..model.case import Case
@@ -295,6 +296,8 @@ def _evaluate(sandbox: Sandbox, case: Case, dtype: str, strict_kinks: bool = Fal
     try:
         got = user_arrays(case.convention, case.network, value)
     except ConventionError as e:
+        if container_diagnosis(case, result.value) is not None:  # a named container slip: a wrong answer (exit 1)
+            return _Outcome(case, False, result.value, expected, {}, None, result.mutated, result.output)
         raise ImplementationError(f"the implementation returned something other than the declared gradients "
                                   f"({case.convention.describe()}): {e}", kind="bad_output",
                                   output=result.output) from None

@@ -1,0 +1,139 @@
+"""Locate what no alternative explains: the first quantity, going backwards from the loss, that departs.
+
+From what a program returned, its intermediate quantities are reconstructed and compared with the
+reference, output first:
+
+- ``delta_l`` (dL/dZ_l, ``(n_l, m)``) from ``dW_l = delta_l A_{l-1}^T`` and ``db_l = delta_l 1`` by least
+  squares, exact where ``[A_{l-1}; 1]`` has rank m (the re-drawn diagnosis case has m = 4 below every
+  width, ``crosscheck.diagnosis.evidence``);
+- at the output, dL/dZ_k is compared with the reference's, and described: a factor, a sign, the target
+  term missing (``delta - delta_ref`` proportional to Y), another per-sample normalisation, or the
+  values themselves;
+- in a hidden layer, the sigma' the program used per unit (``delta_l / (W_{l+1}^T delta_{l+1})``),
+  named by ``crosscheck.diagnosis.implied`` where a form of the table fits, else shown at sample
+  points beside the true sigma'.
+
+Where delta_l cannot be reconstructed (rank), the layer's dW_l itself is compared. Every result names
+a layer and a quantity. Canonical shapes: ``W_l: (n_l, n_{l-1})``, ``A_l: (n_l, m)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..model.case import Case
+from ..reference.forward import forward
+from .implied import describe_implied
+from .mistakes import as_float64, backprop
+
+__all__ = ["locate", "reconstruct_delta"]
+
+
+def reconstruct_delta(A_prev: np.ndarray, dW: np.ndarray, db: np.ndarray | None,
+                      rtol: float = 1e-8) -> np.ndarray | None:
+    """delta ``(n_l, m)`` with ``delta A_prev^T = dW`` (and ``delta 1 = db``), or None where not identifiable."""
+    M = A_prev if db is None else np.vstack([A_prev, np.ones((1, A_prev.shape[1]))])
+    if np.linalg.matrix_rank(M) < M.shape[1]:
+        return None
+    rhs = dW if db is None else np.hstack([dW, np.reshape(db, (-1, 1))])
+    sol, *_ = np.linalg.lstsq(M, rhs.T, rcond=None)  # (m, n_l): M delta^T = [dW db]^T
+    delta = sol.T
+    if np.linalg.norm(delta @ M.T - rhs) > rtol * 1e3 * max(np.linalg.norm(rhs), 1e-300):
+        return None
+    return delta
+
+
+def _fmt(a: np.ndarray, n: int = 4) -> str:
+    flat = np.ravel(a)[:n]
+    return "[" + ", ".join(f"{v:.4g}" for v in flat) + (", ...]" if np.size(a) > n else "]")
+
+
+def _how(got: np.ndarray, want: np.ndarray, Y: np.ndarray | None, m: int, tol: float) -> str:
+    """How ``got`` departs from ``want`` (same shape)."""
+    scale = max(float(np.abs(want).max()), 1e-300)
+    if float(np.abs(got).max()) <= tol * scale:
+        return "it is zero"
+    denom = float(np.vdot(want, want))
+    if denom > 0:
+        c = float(np.vdot(got, want)) / denom
+        if np.allclose(got, c * want, rtol=tol, atol=tol * scale):
+            return "it is -1 times the reference (a sign)" if np.isclose(c, -1) else f"it is {c:.6g} times the reference"
+    if got.T.shape == want.shape and np.allclose(got.T, want, rtol=tol, atol=tol * scale):
+        return "it is the transpose of the reference"
+    if Y is not None and Y.shape == want.shape:
+        diff = got - want
+        yy = float(np.vdot(Y, Y))
+        c = float(np.vdot(diff, Y)) / yy if yy else 0.0
+        if c and np.allclose(diff, c * Y, rtol=tol, atol=tol * scale):
+            return (f"it differs by {c:.6g} x Y: the target term (the one-hot subtraction, - Y/m) is missing or "
+                    "wrong, the rest is right")
+    for axis, words in ((0, "each sample's column"), (1, "each unit's row across the samples")):
+        for reducer in (np.sum,):
+            g = got / np.where(reducer(got, axis=axis, keepdims=True) == 0, 1, reducer(got, axis=axis, keepdims=True))
+            w = want / np.where(reducer(want, axis=axis, keepdims=True) == 0, 1, reducer(want, axis=axis, keepdims=True))
+            if axis == 1 and np.allclose(g, w, rtol=1e-6) and not np.allclose(got, want):
+                return f"its entries are right up to a factor per {words.split()[1]}: a normalisation over the wrong axis"
+    return f"got {_fmt(got)}, expected {_fmt(want)} (no factor, sign, transpose or target term explains it)"
+
+
+def locate(case: Case, got: tuple, tol: float = 1e-6) -> tuple[str, str, int, str] | None:
+    """(id, parameter, layer, sentence) of the first departing quantity from the loss backwards, or None
+    when every reconstructed quantity agrees. ``got``: canonical gradients ``((dW_1, db_1), ...)``."""
+    net = case.network
+    params, X, Y = as_float64(case)
+    Z, A = forward(net, params, X)
+    expected, deltas = backprop(net, params, X, Y)
+    k = net.depth
+    m = X.shape[1]
+    Yc = None if Y is None else np.asarray(Y, dtype=np.float64)
+    upstream_ok = True
+    for layer in range(k, 0, -1):
+        (gW, gb), (eW, eb) = got[layer - 1], expected[layer - 1]
+        gW = np.asarray(gW, dtype=np.float64)
+        gb = None if gb is None else np.asarray(gb, dtype=np.float64)
+        W_pen = net.l2 or net.l1  # a penalty has no delta: compare the data part only where none is declared
+        delta = None if W_pen else reconstruct_delta(A[layer - 1], gW, gb)
+        want = deltas[layer]
+        scale = max(float(np.abs(want).max()), 1e-300)
+        label = f"dW{layer}"
+        if delta is None:
+            if gW.shape == eW.shape and np.allclose(gW, eW, rtol=tol, atol=tol * max(np.abs(eW).max(), 1e-300)) and \
+                    (gb is None or eb is None or (np.shape(gb) == np.shape(eb) and np.allclose(gb, eb, rtol=tol, atol=tol * max(np.abs(eb).max(), 1e-300)))):
+                continue
+            if gW.shape != eW.shape:
+                return ("shape", label, layer, f"{label} has shape {gW.shape}, expected {eW.shape}")
+            same_delta = (gb is None or eb is None or np.allclose(gb, eb, rtol=tol, atol=tol * max(np.abs(eb).max(), 1e-300)))
+            what = ("dW is not delta A_{l-1}^T for the delta db implies: the layer input used is not A_"
+                    f"{layer - 1}" if same_delta else _how(gW, eW, None, m, tol))
+            return ("layer_gradient", label, layer, f"layer {layer}'s weight gradient {label} is the first quantity "
+                    f"that departs from the reference going backwards from the loss: {what}")
+        if np.allclose(delta, want, rtol=tol, atol=tol * scale):
+            continue
+        if layer == k or not upstream_ok:
+            how = _how(delta, want, Yc, m, tol)
+            return ("output_gradient", label, layer,
+                    f"at the output (layer {layer}), dL/dZ{layer} (delta{layer}, reconstructed from dW{layer} and "
+                    f"db{layer}) is the first quantity that departs from the reference: {how}")
+        # hidden layer: the upstream W^T delta is the reference's (layer+1 agreed): the implied sigma'
+        up = params[layer][0].T @ deltas[layer + 1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s = np.where(np.abs(up) > 1e-8 * max(np.abs(up).max(), 1e-300), delta / up, np.nan)
+        true = net.sigma_prime(layer, Z[layer])
+        act = net.activations[layer - 1]
+        if isinstance(act, str):
+            named = describe_implied(act, np.ravel(Z[layer]), np.ravel(s), rtol=1e-5)
+            if named:
+                return ("activation_derivative", label, layer, f"layer {layer}: {named}")
+        ok = np.isfinite(s)
+        zs, ss, ts = np.ravel(Z[layer])[np.ravel(ok)], np.ravel(s)[np.ravel(ok)], np.ravel(true)[np.ravel(ok)]
+        if ss.size and not np.allclose(ss, ts, rtol=1e-5, atol=1e-9):
+            order = np.argsort(zs)
+            pick = order[np.linspace(0, len(order) - 1, min(5, len(order))).astype(int)]
+            pts = ", ".join(f"z={zs[i]:.3g}: {ss[i]:.4g} (true {ts[i]:.4g})" for i in pick)
+            return ("activation_derivative", label, layer,
+                    f"layer {layer}: the sigma' your code used, solved per unit from dW{layer} and db{layer} "
+                    f"(delta{layer} / W{layer + 1}^T delta{layer + 1}), is not {act}' at these pre-activations: {pts}")
+        how = _how(delta, want, None, m, tol)
+        return ("layer_gradient", label, layer, f"layer {layer}: delta{layer} (dL/dZ{layer}, reconstructed from "
+                f"dW{layer} and db{layer}) is the first quantity that departs going backwards: {how}")
+    return None
