@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..model.case import Case
-from ..reference.forward import forward
+from ..reference.forward import forward, output_gradient
 from .implied import describe_implied
 from .mistakes import as_float64, backprop
 
@@ -67,13 +67,85 @@ def _how(got: np.ndarray, want: np.ndarray, Y: np.ndarray | None, m: int, tol: f
         if c and np.allclose(diff, c * Y, rtol=tol, atol=tol * scale):
             return (f"it differs by {c:.6g} x Y: the target term (the one-hot subtraction, - Y/m) is missing or "
                     "wrong, the rest is right")
-    for axis, words in ((0, "each sample's column"), (1, "each unit's row across the samples")):
-        for reducer in (np.sum,):
-            g = got / np.where(reducer(got, axis=axis, keepdims=True) == 0, 1, reducer(got, axis=axis, keepdims=True))
-            w = want / np.where(reducer(want, axis=axis, keepdims=True) == 0, 1, reducer(want, axis=axis, keepdims=True))
-            if axis == 1 and np.allclose(g, w, rtol=1e-6) and not np.allclose(got, want):
-                return f"its entries are right up to a factor per {words.split()[1]}: a normalisation over the wrong axis"
+    if got.ndim == 2 and min(got.shape) >= 2:  # a factor per sample (column) or per unit (row)
+        for axis, what in ((0, "sample (column)"), (1, "unit (row)")):
+            num = np.sum(got * want, axis=axis, keepdims=True)
+            den = np.sum(want * want, axis=axis, keepdims=True)
+            c = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+            if np.allclose(got, c * want, rtol=tol, atol=tol * scale) and not np.allclose(c, np.ravel(c)[0]):
+                return f"each {what} is the reference times its own factor ({_fmt(c)}): a per-{what.split()[0]} " \
+                       "normalisation or scale that should not be there"
     return f"got {_fmt(got)}, expected {_fmt(want)} (no factor, sign, transpose or target term explains it)"
+
+
+_BASIS = (("1", lambda z, a: np.ones_like(z)), ("a", lambda z, a: a), ("a^2", lambda z, a: a * a),
+          ("z", lambda z, a: z), ("a z", lambda z, a: a * z), ("z^2", lambda z, a: z * z))
+
+
+def fit_form(act_name: str, z: np.ndarray, s: np.ndarray) -> str | None:
+    """The sigma' values ``s`` at ``z`` as an exact combination of 1, a, a^2, z, a z, z^2 (a = act(z)),
+    written out ("a + a^2, a = sigmoid(z)"); None when no such combination fits (or too few points)."""
+    from ..model.activations import get_activation
+
+    ok = np.isfinite(s)
+    z, s = z[ok], s[ok]
+    if z.size < len(_BASIS) + 2:
+        return None
+    a = get_activation(act_name).value(z)
+    B = np.stack([f(z, a) for _n, f in _BASIS], axis=1)
+    c, *_ = np.linalg.lstsq(B, s, rcond=None)
+    if np.linalg.norm(B @ c - s) > 1e-7 * max(np.linalg.norm(s), 1e-300):
+        return None
+    c = np.where(np.abs(c) < 1e-7 * max(np.abs(c).max(), 1e-300), 0.0, c)
+    terms = []
+    for (name, _f), v in zip(_BASIS, c):
+        if v == 0:
+            continue
+        coef = "" if np.isclose(abs(v), 1) and name != "1" else f"{abs(v):.4g}" + ("" if name == "1" else " ")
+        terms.append(("- " if v < 0 else "+ ") + coef + ("" if name == "1" and coef else name if name != "1" else "1"))
+    text = " ".join(terms).removeprefix("+ ")
+    return f"{text} (a = {act_name.partition(':')[0]}(z))" if terms else "0"
+
+
+def _implied(up: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(np.abs(up) > 1e-8 * max(float(np.abs(up).max()), 1e-300), delta / up, np.nan)
+
+
+def _output_sigma_prime(net, params, A, Z, got, dA: np.ndarray, delta: np.ndarray) -> str | None:
+    """The output activation's sigma' the program used, where dL/dA is right and delta = dL/dA o s with s a
+    wrong form of the table's (``crosscheck.diagnosis.implied``), or one function of z that the hidden
+    layers of the same activation use too (solved from the program's own upstream W^T delta)."""
+    act = net.activations[-1]
+    if not isinstance(act, str) or net.loss_fn.name == "softmax_ce":
+        return None
+    s = _implied(dA, delta)
+    named = describe_implied(act, np.ravel(Z[-1]), np.ravel(s), rtol=1e-5)
+    if named:
+        return named
+    zs, ss = [np.ravel(Z[-1])], [np.ravel(s)]
+    k = net.depth
+    d_up = delta
+    for layer in range(k - 1, 0, -1):  # the same activation below, with the program's own recursion
+        if net.activations[layer - 1] != act:
+            break
+        d = reconstruct_delta(A[layer - 1], *got[layer - 1])
+        if d is None:
+            break
+        zs.append(np.ravel(Z[layer]))
+        ss.append(np.ravel(_implied(params[layer][0].T @ d_up, d)))
+        d_up = d
+    if len(zs) < 2:
+        return None
+    z_all, s_all = np.concatenate(zs), np.concatenate(ss)
+    form = fit_form(act, z_all, s_all)
+    from ..model.activations import get_activation
+
+    true = fit_form(act, z_all, get_activation(act).prime(z_all))
+    if form is None or form == true:
+        return None
+    return (f"{act}' as your code computes it, in the output layer and every {act} layer below it (solved from "
+            f"the returned gradients), is {form}; the true {act}' is {true}")
 
 
 def locate(case: Case, got: tuple, tol: float = 1e-6) -> tuple[str, str, int, str] | None:
@@ -110,6 +182,9 @@ def locate(case: Case, got: tuple, tol: float = 1e-6) -> tuple[str, str, int, st
         if np.allclose(delta, want, rtol=tol, atol=tol * scale):
             continue
         if layer == k or not upstream_ok:
+            named = _output_sigma_prime(net, params, A, Z, got, output_gradient(net, A[k], Y), delta)
+            if named:
+                return ("activation_derivative", label, layer, f"layer {layer} (the output): {named}")
             how = _how(delta, want, Yc, m, tol)
             return ("output_gradient", label, layer,
                     f"at the output (layer {layer}), dL/dZ{layer} (delta{layer}, reconstructed from dW{layer} and "
@@ -130,9 +205,12 @@ def locate(case: Case, got: tuple, tol: float = 1e-6) -> tuple[str, str, int, st
             order = np.argsort(zs)
             pick = order[np.linspace(0, len(order) - 1, min(5, len(order))).astype(int)]
             pts = ", ".join(f"z={zs[i]:.3g}: {ss[i]:.4g} (true {ts[i]:.4g})" for i in pick)
+            form = fit_form(act, zs, ss) if isinstance(act, str) else None
+            as_form = f"; it is {form} everywhere" if form else ""
             return ("activation_derivative", label, layer,
                     f"layer {layer}: the sigma' your code used, solved per unit from dW{layer} and db{layer} "
-                    f"(delta{layer} / W{layer + 1}^T delta{layer + 1}), is not {act}' at these pre-activations: {pts}")
+                    f"(delta{layer} / W{layer + 1}^T delta{layer + 1}), is not {act}' at these pre-activations: {pts}"
+                    f"{as_form}")
         how = _how(delta, want, None, m, tol)
         return ("layer_gradient", label, layer, f"layer {layer}: delta{layer} (dL/dZ{layer}, reconstructed from "
                 f"dW{layer} and db{layer}) is the first quantity that departs going backwards: {how}")
