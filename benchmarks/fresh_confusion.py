@@ -102,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     named = s["first"] + s["second"]
     print(f"mistakes: {s['mistakes']}; caught (exit 1) {s['caught']}; named right first {s['first']}, second "
           f"{s['second']} ({named}/{s['mistakes']} = {100 * named / max(s['mistakes'], 1):.0f}%); first diagnosis "
-          f"unknown or exit 3: {s['unknown']}; first diagnosis names a layer and a quantity (not unknown): {s['located']}")
+          f"unknown or exit 3: {s['unknown']}; first diagnosis names a layer and a quantity (not unknown): "
+          f"{s['located']}")
     print(f"correct implementations: {s['correct']}; passed {s['passed']}")
     if times:
         print(f"diagnosis time of the failing checks: median {statistics.median(times):.3f} s, max {max(times):.3f} s "

@@ -29,7 +29,6 @@ from typing import Any
 import numpy as np
 
 from ..diagnosis.catalogue import parameter_names, user_arrays
-from .extras import split_extras
 from ..diagnosis.mistakes import backprop
 from ..diagnosis.neighbourhood import same_gradients
 from ..draws import draw
@@ -37,6 +36,7 @@ from ..model.activations import ACTIVATIONS
 from ..model.case import Case
 from ..model.conventions import BATCH, BIAS, PARAMS, WEIGHTS, Convention, all_conventions
 from ..model.network import REDUCTIONS, Network
+from .extras import split_extras
 
 __all__ = ["probe_conventions", "convention_sentence", "detect", "Detected"]
 
@@ -123,6 +123,7 @@ class Detected:
 
 _WIDTHS = {1: (5, 3), 2: (5, 6, 3), 3: (5, 6, 7, 3)}
 _M = 4
+_FIELDS = ("batch", "weights", "bias", "params")
 _LOSSES = ("half_sse", "sse", "bce", "softmax_ce")
 _Y_FREE = ("output", "readout")
 # target forms probed. Y-free losses (seed 000's output, seed 002's read-out; "none1"/"none2" in the code
@@ -235,7 +236,7 @@ def _order(fixed: dict) -> list[Convention]:
     first = [Convention(*c) for c in _POPULAR]
     rest = sorted((c for c in all_conventions() if c not in first),
                   key=lambda c: (c.bias == "augmented",  # seed 000's constant-1 input: last
-                                 sum(getattr(c, f) != getattr(default, f) for f in ("batch", "weights", "bias", "params"))))
+                                 sum(getattr(c, f) != getattr(default, f) for f in _FIELDS)))
     return [c for c in first + rest
             if all(fixed.get(f) in (None, getattr(c, f)) for f in ("batch", "weights", "bias", "params"))]
 

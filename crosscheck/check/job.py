@@ -514,6 +514,9 @@ def run_check(fn_or_target: Any, options: CheckOptions, *, preset: str | None = 
                 rest = [d for d in rest if d.id in ("mutates_inputs", "dtype")]
             extra = extra_diagnoses(failure.extras, failure.comparison, failure.mutated)
             report.diagnosis = extra or (first + rest)
+            if report.diagnosis and report.diagnosis[0].id == "batch_size" and \
+                    not _same_batch_size(sandbox, failure.case, dtype, seed):
+                report.diagnosis = report.diagnosis[1:]  # re-drawn with another m, the constant did not hold
             if report.probe_convention is not None:
                 report.diagnosis = [Diagnosis("convention", "dW1", 1, _convention_words(
                     report.options.convention(), report.probe_convention))] + report.diagnosis
@@ -599,7 +602,8 @@ def _where_visible(sandbox: Sandbox, failure: _Outcome, dtype: str, seed: int) -
     return chosen, [Diagnosis("stateful", first, int(first[2:]) if first[2:].isdigit() else 0, detail)]
 
 
-def _detected(sandbox: Sandbox, options: CheckOptions, report: CheckReport, seed: int, mode: str | bool) -> CheckOptions:
+def _detected(sandbox: Sandbox, options: CheckOptions, report: CheckReport, seed: int,
+              mode: str | bool) -> CheckOptions:
     """The options to check under after probing (``crosscheck.check.detect``); the finding in ``report``."""
     from dataclasses import replace
 
@@ -636,6 +640,26 @@ def _detected(sandbox: Sandbox, options: CheckOptions, report: CheckReport, seed
 
 # first diagnoses after which the check asks whether the code follows another convention
 _PROBED = ("layer_gradient", "unknown", "shape")
+
+
+def _same_batch_size(sandbox: Sandbox, case: Case, dtype: str, seed: int) -> bool:
+    """A hard-coded batch size M holds on a case re-drawn with another m: the factor there is m'/M too."""
+    from ..diagnosis.container import hardcoded_batch_size
+    from ..draws import draw
+
+    params = case.params
+    m = case.batch_size
+    M = hardcoded_batch_size(case, case.convention.params_from_user(
+        _evaluate(sandbox, case, dtype).got_raw, case.network, gradient=True))
+    other_m = next(v for v in (m + 1, m + 2, m + 3) if v != M)
+    try:
+        params, X, Y = draw(case.network, seed + 11, batch_size=other_m).one(0)
+        other = Case(case.network, case.convention, params, X, Y).astype(case.dtype)
+        outcome = _evaluate(sandbox, other, dtype)
+        got = other.convention.params_from_user(outcome.got_raw, other.network, gradient=True)
+    except (ImplementationError, ConventionError, ValueError):
+        return False
+    return M is not None and hardcoded_batch_size(other, got) == M
 
 
 def _convention_words(declared: Any, found: Any) -> str:

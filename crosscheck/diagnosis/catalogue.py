@@ -19,7 +19,8 @@ from ..model.case import Case
 from ..model.conventions import Convention, as_finite_array
 from ..model.network import Network
 
-__all__ = ["CATALOGUE", "FINDINGS", "RANK", "Diagnosis", "user_arrays", "expected_user_arrays", "parameter_names", "masks"]
+__all__ = ["CATALOGUE", "FINDINGS", "RANK", "Diagnosis", "user_arrays", "expected_user_arrays", "parameter_names",
+           "masks"]
 
 CATALOGUE = ("transposed", "sign", "scale", "layer_order", "bias_not_reduced", "activation_derivative",
              "missing_activation_derivative", "no_transpose_in_backprop", "single_sample", "vec_order",

@@ -22,6 +22,7 @@ import numpy as np
 from ..errors import ConventionError
 from ..model.case import Case
 from .catalogue import expected_user_arrays, user_arrays
+from .matcher import nice_factors
 from .mistakes import as_float64, backprop
 
 __all__ = ["container_diagnosis", "swapped", "hardcoded_batch_size"]
@@ -125,12 +126,10 @@ def hardcoded_batch_size(case: Case, got: tuple) -> int | None:
     r = float(np.vdot(a, b) / np.vdot(b, b))
     if r <= 0 or not np.allclose(a, r * b, rtol=1e-6, atol=1e-9 * float(np.abs(b).max())):
         return None
+    if any(np.isclose(r, f, rtol=1e-6) for f, _name in nice_factors(case)):
+        return None  # a factor a dimension or a reduction explains (scale, loss) is not a constant batch size
     m = case.batch_size
-    scale = m if net.reduction == "mean" else m * net.n_out
-    M = scale / r
-    if abs(M - round(M)) > 1e-6 * M or round(M) < 2:
+    M = m / r
+    if abs(M - round(M)) > 1e-6 * M or round(M) < 2 or round(M) in (m, m * m):
         return None
-    M = int(round(M))
-    if M in (m, m * m, 2 * m, scale, scale * m, 1) or (net.reduction == "mean_all" and M == m):
-        return None
-    return M
+    return int(round(M))

@@ -31,6 +31,8 @@ from ..errors import ConventionError
 from ..model.case import Case
 from .alternatives import loss_candidates, penalty_candidates
 from .catalogue import CATALOGUE, Diagnosis, expected_user_arrays, masks, parameter_names, user_arrays
+from .container import container_diagnosis, hardcoded_batch_size, swapped
+from .locate import locate
 from .matcher import (
     Explanation,
     Matcher,
@@ -43,8 +45,6 @@ from .matcher import (
     reduction_for_factor,
     sentences,
 )
-from .container import container_diagnosis, hardcoded_batch_size, swapped
-from .locate import locate
 from .mistakes import Candidate, as_float64, backprop, candidates, implied_candidates
 from .neighbourhood import exact_neighbours
 from .symptoms import dtype_symptoms, returned_parameters, unreached_layers
@@ -188,7 +188,8 @@ def diagnose(case: Case, got_user_layout: Any, *, mutated: bool | Sequence[str] 
         else:
             err = float(np.linalg.norm(got[p] - expected[p]))
             size = float(np.linalg.norm(expected[p]))
-            what = f"relative error {err / size:.3g}" if size > 0 else f"absolute error {err:.3g}; the expected is all zero"
+            what = (f"relative error {err / size:.3g}" if size > 0 else
+                    f"absolute error {err:.3g}; the expected is all zero")
             out.append(Diagnosis("unknown", p, layer_of(p), f"{p} differs from the expected gradient ({what}) and no "
                                  "mistake in the catalogue explains it"))
     return out

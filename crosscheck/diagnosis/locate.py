@@ -43,6 +43,11 @@ def reconstruct_delta(A_prev: np.ndarray, dW: np.ndarray, db: np.ndarray | None,
     return delta
 
 
+def _near(got: np.ndarray, want: np.ndarray, tol: float) -> bool:
+    return np.shape(got) == np.shape(want) and bool(np.allclose(got, want, rtol=tol,
+                                                                atol=tol * max(float(np.abs(want).max()), 1e-300)))
+
+
 def _fmt(a: np.ndarray, n: int = 4) -> str:
     flat = np.ravel(a)[:n]
     return "[" + ", ".join(f"{v:.4g}" for v in flat) + (", ...]" if np.size(a) > n else "]")
@@ -57,7 +62,8 @@ def _how(got: np.ndarray, want: np.ndarray, Y: np.ndarray | None, m: int, tol: f
     if denom > 0:
         c = float(np.vdot(got, want)) / denom
         if np.allclose(got, c * want, rtol=tol, atol=tol * scale):
-            return "it is -1 times the reference (a sign)" if np.isclose(c, -1) else f"it is {c:.6g} times the reference"
+            return ("it is -1 times the reference (a sign)" if np.isclose(c, -1) else
+                    f"it is {c:.6g} times the reference")
     if got.T.shape == want.shape and np.allclose(got.T, want, rtol=tol, atol=tol * scale):
         return "it is the transpose of the reference"
     if Y is not None and Y.shape == want.shape:
@@ -169,14 +175,13 @@ def locate(case: Case, got: tuple, tol: float = 1e-6) -> tuple[str, str, int, st
         scale = max(float(np.abs(want).max()), 1e-300)
         label = f"dW{layer}"
         if delta is None:
-            if gW.shape == eW.shape and np.allclose(gW, eW, rtol=tol, atol=tol * max(np.abs(eW).max(), 1e-300)) and \
-                    (gb is None or eb is None or (np.shape(gb) == np.shape(eb) and np.allclose(gb, eb, rtol=tol, atol=tol * max(np.abs(eb).max(), 1e-300)))):
+            if _near(gW, eW, tol) and (gb is None or eb is None or _near(gb, eb, tol)):
                 continue
             if gW.shape != eW.shape:
                 return ("shape", label, layer, f"{label} has shape {gW.shape}, expected {eW.shape}")
-            same_delta = (gb is None or eb is None or np.allclose(gb, eb, rtol=tol, atol=tol * max(np.abs(eb).max(), 1e-300)))
-            what = ("dW is not delta A_{l-1}^T for the delta db implies: the layer input used is not A_"
-                    f"{layer - 1}" if same_delta else _how(gW, eW, None, m, tol))
+            same_delta = gb is None or eb is None or _near(gb, eb, tol)
+            what = (f"db{layer} is right, dW{layer} is not ({_how(gW, eW, None, m, tol)})" if same_delta and
+                    gb is not None else _how(gW, eW, None, m, tol))
             return ("layer_gradient", label, layer, f"layer {layer}'s weight gradient {label} is the first quantity "
                     f"that departs from the reference going backwards from the loss: {what}")
         if np.allclose(delta, want, rtol=tol, atol=tol * scale):

@@ -13,8 +13,8 @@ Run: ``python tests/fresh/verify.py`` (exit 1 on any disagreement); ``tests/test
 from __future__ import annotations
 
 import inspect
-from dataclasses import replace
 import sys
+from dataclasses import replace
 from importlib import util
 from pathlib import Path
 
@@ -23,8 +23,6 @@ import numpy as np
 TESTS = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(TESTS))
 
-from fresh import CORRECT, MISTAKES, Fresh  # noqa: E402
-
 from crosscheck.check.job import DEFAULTS  # noqa: E402
 from crosscheck.diagnosis.catalogue import user_arrays  # noqa: E402
 from crosscheck.draws import draw  # noqa: E402
@@ -32,6 +30,7 @@ from crosscheck.model.case import Case  # noqa: E402
 from crosscheck.model.network import Network  # noqa: E402
 from crosscheck.model.penalties import penalty_scale  # noqa: E402
 from crosscheck.model.presets import resolve_options  # noqa: E402
+from fresh import CORRECT, MISTAKES, Fresh  # noqa: E402
 
 KINDS = {"distinct": ((4, 5, 6, 3), 7), "square": ((4, 4, 4, 4), 4)}
 

@@ -1,4 +1,4 @@
-# ruff: noqa: E741, N803, N806 - the courses' names (l, X, W1)
+# ruff: noqa: E741, N803, N806, UP031 - the courses' names (l, X, W1) and "W%d" % l
 """Correct implementations written the way courses write them; each agrees with torch.autograd in
 float64 (tests/fresh/verify.py). The flags each is declared with are in tests/fresh/__init__.py."""
 
