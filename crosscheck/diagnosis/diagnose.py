@@ -143,7 +143,7 @@ def diagnose(case: Case, got_user_layout: Any, *, mutated: bool | Sequence[str] 
         explanations += pairs(matcher, case, explanations, cands, expected)
         explanations.sort(key=Explanation.key)
     best = explanations[0]
-    if best.unexplained and got_canonical is not None:  # what does the code compute? another declaration, exactly
+    if best.unexplained and got_canonical is not None and not truncated:  # another declaration, exactly?
         exact = exact_neighbours(case, got_canonical)
         if exact:
             cost = exact[0].cost
@@ -175,7 +175,7 @@ def diagnose(case: Case, got_user_layout: Any, *, mutated: bool | Sequence[str] 
                                         f"your code divides by a hard-coded batch size {M} instead of m = X's number "
                                         "of samples"))
     out += [d for d in ordered if d.id not in {x.id for x in out}]
-    if best.unexplained and got_canonical is not None:  # locate the first quantity that departs
+    if best.unexplained and got_canonical is not None and not truncated:  # the first quantity that departs
         where = locate(case, got_canonical)
         if where is not None:
             return out + [Diagnosis(*where)]

@@ -73,6 +73,23 @@ def _how(got: np.ndarray, want: np.ndarray, Y: np.ndarray | None, m: int, tol: f
         if c and np.allclose(diff, c * Y, rtol=tol, atol=tol * scale):
             return (f"it differs by {c:.6g} x Y: the target term (the one-hot subtraction, - Y/m) is missing or "
                     "wrong, the rest is right")
+    if Y is not None and Y.shape == want.shape and np.all(np.isin(Y, (0.0, 1.0))) and np.any(Y == 0) \
+            and np.any(Y == 1):  # 0/1 targets: which target value's entries depart
+        close = np.isclose(got, want, rtol=tol, atol=tol * scale)
+        for v, other in ((0.0, 1.0), (1.0, 0.0)):
+            if close[Y == other].all() and not close[Y == v].all():
+                g, w = got[Y == v], want[Y == v]
+                c = float(np.vdot(g, w) / np.vdot(w, w)) if np.vdot(w, w) else 0.0
+                there = (f"there they are {c:.4g} times the reference" if c and np.allclose(g, c * w, rtol=tol)
+                         else f"there got {_fmt(g)}, expected {_fmt(w)}")
+                return (f"the entries where Y = {v:g} depart, those where Y = {other:g} are right: the part of the "
+                        f"loss's gradient that acts where Y = {v:g} is wrong ({there})")
+    if got.ndim == 2 and got.shape[0] >= 2:  # per sample, a softmax's delta sums to 0 over the units
+        gs, ws = got.sum(axis=0), want.sum(axis=0)
+        if np.allclose(ws, 0, atol=tol * scale) and not np.allclose(gs, 0, atol=tol * scale):
+            return (f"per sample it should sum to 0 over the output units (probabilities minus a target that "
+                    f"sum to 1 each) but sums to {_fmt(gs)}: the probabilities are not normalised per sample, or "
+                    f"the target term is off (got {_fmt(got)}, expected {_fmt(want)})")
     if got.ndim == 2 and min(got.shape) >= 2:  # a factor per sample (column) or per unit (row)
         for axis, what in ((0, "sample (column)"), (1, "unit (row)")):
             num = np.sum(got * want, axis=axis, keepdims=True)
