@@ -510,6 +510,10 @@ def run_check(fn_or_target: Any, options: CheckOptions, *, preset: str | None = 
             report.case, report.expected, report.got = failure.case, failure.expected, failure.got
             report.comparison, report.mutated, report.output = failure.comparison, failure.mutated, failure.output
             rest = diagnose(failure.case, failure.got_raw, mutated=failure.mutated)
+            if rest and rest[0].id == "output_gradient" and not first:  # one layer: sigma' or dL/dA? look deeper
+                failure, rest = _deeper(sandbox, failure, rest, options, dtype, seed)
+                report.case, report.expected, report.got = failure.case, failure.expected, failure.got
+                report.comparison, report.output = failure.comparison, failure.output
             if first:  # different answers to the same question: the values say nothing more
                 rest = [d for d in rest if d.id in ("mutates_inputs", "dtype")]
             extra = extra_diagnoses(failure.extras, failure.comparison, failure.mutated)
@@ -640,6 +644,30 @@ def _detected(sandbox: Sandbox, options: CheckOptions, report: CheckReport, seed
 
 # first diagnoses after which the check asks whether the code follows another convention
 _PROBED = ("layer_gradient", "unknown", "shape")
+
+
+def _deeper(sandbox: Sandbox, failure: _Outcome, rest: list, options: CheckOptions, dtype: str,
+            seed: int) -> tuple[_Outcome, list]:
+    """A one-layer failure at the output re-drawn with two hidden layers in front, where the options allow
+    depth 3; its diagnosis is used when it names something other than the output gradient."""
+    from ..diagnosis.evidence import deeper_case
+
+    deepest = options.depth or options.max_depth or DEFAULTS["max_depth"]
+    if options.depth not in (None, 3) or deepest < 3:
+        return failure, rest
+    case = deeper_case(failure.case, options.hidden or DEFAULTS["hidden"], seed=seed)
+    if case is None:
+        return failure, rest
+    try:
+        outcome = _evaluate(sandbox, case, dtype)
+        if outcome.passed:
+            return failure, rest
+        deeper = diagnose(case, outcome.got_raw, mutated=outcome.mutated)
+    except (ImplementationError, ConventionError):
+        return failure, rest
+    if deeper and deeper[0].id != "output_gradient":
+        return outcome, deeper
+    return failure, rest
 
 
 def _same_batch_size(sandbox: Sandbox, case: Case, dtype: str, seed: int) -> bool:
