@@ -36,16 +36,16 @@ def best(fn, repeats: int = 3) -> float:
 
 def main() -> int:
     total, search, where = [], [], []
-    for name, entry in MISTAKES.items():
+    for entry in MISTAKES.values():
         case = case_for(entry.options, "distinct", m=4)
         try:
             got = load(entry.target)(*case.user_inputs())
             canonical = case.convention.params_from_user(got, case.network, gradient=True)
         except (ConventionError, ValueError, TypeError, KeyError, IndexError, AttributeError):
             continue  # crashes and container slips: named without a search
-        total.append(best(lambda: diagnose(case, got)))
-        search.append(best(lambda: exact_neighbours(case, canonical)))
-        where.append(best(lambda: locate(case, canonical)))
+        total.append(best(lambda c=case, g=got: diagnose(c, g)))
+        search.append(best(lambda c=case, g=canonical: exact_neighbours(c, g)))
+        where.append(best(lambda c=case, g=canonical: locate(c, g)))
     for label, xs in (("diagnose", total), ("neighbourhood search", search), ("locate", where)):
         print(f"{label}: median {1e3 * statistics.median(xs):.1f} ms, max {1e3 * max(xs):.1f} ms "
               f"({len(xs)} mistakes)")

@@ -67,10 +67,14 @@ def _in(case: Case, conv: Convention, seed: int) -> Case | None:
 
 
 def probe_conventions(case: Case, evaluate: Callable[[Case], Any], *, seed: int = 0,
-                      budget: int = 48) -> Convention | None:
-    """The convention, other than ``case``'s, under which ``evaluate(case)`` passes on two draws; else None."""
+                      budget: int = 48, fields: int = 4) -> Convention | None:
+    """The convention, other than ``case``'s and at most ``fields`` fields from it, under which
+    ``evaluate(case)`` passes on two draws; else None."""
     tried = 0
-    for conv in _alternatives(case.convention):
+    declared = case.convention
+    for conv in _alternatives(declared):
+        if sum(getattr(conv, f) != getattr(declared, f) for f in _FIELDS) > fields:
+            break  # sorted by the number of changed fields
         if tried >= budget:
             break
         c = _in(case, conv, seed)

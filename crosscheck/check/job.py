@@ -493,7 +493,7 @@ def run_check(fn_or_target: Any, options: CheckOptions, *, preset: str | None = 
         if report.verdict == "error" and report.error is not None and report.error.kind == "raised" \
                 and report.case is not None:
             t_diag = time.perf_counter()
-            found = _probe(sandbox, report.case, dtype, seed)
+            found = _probe(sandbox, report.case, dtype, seed, fields=1)
             if found is not None:  # it runs, and is right, in another layout: a wrong declaration (exit 1)
                 crashed = str(report.error).removeprefix("the implementation ")
                 report.note = f"on {report.case.describe()} the implementation {crashed}"
@@ -696,10 +696,12 @@ def _convention_words(declared: Any, found: Any) -> str:
     return convention_sentence(declared, found)
 
 
-def _probe(sandbox: Sandbox, case: Case, dtype: str, seed: int) -> Diagnosis | None:
+def _probe(sandbox: Sandbox, case: Case, dtype: str, seed: int, fields: int = 4) -> Diagnosis | None:
+    """The layout the code follows instead of the declared one, up to ``fields`` fields away (a call that
+    raises restarts the worker: after a crash only the one-field neighbours are tried, six calls at most)."""
     from .detect import convention_sentence, probe_conventions
 
-    found = probe_conventions(case, lambda c: _evaluate(sandbox, c, dtype), seed=seed)
+    found = probe_conventions(case, lambda c: _evaluate(sandbox, c, dtype), seed=seed, fields=fields)
     if found is None:
         return None
     return Diagnosis("convention", "dW1", 1, convention_sentence(case.convention, found))

@@ -72,9 +72,9 @@ def container_diagnosis(case: Case, value: Any) -> tuple[str, str, int, str] | N
     if other is not None:
         try:
             got = user_arrays(other, net, value)
-            right = _matches(got, _expected(case, other))
         except (ConventionError, ValueError):
-            right = False
+            return None  # not the other container either (keys or layers missing): a bad output, exit 3
+        right = _matches(got, _expected(case, other))
         kind = "a dict of gradients" if other.params == "dict" else "a list of per-layer gradients"
         return ("convention", "dW1", 1, f"your code returns {kind}: it behaves like --params {other.params}; you "
                 f"declared --params {conv.params}" + (" (read that way, its values are right)" if right else
