@@ -32,6 +32,7 @@ from ..diagnosis.catalogue import parameter_names, user_arrays
 from ..diagnosis.mistakes import backprop
 from ..diagnosis.neighbourhood import same_gradients
 from ..draws import draw
+from ..errors import ImplementationError
 from ..model.activations import ACTIVATIONS
 from ..model.case import Case
 from ..model.conventions import BATCH, BIAS, PARAMS, WEIGHTS, Convention, all_conventions
@@ -84,6 +85,11 @@ def probe_conventions(case: Case, evaluate: Callable[[Case], Any], *, seed: int 
         try:
             if not evaluate(c).passed:
                 continue
+        except ImplementationError as e:
+            if e.kind not in ("raised", "bad_output"):
+                return None  # a hang or crash: probing on would repeat it in every layout
+            continue
+        try:
             params, X, Y = draw(case.network, seed + 7, batch_size=1 if conv.batch == "single" else
                                 max(case.batch_size, 3)).one(0)
             if evaluate(Case(case.network, conv, params, X, Y)).passed:
@@ -189,7 +195,7 @@ def detect(call: Callable[[Any, Any, Any], Any], *, seed: int = 0, fixed: dict |
     rng = np.random.default_rng(seed)
     fixed = {k: v for k, v in (fixed or {}).items() if v is not None}
     for depth in (2, 1, 3):
-        found = _detect_at(call, depth, rng, seed, fixed)
+        found = _detect_at(call, depth, rng, seed, fixed)  # a hang or crash propagates: the check reports it
         if found is not None:
             conv, net, exact = found
             if not exact:
@@ -263,7 +269,12 @@ def _detect_at(call, depth: int, rng, seed: int, fixed: dict):
             params, X, Y = _inputs(conv, widths, yform, rng, seed)
             try:
                 got = _call_in(call, conv, shape_net, params, X, Y, yform)
-            except Exception:  # noqa: BLE001 - it does not run, or returns another container, in this layout
+            except ImplementationError as e:
+                if e.kind not in ("raised", "bad_output"):
+                    raise  # a hang, crash or memory blow-up: probing on would repeat it in every layout
+                raised = True
+                continue
+            except Exception:  # noqa: BLE001 - it returns another container in this layout
                 raised = True
                 continue
             if got is None:

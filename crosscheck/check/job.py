@@ -619,7 +619,12 @@ def _detected(sandbox: Sandbox, options: CheckOptions, report: CheckReport, seed
     fixed = {f: getattr(options, f) for f in net_fields}
     if mode == "auto":
         fixed.update({f: getattr(options, f) for f in ("batch", "weights", "bias", "params")})
-    found = detect(lambda p, X, Y: sandbox.call(p, X, Y).value, seed=seed, fixed=fixed)
+    try:
+        found = detect(lambda p, X, Y: sandbox.call(p, X, Y).value, seed=seed, fixed=fixed)
+    except ImplementationError as e:  # a hang, crash or memory blow-up: the check itself reports it
+        report.detected = (f"not found: on the first probe the implementation failed to run ({e.kind}); checked as "
+                           "declared")
+        return options
     if found is None:
         report.detected = "nothing: the function runs in no convention on the probe networks; checked as declared"
         return options
