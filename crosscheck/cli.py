@@ -239,6 +239,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="dtype of the arrays passed to TARGET")
     c.add_argument("--strict-kinks", action="store_true",
                    help="fail a difference that exists only exactly at a kink (default: a note)")
+    c.add_argument("--detect", action="store_true",
+                   help="probe the function for its convention and network and print them as flags (the default "
+                        "when no convention flag or preset is given); with flags, name a declared convention "
+                        "the code does not follow")
     c.add_argument("--json", metavar="PATH", help="write the JSON verdict here ('-' for stdout; default: none)")
     c.add_argument("--plot", metavar="PATH", help="write a PNG of expected, got and difference (default: none)")
     la = c.add_argument_group("layer API (TARGET is a module: layers.py, or layers.py:function for one layer)")

@@ -106,7 +106,8 @@ def test_slips_are_named_first(convention):
         "bias_not_reduced": {**e, "db2": delta2},
         "vec_order": {**e, "dW2": e["dW2"].ravel(order="F").reshape(e["dW2"].shape)},
         "shape": {**e, "dW1": np.hstack([e["dW1"], np.ones((e["dW1"].shape[0], 1))])},
-        "unknown": {**e, "dW2": e["dW2"] + 0.1},
+        # issue 18: no bare unknown; the first departing quantity is named with its layer
+        "layer_gradient": {**e, "dW2": e["dW2"] + 0.1},
     }
     for mistake, named in planted.items():
         d = diagnose(case, named_to_container(case, named))

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from ..diagnosis.container import container_diagnosis
 from ..diagnosis.diagnose import Diagnosis, diagnose, expected_user_arrays, user_arrays
 from ..errors import ConventionError, GradientMismatch, ImplementationError, UsageError
 from ..model.case import Case
@@ -79,6 +80,9 @@ class CheckReport:
     notes: list[str] = field(default_factory=list)
     kink_notes: list = field(default_factory=list)  # kink-convention differences that were not failures
     strict_kinks: bool = False
+    diagnosis_s: float | None = None  # time spent diagnosing a failure (re-draws, probes, the search)
+    detected: str = ""  # the declaration found by probing (no convention flags, or --detect), as flags
+    probe_convention: Any = None  # with --detect: the convention the code follows where it is not the declared one
 
     @property
     def exit_code(self) -> int:
@@ -117,6 +121,8 @@ class CheckReport:
             "kink_notes": self.kink_notes,
             "strict_kinks": self.strict_kinks,
             "elapsed_s": round(self.elapsed, 3),
+            "diagnosis_s": None if self.diagnosis_s is None else round(self.diagnosis_s, 4),
+            "detected": self.detected,
             "environment": self.environment,
         })
 
@@ -125,7 +131,7 @@ class CheckReport:
         from ..output import format_array
 
         conv = self.options.convention().describe()
-        lines = []
+        lines = [f"detected: {self.detected}"] if self.detected else []
         if self.verdict == "pass":
             lines.append(f"PASS: {self.target} returned the reference gradients on all "
                          f"{plural(self.examples, 'example')} "
@@ -297,6 +303,8 @@ def _evaluate(sandbox: Sandbox, case: Case, dtype: str, strict_kinks: bool = Fal
     try:
         got = user_arrays(case.convention, case.network, value)
     except ConventionError as e:
+        if container_diagnosis(case, result.value) is not None:  # a named container slip: a wrong answer (exit 1)
+            return _Outcome(case, False, result.value, expected, {}, None, result.mutated, result.output)
         raise ImplementationError(f"the implementation returned something other than the declared gradients "
                                   f"({case.convention.describe()}): {e}", kind="bad_output",
                                   output=result.output) from None
@@ -419,8 +427,12 @@ def _reproduce(target: Target, options: CheckOptions, *, preset: str | None, see
 def run_check(fn_or_target: Any, options: CheckOptions, *, preset: str | None = None, examples: int | None = None,
               seed: int = 0, timeout: float = 10.0, memory: int | None = 1024, dtype: str = "float64",
               profile: str | None = None, forbid_imports: Any = None, isolation: str = "auto",
-              plot: bool = False, strict_kinks: bool = False) -> CheckReport:
-    """Run the check and return its report (verdict pass, fail or error); raises ``UsageError``."""
+              plot: bool = False, strict_kinks: bool = False, detect: str | bool = False) -> CheckReport:
+    """Run the check and return its report (verdict pass, fail or error); raises ``UsageError``.
+
+    ``detect``: ``"auto"`` (no convention was declared: probe the function and check under the
+    declaration found, ``crosscheck.check.detect``), True (``--detect``: probe, and name a declared
+    convention the code does not follow), False (check as declared)."""
     from hypothesis import HealthCheck, settings
 
     from ..profiles import current_profile, settings_for
@@ -463,6 +475,11 @@ def run_check(fn_or_target: Any, options: CheckOptions, *, preset: str | None = 
     with sandbox:
         report.environment["sandbox"] = dict(sandbox.info)  # how the worker was confined (README: the sandbox)
         report.accepts_spec = sandbox.accepts_spec
+        if detect and not sandbox.accepts_spec:
+            options = _detected(sandbox, options, report, seed, detect)
+            report.reproduce = _reproduce(target, options, preset=preset, seed=seed, examples=max_examples,
+                                          dtype=dtype, timeout=timeout, memory=memory, forbid=forbid,
+                                          strict_kinks=strict_kinks)
         # two phases of shapes: distinct dimensions first (a transpose shows as a shape error),
         # then coincident ones (square W, m equal to a width), where layout guessing is wrong in value
         distinct_examples = max(1, -(-2 * max_examples // 3))
@@ -477,20 +494,43 @@ def run_check(fn_or_target: Any, options: CheckOptions, *, preset: str | None = 
         failure: _Outcome | None = state["failure"]
         if report.verdict == "error" and report.error is not None and report.error.kind == "raised" \
                 and report.case is not None:
-            failure = _coincident_rerun(sandbox, report, dtype, seed)
+            t_diag = time.perf_counter()
+            found = _probe(sandbox, report.case, dtype, seed, fields=1)
+            if found is not None:  # it runs, and is right, in another layout: a wrong declaration (exit 1)
+                crashed = str(report.error).removeprefix("the implementation ")
+                report.note = f"on {report.case.describe()} the implementation {crashed}"
+                report.verdict, report.error, report.diagnosis = "fail", None, [found]
+                report.diagnosis_s = time.perf_counter() - t_diag
+            failure = None if found is not None else _coincident_rerun(sandbox, report, dtype, seed)
             if failure is not None:
                 report.verdict, report.error = "fail", None
         if report.verdict != "error" and failure is not None:
             report.shrunk = None if report.verdict == "fail" else failure.case  # a crash re-run was not shrunk
             report.verdict = "fail"
+            t_diag = time.perf_counter()
             failure, first = _where_visible(sandbox, failure, dtype, seed)
             report.case, report.expected, report.got = failure.case, failure.expected, failure.got
             report.comparison, report.mutated, report.output = failure.comparison, failure.mutated, failure.output
             rest = diagnose(failure.case, failure.got_raw, mutated=failure.mutated)
+            if rest and rest[0].id == "output_gradient" and not first:  # one layer: sigma' or dL/dA? look deeper
+                failure, rest = _deeper(sandbox, failure, rest, options, dtype, seed)
+                report.case, report.expected, report.got = failure.case, failure.expected, failure.got
+                report.comparison, report.output = failure.comparison, failure.output
             if first:  # different answers to the same question: the values say nothing more
                 rest = [d for d in rest if d.id in ("mutates_inputs", "dtype")]
             extra = extra_diagnoses(failure.extras, failure.comparison, failure.mutated)
             report.diagnosis = extra or (first + rest)
+            if report.diagnosis and report.diagnosis[0].id == "batch_size" and \
+                    not _same_batch_size(sandbox, failure.case, dtype, seed):
+                report.diagnosis = report.diagnosis[1:]  # re-drawn with another m, the constant did not hold
+            if report.probe_convention is not None:
+                report.diagnosis = [Diagnosis("convention", "dW1", 1, _convention_words(
+                    report.options.convention(), report.probe_convention))] + report.diagnosis
+            elif not extra and not first and rest and rest[0].id in _PROBED:  # does the code follow another layout?
+                found = _probe(sandbox, failure.case, dtype, seed)
+                if found is not None:
+                    report.diagnosis = [found] + report.diagnosis
+            report.diagnosis_s = time.perf_counter() - t_diag
         report.notes = sorted(state.get("notes", set()))
         report.kink_notes = state.get("kink_notes", [])
     report.elapsed = time.perf_counter() - t0
@@ -566,6 +606,112 @@ def _where_visible(sandbox: Sandbox, failure: _Outcome, dtype: str, seed: int) -
         return chosen, []
     first = next(iter(chosen.got))
     return chosen, [Diagnosis("stateful", first, int(first[2:]) if first[2:].isdigit() else 0, detail)]
+
+
+def _detected(sandbox: Sandbox, options: CheckOptions, report: CheckReport, seed: int,
+              mode: str | bool) -> CheckOptions:
+    """The options to check under after probing (``crosscheck.check.detect``); the finding in ``report``."""
+    from dataclasses import replace
+
+    from ..model.presets import validate
+    from .detect import detect
+
+    declared = options.convention()
+    net_fields = ("hidden", "output", "loss", "reduction", "targets")
+    fixed = {f: getattr(options, f) for f in net_fields}
+    if mode == "auto":
+        fixed.update({f: getattr(options, f) for f in ("batch", "weights", "bias", "params")})
+    try:
+        found = detect(lambda p, X, Y: sandbox.call(p, X, Y).value, seed=seed, fixed=fixed)
+    except ImplementationError as e:  # a hang, crash or memory blow-up: the check itself reports it
+        report.detected = (f"not found: on the first probe the implementation failed to run ({e.kind}); checked as "
+                           "declared")
+        return options
+    if found is None:
+        report.detected = "nothing: the function runs in no convention on the probe networks; checked as declared"
+        return options
+    if mode is True and found.convention != declared:
+        report.probe_convention = found.convention
+    if mode is not True or found.convention == declared:
+        changes = {k: v for k, v in found.options().items() if k in ("batch", "weights", "bias", "params")
+                   or (k in net_fields and getattr(options, k) is None)}
+        if options.depth is None and options.max_depth is None:
+            depth_key = "depth" if "depth" in found.options() else "max_depth"
+            changes[depth_key] = found.options()[depth_key]
+        try:
+            options = validate(replace(options, **changes))
+        except (UsageError, ValueError):
+            pass
+    report.options = options
+    how = "" if found.exact else (" (no declaration of the table gives its gradients exactly: this is the layout "
+                                  "that returns the right shapes; the rest of the network is checked as declared)")
+    report.detected = found.flags() + how
+    return options
+
+
+# first diagnoses after which the check asks whether the code follows another convention
+_PROBED = ("layer_gradient", "unknown", "shape")
+
+
+def _deeper(sandbox: Sandbox, failure: _Outcome, rest: list, options: CheckOptions, dtype: str,
+            seed: int) -> tuple[_Outcome, list]:
+    """A one-layer failure at the output re-drawn with two hidden layers in front, where the options allow
+    depth 3; its diagnosis is used when it names something other than the output gradient."""
+    from ..diagnosis.evidence import deeper_case
+
+    deepest = options.depth or options.max_depth or DEFAULTS["max_depth"]
+    if options.depth not in (None, 3) or deepest < 3:
+        return failure, rest
+    case = deeper_case(failure.case, options.hidden or DEFAULTS["hidden"], seed=seed)
+    if case is None:
+        return failure, rest
+    try:
+        outcome = _evaluate(sandbox, case, dtype)
+        if outcome.passed:
+            return failure, rest
+        deeper = diagnose(case, outcome.got_raw, mutated=outcome.mutated)
+    except (ImplementationError, ConventionError):
+        return failure, rest
+    if deeper and deeper[0].id != "output_gradient":
+        return outcome, deeper
+    return failure, rest
+
+
+def _same_batch_size(sandbox: Sandbox, case: Case, dtype: str, seed: int) -> bool:
+    """A hard-coded batch size M holds on a case re-drawn with another m: the factor there is m'/M too."""
+    from ..diagnosis.container import hardcoded_batch_size
+    from ..draws import draw
+
+    params = case.params
+    m = case.batch_size
+    M = hardcoded_batch_size(case, case.convention.params_from_user(
+        _evaluate(sandbox, case, dtype).got_raw, case.network, gradient=True))
+    other_m = next(v for v in (m + 1, m + 2, m + 3) if v != M)
+    try:
+        params, X, Y = draw(case.network, seed + 11, batch_size=other_m).one(0)
+        other = Case(case.network, case.convention, params, X, Y).astype(case.dtype)
+        outcome = _evaluate(sandbox, other, dtype)
+        got = other.convention.params_from_user(outcome.got_raw, other.network, gradient=True)
+    except (ImplementationError, ConventionError, ValueError):
+        return False
+    return M is not None and hardcoded_batch_size(other, got) == M
+
+
+def _convention_words(declared: Any, found: Any) -> str:
+    from .detect import convention_sentence
+
+    return convention_sentence(declared, found)
+
+
+def _probe(sandbox: Sandbox, case: Case, dtype: str, seed: int, fields: int = 4) -> Diagnosis | None:
+    """The layout the code follows instead of the declared one, up to ``fields`` fields away (a call that
+    raises restarts the worker: after a crash only the one-field neighbours are tried, six calls at most)."""
+    from .detect import convention_sentence, probe_conventions
+
+    found = probe_conventions(case, lambda c: _evaluate(sandbox, c, dtype), seed=seed, fields=fields)
+    if found is None:
+        return None
+    return Diagnosis("convention", "dW1", 1, convention_sentence(case.convention, found))
 
 
 def _coincident_rerun(sandbox: Sandbox, report: CheckReport, dtype: str, seed: int) -> _Outcome | None:
@@ -667,6 +813,14 @@ def check_implementation(fn_or_target: Any, *, preset: str | None = None, batch:
     return report
 
 
+def _detect_mode(args: Any) -> str | bool:
+    """--detect: True; no convention flag and no preset: "auto" (probe, check under what is found); else False."""
+    if getattr(args, "detect", False):
+        return True
+    declared = [args.preset, args.batch, args.weights, args.bias, args.params]
+    return "auto" if all(v is None for v in declared) else False
+
+
 def run_from_args(args: Any) -> int:
     """``crosscheck check TARGET [options]``: print the verdict, write --json/--plot, return the exit code."""
     require_writable(args.json, "--json")  # before any work: exit 2, not a traceback after the verdict
@@ -686,7 +840,7 @@ def run_from_args(args: Any) -> int:
     report = run_check(args.target, options, examples=args.examples, seed=args.seed, timeout=args.timeout,
                        memory=args.memory, dtype=args.dtype, profile=args.profile, preset=args.preset,
                        forbid_imports=args.forbid_import or (), isolation=args.isolation, plot=bool(args.plot),
-                       strict_kinks=getattr(args, "strict_kinks", False))
+                       strict_kinks=getattr(args, "strict_kinks", False), detect=_detect_mode(args))
     # with --json -, stdout carries the JSON alone
     print(report.summary(), file=sys.stderr if args.json == "-" else sys.stdout)
     if args.plot and report.case is None:

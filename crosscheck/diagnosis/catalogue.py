@@ -19,13 +19,18 @@ from ..model.case import Case
 from ..model.conventions import Convention, as_finite_array
 from ..model.network import Network
 
-__all__ = ["CATALOGUE", "RANK", "Diagnosis", "user_arrays", "expected_user_arrays", "parameter_names", "masks"]
+__all__ = ["CATALOGUE", "FINDINGS", "RANK", "Diagnosis", "user_arrays", "expected_user_arrays", "parameter_names",
+           "masks"]
 
 CATALOGUE = ("transposed", "sign", "scale", "layer_order", "bias_not_reduced", "activation_derivative",
              "missing_activation_derivative", "no_transpose_in_backprop", "single_sample", "vec_order",
              "mutates_inputs", "kink_convention", "dtype", "stateful", "returns_parameters", "unreached_layer",
              "loss", "regularization", "activation_gradient", "shape", "unknown")
 RANK = {name: i for i, name in enumerate(CATALOGUE)}
+# findings beyond the mechanism catalogue (issue 18): another declaration exactly (``activation``; ``loss`` is
+# the catalogue's), the first departing quantity (``output_gradient``, ``layer_gradient``), a declared
+# convention the code does not follow, and container slips (``crosscheck.diagnosis.container``)
+FINDINGS = ("activation", "output_gradient", "layer_gradient", "convention", "key_offset", "swapped", "batch_size")
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,8 @@ from ..errors import ConventionError
 from ..model.case import Case
 from .alternatives import loss_candidates, penalty_candidates
 from .catalogue import CATALOGUE, Diagnosis, expected_user_arrays, masks, parameter_names, user_arrays
+from .container import container_diagnosis, hardcoded_batch_size, swapped
+from .locate import locate
 from .matcher import (
     Explanation,
     Matcher,
@@ -44,6 +46,7 @@ from .matcher import (
     sentences,
 )
 from .mistakes import Candidate, as_float64, backprop, candidates, implied_candidates
+from .neighbourhood import exact_neighbours
 from .symptoms import dtype_symptoms, returned_parameters, unreached_layers
 
 __all__ = ["CATALOGUE", "Diagnosis", "diagnose", "user_arrays", "expected_user_arrays", "backprop", "Candidate",
@@ -75,7 +78,13 @@ def diagnose(case: Case, got_user_layout: Any, *, mutated: bool | Sequence[str] 
     ``mutated``: True, or the inputs (sandbox paths such as ``"params[0][0]"``, ``"X"``) the
     implementation changed in place. Raises ``ConventionError`` if ``got_user_layout`` is not
     the declared container of finite arrays."""
-    got = user_arrays(case.convention, case.network, got_user_layout)
+    try:
+        got = user_arrays(case.convention, case.network, got_user_layout)
+    except ConventionError:
+        found = container_diagnosis(case, got_user_layout)
+        if found is None:
+            raise
+        return [Diagnosis(*found)]
     out: list[Diagnosis] = []
     if mutated:
         paths = [mutated] if isinstance(mutated, str) else (list(mutated) if not isinstance(mutated, bool) else [])
@@ -103,6 +112,9 @@ def diagnose(case: Case, got_user_layout: Any, *, mutated: bool | Sequence[str] 
     step = returned_parameters(got, given, expected, entry_masks, tol)
     if step is not None:
         return out + [Diagnosis(*step)]
+    swap = swapped(case, got_user_layout)
+    if swap is not None:
+        return out + [Diagnosis(*swap)]
     matcher = Matcher(case, got, entry_masks, tol, floor, nice_factors(case), expected_grads, expected_deltas)
     truncated = any(np.dtype(d.detail.split()[0]).kind in "iub" for d in dtype_found)
     if not truncated:  # truncation makes zeros too
@@ -131,6 +143,11 @@ def diagnose(case: Case, got_user_layout: Any, *, mutated: bool | Sequence[str] 
         explanations += pairs(matcher, case, explanations, cands, expected)
         explanations.sort(key=Explanation.key)
     best = explanations[0]
+    if best.unexplained and got_canonical is not None and not truncated:  # another declaration, exactly?
+        exact = exact_neighbours(case, got_canonical)
+        if exact:
+            cost = exact[0].cost
+            return out + [Diagnosis(n.id, "dW1", 1, n.sentence()) for n in exact if n.cost == cost]
     if best.candidate is None and best.cost == 0 and not best.unexplained:
         if not out:
             first = backprop_order(list(got))[0]
@@ -150,7 +167,18 @@ def diagnose(case: Case, got_user_layout: Any, *, mutated: bool | Sequence[str] 
                 later.append(d)
     ordered = named + later
     ordered = [d for d in ordered if d.id != "shape"] + [d for d in ordered if d.id == "shape"]
+    if got_canonical is not None and not best.unexplained and ordered and ordered[0].id in ("scale", "loss"):
+        M = hardcoded_batch_size(case, got_canonical)
+        if M is not None:
+            ordered.insert(0, Diagnosis("batch_size", ordered[0].parameter, ordered[0].layer,
+                                        f"every gradient is m/{M} = {case.batch_size}/{M} times the expected one: "
+                                        f"your code divides by a hard-coded batch size {M} instead of m = X's number "
+                                        "of samples"))
     out += [d for d in ordered if d.id not in {x.id for x in out}]
+    if best.unexplained and got_canonical is not None and not truncated:  # the first quantity that departs
+        where = locate(case, got_canonical)
+        if where is not None:
+            return out + [Diagnosis(*where)]
     for p in backprop_order(best.unexplained):
         if got[p].shape != expected[p].shape:
             out.append(Diagnosis("shape", p, layer_of(p), f"{p} has shape {got[p].shape}, expected "
@@ -158,9 +186,12 @@ def diagnose(case: Case, got_user_layout: Any, *, mutated: bool | Sequence[str] 
         elif truncated:
             continue  # integer arrays: the truncation is the explanation
         else:
-            rel = float(np.linalg.norm(got[p] - expected[p])) / max(float(np.linalg.norm(expected[p])), matcher.floor)
-            out.append(Diagnosis("unknown", p, layer_of(p), f"{p} differs from the expected gradient (relative "
-                                 f"error {rel:.3g}) and no mistake in the catalogue explains it"))
+            err = float(np.linalg.norm(got[p] - expected[p]))
+            size = float(np.linalg.norm(expected[p]))
+            what = (f"relative error {err / size:.3g}" if size > 0 else
+                    f"absolute error {err:.3g}; the expected is all zero")
+            out.append(Diagnosis("unknown", p, layer_of(p), f"{p} differs from the expected gradient ({what}) and no "
+                                 "mistake in the catalogue explains it"))
     return out
 
 

@@ -75,6 +75,21 @@ def _drawn(network: Network, case: Case, m: int, seed: int) -> Case | None:
         return None
 
 
+def deeper_case(case: Case, hidden: str, *, seed: int = 0) -> Case | None:
+    """The case's one-layer network with two ``hidden`` layers put in front (widths 5-6-7-n_out): where
+    the output's sigma' and dL/dA cannot be told apart in one layer, the layers below show which
+    function the code uses as sigma' (``crosscheck.diagnosis.locate``)."""
+    net = case.network
+    if net.depth != 1 or not isinstance(net.activations[0], str):
+        return None
+    try:
+        deeper = replace(net, widths=(_N_IN, _HIDDEN, _HIDDEN + 1, net.n_out),
+                         activations=(hidden, hidden, net.activations[0]), alpha=None)
+    except ValueError:
+        return None
+    return _drawn(deeper, case, 1 if case.convention.batch == "single" else _M, seed + 5)
+
+
 def diagnosis_cases(case: Case, *, seed: int = 0) -> list[Case]:
     """Cases to diagnose on, most identifiable first; the shrunk ``case`` itself last."""
     net, conv = case.network, case.convention

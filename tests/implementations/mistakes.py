@@ -25,7 +25,8 @@ MISTAKES = {
     # a kink-only difference is a note unless --strict-kinks (one kink policy with the sweep)
     "kink_convention": ("kink_convention", {"preset": "torch", "hidden": "relu", "strict_kinks": True}),
     "shape": ("shape", DEFAULT),
-    "unknown": ("unknown", DEFAULT),
+    # issue 18: what no catalogue entry explains is located (db right, dW departs), not a bare unknown
+    "layer_gradient": ("unknown", DEFAULT),
 }
 
 

@@ -1,0 +1,330 @@
+"""Which convention does the code follow? Probe it: with no declaration (``detect``), or with the failing
+case in every other layout (``probe_conventions``).
+
+``detect``: the implementation is called on one drawn network (depth 2, then 1 and 3; widths 5-6-3,
+m = 4) in each of the 60 conventions and three target forms (soft probabilities, one-hot, integer
+labels); where it runs and returns the convention's container and shapes, its gradients are compared
+with the reference of every network of the table (hidden x output activation x loss x target form x
+reduction). The first exact match, in the order of fewest changes from crosscheck's defaults, is the
+declaration found; without one (wrong code), the layout that returns the right shapes, the depths it
+runs at, and of the network only what the target form says (integer labels: softmax_ce); the rest of
+the network is checked as declared, and the check fails and diagnoses. The presets' layouts are tried
+first, and a layout whose call raised on probability targets is tried with integer labels only (a
+call that raises costs a worker restart).
+
+The same network and values are handed to the implementation in each convention one or more fields
+away from the declared one (batch x weights x bias x container; the bias kept present or absent as
+declared), fewest changes first. A convention under which it returns the reference gradients on the
+failing case and on a second draw is the diagnosis ``convention``: "your code behaves like
+rows/in_out/vector/dict; you declared columns/in_out/vector/dict". Nothing here compares values
+itself: ``evaluate`` is the check's own ``_evaluate`` (sandboxed call, reference, comparison).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..diagnosis.catalogue import parameter_names, user_arrays
+from ..diagnosis.mistakes import backprop
+from ..diagnosis.neighbourhood import same_gradients
+from ..draws import draw
+from ..errors import ImplementationError
+from ..model.activations import ACTIVATIONS
+from ..model.case import Case
+from ..model.conventions import BATCH, BIAS, PARAMS, WEIGHTS, Convention, all_conventions
+from ..model.network import REDUCTIONS, Network
+from .extras import split_extras
+
+__all__ = ["probe_conventions", "convention_sentence", "detect", "Detected"]
+
+
+def _alternatives(declared: Convention) -> list[Convention]:
+    biases = [b for b in BIAS if (b != "none") == declared.has_bias and (b == "augmented") == declared.augmented]
+    out = []
+    for batch in BATCH:
+        for weights in WEIGHTS:
+            for bias in biases:
+                for params in PARAMS:
+                    c = Convention(batch, weights, bias, params)
+                    if c != declared:
+                        out.append(c)
+    changed = lambda c: sum(getattr(c, f) != getattr(declared, f) for f in ("batch", "weights", "bias", "params"))  # noqa: E731
+    return sorted(out, key=changed)
+
+
+def _in(case: Case, conv: Convention, seed: int) -> Case | None:
+    """``case``'s network and values in ``conv`` (one sample re-drawn for ``single``)."""
+    try:
+        if conv.batch == "single" and case.batch_size != 1:
+            params, X, Y = draw(case.network, seed, batch_size=1).one(0)
+            return Case(case.network, conv, params, X, Y)
+        return Case(case.network, conv, case.params, case.X, case.Y)
+    except (ValueError, TypeError):
+        return None
+
+
+def probe_conventions(case: Case, evaluate: Callable[[Case], Any], *, seed: int = 0,
+                      budget: int = 48, fields: int = 4) -> Convention | None:
+    """The convention, other than ``case``'s and at most ``fields`` fields from it, under which
+    ``evaluate(case)`` passes on two draws; else None."""
+    tried = 0
+    declared = case.convention
+    for conv in _alternatives(declared):
+        if sum(getattr(conv, f) != getattr(declared, f) for f in _FIELDS) > fields:
+            break  # sorted by the number of changed fields
+        if tried >= budget:
+            break
+        c = _in(case, conv, seed)
+        if c is None:
+            continue
+        tried += 1
+        try:
+            if not evaluate(c).passed:
+                continue
+        except ImplementationError as e:
+            if e.kind not in ("raised", "bad_output"):
+                return None  # a hang or crash: probing on would repeat it in every layout
+            continue
+        try:
+            params, X, Y = draw(case.network, seed + 7, batch_size=1 if conv.batch == "single" else
+                                max(case.batch_size, 3)).one(0)
+            if evaluate(Case(case.network, conv, params, X, Y)).passed:
+                return conv
+        except Exception:  # noqa: BLE001 - the implementation failed to run in this layout: not it
+            continue
+    return None
+
+
+def convention_sentence(declared: Convention, found: Convention) -> str:
+    flags = " ".join(f"--{f} {getattr(found, f)}" for f in ("batch", "weights", "bias", "params")
+                     if getattr(found, f) != getattr(declared, f))
+    return (f"your code behaves like {found.describe()}; you declared {declared.describe()}: it returns the "
+            f"reference gradients when called in that layout ({flags})")
+
+
+# ---- detection with no declaration ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Detected:
+    """What probing found: the convention, the network options, the depths it runs at, and whether the
+    gradients matched a declaration exactly (``exact``) or only in shape (the nearest network)."""
+
+    convention: Convention
+    network: dict
+    depths: tuple[int, ...]
+    exact: bool
+
+    def options(self) -> dict:
+        out = {"batch": self.convention.batch, "weights": self.convention.weights, "bias": self.convention.bias,
+               "params": self.convention.params, **self.network}
+        if len(self.depths) == 1:
+            out["depth"] = self.depths[0]
+        else:
+            out["max_depth"] = max(self.depths)
+        return out
+
+    def flags(self) -> str:
+        return " ".join(f"--{k.replace('_', '-')} {v}" for k, v in self.options().items())
+
+
+_WIDTHS = {1: (5, 3), 2: (5, 6, 3), 3: (5, 6, 7, 3)}
+_M = 4
+_FIELDS = ("batch", "weights", "bias", "params")
+_LOSSES = ("half_sse", "sse", "bce", "softmax_ce")
+_Y_FREE = ("output", "readout")
+# target forms probed. Y-free losses (seed 000's output, seed 002's read-out; "none1"/"none2" in the code
+# below) are not: on one output unit a softmax student's probs/N is exactly the output loss's gradient,
+# so a match there proves nothing; declare those networks.
+_YFORMS = ("soft", "onehot", "labels")
+_DEFAULT_NET = {"hidden": "tanh", "output": "identity", "loss": "half_sse", "reduction": "mean", "targets": "soft"}
+
+
+def _targets(kind: str, n_out: int, m: int, rng: np.random.Generator) -> np.ndarray:
+    """Canonical Y ``(n_out, m)``: soft probability columns, or one-hot columns (also 0/1 and labels)."""
+    if kind == "soft":
+        p = rng.uniform(0.1, 1.0, size=(n_out, m))
+        return p / p.sum(axis=0, keepdims=True)
+    Y = np.zeros((n_out, m))
+    Y[rng.permutation(np.arange(m) % n_out), np.arange(m)] = 1.0
+    return Y
+
+
+def _network_space(widths: tuple[int, ...], bias: bool, yform: str) -> list[Network]:
+    k = len(widths) - 1
+    nets = []
+    for loss in _LOSSES:
+        if yform.startswith("none"):  # no targets: the output itself (n_out = 1) or seed 002's read-out
+            loss = {"none1": "output", "none2": "readout"}[yform]
+            targets = ("soft",)
+        elif loss in _Y_FREE:
+            continue
+        else:
+            targets = {"soft": ("soft",), "onehot": ("onehot", "binary"), "labels": ("labels",)}[yform]
+        for t in targets:
+            for reduction in REDUCTIONS:
+                for output in ACTIVATIONS:
+                    for hidden in (ACTIVATIONS if k > 1 else ("tanh",)):
+                        try:
+                            nets.append(Network(widths, (hidden,) * (k - 1) + (output,), loss=loss,
+                                                reduction=reduction, bias=bias, targets=t))
+                        except ValueError:
+                            continue
+    return nets
+
+
+def _net_options(net: Network) -> dict:
+    out = {"output": net.activations[-1], "loss": net.loss, "reduction": net.reduction, "targets": net.targets}
+    if net.depth > 1:
+        out["hidden"] = net.activations[0]
+    return out
+
+
+def _distance(net_opts: dict) -> int:
+    return sum(net_opts.get(k) != v for k, v in _DEFAULT_NET.items() if k != "targets")
+
+
+def detect(call: Callable[[Any, Any, Any], Any], *, seed: int = 0, fixed: dict | None = None) -> Detected | None:
+    """Probe ``call(params, X, Y)`` (the sandboxed implementation) in every convention and target form, at
+    depth 2 (then 1, 3): the convention and network whose reference gradients it returns; else the first
+    convention whose container and shapes it returns (``exact`` False, no network); None when it runs in
+    none. ``fixed``: options the user declared (``{"hidden": "relu"}``), kept as they are."""
+    rng = np.random.default_rng(seed)
+    fixed = {k: v for k, v in (fixed or {}).items() if v is not None}
+    for depth in (2, 1, 3):
+        found = _detect_at(call, depth, rng, seed, fixed)  # a hang or crash propagates: the check reports it
+        if found is not None:
+            conv, net, exact = found
+            if not exact:
+                shape = Network(_WIDTHS[depth], ("tanh",) * depth, loss=net.get("loss", "half_sse"), bias=conv.has_bias,
+                                targets=net.get("targets", "soft"))
+                depths = tuple(d for d in (1, 2, 3) if d == depth or _runs_as(call, conv, shape, d, rng, seed, False))
+                return Detected(conv, net, depths, False)
+            depths = tuple(d for d in (1, 2, 3) if d == depth or _runs_as(call, conv, net, d, rng, seed))
+            return Detected(conv, _net_options(net), depths, True)
+    return None
+
+
+def _widths(depth: int, yform: str) -> tuple[int, ...]:
+    w = _WIDTHS[depth]
+    return w[:-1] + ({"none1": (1,), "none2": (2,)}.get(yform, w[-1:]))
+
+
+def _inputs(conv: Convention, widths: tuple[int, ...], yform: str, rng, seed: int):
+    m = 1 if conv.batch == "single" else _M
+    base = Network(widths, ("tanh",) * len(widths[1:]), loss="half_sse", bias=conv.has_bias)
+    params, X, _ = draw(base, seed, batch_size=m).one(0)
+    Y = None if yform.startswith("none") else _targets(yform, widths[-1], m, rng)
+    return params, X, Y
+
+
+def _call_in(call, conv: Convention, net_shape: Network, params, X, Y, yform: str):
+    user_params = conv.params_to_user(params, net_shape)
+    Yu = None if Y is None else conv.y_to_user(Y, "labels" if yform == "labels" else "soft")
+    value, _activations, _ignored = split_extras(conv, net_shape, call(user_params, conv.x_to_user(X), Yu))
+    got = user_arrays(conv, net_shape, value)
+    want_shapes = {label: (conv.user_weight_shape(net_shape, layer) if kind == "W" else
+                           conv.user_bias_shape(net_shape, layer)) for label, layer, kind in
+                   parameter_names(net_shape, conv)}
+    if any(got[k].shape != tuple(s) for k, s in want_shapes.items()):
+        return None
+    return conv.params_from_user(value, net_shape, gradient=True)
+
+
+# the presets' layouts first (most code follows one), then the rest, fewest changes from the default first
+_POPULAR = (("columns", "out_in", "vector", "pairs"), ("rows", "out_in", "vector", "pairs"),
+            ("rows", "in_out", "vector", "dict"), ("columns", "out_in", "column", "dict"),
+            ("single", "out_in", "column", "pairs"), ("rows", "in_out", "row", "dict"),
+            ("rows", "in_out", "row", "pairs"), ("rows", "in_out", "vector", "pairs"))
+
+
+def _order(fixed: dict) -> list[Convention]:
+    default = Convention()
+    first = [Convention(*c) for c in _POPULAR]
+    rest = sorted((c for c in all_conventions() if c not in first),
+                  key=lambda c: (c.bias == "augmented",  # seed 000's constant-1 input: last
+                                 sum(getattr(c, f) != getattr(default, f) for f in _FIELDS)))
+    return [c for c in first + rest
+            if all(fixed.get(f) in (None, getattr(c, f)) for f in ("batch", "weights", "bias", "params"))]
+
+
+def _detect_at(call, depth: int, rng, seed: int, fixed: dict):
+    """(convention, network, exact) at ``depth``: the first exact match; else the first convention whose
+    container and shapes come back right (and those differing from it in the bias layout only), with the
+    nearest network of the table."""
+    shaped: list = []  # (conv, yform, params, X, Y, got)
+    for conv in _order(fixed):
+        if shaped and (conv.batch, conv.weights, conv.params) != (shaped[0][0].batch, shaped[0][0].weights,
+                                                                  shaped[0][0].params):
+            continue  # wrong code: its layout is known, no exact match is coming
+        raised = False
+        for yform in _YFORMS:
+            if raised and yform == "onehot":
+                continue  # it raised on probabilities: only integer labels take another code path
+            widths = _widths(depth, yform)
+            shape_net = Network(widths, ("tanh",) * depth, loss="half_sse", bias=conv.has_bias)
+            params, X, Y = _inputs(conv, widths, yform, rng, seed)
+            try:
+                got = _call_in(call, conv, shape_net, params, X, Y, yform)
+            except ImplementationError as e:
+                if e.kind not in ("raised", "bad_output"):
+                    raise  # a hang, crash or memory blow-up: probing on would repeat it in every layout
+                raised = True
+                continue
+            except Exception:  # noqa: BLE001 - it returns another container in this layout
+                raised = True
+                continue
+            if got is None:
+                continue
+            shaped.append((conv, yform, params, X, Y, got))
+            for net in _candidates(widths, conv, yform, fixed):
+                try:
+                    want, _ = backprop(net, params, X, Y)
+                except (ValueError, FloatingPointError):
+                    continue
+                if same_gradients(got, want):
+                    return conv, net, True
+    if not shaped:
+        return None
+    # wrong code: the layout is known; of the network only what the targets it runs on say (integer labels:
+    # the softmax cross-entropy), the rest stays as declared (a nearest network by error misleads)
+    conv, yform = shaped[0][0], shaped[0][1]
+    return conv, ({"loss": "softmax_ce", "targets": "labels"} if yform == "labels" else {}), False
+
+
+def _candidates(widths, conv, yform, fixed) -> list[Network]:
+    nets = [n for n in _network_space(widths, conv.has_bias, yform)
+            if all(fixed.get(k) in (None, v) for k, v in _net_options(n).items())]
+    return sorted(nets, key=lambda n: _distance(_net_options(n)))
+
+
+def _relative(got: tuple, want: tuple) -> float:
+    flat = lambda g: np.concatenate([np.ravel(a) for pair in g for a in pair if a is not None])  # noqa: E731
+    a, b = flat(got), flat(want)
+    if a.shape != b.shape or not np.all(np.isfinite(a)):
+        return np.inf
+    return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-300))
+
+
+def _runs_as(call, conv: Convention, net: Network, depth: int, rng, seed: int, exact: bool = True) -> bool:
+    """It runs at ``depth`` too: returns the right gradients there (``exact``), or the right shapes."""
+    k = depth
+    acts = (net.activations[0],) * (k - 1) + (net.activations[-1],)
+    yform = "labels" if net.targets == "labels" else ("onehot" if net.targets in ("onehot", "binary") else "soft")
+    yform = {"output": "none1", "readout": "none2"}.get(net.loss, yform)
+    widths = _widths(depth, yform)
+    try:
+        other = Network(widths, acts, loss=net.loss, reduction=net.reduction, bias=net.bias, targets=net.targets)
+    except ValueError:
+        return False
+    params, X, Y = _inputs(conv, widths, yform, rng, seed)
+    try:
+        got = _call_in(call, conv, other, params, X, Y, yform)
+    except Exception:  # noqa: BLE001
+        return False
+    if got is None:
+        return False
+    return same_gradients(got, backprop(other, params, X, Y)[0]) if exact else True
