@@ -288,6 +288,7 @@ class Sandbox:
             self._send(worker, init, time.monotonic() + self.startup_timeout)
             meta, _ = self._receive(worker, time.monotonic() + self.startup_timeout, phase="startup")
             if meta.get("status") == "booted":  # Python and NumPy are up: the target's import obeys --timeout
+                self.info["seccomp"] = str(meta.get("seccomp", ""))[:200]
                 meta, _ = self._receive(worker, time.monotonic() + self.timeout, phase="startup")
         except ImplementationError as e:
             stdout, stderr = self._read_output(worker)

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import UsageError
+from .hiding import forbidden_locations, needed_paths, without_needed
 
 __all__ = ["ISOLATION_MODES", "ENV_ALLOW", "Launch", "make_undumpable", "resolve_isolation", "launch",
            "default_forbidden", "set_default_forbidden"]
@@ -51,7 +52,8 @@ def _source(name: str) -> str:
 
 # read now, at import, before any implementation runs: a worker that rewrites these files on disk
 # changes nothing for this process
-WORKER_SOURCES = [("protocol", _source("protocol.py")), ("worker", _source("worker.py"))]
+WORKER_SOURCES = [("protocol", _source("protocol.py")), ("filters", _source("filters.py")),
+                  ("worker", _source("worker.py"))]
 SUPERVISOR_SOURCE = _source("supervisor.py")
 
 # reads the worker's code from the protocol pipe and runs it in one fresh namespace
@@ -284,13 +286,29 @@ class Launch:
     renames: dict[str, str] = field(default_factory=dict)
 
 
-def _bwrap_argv(argv: list[str], home: str, keep: list[str]) -> list[str]:
+def _bwrap_argv(argv: list[str], home: str, keep: list[str], hide: list[str] = ()) -> list[str]:
     out = ["bwrap", "--die-with-parent", "--unshare-all", "--new-session", "--ro-bind", "/", "/",
-           "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--bind", home, home]
+           "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/run", "--bind", home, home]
     for path in keep:
         out += ["--ro-bind", path, path]
-    out += ["--tmpfs", PACKAGE_DIR, "--chdir", home, "--"]
+    for path in dict.fromkeys([PACKAGE_DIR, *hide]):
+        if os.path.isdir(path):
+            out += ["--tmpfs", path, "--remount-ro", path]
+        elif os.path.exists(path):
+            out += ["--ro-bind", "/dev/null", path]
+    out += ["--chdir", home, "--"]
     return out + argv
+
+
+_HIDE_CACHE: dict[tuple, list[str]] = {}
+
+
+def hidden_paths(forbid: list[str], target_paths: list[str]) -> list[str]:
+    """crosscheck's package and every forbidden module's files, less what the worker needs to run."""
+    key = (tuple(forbid), tuple(p for p in sys.path if isinstance(p, str)))
+    if key not in _HIDE_CACHE:
+        _HIDE_CACHE[key] = forbidden_locations(["crosscheck", *forbid], [PACKAGE_DIR])
+    return without_needed(_HIDE_CACHE[key], needed_paths() + [os.path.realpath(p) for p in target_paths])
 
 
 def launch(target: Any, *, memory: int | None, forbid: list[str], isolation: str,
@@ -313,12 +331,18 @@ def launch(target: Any, *, memory: int | None, forbid: list[str], isolation: str
     ctl_r, ctl_w = os.pipe()
     info_r, info_w = os.pipe()
     argv = [sys.executable, "-I", "-B", "-u", "-c", BOOT, str(to_r), str(from_w)]
+    keep = [os.path.dirname(placement.target["path"])] if placement.target.get("path") else []
+    if placement.target.get("file"):
+        keep.append(os.path.dirname(placement.target["file"]))
+    keep += placement.paths
+    hide = hidden_paths(forbid, keep)
     if isolation == "bwrap":
-        keep = [os.path.dirname(placement.target["path"])] if placement.target.get("path") else []
-        argv = [shutil.which("bwrap") or "bwrap"] + _bwrap_argv(argv, home, keep + placement.paths)[1:]
+        argv = [shutil.which("bwrap") or "bwrap"] + _bwrap_argv(argv, home, keep, hide)[1:]
     cfg = {"argv": argv, "env": worker_env(home), "cwd": home, "uid": uid, "gid": uid,
            "keep_fds": [to_r, from_w], "ctl_fd": ctl_r, "info_fd": info_w,
            "reveal": interpreter_paths() if uid is not None else [], "read_only": [home],
+           "hide": hide, "keep": sorted({home, *keep, *interpreter_paths(), *needed_paths()}),
+           "shm_mb": min(memory or 256, 256),
            # CROSSCHECK_SANDBOX_NAMESPACES=0: as on a machine that allows none (debugging, tests of that path)
            "namespaces": os.environ.get("CROSSCHECK_SANDBOX_NAMESPACES", "1") != "0"}
     try:
@@ -347,8 +371,13 @@ def launch(target: Any, *, memory: int | None, forbid: list[str], isolation: str
     except ValueError:
         info = {}
     info["isolation"] = isolation
+    hidden = "hidden" in info.get("namespaces", []) or isolation == "bwrap"
+    info["forbid"] = ("hidden by the worker's mount namespace" if hidden else
+                      "best-effort: no mount namespace here, so only an in-process import hook and a seccomp "
+                      "filter keep crosscheck and the forbidden modules out (docs/sandbox.md)")
     init = {"target": placement.target, "paths": placement.paths, "memory_mb": memory,
-            "forbid": ["crosscheck", *forbid], "hidden": [PACKAGE_DIR]}
+            "forbid": ["crosscheck", *forbid], "hidden": [PACKAGE_DIR],
+            "deny_exec": bool(forbid), "deny_dir_fd": not hidden}
     return Launch(proc, to_w, from_r, ctl_w, base, info, placement.renames), init
 
 

@@ -1,0 +1,163 @@
+"""Trust, round two (issue 19): what the OS hides, and what a worker leaves behind.
+
+Fast tests run the sandbox in-process as the current user (root in CI); the same attacks through
+`crosscheck check`, as root and as an ordinary user, in every isolation mode, are the slow ones
+(``test_sandbox_attacks``' runner). Each attack hands back the right gradients only when it got
+what it must not get, so a hole is a PASS the student did not earn.
+"""
+
+from __future__ import annotations
+
+import os
+import textwrap
+
+import numpy as np
+import pytest
+from test_sandbox_attacks import ATTACKS, check, isolation, runner  # noqa: F401 - fixtures
+
+import crosscheck
+from crosscheck.sandbox import Sandbox
+
+LINUX = os.uname().sysname == "Linux" if hasattr(os, "uname") else False
+PACKAGE = os.path.dirname(os.path.realpath(crosscheck.__file__))
+FORBID = ["crosscheck", "torch", "jax"]
+
+# the right gradients (torch's layout, identity hidden, half-SSE mean): what a cheat hands back once
+# the reference (or torch) told it the answer; written out so an attack needs nothing else
+RIGHT = '''
+import numpy as np
+
+def right(params, X, Y):
+    A = [X]
+    for W, b in params:
+        A.append(A[-1] @ W.T + b)
+    delta = (A[-1] - Y) / X.shape[0]
+    grads = []
+    for i in range(len(params) - 1, -1, -1):
+        W, _ = params[i]
+        grads.append((delta.T @ A[i], delta.sum(axis=0)))
+        delta = delta @ W
+    return grads[::-1]
+'''
+
+# each: the attack on the side, returning True when it reached what is forbidden
+PROBES = {
+    # a child interpreter has no audit hook: it imports crosscheck (or torch) and could compute anything
+    "child_interpreter": '''
+import os, subprocess, sys
+
+def probe():
+    code = "import crosscheck.reference.recursive, sys; print('GOT-IT')"
+    try:
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                           env={{"PYTHONPATH": os.pathsep.join([{package_parent!r}] + sys.path)}})
+    except OSError as e:
+        print("no child:", e)
+        return False
+    return "GOT-IT" in r.stdout
+''',
+    # the audit hook sees only the name of a file opened relative to a directory descriptor
+    "dir_fd": '''
+import os
+
+def probe():
+    try:
+        fd = os.open(os.path.dirname({package!r}), os.O_RDONLY)
+        f = os.open(os.path.join(os.path.basename({package!r}), "reference", "recursive.py"), os.O_RDONLY,
+                    dir_fd=fd)
+        return b"def " in os.read(f, 1 << 20)
+    except OSError as e:
+        print("refused:", e)
+        return False
+''',
+    # the package folder itself as the directory descriptor
+    "package_dir_fd": '''
+import os
+
+def probe():
+    try:
+        fd = os.open({package!r}, os.O_RDONLY)
+        f = os.open(os.path.join("reference", "recursive.py"), os.O_RDONLY, dir_fd=fd)
+        return b"def " in os.read(f, 1 << 20)
+    except OSError as e:
+        print("refused:", e)
+        return False
+''',
+}
+
+
+def _student(path, probe: str, **fmt) -> str:
+    fmt.setdefault("package", PACKAGE)
+    fmt.setdefault("package_parent", os.path.dirname(PACKAGE))
+    text = RIGHT + textwrap.dedent(PROBES[probe]).format(**fmt) + textwrap.dedent('''
+        def attack(params, X, Y):
+            if probe():
+                print("CHEATED")
+                return right(params, X, Y)
+            raise RuntimeError("the attack found nothing")
+    ''')
+    path.write_text(text)
+    os.chmod(path, 0o644)
+    os.chmod(path.parent, 0o755)
+    return f"{path}:attack"
+
+
+def _params():
+    rng = np.random.default_rng(0)
+    return [(rng.normal(size=(2, 3)), rng.normal(size=2))], rng.normal(size=(4, 3)), rng.normal(size=(4, 2))
+
+
+def _outcome(target: str, **kw) -> str:
+    """"cheated" when the attack got through, else the failure's kind."""
+    with Sandbox(target, timeout=60, **kw) as sb:
+        try:
+            r = sb.call(*_params())
+        except crosscheck.ImplementationError as e:
+            assert "CHEATED" not in (e.output or "")
+            return e.kind
+        return "cheated" if "CHEATED" in r.output else "returned"
+
+
+def _namespaces() -> list[str]:
+    with Sandbox("tests.implementations.correct:torch_style") as sb:
+        return sb.info.get("namespaces", [])
+
+
+# ---- 1. forbidden modules hidden by the OS --------------------------------------------------------
+
+@pytest.mark.skipif(not LINUX, reason="seccomp and mount namespaces are Linux's")
+@pytest.mark.parametrize("namespaces", ["1", "0"])
+@pytest.mark.parametrize("probe", sorted(PROBES))
+def test_a_forbidden_module_is_out_of_reach_by_any_route(tmp_path, monkeypatch, probe, namespaces):
+    monkeypatch.setenv("CROSSCHECK_SANDBOX_NAMESPACES", namespaces)
+    assert _outcome(_student(tmp_path / "student.py", probe), forbid_imports=FORBID) != "cheated"
+
+
+@pytest.mark.skipif(not LINUX, reason="mount namespaces are Linux's")
+@pytest.mark.parametrize("probe", sorted(PROBES))
+def test_with_a_mount_namespace_crosscheck_is_hidden_even_with_no_forbid_list(tmp_path, probe):
+    if "hidden" not in _namespaces():
+        pytest.skip("no mount namespace here: --forbid-import is best-effort (docs/sandbox.md)")
+    assert _outcome(_student(tmp_path / "student.py", probe)) != "cheated"
+
+
+def test_the_report_says_whether_forbidding_is_best_effort(monkeypatch):
+    monkeypatch.setenv("CROSSCHECK_SANDBOX_NAMESPACES", "0")
+    with Sandbox("tests.implementations.correct:torch_style", forbid_imports="torch") as sb:
+        assert sb.info["forbid"].startswith("best-effort")
+
+
+# the same attacks through `crosscheck check`, as root and as an ordinary user, every isolation mode
+ATTACKS["child_interpreter"] = "\n".join(
+    [RIGHT, textwrap.dedent(PROBES["child_interpreter"]),
+     "def attack(params, X, Y):\n    return right(params, X, Y) if probe() else wrong(params, X, Y)\n"])
+ATTACKS["dir_fd"] = "\n".join(
+    [RIGHT, textwrap.dedent(PROBES["package_dir_fd"]).replace("{package!r}", "{package_parent!r} + '/crosscheck'"),
+     "def attack(params, X, Y):\n    return right(params, X, Y) if probe() else wrong(params, X, Y)\n"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("attack", ["child_interpreter", "dir_fd"])
+def test_check_gives_no_pass_to_a_child_interpreter_or_a_dir_fd(runner, attack):  # noqa: F811
+    code, report, r = check(runner, attack, "--forbid-import", "crosscheck,torch,jax")
+    assert report["verdict"] != "pass" and code in (1, 3), r.stdout + r.stderr
