@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..diagnosis.diagnose import Diagnosis, diagnose, expected_user_arrays, user_arrays
-from ..errors import ConventionError, GradientMismatch, ImplementationError, UsageError
+from ..errors import ConventionError, GradientMismatch, ImplementationError, UsageError, bounded
 from ..model.case import Case
 from ..model.presets import PRESETS, CheckOptions, resolve_options
 from ..output import require_writable, write_atomic, write_text
@@ -394,7 +394,8 @@ def _environment(profile: str, max_examples: int) -> dict:
 
 
 def _reproduce(target: Target, options: CheckOptions, *, preset: str | None, seed: int, examples: int, dtype: str,
-               timeout: float, memory: int | None, forbid: tuple[str, ...] = (), strict_kinks: bool = False) -> str:
+               timeout: float, memory: int | None, forbid: tuple[str, ...] = (), strict_kinks: bool = False,
+               budget: float | None = None) -> str:
     flags = options.cli_flags()
     if preset in PRESETS:  # the preset, and only what was changed from it
         base = PRESETS[preset].options
@@ -411,13 +412,15 @@ def _reproduce(target: Target, options: CheckOptions, *, preset: str | None, see
         argv += ["--forbid-import", ",".join(forbid)]
     if strict_kinks:  # without it a kink-only difference passes: the command must fail as this run did
         argv += ["--strict-kinks"]
+    if budget is not None:
+        argv += ["--budget", f"{budget:g}"]
     return shlex.join(argv)
 
 
 def run_check(fn_or_target: Any, options: CheckOptions, *, preset: str | None = None, examples: int | None = None,
               seed: int = 0, timeout: float = 10.0, memory: int | None = 1024, dtype: str = "float64",
               profile: str | None = None, forbid_imports: Any = None, isolation: str = "auto",
-              plot: bool = False, strict_kinks: bool = False) -> CheckReport:
+              plot: bool = False, strict_kinks: bool = False, budget: float | None = None) -> CheckReport:
     """Run the check and return its report (verdict pass, fail or error); raises ``UsageError``."""
     from hypothesis import HealthCheck, settings
 
@@ -430,8 +433,8 @@ def run_check(fn_or_target: Any, options: CheckOptions, *, preset: str | None = 
         raise UsageError(f"dtype must be float64 or float32, got {dtype!r}")
     if not isinstance(strict_kinks, bool):
         raise UsageError(f"strict_kinks must be True or False, got {strict_kinks!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise UsageError(f"seed must be an integer >= 0, got {seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0 or bounded("seed", seed, low_open=False):
+        raise UsageError(f"seed must be an integer >= 0 and < 2**64, got {seed!r}")
     if examples is not None and (isinstance(examples, bool) or not isinstance(examples, int) or examples < 1):
         raise UsageError(f"examples must be a positive integer, got {examples!r}")
     target = parse_target(fn_or_target)
@@ -448,10 +451,11 @@ def run_check(fn_or_target: Any, options: CheckOptions, *, preset: str | None = 
                          reproduce=_reproduce(target, options, preset=preset, seed=seed, examples=max_examples,
                                               dtype=dtype,
                                               timeout=timeout, memory=memory, forbid=forbid,
-                                              strict_kinks=strict_kinks),
+                                              strict_kinks=strict_kinks, budget=budget),
                          environment=_environment(profile_name, max_examples), strict_kinks=strict_kinks)
     _preimport(plot)
-    sandbox = Sandbox(target, timeout=timeout, memory=memory, forbid_imports=forbid, isolation=isolation)
+    sandbox = Sandbox(target, timeout=timeout, memory=memory, forbid_imports=forbid, isolation=isolation,
+                      budget=budget)
     try:
         sandbox.start()
     except ImplementationError as e:  # importing the user's module raised (a missing name is a UsageError)
@@ -619,7 +623,7 @@ def check_implementation(fn_or_target: Any, *, preset: str | None = None, batch:
                          memory: int | None = 1024, dtype: str = "float64", profile: str | None = None,
                          json: str | None = None, plot: str | None = None, api: str | None = None,
                          layers: Any = None, dropout_p: str = "keep", forbid_imports: Any = None,
-                         isolation: str = "auto", strict_kinks: bool = False) -> Any:
+                         isolation: str = "auto", strict_kinks: bool = False, budget: float | None = None) -> Any:
     """Check ``fn(params, X, Y) -> gradients`` (a module-level function or a TARGET string)
     against the reference; the options are those of ``crosscheck check``.
 
@@ -644,7 +648,7 @@ def check_implementation(fn_or_target: Any, *, preset: str | None = None, batch:
         return check_layers_or_raise(fn_or_target, api=api, layers=layers, dropout_p=dropout_p, examples=examples,
                                      seed=seed, timeout=timeout, memory=memory, dtype=dtype, profile=profile,
                                      json=json, forbid_imports=default_forbidden() if forbid_imports is None
-                                     else forbid_imports)
+                                     else forbid_imports, budget=budget)
     options = resolve_options(preset, batch=batch, weights=weights, bias=bias, params=params, hidden=hidden,
                               output=output, loss=loss, reduction=reduction, depth=depth, max_depth=max_depth,
                               max_width=max_width, output_width=output_width, targets=targets, l2=l2, l1=l1,
@@ -652,7 +656,7 @@ def check_implementation(fn_or_target: Any, *, preset: str | None = None, batch:
     _require_outputs(json, plot)
     report = run_check(fn_or_target, options, examples=examples, seed=seed, timeout=timeout, memory=memory,
                        dtype=dtype, profile=profile, preset=preset, forbid_imports=forbid_imports,
-                       isolation=isolation, plot=bool(plot), strict_kinks=strict_kinks)
+                       isolation=isolation, plot=bool(plot), strict_kinks=strict_kinks, budget=budget)
     _write_outputs(report, json, plot)
     if report.verdict == "fail":
         raise GradientMismatch(report.summary(), report)
@@ -664,9 +668,18 @@ def check_implementation(fn_or_target: Any, *, preset: str | None = None, batch:
     return report
 
 
+def fresh_seed() -> int:
+    """A seed nobody can predict (``os.urandom``): the cases of a run without ``--seed`` cannot be
+    recorded in advance by a submission that looks its answers up."""
+    return int.from_bytes(os.urandom(8), "big")
+
+
 def run_from_args(args: Any) -> int:
     """``crosscheck check TARGET [options]``: print the verdict, write --json/--plot, return the exit code."""
     require_writable(args.json, "--json")  # before any work: exit 2, not a traceback after the verdict
+    require_writable(getattr(args, "plot", None), "--plot")
+    if args.seed is None:  # fresh; the summary, its reproduce line and --json name it: --seed replays the run
+        args.seed = fresh_seed()
     if getattr(args, "api", None):  # the layer API: a module's layer functions, one verdict per layer
         from ..layers.check import run_from_args as run_layers
 
@@ -683,7 +696,7 @@ def run_from_args(args: Any) -> int:
     report = run_check(args.target, options, examples=args.examples, seed=args.seed, timeout=args.timeout,
                        memory=args.memory, dtype=args.dtype, profile=args.profile, preset=args.preset,
                        forbid_imports=args.forbid_import or (), isolation=args.isolation, plot=bool(args.plot),
-                       strict_kinks=getattr(args, "strict_kinks", False))
+                       strict_kinks=getattr(args, "strict_kinks", False), budget=getattr(args, "budget", None))
     # with --json -, stdout carries the JSON alone
     print(report.summary(), file=sys.stderr if args.json == "-" else sys.stdout)
     if args.plot and report.case is None:

@@ -71,6 +71,7 @@ class GradeReport:
     submission: str
     checks: list[CheckResult]
     elapsed: float = 0.0
+    seed: int | None = None  # the run's seed (fresh unless given): checks whose config pins none used it
 
     @property
     def parts(self) -> list[PartResult]:
@@ -89,6 +90,7 @@ class GradeReport:
 
         return {"crosscheck": __version__, "config": self.config, "submission": self.submission,
                 "score": self.score, "max_score": self.max_score, "elapsed_s": round(self.elapsed, 3),
+                "seed": self.seed,
                 "checks": [c.to_dict() for c in self.checks]}
 
 

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ImplementationError, UsageError
+from ..errors import ImplementationError, UsageError, bounded
 from .isolation import WORKER_SOURCES, Launch, end, launch, make_undumpable, resolve_isolation
 from .protocol import (
     HEADER,
@@ -227,14 +227,18 @@ class Sandbox:
 
     def __init__(self, target: Any, *, timeout: float = 10.0, memory: int | None = 1024,
                  forbid_imports: Any = None, isolation: str = "auto",
-                 startup_timeout: float | None = None) -> None:
+                 startup_timeout: float | None = None, budget: float | None = None) -> None:
         self.target = target if isinstance(target, Target) else parse_target(target)
-        if not timeout > 0:
-            raise UsageError(f"timeout must be a positive number of seconds, got {timeout}")
-        if memory is not None and memory < 1:
-            raise UsageError(f"memory must be a positive number of megabytes, got {memory}")
+        for name, value, low in (("timeout", timeout, 0.0), ("memory", memory, 0.0), ("budget", budget, 0.0)):
+            problem = None if value is None and name != "timeout" else bounded(name, value, low=low)
+            if problem:
+                raise UsageError(f"{name}: {problem}")
         self.timeout = float(timeout)
         self.memory = memory
+        # the implementation's time over the whole run (its import and every call, across restarts)
+        self.budget = None if budget is None else float(budget)
+        self.spent = 0.0
+        self._budget_hit = False
         self.forbid_imports = parse_forbidden(forbid_imports)
         self.isolation = resolve_isolation(isolation)
         # starting Python and NumPy is trusted and not timed by --timeout; the target's import is
@@ -289,7 +293,11 @@ class Sandbox:
             meta, _ = self._receive(worker, time.monotonic() + self.startup_timeout, phase="startup")
             if meta.get("status") == "booted":  # Python and NumPy are up: the target's import obeys --timeout
                 self.info["seccomp"] = str(meta.get("seccomp", ""))[:200]
-                meta, _ = self._receive(worker, time.monotonic() + self.timeout, phase="startup")
+                t_import = time.monotonic()
+                try:
+                    meta, _ = self._receive(worker, self._deadline(), phase="startup")
+                finally:
+                    self.spent += time.monotonic() - t_import
         except ImplementationError as e:
             stdout, stderr = self._read_output(worker)
             self._stop(worker)
@@ -358,11 +366,14 @@ class Sandbox:
         assert worker is not None
         self._calls += 1
         request = {"op": "call", "id": self._calls, "params": params, "X": X, "Y": Y, "spec": spec}
-        deadline = time.monotonic() + self.timeout
+        deadline = self._deadline()
         t0 = time.perf_counter()
         try:
-            self._send(worker, request, deadline)
-            meta, arrays = self._receive(worker, deadline, phase="call")
+            try:
+                self._send(worker, request, deadline)
+                meta, arrays = self._receive(worker, deadline, phase="call")
+            finally:
+                self.spent += time.perf_counter() - t0
         except ImplementationError as e:
             stdout, stderr = self._read_output(worker)
             self._stop(worker)
@@ -431,10 +442,14 @@ class Sandbox:
         return result
 
     def _roundtrip(self, worker: _Worker, request: dict) -> tuple[dict, list[np.ndarray], str, str]:
-        deadline = time.monotonic() + self.timeout
+        deadline = self._deadline()
+        t0 = time.monotonic()
         try:
-            self._send(worker, request, deadline)
-            meta, arrays = self._receive(worker, deadline, phase="call")
+            try:
+                self._send(worker, request, deadline)
+                meta, arrays = self._receive(worker, deadline, phase="call")
+            finally:
+                self.spent += time.monotonic() - t0
         except ImplementationError as e:
             stdout, stderr = self._read_output(worker)
             self._stop(worker)
@@ -525,8 +540,20 @@ class Sandbox:
                                       "something write to crosscheck's private pipe?)", kind="bad_output") from None
         return meta, arrays
 
+    def _deadline(self) -> float:
+        """Now plus --timeout, or less when --budget has less left (then a timeout names the budget)."""
+        self._budget_hit = False
+        allowed = self.timeout
+        if self.budget is not None and self.budget - self.spent < allowed:
+            allowed, self._budget_hit = max(0.0, self.budget - self.spent), True
+        return time.monotonic() + allowed
+
     def _timed_out(self, worker: _Worker) -> ImplementationError:
         self._kill(worker)
+        if self._budget_hit:
+            return ImplementationError(f"the implementation used up the budget of {self.budget:g} s (--budget): its "
+                                       f"import and calls together took longer; its process was killed",
+                                       kind="timeout")
         return ImplementationError(f"the implementation did not return within {self.timeout:g} s (--timeout); "
                                    "its process was killed", kind="timeout")
 
