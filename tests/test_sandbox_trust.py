@@ -161,3 +161,73 @@ ATTACKS["dir_fd"] = "\n".join(
 def test_check_gives_no_pass_to_a_child_interpreter_or_a_dir_fd(runner, attack):  # noqa: F811
     code, report, r = check(runner, attack, "--forbid-import", "crosscheck,torch,jax")
     assert report["verdict"] != "pass" and code in (1, 3), r.stdout + r.stderr
+
+
+# ---- 4. the parent's memory is bounded by what the worker sent ------------------------------------
+
+FORGER = '''
+import json, os, struct
+
+def forge(params, X, Y):
+    data = b"\\0" * (1 << 20)
+    meta = {meta}
+    head = json.dumps(meta).encode()
+    for fd in range(3, 64):
+        try:
+            if os.readlink(f"/proc/self/fd/{{fd}}").startswith("pipe:"):
+                os.write(fd, struct.pack(">QQ", len(head), len(data)) + head + data)
+        except OSError:
+            pass
+    os._exit(0)
+'''
+
+_MB = 1 << 20
+FORGED = {
+    # 256 entries over the same megabyte: 256 MB in the parent on today's main
+    "overlapping": {"status": "ok", "id": 1, "result": {"t": "list", "v": [{"t": "array", "i": i} for i in range(256)]},
+                    "inputs_after": {"t": "none"},
+                    "arrays": [{"dtype": "<f8", "shape": [_MB // 8], "offset": 0, "nbytes": _MB}] * 256},
+    "huge_shape": {"status": "ok", "id": 1, "result": {"t": "none"}, "inputs_after": {"t": "none"},
+                   "arrays": [{"dtype": "<f8", "shape": [2**62, 2**62, 0], "offset": 0, "nbytes": 0}]},
+    "shape_overflow": {"status": "ok", "id": 1, "result": {"t": "none"}, "inputs_after": {"t": "none"},
+                       "arrays": [{"dtype": "<f8", "shape": [2**70], "offset": 0, "nbytes": _MB}]},
+    "bad_dtype": {"status": "ok", "id": 1, "result": {"t": "none"}, "inputs_after": {"t": "none"},
+                  "arrays": [{"dtype": "i99999999999999999999", "shape": [1], "offset": 0, "nbytes": 8}]},
+    "list_not_list": {"status": "ok", "id": 1, "result": {"t": "list", "v": 5}, "inputs_after": {"t": "none"},
+                      "arrays": [{"dtype": "|u1", "shape": [_MB], "offset": 0, "nbytes": _MB}]},
+    "elapsed_text": {"status": "ok", "id": 1, "result": {"t": "none"}, "inputs_after": {"t": "none"},
+                     "elapsed": "soon", "arrays": [{"dtype": "|u1", "shape": [_MB], "offset": 0, "nbytes": _MB}]},
+    "gap": {"status": "ok", "id": 1, "result": {"t": "none"}, "inputs_after": {"t": "none"},
+            "arrays": [{"dtype": "|u1", "shape": [8], "offset": 0, "nbytes": 8}]},
+}
+
+
+@pytest.mark.parametrize("name", sorted(FORGED))
+def test_a_forged_reply_is_bad_output_never_a_traceback_or_a_big_allocation(tmp_path, name):
+    path = tmp_path / "forger.py"
+    path.write_text(textwrap.dedent(FORGER).format(meta=repr(FORGED[name])))
+    with Sandbox(f"{path}:forge", timeout=30) as sb:
+        if name == "elapsed_text":  # a well-formed reply but for the worker's own timing: that is ignored
+            assert sb.call(*_params()).elapsed >= 0
+            return
+        with pytest.raises(crosscheck.ImplementationError) as e:
+            sb.call(*_params())
+    assert e.value.kind in ("bad_output", "exit"), e.value  # "exit": the forgery lost the race to the pipe
+
+
+def test_decode_arrays_accepts_exactly_a_tiling_of_the_data():
+    from crosscheck.sandbox.protocol import ProtocolError, decode_arrays
+
+    data = np.arange(4.0).tobytes() + np.arange(2, dtype=np.int32).tobytes()
+    a, b = decode_arrays([{"dtype": "<f8", "shape": [2, 2], "offset": 0, "nbytes": 32},
+                          {"dtype": "<i4", "shape": [2], "offset": 32, "nbytes": 8}], data)
+    assert a.tolist() == [[0, 1], [2, 3]] and b.tolist() == [0, 1]
+    for entries in ([{"dtype": "<f8", "shape": [4], "offset": 0, "nbytes": 32}],  # 8 bytes of nothing
+                    [{"dtype": "<f8", "shape": [4], "offset": 0, "nbytes": 32},
+                     {"dtype": "<f8", "shape": [1], "offset": 0, "nbytes": 8}],  # overlapping
+                    [{"dtype": "<f8", "shape": [4], "offset": 0, "nbytes": 32},
+                     {"dtype": "<i4", "shape": [2.0], "offset": 32, "nbytes": 8}],  # a float size
+                    [{"dtype": "<f8", "shape": [4], "offset": 0, "nbytes": 32},
+                     {"dtype": "O", "shape": [1], "offset": 32, "nbytes": 8}]):
+        with pytest.raises(ProtocolError):
+            decode_arrays(entries, data)

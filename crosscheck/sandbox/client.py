@@ -388,13 +388,13 @@ class Sandbox:
         try:
             value = decode(meta.get("result"), arrays)
             after = decode(meta.get("inputs_after"), arrays)
-        except ProtocolError as e:
+            mutated = tuple(mutations(("params", "X", "Y"), (params, X, Y), after))
+        except (ProtocolError, RecursionError, TypeError, ValueError, KeyError, AttributeError) as e:
             self._stop(worker)
             raise ImplementationError(f"the implementation's process sent back an unreadable reply ({e}; did "
                                       "something write to crosscheck's private pipe?)",
                                       kind="bad_output", output=trim_output(_join_output(stdout, stderr))) from None
-        mutated = tuple(mutations(("params", "X", "Y"), (params, X, Y), after))
-        return SandboxResult(value, stdout, stderr, mutated, float(meta.get("elapsed", elapsed)))
+        return SandboxResult(value, stdout, stderr, mutated, _seconds(meta.get("elapsed"), elapsed))
 
     # -- the layer API: a whole-module target's functions called by name --
     @property
@@ -429,7 +429,7 @@ class Sandbox:
         try:
             value = _stamp(decode(meta.get("result"), arrays), generation)
             after = decode(meta.get("args_after"), arrays)
-        except ProtocolError as e:
+        except (ProtocolError, RecursionError, TypeError, ValueError, KeyError, AttributeError) as e:
             self._stop(worker)
             raise ImplementationError(f"the implementation's process sent back an unreadable reply ({e})",
                                       kind="bad_output", output=trim_output(_join_output(stdout, stderr))) from None
@@ -437,7 +437,7 @@ class Sandbox:
         after_arrays = [after[i] if isinstance(after, list) and i < len(after) else None
                         for i, a in enumerate(args) if isinstance(a, np.ndarray)]
         mutated = tuple(mutations(tuple(n for n, _ in arrays_in), tuple(a for _, a in arrays_in), after_arrays))
-        result = SandboxResult(value, stdout, stderr, mutated, float(meta.get("elapsed", 0.0)))
+        result = SandboxResult(value, stdout, stderr, mutated, _seconds(meta.get("elapsed"), 0.0))
         result.args_after = after if isinstance(after, list) else []  # type: ignore[attr-defined]
         return result
 
@@ -575,6 +575,13 @@ class Sandbox:
 
     def _read_output(self, worker: _Worker) -> tuple[str, str]:
         return self._rename(_drain(worker.stdout)), self._rename(_drain(worker.stderr))
+
+
+def _seconds(value: Any, default: float) -> float:
+    """The worker's own timing of a call, if it is a sane number (it is the worker's claim)."""
+    if type(value) in (int, float) and 0 <= value < 1e9:
+        return float(value)
+    return default
 
 
 def _code_frame() -> bytes:
