@@ -231,3 +231,67 @@ def test_decode_arrays_accepts_exactly_a_tiling_of_the_data():
                      {"dtype": "O", "shape": [1], "offset": 32, "nbytes": 8}]):
         with pytest.raises(ProtocolError):
             decode_arrays(entries, data)
+
+
+# ---- 5. nothing outlives the check ----------------------------------------------------------------
+
+LEAVER = '''
+import ctypes, os, socket
+
+def leave(params, X, Y):
+    with open("/dev/shm/{name}", "wb") as f:  # a channel to the next submission on a shared /dev/shm
+        f.write(b"x" * 4096)
+    os.chmod("/dev/shm/{name}", 0o666)
+    libc = ctypes.CDLL(None, use_errno=True)
+    shmid = libc.shmget({key}, 4096, 0o1000 | 0o666)  # IPC_CREAT: SysV memory that outlives processes
+    print("shmid", shmid)
+    try:
+        s = socket.socket(socket.AF_UNIX)
+        s.connect({sock!r})
+        print("CONNECTED")
+        return 1
+    except OSError as e:
+        print("no connect:", e)
+        return 0
+'''
+
+
+def _sysv_keys() -> set[int]:
+    try:
+        with open("/proc/sysvipc/shm") as f:
+            return {int(line.split()[0]) for line in f.readlines()[1:] if line.strip()}
+    except OSError:
+        return set()
+
+
+@pytest.mark.skipif(not LINUX, reason="/dev/shm, SysV IPC and unix sockets as Linux has them")
+@pytest.mark.parametrize("namespaces", ["1", "0"])
+def test_shared_memory_and_host_sockets_do_not_outlive_or_escape_the_check(tmp_path, monkeypatch, namespaces):
+    import socket
+    import tempfile
+
+    monkeypatch.setenv("CROSSCHECK_SANDBOX_NAMESPACES", namespaces)
+    name, key = f"crosscheck-leak-{os.getpid()}-{namespaces}", 0x5EC00000 + os.getpid() % 0xFFFF
+    folder = tempfile.mkdtemp(prefix="crosscheck-sock-")
+    os.chmod(folder, 0o777)
+    sock_path = os.path.join(folder, "s")
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(sock_path)
+    os.chmod(sock_path, 0o777)
+    server.listen(1)
+    path = tmp_path / "leaver.py"
+    path.write_text(textwrap.dedent(LEAVER).format(name=name, key=key, sock=sock_path))
+    try:
+        with Sandbox(f"{path}:leave", timeout=30) as sb:
+            r = sb.call(*_params())
+            assert "CONNECTED" not in r.output and r.value.tolist() == 0, r.output
+            assert "shmid -1" not in r.output, r.output  # the segment was made: its removal is what is tested
+        assert not os.path.exists(f"/dev/shm/{name}")
+        assert key not in _sysv_keys()
+    finally:
+        server.close()
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
+        if os.path.exists(f"/dev/shm/{name}"):
+            os.unlink(f"/dev/shm/{name}")
