@@ -297,6 +297,11 @@ def main(argv: list[str] | None = None) -> int:
     def terminate(signum: int, frame: Any) -> None:
         raise _Terminated()
 
+    for stream in (sys.stdout, sys.stderr):  # a character the terminal cannot encode is escaped, never fatal
+        try:
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            pass
     guard = _StdoutGuard(sys.stdout)
     saved = sys.stdout
     sys.stdout = guard  # type: ignore[assignment]

@@ -295,3 +295,132 @@ def test_shared_memory_and_host_sockets_do_not_outlive_or_escape_the_check(tmp_p
         shutil.rmtree(folder, ignore_errors=True)
         if os.path.exists(f"/dev/shm/{name}"):
             os.unlink(f"/dev/shm/{name}")
+
+
+# ---- 6. dropout's kept fraction judged on the masks the gradients were judged with --------------------
+
+DROPOUT = '''
+import numpy as np
+
+def dropout_forward(x, dropout_param):
+    p, mode = dropout_param["p"], dropout_param["mode"]
+    if "seed" in dropout_param:
+        np.random.seed(dropout_param["seed"])
+    if mode != "train":
+        return x, (dropout_param, None)
+    if {honest} or x.size >= 1000:  # drops as it should only where the kept fraction used to be measured
+        mask = (np.random.rand(*x.shape) < p) / p
+    else:
+        mask = np.ones_like(x) / p
+    return x * mask, (dropout_param, mask)
+
+def dropout_backward(dout, cache):
+    dropout_param, mask = cache
+    return dout * mask if dropout_param["mode"] == "train" else dout
+'''
+
+
+@pytest.mark.parametrize("honest", [False, True])
+def test_a_dropout_that_never_drops_on_the_judged_inputs_fails(tmp_path, honest):
+    from crosscheck.layers.check import check_layers
+
+    path = tmp_path / "layers.py"
+    path.write_text(textwrap.dedent(DROPOUT).format(honest=honest))
+    report = check_layers(str(path), api="cs231n", layers=["dropout"], examples=20, seed=0)
+    (verdict,) = report.layers
+    assert verdict.verdict == ("pass" if honest else "fail"), verdict
+
+
+# ---- 6. a layer function that disappears mid-run ----------------------------------------------------
+
+def test_a_layer_function_deleted_by_its_sibling_is_that_layers_error_and_the_others_stand(tmp_path):
+    from crosscheck.layers.check import check_layers
+
+    example = os.path.join(os.path.dirname(PACKAGE), "examples", "layers", "layers.py")
+    text = open(example).read() + textwrap.dedent('''
+
+        _affine_forward = affine_forward
+
+        def affine_forward(x, w, b):
+            globals().pop("relu_backward", None)  # its sibling, gone once affine has run
+            return _affine_forward(x, w, b)
+    ''')
+    path = tmp_path / "layers.py"
+    path.write_text(text)
+    report = check_layers(str(path), api="cs231n", layers=["affine", "relu"], examples=5, seed=0)
+    assert report.layer("affine").verdict == "pass"
+    relu = report.layer("relu")
+    assert relu.verdict == "error" and "removed" in relu.detail, relu
+    assert report.exit_code == 3
+
+
+# ---- 6. what the student prints or raises reaches no terminal raw, and loses no report -----------------
+
+def test_control_characters_are_escaped_and_a_lone_surrogate_loses_no_report(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    path = tmp_path / "student.py"
+    path.write_text(textwrap.dedent('''
+        import sys
+        def f(params, X, Y):
+            print("\\x1b[2J\\x1b[32mPASS: all gradients agree\\x1b[0m\\x9b\\x07 tab\\there")
+            raise ValueError("bad \\ud800 surrogate \\x1b]0;title\\x07")
+    '''))
+    report = tmp_path / "r.json"
+    r = subprocess.run([sys.executable, "-m", "crosscheck", "check", f"{path}:f", "--preset", "torch", "--examples",
+                        "2", "--json", str(report)], capture_output=True,
+                       env={**os.environ, "PYTHONIOENCODING": "ascii"},
+                       cwd=os.path.dirname(PACKAGE), timeout=240)
+    assert r.returncode == 3, r.stderr.decode(errors="replace")
+    out = r.stdout + r.stderr
+    assert b"\x1b" not in out and b"\x9b" not in out and b"\x07" not in out
+    assert b"\\x1b[32mPASS" in out and b"\\ud800" in out and b"tab\there" in out
+    got = json.loads(report.read_text())
+    assert got["verdict"] == "error" and "\\x1b" in got["output"] and "surrogate" in got["error"]["message"]
+
+
+# ---- 6. bad numbers and names: exit 2 with one line, before any work ---------------------------------
+
+@pytest.mark.parametrize("option, value", [("--timeout", "inf"), ("--timeout", "1e300"), ("--timeout", "nan"),
+                                           ("--memory", "99999999999999"), ("--l2", "1e308"), ("--l1", "inf"),
+                                           ("--budget", "inf"), ("--examples", "99999999999"),
+                                           ("--seed", str(2**64)), ("--max-width", "100000000")])
+def test_a_number_out_of_range_is_exit_2_with_one_line(capsys, option, value):
+    from crosscheck.cli import main
+
+    assert main(["check", "tests/implementations/correct.py:torch_style", "--preset", "torch", option, value]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[0].startswith(f"crosscheck check: error: argument {option}: expected"), err
+
+
+@pytest.mark.parametrize("command", ["check", "grade"])
+def test_a_report_name_too_long_for_the_file_system_is_exit_2_before_any_work(tmp_path, capsys, command):
+    from crosscheck.cli import main
+
+    long = str(tmp_path / ("r" * 240 + ".json"))  # fits NAME_MAX, but not with the temporary name beside it
+    if command == "check":
+        argv = ["check", "tests/implementations/correct.py:torch_style", "--preset", "torch", "--json", long]
+    else:
+        (tmp_path / "g.toml").write_text('[[check]]\nname = "n"\ntarget = "nn.py:f"\npoints = 1\n')
+        (tmp_path / "sub").mkdir()
+        argv = ["grade", str(tmp_path / "g.toml"), "--submission", str(tmp_path / "sub"), "--out", long]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "too long" in err, err
+
+
+# ---- 7. --budget: the implementation's time over the whole check ----------------------------------------
+
+def test_a_slow_every_call_implementation_cannot_take_examples_times_timeout(tmp_path):
+    from crosscheck import ImplementationError, check_implementation
+
+    path = tmp_path / "slow.py"
+    path.write_text(RIGHT + "\nimport time\n\ndef slow(params, X, Y):\n    time.sleep(0.4)\n"
+                            "    return right(params, X, Y)\n")
+    with pytest.raises(ImplementationError) as e:
+        check_implementation(f"{path}:slow", preset="torch", hidden="identity", examples=50, timeout=5, budget=1.5,
+                             seed=0)
+    assert e.value.kind == "timeout" and "budget of 1.5 s (--budget)" in str(e.value)
+    assert "--budget 1.5" in e.value.report.reproduce

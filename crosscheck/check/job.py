@@ -697,10 +697,14 @@ def run_from_args(args: Any) -> int:
                        memory=args.memory, dtype=args.dtype, profile=args.profile, preset=args.preset,
                        forbid_imports=args.forbid_import or (), isolation=args.isolation, plot=bool(args.plot),
                        strict_kinks=getattr(args, "strict_kinks", False), budget=getattr(args, "budget", None))
+    # the reports first: nothing printed (a closed terminal, an unencodable character) can lose them
+    if args.json != "-":
+        _write_outputs(report, args.json, args.plot)
     # with --json -, stdout carries the JSON alone
     print(report.summary(), file=sys.stderr if args.json == "-" else sys.stdout)
     if args.plot and report.case is None:
         print(f"no plot written to {args.plot}: there is no failing case to draw",
               file=sys.stderr if args.json == "-" else sys.stdout)
-    _write_outputs(report, args.json, args.plot)
+    if args.json == "-":
+        _write_outputs(report, args.json, args.plot)
     return report.exit_code

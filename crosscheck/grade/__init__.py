@@ -66,6 +66,9 @@ def _writable(path: str, flag: str) -> None:
         raise UsageError(f"{flag} {path!r}: no folder {folder!r}")
     if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
         raise UsageError(f"{flag} {path!r} is not writable")
+    from ..output import check_name_length
+
+    check_name_length(path, flag)
 
 
 def _write_atomically(path: str, text: str) -> None:

@@ -493,8 +493,11 @@ def run_from_args(args: Any) -> int:
                           forbid_imports=getattr(args, "forbid_import", None), dtype=args.dtype,
                           profile=args.profile, isolation=getattr(args, "isolation", None) or "auto",
                           budget=getattr(args, "budget", None))
+    if args.json != "-":  # the report first: nothing printed can lose it
+        write_json(report, args.json)
     print(report.summary(), file=sys.stderr if args.json == "-" else sys.stdout)
-    write_json(report, args.json)
+    if args.json == "-":
+        write_json(report, args.json)
     return report.exit_code
 
 

@@ -54,6 +54,7 @@ from .protocol import (
     decode_arrays,
     mutations,
     pack_request,
+    printable,
 )
 
 __all__ = ["Sandbox", "SandboxResult", "Target", "Opaque", "Handle", "parse_target", "parse_forbidden",
@@ -307,7 +308,9 @@ class Sandbox:
         status = meta.get("status")
         if status == "ready":
             worker.accepts_spec = bool(meta.get("accepts_spec"))
-            worker.functions = tuple(str(f) for f in meta.get("functions", []) if isinstance(f, str))
+            functions = meta.get("functions", [])
+            worker.functions = tuple(printable(f) for f in (functions if isinstance(functions, list) else [])
+                                     if isinstance(f, str))
             self._read_output(worker)
             return
         stdout, stderr = self._read_output(worker)
@@ -353,10 +356,11 @@ class Sandbox:
         end(worker.launch)
 
     def _rename(self, text: str) -> str:
-        """Paths of a copied target back to the user's originals."""
+        """Paths of a copied target back to the user's originals; control characters escaped (every
+        text from the worker passes here: its output, messages and tracebacks)."""
         for copy, original in self._renames.items():
             text = text.replace(copy, original)
-        return text
+        return printable(text)
 
     # -- one call --
     def call(self, params: Any, X: Any, Y: Any, spec: dict | None = None) -> SandboxResult:
@@ -421,8 +425,13 @@ class Sandbox:
         request = {"op": "invoke", "id": self._calls, "name": name, "args": wire, "keep": list(keep)}
         meta, arrays, stdout, stderr = self._roundtrip(worker, request)
         status = meta.get("status")
+        if status == "missing" and name in worker.functions:  # there at the start: the implementation removed it
+            self._stop(worker)
+            raise ImplementationError(f"{name} was removed from {self.target.display} while the check ran (the "
+                                      "module's own code deleted or replaced it)", kind="bad_output",
+                                      output=trim_output(_join_output(stdout, stderr)))
         if status == "missing":
-            raise UsageError(f"{self.target.display}: {meta.get('message', '')}")
+            raise UsageError(f"{self.target.display}: {printable(str(meta.get('message', '')))}")
         if status != "ok":
             self._stop(worker)
             raise self._failure(meta, stdout, stderr)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import struct
 from dataclasses import dataclass
 from typing import Any
@@ -132,6 +133,18 @@ class ProtocolError(Exception):
     pass
 
 
+# C0 and C1 control characters but newline and tab (ESC sequences can fake a PASS on the teacher's terminal),
+# and lone surrogates (unprintable: they would crash the summary and lose the --json report)
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """``text`` from the implementation (its prints, its exceptions, its names) safe for a terminal and
+    for any encoder: each control character but newline and tab, and each lone surrogate, escaped."""
+    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                            else f"\\u{ord(m.group()):04x}", text)
+
+
 MAX_ARRAYS = 100_000  # array entries in one reply
 MAX_NDIM = 32  # numpy's own limit is 64
 
@@ -205,7 +218,7 @@ def decode(tree: Any, arrays: list[np.ndarray], depth: int = 0) -> Any:
             raise ProtocolError("malformed dict")
         return {k: decode(v, arrays, depth + 1) for k, v in zip(keys, values)}
     if t == "other":
-        return Opaque(str(tree.get("type", "object"))[:200])
+        return Opaque(printable(str(tree.get("type", "object"))[:200]))
     if t == "handle":
         return _decode_handle(tree)
     raise ProtocolError(f"unknown value type {t!r}")
@@ -276,4 +289,4 @@ def _decode_handle(tree: dict) -> Handle:
     key = tree.get("h")
     if not isinstance(key, int) or isinstance(key, bool):
         raise ProtocolError("malformed handle")
-    return Handle(key, str(tree.get("type", "object"))[:200])
+    return Handle(key, printable(str(tree.get("type", "object"))[:200]))
