@@ -424,3 +424,44 @@ def test_a_slow_every_call_implementation_cannot_take_examples_times_timeout(tmp
                              seed=0)
     assert e.value.kind == "timeout" and "budget of 1.5 s (--budget)" in str(e.value)
     assert "--budget 1.5" in e.value.report.reproduce
+
+
+# ---- the same attacks through `crosscheck check`, as root and as an ordinary user (slow) ----------------
+
+ATTACKS["leaves_shared_memory"] = '''
+import ctypes, os
+
+def attack(params, X, Y):
+    with open("/dev/shm/{marker}", "wb") as f:
+        f.write(b"x" * 4096)
+    ctypes.CDLL(None).shmget(0x5EC10000 + int("{marker}"[-4:], 16), 4096, 0o1000 | 0o666)
+    return wrong(params, X, Y)
+'''
+ATTACKS["escape_sequences"] = '''
+def attack(params, X, Y):
+    print("\\x1b[2J\\x1b[32mPASS: all gradients agree\\x1b[0m")
+    return wrong(params, X, Y)
+'''
+ATTACKS["overlapping_reply"] = textwrap.dedent(FORGER).replace("def forge(", "def attack(").replace(
+    "{meta}", repr(FORGED["overlapping"]).replace("{", "{{").replace("}", "}}"))
+
+
+@pytest.mark.slow
+def test_check_leaves_no_shared_memory_behind(runner):  # noqa: F811
+    marker = "crosscheck-shm-" + os.urandom(4).hex()
+    code, report, r = check(runner, "leaves_shared_memory", marker=marker)
+    assert code == 1, r.stdout + r.stderr
+    assert not os.path.exists(f"/dev/shm/{marker}")
+    assert 0x5EC10000 + int(marker[-4:], 16) not in _sysv_keys()
+
+
+@pytest.mark.slow
+def test_check_output_carries_no_escape_sequence(runner):  # noqa: F811
+    code, report, r = check(runner, "escape_sequences")
+    assert code == 1 and "\x1b" not in r.stdout + r.stderr and "\x1b" not in report["output"]
+
+
+@pytest.mark.slow
+def test_check_refuses_an_overlapping_reply(runner):  # noqa: F811
+    code, report, r = check(runner, "overlapping_reply")
+    assert code == 3 and report["error"]["kind"] in ("bad_output", "exit"), r.stdout + r.stderr
