@@ -29,7 +29,7 @@ _JOBS = {
 }
 
 
-def _int_at_least(lo: int):
+def _int_at_least(lo: int, option: str = ""):
     what = "a positive integer" if lo == 1 else f"an integer >= {lo}"
 
     def parse(text: str) -> int:
@@ -39,33 +39,32 @@ def _int_at_least(lo: int):
             raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
         if v < lo:
             raise argparse.ArgumentTypeError(f"expected {what}, got {v}")
+        from .errors import bounded
+
+        problem = bounded(option, v, low=lo, low_open=False) if option else None
+        if problem:
+            raise argparse.ArgumentTypeError(problem)
         return v
 
     return parse
 
 
-_positive_int = _int_at_least(1)
-_nonneg_int = _int_at_least(0)
+def _bounded_float(option: str, *, low_open: bool):
+    """A finite number above 0 (or at least 0) and at most ``errors.OPTION_MAX[option]``."""
+    def parse(text: str) -> float:
+        from .errors import bounded
 
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        problem = bounded(option, v, low=0.0, low_open=low_open)
+        if problem:
+            raise argparse.ArgumentTypeError(problem)
+        return v
 
-def _positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return v
+    return parse
 
-
-def _nonneg_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not 0 <= v < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
-    return v
 
 
 def _convention_options(p: argparse.ArgumentParser, *, with_defaults: bool = False) -> None:
@@ -84,8 +83,10 @@ def _target_penalty_options(g) -> None:
     g.add_argument("--targets", choices=["soft", "onehot", "labels", "binary"],
                    help="Y as probability rows (soft), one-hot rows, a 1-D integer label array (softmax_ce), "
                    "or 0/1 (binary, bce)")
-    g.add_argument("--l2", type=_nonneg_float, metavar="LAMBDA", help="L2 penalty strength on the weights")
-    g.add_argument("--l1", type=_nonneg_float, metavar="LAMBDA", help="L1 penalty strength on the weights")
+    g.add_argument("--l2", type=_bounded_float("l2", low_open=False), metavar="LAMBDA",
+                   help="L2 penalty strength on the weights")
+    g.add_argument("--l1", type=_bounded_float("l1", low_open=False), metavar="LAMBDA",
+                   help="L1 penalty strength on the weights")
     g.add_argument("--penalty-form", choices=["half", "full", "half_over_m", "over_m"],
                    help="the penalty's scale: λ/2·Σ (half, default), λ·Σ, λ/(2m)·Σ, λ/m·Σ")
     g.add_argument("--penalty-bias", action=argparse.BooleanOptionalAction, default=None,
@@ -108,10 +109,10 @@ def _network_options(p: argparse.ArgumentParser) -> None:
                    "(default: the preset's, else mean)")
     _target_penalty_options(g)
     d = g.add_mutually_exclusive_group()
-    d.add_argument("--depth", type=_positive_int, metavar="N", help="exactly N layers (default: the preset's)")
-    d.add_argument("--max-depth", type=_positive_int, metavar="N", help="1..N layers (default: 3)")
-    g.add_argument("--max-width", type=_positive_int, metavar="N", help="widest layer (default: 6)")
-    g.add_argument("--output-width", type=_positive_int, metavar="N",
+    d.add_argument("--depth", type=_int_at_least(1, "depth"), metavar="N", help="exactly N layers (default: the preset's)")
+    d.add_argument("--max-depth", type=_int_at_least(1, "max_depth"), metavar="N", help="1..N layers (default: 3)")
+    g.add_argument("--max-width", type=_int_at_least(1, "max_width"), metavar="N", help="widest layer (default: 6)")
+    g.add_argument("--output-width", type=_int_at_least(1, "output_width"), metavar="N",
                    help="output units (default: drawn, as the loss allows)")
 
 
@@ -198,11 +199,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="device for torch and JAX")
     s.add_argument("--precision", choices=["default", "highest"], default="default",
                    help="float32 matmul precision for torch and JAX (GPU TF32 matters here)")
-    s.add_argument("--examples", type=_positive_int, metavar="N",
+    s.add_argument("--examples", type=_int_at_least(1, "examples"), metavar="N",
                    help="networks to generate (default: the profile's: ci 100, dev 20, thorough 1000)")
-    s.add_argument("--draws", type=_positive_int, metavar="N",
+    s.add_argument("--draws", type=_int_at_least(1, "draws"), metavar="N",
                    help="parameter draws per network, checked in one vectorised call (default: 64)")
-    s.add_argument("--seed", type=_nonneg_int, metavar="S", default=0, help="seed of the whole run")
+    s.add_argument("--seed", type=_int_at_least(0, "seed"), metavar="S", default=0, help="seed of the whole run")
     s.add_argument("--profile", choices=["ci", "dev", "thorough"], help="hypothesis settings: ci (derandomized, "
                    "no example database), dev (fast) or thorough (default: $CROSSCHECK_PROFILE, else ci when "
                    "$CI is set, else dev)")
@@ -227,11 +228,16 @@ def build_parser() -> argparse.ArgumentParser:
                    "(with --api: path/to/layers.py)")
     _convention_options(c)
     _network_options(c)
-    c.add_argument("--examples", type=_positive_int, metavar="N",
+    c.add_argument("--examples", type=_int_at_least(1, "examples"), metavar="N",
                    help="generated cases (default: the profile's: ci 100, dev 20, thorough 1000)")
-    c.add_argument("--seed", type=_nonneg_int, metavar="S", default=0, help="seed of the generated cases")
-    c.add_argument("--timeout", type=_positive_float, metavar="SECONDS", default=10.0, help="per call")
-    c.add_argument("--memory", type=_positive_int, metavar="MB", default=1024, help="memory cap of its process")
+    c.add_argument("--seed", type=_int_at_least(0, "seed"), metavar="S", default=None,
+                   help="replay a run (default: a fresh seed from os.urandom, printed and in the report)")
+    c.add_argument("--timeout", type=_bounded_float("timeout", low_open=True), metavar="SECONDS", default=10.0,
+                   help="per call")
+    c.add_argument("--budget", type=_bounded_float("budget", low_open=True), metavar="SECONDS",
+                   help="for the whole check: the implementation's calls together (default: no limit)")
+    c.add_argument("--memory", type=_int_at_least(1, "memory"), metavar="MB", default=1024,
+                   help="memory cap of its process")
     c.add_argument("--profile", choices=["ci", "dev", "thorough"], help="hypothesis settings: ci "
                    "(derandomized, no example database), dev (fast) or thorough (default: $CROSSCHECK_PROFILE, "
                    "else ci when $CI is set, else dev)")
@@ -263,7 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
     _convention_options(sh)
     _target_penalty_options(sh.add_argument_group("targets and penalty"))
     sh.add_argument("--widths", metavar="N0,N1,...", default="2,3,2", help="layer widths, input first")
-    sh.add_argument("--batch-size", type=_positive_int, metavar="M", default=4, help="samples m in X")
+    sh.add_argument("--batch-size", type=_int_at_least(1, "batch_size"), metavar="M", default=4,
+                    help="samples m in X")
 
     sub.add_parser("conventions", help="list the convention presets, one line each")
 
@@ -277,6 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--format", choices=["text", "gradescope", "json", "junit"], default="text",
                    help="text for a terminal, gradescope (results.json), json, or junit XML")
     g.add_argument("--out", metavar="PATH", help="write the results here (default: stdout)")
+    g.add_argument("--seed", type=_int_at_least(0, "seed"), metavar="S", help="replay a grading run (default: "
+                   "a fresh seed from os.urandom, printed and recorded; a config's seed pins its checks)")
     g.add_argument("--autograder", metavar="OUT.zip", help="write a Gradescope autograder bundle instead")
     g.add_argument("--install", metavar="REQUIREMENT", help="what the bundle's setup.sh pip-installs "
                    "instead of the wheel of this crosscheck that it carries (a URL, a published version)")
@@ -349,6 +358,11 @@ def main(argv: list[str] | None = None) -> int:
     def terminate(signum: int, frame: Any) -> None:
         raise _Terminated()
 
+    for stream in (sys.stdout, sys.stderr):  # a character the terminal cannot encode is escaped, never fatal
+        try:
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            pass
     guard = _StdoutGuard(sys.stdout)
     saved = sys.stdout
     sys.stdout = guard  # type: ignore[assignment]

@@ -48,6 +48,26 @@ def require_writable(path: str | None, option: str) -> None:
         raise UsageError(f"{option} {path}: no such directory {folder}")
     if not os.access(folder, os.W_OK | os.X_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
         raise UsageError(f"{option} {path}: not writable")
+    check_name_length(path, option)
+
+
+# what a temporary name beside the report adds to its name: "." + name + "." + 8 random + ".tmp" + suffix
+_TMP_EXTRA = 32
+
+
+def check_name_length(path: str, option: str) -> None:
+    """A report name (and the temporary name written before it) the file system can hold: checked before
+    any work, so a long name is exit 2 now, not a lost report after the verdict."""
+    folder = os.path.dirname(os.path.abspath(path)) or "."
+    try:
+        name_max = os.pathconf(folder, "PC_NAME_MAX")
+        path_max = os.pathconf(folder, "PC_PATH_MAX")
+    except (OSError, ValueError, AttributeError):
+        name_max, path_max = 255, 4096
+    name = len(os.fsencode(os.path.basename(path)))
+    if name + _TMP_EXTRA > name_max or len(os.fsencode(os.path.abspath(path))) + _TMP_EXTRA > path_max:
+        raise UsageError(f"{option}: the file name is too long ({name} bytes; at most {name_max - _TMP_EXTRA} "
+                         "here, room left for the temporary name written first)")
 
 
 def write_atomic(path: str, write: Callable[[str], None], *, suffix: str = "") -> None:

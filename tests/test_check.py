@@ -197,7 +197,7 @@ def test_json_report_schema(tmp_path):
     code, report = run_cli(tmp_path, "implementations.mistakes:layer_order", "--preset", "torch")
     assert code == 1
     assert {"verdict", "examples", "seed", "diagnosis", "failing_case", "environment"} <= set(report)
-    assert report["examples"] >= 1 and report["seed"] == 0
+    assert report["examples"] >= 1 and 0 <= report["seed"] < 2**64  # fresh without --seed, and recorded
     case = report["failing_case"]
     assert {"network", "convention", "params", "X", "Y", "expected", "got", "dtype"} <= set(case)
     assert report["environment"]["numpy"] == np.__version__

@@ -62,9 +62,11 @@ LAYERS: tuple[tuple[str, int, str], ...] = (
     ("", 10, "the package face: the public surface in `__all__`"),
 )
 # the worker side of the sandbox: its sources run in a fresh interpreter where crosscheck is hidden
-WORKER_SIDE = ("crosscheck.sandbox.worker", "crosscheck.sandbox.protocol", "crosscheck.sandbox.supervisor")
+WORKER_SIDE = ("crosscheck.sandbox.worker", "crosscheck.sandbox.protocol", "crosscheck.sandbox.supervisor",
+               "crosscheck.sandbox.filters")
 # the worker imports protocol only when tests load it from the package; in a worker BOOT runs both together
-WORKER_SIDE_ALLOWED = {("crosscheck.sandbox.worker", "crosscheck.sandbox.protocol")}
+WORKER_SIDE_ALLOWED = {("crosscheck.sandbox.worker", "crosscheck.sandbox.protocol"),
+                       ("crosscheck.sandbox.worker", "crosscheck.sandbox.filters")}
 # independence of oracles: these may not import the reference (the numpy backend *is* the reference)
 INDEPENDENT_OF_REFERENCE = ("crosscheck.backends.base", "crosscheck.backends.torch", "crosscheck.backends.jax",
                             "crosscheck.backends.padded")

@@ -31,7 +31,7 @@ import numpy as np
 
 from ..diagnosis.container import container_diagnosis
 from ..diagnosis.diagnose import Diagnosis, diagnose, expected_user_arrays, user_arrays
-from ..errors import ConventionError, GradientMismatch, ImplementationError, UsageError
+from ..errors import ConventionError, GradientMismatch, ImplementationError, UsageError, bounded
 from ..model.case import Case
 from ..model.presets import PRESETS, CheckOptions, resolve_options
 from ..output import plural, require_writable, stamp, write_atomic, write_text
@@ -404,7 +404,8 @@ def _environment(profile: str, max_examples: int) -> dict:
 
 
 def _reproduce(target: Target, options: CheckOptions, *, preset: str | None, seed: int, examples: int, dtype: str,
-               timeout: float, memory: int | None, forbid: tuple[str, ...] = (), strict_kinks: bool = False) -> str:
+               timeout: float, memory: int | None, forbid: tuple[str, ...] = (), strict_kinks: bool = False,
+               budget: float | None = None) -> str:
     flags = options.cli_flags()
     if preset in PRESETS:  # the preset, and only what was changed from it
         base = PRESETS[preset].options
@@ -421,18 +422,22 @@ def _reproduce(target: Target, options: CheckOptions, *, preset: str | None, see
         argv += ["--forbid-import", ",".join(forbid)]
     if strict_kinks:  # without it a kink-only difference passes: the command must fail as this run did
         argv += ["--strict-kinks"]
+    if budget is not None:
+        argv += ["--budget", f"{budget:g}"]
     return shlex.join(argv)
 
 
 def run_check(fn_or_target: Any, options: CheckOptions, *, preset: str | None = None, examples: int | None = None,
               seed: int = 0, timeout: float = 10.0, memory: int | None = 1024, dtype: str = "float64",
               profile: str | None = None, forbid_imports: Any = None, isolation: str = "auto",
-              plot: bool = False, strict_kinks: bool = False, detect: str | bool = False) -> CheckReport:
+              plot: bool = False, strict_kinks: bool = False, detect: str | bool = False,
+              budget: float | None = None) -> CheckReport:
     """Run the check and return its report (verdict pass, fail or error); raises ``UsageError``.
 
     ``detect``: ``"auto"`` (no convention was declared: probe the function and check under the
     declaration found, ``crosscheck.check.detect``), True (``--detect``: probe, and name a declared
-    convention the code does not follow), False (check as declared)."""
+    convention the code does not follow), False (check as declared). ``budget``: seconds for all of
+    the implementation's calls together (None: no limit)."""
     from hypothesis import HealthCheck, settings
 
     from ..profiles import current_profile, settings_for
@@ -444,8 +449,8 @@ def run_check(fn_or_target: Any, options: CheckOptions, *, preset: str | None = 
         raise UsageError(f"dtype must be float64 or float32, got {dtype!r}")
     if not isinstance(strict_kinks, bool):
         raise UsageError(f"strict_kinks must be True or False, got {strict_kinks!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise UsageError(f"seed must be an integer >= 0, got {seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0 or bounded("seed", seed, low_open=False):
+        raise UsageError(f"seed must be an integer >= 0 and < 2**64, got {seed!r}")
     if examples is not None and (isinstance(examples, bool) or not isinstance(examples, int) or examples < 1):
         raise UsageError(f"examples must be a positive integer, got {examples!r}")
     target = parse_target(fn_or_target)
@@ -462,10 +467,11 @@ def run_check(fn_or_target: Any, options: CheckOptions, *, preset: str | None = 
                          reproduce=_reproduce(target, options, preset=preset, seed=seed, examples=max_examples,
                                               dtype=dtype,
                                               timeout=timeout, memory=memory, forbid=forbid,
-                                              strict_kinks=strict_kinks),
+                                              strict_kinks=strict_kinks, budget=budget),
                          environment=_environment(profile_name, max_examples), strict_kinks=strict_kinks)
     _preimport(plot)
-    sandbox = Sandbox(target, timeout=timeout, memory=memory, forbid_imports=forbid, isolation=isolation)
+    sandbox = Sandbox(target, timeout=timeout, memory=memory, forbid_imports=forbid, isolation=isolation,
+                      budget=budget)
     try:
         sandbox.start()
     except ImplementationError as e:  # importing the user's module raised (a missing name is a UsageError)
@@ -767,7 +773,7 @@ def check_implementation(fn_or_target: Any, *, preset: str | None = None, batch:
                          memory: int | None = 1024, dtype: str = "float64", profile: str | None = None,
                          json: str | None = None, plot: str | None = None, api: str | None = None,
                          layers: Any = None, dropout_p: str = "keep", forbid_imports: Any = None,
-                         isolation: str = "auto", strict_kinks: bool = False) -> Any:
+                         isolation: str = "auto", strict_kinks: bool = False, budget: float | None = None) -> Any:
     """Check ``fn(params, X, Y) -> gradients`` (a module-level function or a TARGET string)
     against the reference; the options are those of ``crosscheck check``.
 
@@ -793,7 +799,7 @@ def check_implementation(fn_or_target: Any, *, preset: str | None = None, batch:
         return check_layers_or_raise(fn_or_target, api=api, layers=layers, dropout_p=dropout_p, examples=examples,
                                      seed=seed, timeout=timeout, memory=memory, dtype=dtype, profile=profile,
                                      json=json, forbid_imports=default_forbidden() if forbid_imports is None
-                                     else forbid_imports)
+                                     else forbid_imports, budget=budget)
     options = resolve_options(preset, batch=batch, weights=weights, bias=bias, params=params, hidden=hidden,
                               output=output, loss=loss, reduction=reduction, depth=depth, max_depth=max_depth,
                               max_width=max_width, output_width=output_width, targets=targets, l2=l2, l1=l1,
@@ -801,7 +807,7 @@ def check_implementation(fn_or_target: Any, *, preset: str | None = None, batch:
     _require_outputs(json, plot)
     report = run_check(fn_or_target, options, examples=examples, seed=seed, timeout=timeout, memory=memory,
                        dtype=dtype, profile=profile, preset=preset, forbid_imports=forbid_imports,
-                       isolation=isolation, plot=bool(plot), strict_kinks=strict_kinks)
+                       isolation=isolation, plot=bool(plot), strict_kinks=strict_kinks, budget=budget)
     _write_outputs(report, json, plot)
     if report.verdict == "fail":  # a short message; the full report is on .report (and a pytest section)
         raise GradientMismatch(short_message(report), report)
@@ -821,9 +827,18 @@ def _detect_mode(args: Any) -> str | bool:
     return "auto" if all(v is None for v in declared) else False
 
 
+def fresh_seed() -> int:
+    """A seed nobody can predict (``os.urandom``): the cases of a run without ``--seed`` cannot be
+    recorded in advance by a submission that looks its answers up."""
+    return int.from_bytes(os.urandom(8), "big")
+
+
 def run_from_args(args: Any) -> int:
     """``crosscheck check TARGET [options]``: print the verdict, write --json/--plot, return the exit code."""
     require_writable(args.json, "--json")  # before any work: exit 2, not a traceback after the verdict
+    require_writable(getattr(args, "plot", None), "--plot")
+    if args.seed is None:  # fresh; the summary, its reproduce line and --json name it: --seed replays the run
+        args.seed = fresh_seed()
     if getattr(args, "api", None):  # the layer API: a module's layer functions, one verdict per layer
         from ..layers.check import run_from_args as run_layers
 
@@ -840,11 +855,16 @@ def run_from_args(args: Any) -> int:
     report = run_check(args.target, options, examples=args.examples, seed=args.seed, timeout=args.timeout,
                        memory=args.memory, dtype=args.dtype, profile=args.profile, preset=args.preset,
                        forbid_imports=args.forbid_import or (), isolation=args.isolation, plot=bool(args.plot),
-                       strict_kinks=getattr(args, "strict_kinks", False), detect=_detect_mode(args))
+                       strict_kinks=getattr(args, "strict_kinks", False), detect=_detect_mode(args),
+                       budget=getattr(args, "budget", None))
+    # the reports first: nothing printed (a closed terminal, an unencodable character) can lose them
+    if args.json != "-":
+        _write_outputs(report, args.json, args.plot)
     # with --json -, stdout carries the JSON alone
     print(report.summary(), file=sys.stderr if args.json == "-" else sys.stdout)
     if args.plot and report.case is None:
         print(f"no plot written to {args.plot}: there is no failing case to draw",
               file=sys.stderr if args.json == "-" else sys.stdout)
-    _write_outputs(report, args.json, args.plot)
+    if args.json == "-":
+        _write_outputs(report, args.json, args.plot)
     return report.exit_code

@@ -30,15 +30,16 @@ __all__ = ["grade_submission", "load_config", "render", "write_autograder", "Gra
 
 
 def grade_submission(config: GradeConfig | str | os.PathLike, submission: str | os.PathLike, *,
-                     progress: Any = None) -> GradeReport:
+                     progress: Any = None, seed: int | None = None) -> GradeReport:
     """Grade the folder ``submission`` with ``config`` (a ``GradeConfig`` or the path of a
     GRADING.toml). Never raises for what the submission does; raises ``ConfigError`` /
-    ``UsageError`` for a bad config or a missing folder."""
+    ``UsageError`` for a bad config or a missing folder. ``seed`` replays a run (``report.seed``);
+    None draws a fresh one, so the cases cannot be known in advance (a config's ``seed`` pins them)."""
     from .runner import grade
 
     if not isinstance(config, GradeConfig):
         config = load_config(config)
-    return grade(config, submission, progress=progress)
+    return grade(config, submission, progress=progress, seed=seed)
 
 
 def render(report: GradeReport, fmt: str) -> str:
@@ -68,6 +69,9 @@ def _writable(path: str, flag: str) -> None:
         raise UsageError(f"{flag} {path!r}: no folder {folder!r}")
     if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
         raise UsageError(f"{flag} {path!r} is not writable")
+    from ..output import check_name_length
+
+    check_name_length(path, flag)
 
 
 def _write_atomically(path: str, text: str) -> None:
@@ -107,8 +111,12 @@ def run_from_args(args: Any) -> int:
     config = load_config(args.config)
     if not os.path.isdir(args.submission):
         raise UsageError(f"--submission {args.submission!r} is not a folder")
+    from ..check.job import fresh_seed
     from .runner import print_progress
 
+    seed = args.seed if getattr(args, "seed", None) is not None else fresh_seed()
+    if any(c.options.get("seed") is None for c in config.checks):  # printed first: a killed run can be replayed
+        print(f"crosscheck grade: seed {seed} (--seed {seed} replays this run)", file=sys.stderr, flush=True)
     progress = print_progress
     # Gradescope shows the log to students when stdout_visibility is "visible": then it says nothing of a
     # part they may not see yet, nor a total that counts one
@@ -117,7 +125,7 @@ def run_from_args(args: Any) -> int:
         def progress(part: PartResult) -> None:
             if part.visibility == "visible":
                 print_progress(part)
-    report = grade_submission(config, args.submission, progress=progress)
+    report = grade_submission(config, args.submission, progress=progress, seed=seed)
     text = render(report, args.format)
     if args.out and args.out != "-":
         _write_atomically(args.out, text)

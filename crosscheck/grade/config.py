@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import OPTION_MAX, UsageError, bounded
 from .spec import NETWORK_KEYS, CheckSpec
 
 __all__ = ["ConfigError", "GradeConfig", "CheckSpec", "load_config", "parse_config", "CHECK_OPTION_KEYS",
@@ -61,7 +61,8 @@ CHECK_OPTION_KEYS: dict[str, str] = {
     "preset": "str", "batch": "str", "weights": "str", "bias": "str", "params": "str",
     "hidden": "str+", "output": "str", "loss": "str+", "reduction": "str",
     "depth": "int+", "max_depth": "int", "max_width": "int", "output_width": "int",
-    "examples": "int", "seed": "int", "timeout": "number", "memory": "int", "profile": "str", "dtype": "str",
+    "examples": "int", "seed": "int", "timeout": "number", "budget": "number", "memory": "int", "profile": "str",
+    "dtype": "str",
     "forbid_imports": "strs", "isolation": "str", "targets": "str", "l2": "number", "l1": "number",
     "penalty_form": "str", "penalty_bias": "bool", "strict_kinks": "bool",
 }
@@ -79,7 +80,8 @@ AUTOGRADER_DEFAULTS: dict[str, Any] = {"visibility": "visible", "stdout_visibili
                                        "files": (), "offline": False}
 # what grading pins where `crosscheck check` would look at the environment: the same config and
 # submission must give the same results on a laptop and on Gradescope
-GRADE_DEFAULTS: dict[str, Any] = {"examples": 30, "seed": 0, "timeout": 10.0, "memory": 1024, "profile": "ci",
+# seed None: a fresh one per grading run (``crosscheck grade`` draws it from os.urandom and records it)
+GRADE_DEFAULTS: dict[str, Any] = {"examples": 30, "seed": None, "timeout": 10.0, "memory": 1024, "profile": "ci",
                                   "dtype": "float64", "visibility": "visible", "forbid_imports": (),
                                   "isolation": "auto", "strict_kinks": False}
 ISOLATIONS = ("auto", "bwrap", "process")  # crosscheck check --isolation
@@ -169,9 +171,11 @@ def parse_config(text: str, name: str = "GRADING.toml") -> GradeConfig:
             raise ConfigError(f"{name}: {where}: key 'name': {check_name!r} is already the name of "
                               f"[[check]] {seen[check_name]}")
         seen[check_name] = i
-        points = float(values.pop("points"))
-        if not points > 0:
-            raise ConfigError(f"{name}: {where}: key 'points' must be > 0, got {points:g}")
+        points = values.pop("points")
+        if bounded("points", points):  # inf, nan, 0, negative, absurd
+            raise ConfigError(f"{name}: {where}: key 'points' must be > 0 and at most "
+                              f"{OPTION_MAX['points']:g}, got {points!r}")
+        points = float(points)
         target = values.pop("target")
         merged = {**GRADE_DEFAULTS, **defaults, **values}
         visibility = merged.pop("visibility")
@@ -301,8 +305,16 @@ def _check_semantics(spec: CheckSpec, name: str, where: str) -> None:
                          ("output_width", 1)):
         if o.get(key) is not None and o[key] < minimum:
             raise fail(key, f"must be >= {minimum}, got {o[key]}")
-    if not o["timeout"] > 0:
-        raise fail("timeout", f"must be > 0 seconds, got {o['timeout']:g}")
+        if o.get(key) is not None and bounded(key, o[key], low=minimum, low_open=False):
+            raise fail(key, bounded(key, o[key], low=minimum, low_open=False))
+    # every number finite and sane (an inf timeout, a huge l2 or memory would blame the student)
+    for key, low_open in (("timeout", True), ("budget", True), ("l2", False), ("l1", False)):
+        if o.get(key) is not None and bounded(key, o[key], low_open=low_open):
+            raise fail(key, bounded(key, o[key], low_open=low_open))
+    depths = o.get("depth")
+    for d in depths if isinstance(depths, tuple) else (depths,):
+        if d is not None and bounded("depth", d, low=1, low_open=False):
+            raise fail("depth", bounded("depth", d, low=1, low_open=False))
     if o["dtype"] not in ("float64", "float32"):
         raise fail("dtype", f"must be float64 or float32, got {o['dtype']!r}")
     if o["profile"] not in PROFILE_NAMES:

@@ -61,7 +61,7 @@ def gradescope(report: GradeReport) -> dict:
     return {
         "score": _num(report.score),
         "execution_time": round(report.elapsed, 2),
-        "output": summary,
+        "output": summary + (f" Seed {report.seed}." if report.seed is not None else ""),
         "output_format": "text",
         "test_output_format": "text",
         "test_name_format": "text",
@@ -90,6 +90,8 @@ def junit(report: GradeReport) -> str:
                       failures=str(sum(p.verdict == "fail" for p in report.parts)),
                       errors=str(sum(p.verdict in ("error", "missing") for p in report.parts)),
                       time=f"{report.elapsed:.3f}")
+    if report.seed is not None:  # the run's seed: `crosscheck grade --seed S` replays it
+        root.set("seed", str(report.seed))
     for check in report.checks:
         suite = ET.SubElement(root, "testsuite", name=_x(check.spec.name), tests=str(len(check.parts)),
                               failures=str(sum(p.verdict == "fail" for p in check.parts)),
@@ -119,7 +121,7 @@ def junit(report: GradeReport) -> str:
 
 def text(report: GradeReport) -> str:
     lines = [f"crosscheck grade: {_num(report.score)} / {_num(report.max_score)} points "
-             f"({report.submission}, {report.config})"]
+             f"({report.submission}, {report.config}" + (f", seed {report.seed})" if report.seed is not None else ")")]
     for check in report.checks:
         lines.append("")
         lines.append(f"{check.spec.name} ({check.spec.target}): {_num(check.score)} / {_num(check.spec.points)}")

@@ -98,6 +98,7 @@ def grade_layers(spec: CheckSpec, paths, parts: list) -> None:
     o = spec.options
     target = paths.abs(spec.path) + (f":{spec.attr}" if spec.attr else "")
     kw = {k: o[k] for k in ("examples", "seed", "timeout", "memory", "dtype", "profile")}
+    kw["budget"] = o.get("budget")
     kw["forbid_imports"] = list(o["forbid_imports"])
     try:
         report = check_layers(target, api=o["api"], layers=None if spec.attr else names,

@@ -72,6 +72,7 @@ class GradeReport:
     checks: list[CheckResult]
     elapsed: float = 0.0
     autograder: dict = field(default_factory=dict)  # the config's [autograder] table (results.json visibility)
+    seed: int | None = None  # the run's seed (fresh unless given): checks whose config pins none used it
 
     @property
     def parts(self) -> list[PartResult]:
@@ -90,6 +91,7 @@ class GradeReport:
 
         return {"crosscheck": __version__, "config": self.config, "submission": self.submission,
                 "score": self.score, "max_score": self.max_score, "elapsed_s": round(self.elapsed, 3),
+                "seed": self.seed,
                 "checks": [c.to_dict() for c in self.checks]}
 
 

@@ -10,6 +10,7 @@ same config and submission give the same results anywhere (timings aside).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
@@ -21,6 +22,7 @@ from .config import GradeConfig
 from .parts import Part, function_parts, split_points
 from .results import FORBIDDEN, CheckResult, GradeReport, PartResult, set_error
 from .spec import CheckSpec
+from .submission import blocking_entry, escaping_entries
 
 __all__ = ["GradeReport", "CheckResult", "PartResult", "grade"]
 
@@ -42,21 +44,33 @@ class _Paths:
 
 
 def grade(config: GradeConfig, submission: str | os.PathLike, *,
-          progress: Callable[[PartResult], None] | None = None) -> GradeReport:
+          progress: Callable[[PartResult], None] | None = None, seed: int | None = None) -> GradeReport:
     """Grade ``submission`` (a folder) with ``config``: every check, every part, never raising
-    for anything the submission does. Raises ``UsageError`` when the folder does not exist."""
+    for anything the submission does. Raises ``UsageError`` when the folder does not exist.
+
+    ``seed``: the run's seed, for every check whose config pins none; None draws a fresh one from
+    ``os.urandom`` (recorded in the report), so no submission can know its cases in advance."""
+    from ..check.job import fresh_seed
+
     submission = os.fspath(submission)
     if not os.path.isdir(submission):
         raise UsageError(f"--submission {submission!r} is not a folder")
     paths = _Paths(submission, config.folder)
+    run_seed = fresh_seed() if seed is None else seed
     t0 = time.perf_counter()
-    results = []
+    escaping = escaping_entries(submission)  # links out of the submission: the checks that see them score 0
+    results, used = [], False
     for spec in config.checks:
-        results.append(_grade_check(spec, paths, progress))
-    return GradeReport(config.path, submission, results, time.perf_counter() - t0, dict(config.autograder))
+        if spec.options.get("seed") is None:
+            spec, used = dataclasses.replace(spec, options={**spec.options, "seed": run_seed}), True
+        results.append(_grade_check(spec, paths, progress, blocking_entry(spec.path, escaping)))
+    # the report's seed: the run's, when a check used it (every check pinning its own leaves it None)
+    return GradeReport(config.path, submission, results, time.perf_counter() - t0, dict(config.autograder),
+                       seed=run_seed if used else None)
 
 
-def _grade_check(spec: CheckSpec, paths: _Paths, progress: Callable[[PartResult], None] | None) -> CheckResult:
+def _grade_check(spec: CheckSpec, paths: _Paths, progress: Callable[[PartResult], None] | None,
+                 refused: str | None = None) -> CheckResult:
     if spec.kind == "layers":
         from .layers import layer_parts
 
@@ -68,7 +82,10 @@ def _grade_check(spec: CheckSpec, paths: _Paths, progress: Callable[[PartResult]
     results = [PartResult(f"{spec.index}.{k}", spec.name, "" if single else part.label, spec.target, share, 0.0,
                           "error", visibility=spec.visibility)
                for k, (part, share) in enumerate(zip(parts, shares), start=1)]
-    if spec.kind == "layers":
+    if refused is not None:  # nothing of it runs: its folder leads outside the submission
+        for p in results:
+            set_error(p, "refused", f"not graded: {refused}; a submission holds its own files, not links")
+    elif spec.kind == "layers":
         _grade_layers(spec, paths, results)
     else:
         _grade_function(spec, paths, parts, results)
@@ -138,6 +155,7 @@ def _check_kwargs(spec: CheckSpec) -> dict[str, Any]:
     # forbid_imports always explicit (an empty list too): never a default set elsewhere in the process
     kw = {k: o[k] for k in ("examples", "seed", "timeout", "memory", "dtype", "profile", "isolation",
                             "strict_kinks")}
+    kw["budget"] = o.get("budget")  # for each part: a slow-every-call submission cannot take examples x timeout
     kw["forbid_imports"] = list(o["forbid_imports"])
     return kw
 

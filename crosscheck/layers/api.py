@@ -261,6 +261,16 @@ def _dropout_run(call: Call, a: dict, opts: dict) -> dict:
                           ("out", "cache"))
     got = {"out": got_array(out, "dropout_forward", "out")}
     got.update(got_grads(call("dropout_backward", [a["dout"], cache]), "dropout_backward", ("dx",)))
+    # the kept fraction of the very masks the gradients are judged with (this example's, pooled with every
+    # earlier example's of this check): a dropout that drops only on the large probe below cannot pass
+    pool = opts.setdefault("_kept_pool", [0, 0, 0.0, 0.0])  # kept, entries, expected kept, its variance
+    if got["out"].shape == np.shape(a["x"]):
+        n, keep = got["out"].size, a["keep"]
+        pool[0] += int(np.count_nonzero(got["out"]))
+        pool[1] += n
+        pool[2] += keep * n
+        pool[3] += n * keep * (1 - keep)
+    got["kept_fraction_pooled"] = np.asarray(pool[0] / pool[1] if pool[1] else a["keep"])
     # the same seed must give the same mask (the course's gradient checks rely on it)
     again, _ = got_pair(call("dropout_forward", [a["x"], dict(param)], keep=(1,)), "dropout_forward", ("out", "cache"))
     got["out_same_seed"] = got_array(again, "dropout_forward", "out")
@@ -289,9 +299,15 @@ def _dropout_expect(a: dict, got: dict, opts: dict) -> dict:
     # the kept fraction passes when within six standard deviations of keep (no false failures in practice);
     # reported as the keep probability itself so the comparison shows the expected value
     within = frac is not None and abs(float(frac) - keep) <= kept_fraction_bound(keep)
+    kept, entries, mean, var = opts.get("_kept_pool", (0, 0, 0.0, 0.0))
+    # pooled over the examples so far: within six standard deviations of what their keep probabilities give
+    pooled_ok = entries == 0 or abs(kept - mean) <= 6.0 * np.sqrt(var) + 1e-9
+    pooled = got.get("kept_fraction_pooled")
     return {"out": dropout.forward(x, mask, keep), **dropout.vjp(dout, mask, keep),
             "out_same_seed": out if isinstance(out, np.ndarray) else dropout.forward(x, mask, keep),
             "kept_fraction": np.asarray(float(frac) if within else keep),
+            "kept_fraction_pooled": np.asarray(float(pooled) if pooled_ok and pooled is not None
+                                               else (mean / entries if entries else keep)),
             "out_test_mode": x, "dx_test_mode": dout}
 
 
@@ -336,7 +352,7 @@ LAYERS: dict[str, Layer] = {
     "dropout": Layer("dropout", ("dropout_forward", "dropout_backward"),
                      lambda d: f"x {tuple(d['shape'])}, keep probability {d['keep']}", _dropout_dims,
                      ({"shape": [1, 3], "keep": 0.5}, {"shape": [3, 4], "keep": 0.8}), _dropout_inputs, _dropout_run,
-                     _dropout_expect, (_FWD, ("dx",), ("out_same_seed",), ("kept_fraction",),
+                     _dropout_expect, (_FWD, ("dx",), ("out_same_seed",), ("kept_fraction",), ("kept_fraction_pooled",),
                                        ("out_test_mode", "dx_test_mode")),
                      "inverted dropout; backward checked against the forward's own mask"),
     "conv": Layer("conv", ("conv_forward_naive", "conv_backward_naive"),

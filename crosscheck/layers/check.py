@@ -416,7 +416,7 @@ def _validate(api: str, dropout_p: str, dtype: str, seed: Any, examples: Any, ti
 def check_layers(target: Any, *, api: str = "cs231n", layers: Any = None, dropout_p: str = "keep",
                  examples: int | None = None, seed: int = 0, timeout: float = 10.0, memory: int | None = 1024,
                  forbid_imports: Any = None, dtype: str = "float64", profile: str | None = None,
-                 isolation: str = "auto") -> LayersReport:
+                 isolation: str = "auto", budget: float | None = None) -> LayersReport:
     """Check every layer of ``api`` that ``target`` defines (a file, module or ``file.py:function`` for one
     layer); return the report with one verdict per layer. Raises ``UsageError`` for bad options.
 
@@ -442,7 +442,8 @@ def check_layers(target: Any, *, api: str = "cs231n", layers: Any = None, dropou
     report = LayersReport(parsed.display, api, [], dtype, seed, dropout_p,
                           environment={"python": sys.version.split()[0], "numpy": np.__version__,
                                        "profile": profile_name, "examples_per_layer": per_layer})
-    sandbox = Sandbox(parsed, timeout=float(timeout), memory=memory, forbid_imports=forbid, isolation=isolation)
+    sandbox = Sandbox(parsed, timeout=float(timeout), memory=memory, forbid_imports=forbid, isolation=isolation,
+                      budget=budget)
     repro = {"api": api, "seed": seed, "examples": per_layer, "dtype": dtype, "dropout_p": dropout_p,
              "timeout": float(timeout), "memory": memory, "forbid": forbid}
     try:
@@ -522,9 +523,13 @@ def run_from_args(args: Any) -> int:
                           dropout_p=getattr(args, "dropout_p", None) or "keep", examples=args.examples,
                           seed=args.seed, timeout=args.timeout, memory=args.memory,
                           forbid_imports=getattr(args, "forbid_import", None), dtype=args.dtype,
-                          profile=args.profile, isolation=getattr(args, "isolation", None) or "auto")
+                          profile=args.profile, isolation=getattr(args, "isolation", None) or "auto",
+                          budget=getattr(args, "budget", None))
+    if args.json != "-":  # the report first: nothing printed can lose it
+        write_json(report, args.json)
     print(report.summary(), file=sys.stderr if args.json == "-" else sys.stdout)
-    write_json(report, args.json)
+    if args.json == "-":
+        write_json(report, args.json)
     return report.exit_code
 
 

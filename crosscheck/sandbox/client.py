@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ImplementationError, UsageError
+from ..errors import ImplementationError, UsageError, bounded
 from .isolation import WORKER_SOURCES, Launch, end, launch, make_undumpable, resolve_isolation
 from .notebook import function_chunks, notebook_chunks
 from .protocol import (
@@ -56,6 +56,7 @@ from .protocol import (
     decode_arrays,
     mutations,
     pack_request,
+    printable,
 )
 
 __all__ = ["Sandbox", "SandboxResult", "Target", "Opaque", "Handle", "parse_target", "parse_forbidden",
@@ -274,14 +275,18 @@ class Sandbox:
 
     def __init__(self, target: Any, *, timeout: float = 10.0, memory: int | None = 1024,
                  forbid_imports: Any = None, isolation: str = "auto",
-                 startup_timeout: float | None = None) -> None:
+                 startup_timeout: float | None = None, budget: float | None = None) -> None:
         self.target = target if isinstance(target, Target) else parse_target(target)
-        if not timeout > 0:
-            raise UsageError(f"timeout must be a positive number of seconds, got {timeout}")
-        if memory is not None and memory < 1:
-            raise UsageError(f"memory must be a positive number of megabytes, got {memory}")
+        for name, value, low in (("timeout", timeout, 0.0), ("memory", memory, 0.0), ("budget", budget, 0.0)):
+            problem = None if value is None and name != "timeout" else bounded(name, value, low=low)
+            if problem:
+                raise UsageError(f"{name}: {problem}")
         self.timeout = float(timeout)
         self.memory = memory
+        # the implementation's time over the whole run (its import and every call, across restarts)
+        self.budget = None if budget is None else float(budget)
+        self.spent = 0.0
+        self._budget_hit = False
         self.forbid_imports = parse_forbidden(forbid_imports)
         self.isolation = resolve_isolation(isolation)
         # starting Python and NumPy is trusted and not timed by --timeout; the target's import is
@@ -335,7 +340,12 @@ class Sandbox:
             self._send(worker, init, time.monotonic() + self.startup_timeout)
             meta, _ = self._receive(worker, time.monotonic() + self.startup_timeout, phase="startup")
             if meta.get("status") == "booted":  # Python and NumPy are up: the target's import obeys --timeout
-                meta, _ = self._receive(worker, time.monotonic() + self.timeout, phase="startup")
+                self.info["seccomp"] = str(meta.get("seccomp", ""))[:200]
+                t_import = time.monotonic()
+                try:
+                    meta, _ = self._receive(worker, self._deadline(), phase="startup")
+                finally:
+                    self.spent += time.monotonic() - t_import
         except ImplementationError as e:
             stdout, stderr = self._read_output(worker)
             self._stop(worker)
@@ -345,7 +355,9 @@ class Sandbox:
         status = meta.get("status")
         if status == "ready":
             worker.accepts_spec = bool(meta.get("accepts_spec"))
-            worker.functions = tuple(str(f) for f in meta.get("functions", []) if isinstance(f, str))
+            functions = meta.get("functions", [])
+            worker.functions = tuple(printable(f) for f in (functions if isinstance(functions, list) else [])
+                                     if isinstance(f, str))
             self._read_output(worker)
             return
         stdout, stderr = self._read_output(worker)
@@ -391,10 +403,11 @@ class Sandbox:
         end(worker.launch)
 
     def _rename(self, text: str) -> str:
-        """Paths of a copied target back to the user's originals."""
+        """Paths of a copied target back to the user's originals; control characters escaped (every
+        text from the worker passes here: its output, messages and tracebacks)."""
         for copy, original in self._renames.items():
             text = text.replace(copy, original)
-        return text
+        return printable(text)
 
     # -- one call --
     def call(self, params: Any, X: Any, Y: Any, spec: dict | None = None) -> SandboxResult:
@@ -404,11 +417,14 @@ class Sandbox:
         assert worker is not None
         self._calls += 1
         request = {"op": "call", "id": self._calls, "params": params, "X": X, "Y": Y, "spec": spec}
-        deadline = time.monotonic() + self.timeout
+        deadline = self._deadline()
         t0 = time.perf_counter()
         try:
-            self._send(worker, request, deadline)
-            meta, arrays = self._receive(worker, deadline, phase="call")
+            try:
+                self._send(worker, request, deadline)
+                meta, arrays = self._receive(worker, deadline, phase="call")
+            finally:
+                self.spent += time.perf_counter() - t0
         except ImplementationError as e:
             stdout, stderr = self._read_output(worker)
             self._stop(worker)
@@ -423,13 +439,13 @@ class Sandbox:
         try:
             value = decode(meta.get("result"), arrays)
             after = decode(meta.get("inputs_after"), arrays)
-        except ProtocolError as e:
+            mutated = tuple(mutations(("params", "X", "Y"), (params, X, Y), after))
+        except (ProtocolError, RecursionError, TypeError, ValueError, KeyError, AttributeError) as e:
             self._stop(worker)
             raise ImplementationError(f"the implementation's process sent back an unreadable reply ({e}; did "
                                       "something write to crosscheck's private pipe?)",
                                       kind="bad_output", output=trim_output(_join_output(stdout, stderr))) from None
-        mutated = tuple(mutations(("params", "X", "Y"), (params, X, Y), after))
-        return SandboxResult(value, stdout, stderr, mutated, float(meta.get("elapsed", elapsed)))
+        return SandboxResult(value, stdout, stderr, mutated, _seconds(meta.get("elapsed"), elapsed))
 
     # -- the layer API: a whole-module target's functions called by name --
     @property
@@ -456,15 +472,20 @@ class Sandbox:
         request = {"op": "invoke", "id": self._calls, "name": name, "args": wire, "keep": list(keep)}
         meta, arrays, stdout, stderr = self._roundtrip(worker, request)
         status = meta.get("status")
+        if status == "missing" and name in worker.functions:  # there at the start: the implementation removed it
+            self._stop(worker)
+            raise ImplementationError(f"{name} was removed from {self.target.display} while the check ran (the "
+                                      "module's own code deleted or replaced it)", kind="bad_output",
+                                      output=trim_output(_join_output(stdout, stderr)))
         if status == "missing":
-            raise UsageError(f"{self.target.display}: {meta.get('message', '')}")
+            raise UsageError(f"{self.target.display}: {printable(str(meta.get('message', '')))}")
         if status != "ok":
             self._stop(worker)
             raise self._failure(meta, stdout, stderr)
         try:
             value = _stamp(decode(meta.get("result"), arrays), generation)
             after = decode(meta.get("args_after"), arrays)
-        except ProtocolError as e:
+        except (ProtocolError, RecursionError, TypeError, ValueError, KeyError, AttributeError) as e:
             self._stop(worker)
             raise ImplementationError(f"the implementation's process sent back an unreadable reply ({e})",
                                       kind="bad_output", output=trim_output(_join_output(stdout, stderr))) from None
@@ -472,15 +493,19 @@ class Sandbox:
         after_arrays = [after[i] if isinstance(after, list) and i < len(after) else None
                         for i, a in enumerate(args) if isinstance(a, np.ndarray)]
         mutated = tuple(mutations(tuple(n for n, _ in arrays_in), tuple(a for _, a in arrays_in), after_arrays))
-        result = SandboxResult(value, stdout, stderr, mutated, float(meta.get("elapsed", 0.0)))
+        result = SandboxResult(value, stdout, stderr, mutated, _seconds(meta.get("elapsed"), 0.0))
         result.args_after = after if isinstance(after, list) else []  # type: ignore[attr-defined]
         return result
 
     def _roundtrip(self, worker: _Worker, request: dict) -> tuple[dict, list[np.ndarray], str, str]:
-        deadline = time.monotonic() + self.timeout
+        deadline = self._deadline()
+        t0 = time.monotonic()
         try:
-            self._send(worker, request, deadline)
-            meta, arrays = self._receive(worker, deadline, phase="call")
+            try:
+                self._send(worker, request, deadline)
+                meta, arrays = self._receive(worker, deadline, phase="call")
+            finally:
+                self.spent += time.monotonic() - t0
         except ImplementationError as e:
             stdout, stderr = self._read_output(worker)
             self._stop(worker)
@@ -571,8 +596,20 @@ class Sandbox:
                                       "something write to crosscheck's private pipe?)", kind="bad_output") from None
         return meta, arrays
 
+    def _deadline(self) -> float:
+        """Now plus --timeout, or less when --budget has less left (then a timeout names the budget)."""
+        self._budget_hit = False
+        allowed = self.timeout
+        if self.budget is not None and self.budget - self.spent < allowed:
+            allowed, self._budget_hit = max(0.0, self.budget - self.spent), True
+        return time.monotonic() + allowed
+
     def _timed_out(self, worker: _Worker) -> ImplementationError:
         self._kill(worker)
+        if self._budget_hit:
+            return ImplementationError(f"the implementation used up the budget of {self.budget:g} s (--budget): its "
+                                       f"import and calls together took longer; its process was killed",
+                                       kind="timeout")
         return ImplementationError(f"the implementation did not return within {self.timeout:g} s (--timeout); "
                                    "its process was killed", kind="timeout")
 
@@ -594,6 +631,13 @@ class Sandbox:
 
     def _read_output(self, worker: _Worker) -> tuple[str, str]:
         return self._rename(_drain(worker.stdout)), self._rename(_drain(worker.stderr))
+
+
+def _seconds(value: Any, default: float) -> float:
+    """The worker's own timing of a call, if it is a sane number (it is the worker's claim)."""
+    if type(value) in (int, float) and 0 <= value < 1e9:
+        return float(value)
+    return default
 
 
 def _code_frame() -> bytes:

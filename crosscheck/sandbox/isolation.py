@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import UsageError
+from .hiding import forbidden_locations, needed_paths, without_needed
 
 __all__ = ["ISOLATION_MODES", "ENV_ALLOW", "Launch", "make_undumpable", "resolve_isolation", "launch",
            "default_forbidden", "set_default_forbidden"]
@@ -51,7 +52,8 @@ def _source(name: str) -> str:
 
 # read now, at import, before any implementation runs: a worker that rewrites these files on disk
 # changes nothing for this process
-WORKER_SOURCES = [("protocol", _source("protocol.py")), ("worker", _source("worker.py"))]
+WORKER_SOURCES = [("protocol", _source("protocol.py")), ("filters", _source("filters.py")),
+                  ("worker", _source("worker.py"))]
 SUPERVISOR_SOURCE = _source("supervisor.py")
 
 # reads the worker's code from the protocol pipe and runs it in one fresh namespace
@@ -193,27 +195,67 @@ def module_root(module: str, file: str | None) -> str | None:
     return os.path.dirname(os.path.realpath(location))
 
 
-def _copy_tree(src: str, dst: str, *, only_py_at_top: bool, budget: list[int]) -> None:
-    os.makedirs(dst, mode=0o755, exist_ok=True)
+def _copy_file(src: str, dst: str, owner: int | None) -> int:
+    """``src`` (a regular file, never through a link) to a new ``dst`` readable by ``owner`` only."""
+    fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | getattr(os, "O_NONBLOCK", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):  # a fifo or a device swapped in: nothing to copy
+            return 0
+        out = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            if owner is not None:
+                os.fchown(out, owner, owner)
+            os.fchmod(out, 0o600)
+            while True:
+                chunk = os.read(fd, 1 << 20)
+                if not chunk:
+                    break
+                os.write(out, chunk)
+        finally:
+            os.close(out)
+        return st.st_size
+    finally:
+        os.close(fd)
+
+
+def _make_dir(path: str, owner: int | None) -> None:
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    if owner is not None:
+        os.chown(path, owner, owner, follow_symlinks=False)
+    os.chmod(path, 0o700)
+
+
+def _copy_tree(src: str, dst: str, *, only_py_at_top: bool, budget: list[int], owner: int | None = None) -> None:
+    """Regular files and folders only, links never followed (a link in the student's folder is left
+    out); the copy is ``owner``'s, readable by it alone (0700 folders, 0600 files)."""
+    _make_dir(dst, owner)
     for entry in os.scandir(src):
-        if entry.name.startswith(".") or entry.name == "__pycache__":
+        if entry.name.startswith(".") or entry.name == "__pycache__" or entry.is_symlink():
             continue
-        if entry.is_dir(follow_symlinks=True):
+        if entry.is_dir(follow_symlinks=False):
             if only_py_at_top and not os.path.exists(os.path.join(entry.path, "__init__.py")):
                 continue
-            _copy_tree(entry.path, os.path.join(dst, entry.name), only_py_at_top=False, budget=budget)
-        elif entry.is_file(follow_symlinks=True):
+            _copy_tree(entry.path, os.path.join(dst, entry.name), only_py_at_top=False, budget=budget, owner=owner)
+        elif entry.is_file(follow_symlinks=False):
             if only_py_at_top and not entry.name.endswith(".py"):
                 continue
             budget[0] -= 1
-            budget[1] -= entry.stat().st_size
+            budget[1] -= entry.stat(follow_symlinks=False).st_size
             if budget[0] < 0 or budget[1] < 0:
                 raise UsageError(f"{src} is too large to copy for the sandbox's unprivileged user; make the "
                                  "implementation readable by others (chmod -R o+rX) or run crosscheck as a "
                                  "non-root user")
-            target = os.path.join(dst, entry.name)
-            shutil.copyfile(entry.path, target)
-            os.chmod(target, 0o644)
+            _copy_file(entry.path, os.path.join(dst, entry.name), owner)
+
+
+def _copy_or_explain(copy: Any, src: str) -> None:
+    """Run ``copy()``; any OSError (a link loop, a file that vanished, no permission) is one line."""
+    try:
+        copy()
+    except OSError as e:
+        raise UsageError(f"cannot copy {src} for the sandbox's unprivileged user: "
+                         f"{e.strerror or e}{f' ({e.filename})' if e.filename else ''}") from None
 
 
 @dataclass
@@ -226,25 +268,33 @@ class Placement:
     renames: dict[str, str] = field(default_factory=dict)
 
 
-def place_target(target: Any, *, copy_to: str | None) -> Placement:
-    """Absolute paths for the worker (its working directory is not ours); a copy under ``copy_to``
-    when that is given and an unprivileged user could not read the original."""
+def place_target(target: Any, *, copy_to: str | None, owner: int | None = None) -> Placement:
+    """Absolute paths for the worker (its working directory is not ours); a copy under ``copy_to``,
+    owned by ``owner`` and readable by it alone, when that is given and an unprivileged user could
+    not read the original. Raises UsageError (one line) when the copy cannot be made."""
     d = target.to_dict()
+    budget = [_COPY_FILES, _COPY_BYTES]
     extra = [os.path.realpath(p) for p in d.get("paths") or ()]
     if d["kind"] == "source" and not d.get("path"):  # a __main__ function: the caller's folder, for its imports
         cwd = os.path.realpath(os.getcwd())
         return Placement(d, extra + ([cwd] if copy_to is None or _others_can_read(cwd) else []))
     if extra:
-        return _with_paths(place_target(type(target)(**{**vars(target), "paths": ()}), copy_to=copy_to), extra)
+        return _with_paths(place_target(type(target)(**{**vars(target), "paths": ()}), copy_to=copy_to, owner=owner),
+                           extra)
     if d["kind"] in ("file", "source"):
         d["path"] = os.path.realpath(d["path"])
         folder = os.path.dirname(d["path"])
         if copy_to is not None and not (_others_can_read(d["path"]) and _others_can_read(folder)):
             dst = os.path.join(copy_to, "src")
-            _copy_tree(folder, dst, only_py_at_top=True, budget=[_COPY_FILES, _COPY_BYTES])
-            if not os.path.exists(os.path.join(dst, os.path.basename(d["path"]))):  # a file not named .py
-                shutil.copyfile(d["path"], os.path.join(dst, os.path.basename(d["path"])))
-            d["path"] = os.path.join(dst, os.path.basename(d["path"]))
+            name = os.path.basename(d["path"])
+
+            def copy() -> None:
+                _copy_tree(folder, dst, only_py_at_top=True, budget=budget, owner=owner)
+                if not os.path.exists(os.path.join(dst, name)):  # a file not named .py
+                    _copy_file(d["path"], os.path.join(dst, name), owner)
+
+            _copy_or_explain(copy, folder)
+            d["path"] = os.path.join(dst, name)
             return Placement(d, [], {dst: folder})
         return Placement(d, [])
     if d.get("file"):
@@ -257,11 +307,16 @@ def place_target(target: Any, *, copy_to: str | None) -> Placement:
     here = here if os.path.isdir(here) else here + ".py"
     if copy_to is not None and os.path.exists(here) and not (_others_can_read(root) and _others_can_read(here)):
         dst = os.path.join(copy_to, "src")
-        if os.path.isdir(here):
-            _copy_tree(here, os.path.join(dst, top), only_py_at_top=False, budget=[_COPY_FILES, _COPY_BYTES])
-        else:
-            os.makedirs(dst, mode=0o755, exist_ok=True)
-            shutil.copyfile(here, os.path.join(dst, top + ".py"))
+
+        def copy_module() -> None:
+            if os.path.isdir(here):
+                _make_dir(dst, owner)
+                _copy_tree(here, os.path.join(dst, top), only_py_at_top=False, budget=budget, owner=owner)
+            else:
+                _make_dir(dst, owner)
+                _copy_file(here, os.path.join(dst, top + ".py"), owner)
+
+        _copy_or_explain(copy_module, here)
         if d.get("file") and d["file"].startswith(os.path.join(root, "")):
             d["file"] = os.path.join(dst, os.path.relpath(d["file"], root))
         return Placement(d, [dst], {dst: root})
@@ -295,13 +350,29 @@ class Launch:
     renames: dict[str, str] = field(default_factory=dict)
 
 
-def _bwrap_argv(argv: list[str], home: str, keep: list[str]) -> list[str]:
+def _bwrap_argv(argv: list[str], home: str, keep: list[str], hide: list[str] = ()) -> list[str]:
     out = ["bwrap", "--die-with-parent", "--unshare-all", "--new-session", "--ro-bind", "/", "/",
-           "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--bind", home, home]
+           "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/run", "--bind", home, home]
     for path in keep:
         out += ["--ro-bind", path, path]
-    out += ["--tmpfs", PACKAGE_DIR, "--chdir", home, "--"]
+    for path in dict.fromkeys([PACKAGE_DIR, *hide]):
+        if os.path.isdir(path):
+            out += ["--tmpfs", path, "--remount-ro", path]
+        elif os.path.exists(path):
+            out += ["--ro-bind", "/dev/null", path]
+    out += ["--chdir", home, "--"]
     return out + argv
+
+
+_HIDE_CACHE: dict[tuple, list[str]] = {}
+
+
+def hidden_paths(forbid: list[str], target_paths: list[str]) -> list[str]:
+    """crosscheck's package and every forbidden module's files, less what the worker needs to run."""
+    key = (tuple(forbid), tuple(p for p in sys.path if isinstance(p, str)))
+    if key not in _HIDE_CACHE:
+        _HIDE_CACHE[key] = forbidden_locations(["crosscheck", *forbid], [PACKAGE_DIR])
+    return without_needed(_HIDE_CACHE[key], needed_paths() + [os.path.realpath(p) for p in target_paths])
 
 
 def launch(target: Any, *, memory: int | None, forbid: list[str], isolation: str,
@@ -315,7 +386,7 @@ def launch(target: Any, *, memory: int | None, forbid: list[str], isolation: str
         os.mkdir(home, 0o700)
         if uid is not None:
             os.chown(home, uid, uid)
-        placement = place_target(target, copy_to=base if uid is not None else None)
+        placement = place_target(target, copy_to=base if uid is not None else None, owner=uid)
     except BaseException:
         shutil.rmtree(base, ignore_errors=True)
         raise
@@ -324,12 +395,18 @@ def launch(target: Any, *, memory: int | None, forbid: list[str], isolation: str
     ctl_r, ctl_w = os.pipe()
     info_r, info_w = os.pipe()
     argv = [sys.executable, "-I", "-B", "-u", "-c", BOOT, str(to_r), str(from_w)]
+    keep = [os.path.dirname(placement.target["path"])] if placement.target.get("path") else []
+    if placement.target.get("file"):
+        keep.append(os.path.dirname(placement.target["file"]))
+    keep += placement.paths
+    hide = hidden_paths(forbid, keep)
     if isolation == "bwrap":
-        keep = [os.path.dirname(placement.target["path"])] if placement.target.get("path") else []
-        argv = [shutil.which("bwrap") or "bwrap"] + _bwrap_argv(argv, home, keep + placement.paths)[1:]
+        argv = [shutil.which("bwrap") or "bwrap"] + _bwrap_argv(argv, home, keep, hide)[1:]
     cfg = {"argv": argv, "env": worker_env(home), "cwd": home, "uid": uid, "gid": uid,
            "keep_fds": [to_r, from_w], "ctl_fd": ctl_r, "info_fd": info_w,
            "reveal": interpreter_paths() if uid is not None else [], "read_only": [home],
+           "hide": hide, "keep": sorted({home, *keep, *interpreter_paths(), *needed_paths()}),
+           "shm_mb": min(memory or 256, 256),
            # CROSSCHECK_SANDBOX_NAMESPACES=0: as on a machine that allows none (debugging, tests of that path)
            "namespaces": os.environ.get("CROSSCHECK_SANDBOX_NAMESPACES", "1") != "0"}
     try:
@@ -358,8 +435,13 @@ def launch(target: Any, *, memory: int | None, forbid: list[str], isolation: str
     except ValueError:
         info = {}
     info["isolation"] = isolation
+    hidden = "hidden" in info.get("namespaces", []) or isolation == "bwrap"
+    info["forbid"] = ("hidden by the worker's mount namespace" if hidden else
+                      "best-effort: no mount namespace here, so only an in-process import hook and a seccomp "
+                      "filter keep crosscheck and the forbidden modules out (docs/sandbox.md)")
     init = {"target": placement.target, "paths": placement.paths, "memory_mb": memory,
-            "forbid": ["crosscheck", *forbid], "hidden": [PACKAGE_DIR]}
+            "forbid": ["crosscheck", *forbid], "hidden": [PACKAGE_DIR],
+            "deny_exec": bool(forbid), "deny_dir_fd": not hidden}
     return Launch(proc, to_w, from_r, ctl_w, base, info, placement.renames), init
 
 

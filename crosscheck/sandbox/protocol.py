@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import struct
 from dataclasses import dataclass
 from typing import Any
@@ -132,26 +133,64 @@ class ProtocolError(Exception):
     pass
 
 
+# C0 and C1 control characters but newline and tab (ESC sequences can fake a PASS on the teacher's terminal),
+# and lone surrogates (unprintable: they would crash the summary and lose the --json report)
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """``text`` from the implementation (its prints, its exceptions, its names) safe for a terminal and
+    for any encoder: each control character but newline and tab, and each lone surrogate, escaped."""
+    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                            else f"\\u{ord(m.group()):04x}", text)
+
+
+MAX_ARRAYS = 100_000  # array entries in one reply
+MAX_NDIM = 32  # numpy's own limit is 64
+
+
 def decode_arrays(entries: Any, data: bytes) -> list[np.ndarray]:
+    """The reply's arrays, each a fresh native-order copy of its own bytes. The table must tile
+    ``data`` exactly: entries contiguous, in order, not overlapping, their total its length, every
+    size computed with Python integers; so the parent allocates at most what was sent (bounded by
+    ``MAX_DATA``), whatever the worker claims. Raises ProtocolError for anything else."""
     if not isinstance(entries, list):
         raise ProtocolError("array table is not a list")
-    out = []
+    if len(entries) > MAX_ARRAYS:
+        raise ProtocolError(f"{len(entries)} arrays in one reply")
+    out, expected = [], 0
     for e in entries:
         try:
-            dtype = np.dtype(str(e["dtype"]))
-            shape = tuple(int(s) for s in e["shape"])
-            offset, nbytes = int(e["offset"]), int(e["nbytes"])
-        except (KeyError, TypeError, ValueError) as err:
-            raise ProtocolError(f"bad array entry: {err}") from None
-        if dtype.kind not in ALLOWED_KINDS or dtype.hasobject or dtype.fields is not None:
+            if not isinstance(e, dict) or not isinstance(e.get("shape"), list) or len(e["shape"]) > MAX_NDIM:
+                raise ProtocolError("malformed array entry")
+            shape = tuple(e["shape"])
+            offset, nbytes = e["offset"], e["nbytes"]
+            if not all(type(v) is int for v in (*shape, offset, nbytes)):
+                raise ProtocolError("array entry with a size that is not an integer")
+            if not isinstance(e["dtype"], str) or len(e["dtype"]) > 16:
+                raise ProtocolError("malformed dtype")
+            dtype = np.dtype(e["dtype"])
+        except ProtocolError:
+            raise
+        except Exception as err:  # noqa: BLE001 - KeyError, TypeError, ValueError, OverflowError from numpy
+            raise ProtocolError(f"bad array entry: {type(err).__name__}") from None
+        if dtype.kind not in ALLOWED_KINDS or dtype.hasobject or dtype.fields is not None or dtype.subdtype:
             raise ProtocolError(f"dtype {dtype} is not a plain number type")
-        if any(s < 0 for s in shape) or offset < 0 or offset + nbytes > len(data):
-            raise ProtocolError("array entry out of range")
-        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        if any(s < 0 or s > MAX_DATA for s in shape) or offset != expected or nbytes < 0 or offset + nbytes > len(data):
+            raise ProtocolError("array entries do not tile the data (out of range, overlapping or out of order)")
+        count = 1
+        for s in shape:  # Python integers: no overflow, however large the claim
+            count *= s
         if count * dtype.itemsize != nbytes:
             raise ProtocolError("array size does not match its shape")
-        a = np.frombuffer(data, dtype=dtype, count=count, offset=offset).reshape(shape)
-        out.append(a.astype(dtype.newbyteorder("=")))  # a writable, native-order copy
+        try:
+            a = np.frombuffer(data, dtype=dtype, count=count, offset=offset).reshape(shape)
+            out.append(a.astype(dtype.newbyteorder("=")))  # a writable, native-order copy
+        except (ValueError, TypeError, MemoryError) as err:
+            raise ProtocolError(f"bad array entry: {err}") from None
+        expected = offset + nbytes
+    if expected != len(data):
+        raise ProtocolError(f"{len(data) - expected} bytes of data belong to no array")
     return out
 
 
@@ -163,11 +202,14 @@ def decode(tree: Any, arrays: list[np.ndarray], depth: int = 0) -> Any:
         return None
     if t == "array":
         i = tree.get("i")
-        if not isinstance(i, int) or not 0 <= i < len(arrays):
+        if type(i) is not int or not 0 <= i < len(arrays):
             raise ProtocolError("array index out of range")
         return arrays[i]
     if t in ("list", "tuple"):
-        items = [decode(v, arrays, depth + 1) for v in tree.get("v", [])]
+        values = tree.get("v", [])
+        if not isinstance(values, list):
+            raise ProtocolError("malformed list")
+        items = [decode(v, arrays, depth + 1) for v in values]
         return items if t == "list" else tuple(items)
     if t == "dict":
         keys, values = tree.get("k", []), tree.get("v", [])
@@ -176,7 +218,7 @@ def decode(tree: Any, arrays: list[np.ndarray], depth: int = 0) -> Any:
             raise ProtocolError("malformed dict")
         return {k: decode(v, arrays, depth + 1) for k, v in zip(keys, values)}
     if t == "other":
-        return Opaque(str(tree.get("type", "object"))[:200])
+        return Opaque(printable(str(tree.get("type", "object"))[:200]))
     if t == "handle":
         return _decode_handle(tree)
     raise ProtocolError(f"unknown value type {t!r}")
@@ -247,4 +289,4 @@ def _decode_handle(tree: dict) -> Handle:
     key = tree.get("h")
     if not isinstance(key, int) or isinstance(key, bool):
         raise ProtocolError("malformed handle")
-    return Handle(key, str(tree.get("type", "object"))[:200])
+    return Handle(key, printable(str(tree.get("type", "object"))[:200]))

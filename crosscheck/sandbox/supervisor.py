@@ -33,6 +33,7 @@ import sys
 import time
 
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x10000000, 0x20000000, 0x40000000
+CLONE_NEWIPC = 0x08000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
 MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
 # per-mount flags a remount must repeat (in a user namespace they are locked: leaving one out is EPERM)
@@ -77,10 +78,11 @@ def enter_namespaces(root: bool) -> list[str]:
     if not LINUX:
         return []
     uid, gid = os.getuid(), os.getgid()
-    for names in (("pid", "mount", "net"), ("pid", "mount"), ("pid",)):
+    for names in (("pid", "mount", "net", "ipc"), ("pid", "mount", "net"), ("pid", "mount"), ("pid",)):
         flags = CLONE_NEWPID if "pid" in names else 0
         flags |= CLONE_NEWNS if "mount" in names else 0
         flags |= CLONE_NEWNET if "net" in names else 0
+        flags |= CLONE_NEWIPC if "ipc" in names else 0
         if not root:
             flags |= CLONE_NEWUSER
         if _libc.unshare(flags) != 0:
@@ -128,8 +130,15 @@ def reveal(paths: list[str]) -> list[str]:
             continue
         wanted = sorted(set(groups[b]))
         wanted = [p for p in wanted if not any(p != q and p.startswith(q + "/") for q in wanted)]  # inside another
-        held = [(p, os.open(p, os.O_PATH | os.O_CLOEXEC)) for p in wanted]
-        mount("tmpfs", b, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=64k")
+        _tmpfs_keeping(b, wanted, "mode=755,size=64k")
+    return sorted(groups)
+
+
+def _tmpfs_keeping(point: str, wanted: list[str], options: str) -> None:
+    """A fresh tmpfs on ``point`` with only the ``wanted`` paths under it bound back."""
+    held = [(p, os.open(p, os.O_PATH | os.O_CLOEXEC)) for p in wanted]
+    try:
+        mount("tmpfs", point, "tmpfs", MS_NOSUID | MS_NODEV, options)
         for p, fd in held:
             os.makedirs(os.path.dirname(p), mode=0o755, exist_ok=True)
             if os.path.isdir(f"/proc/self/fd/{fd}"):
@@ -137,8 +146,56 @@ def reveal(paths: list[str]) -> list[str]:
             else:
                 open(p, "a").close()
             mount(f"/proc/self/fd/{fd}", p, None, MS_BIND | MS_REC)
+    finally:
+        for _, fd in held:
             os.close(fd)
-    return sorted(groups)
+
+
+# what a fresh tmpfs covers in the worker's mount namespace: nothing the worker leaves there outlives it,
+# and no path-based unix socket of the host (/tmp/.X11-unix, /run/dbus, /run/user/...) can be reached
+PRIVATE = ("/tmp", "/var/tmp", "/run", "/var/run", "/dev/shm", "/dev/mqueue")
+
+
+def private_mounts(keep: list[str], shm_mb: int) -> tuple[list[str], list[str]]:
+    """A private tmpfs on each of ``PRIVATE`` that exists here (a symlink such as /var/run -> /run is
+    covered through its target), with the ``keep`` paths under it bound back; ``/dev/shm`` and
+    ``/dev/mqueue`` are size-limited. Returns (covered, failures)."""
+    done: list[str] = []
+    failed: list[str] = []
+    for point in PRIVATE:
+        if os.path.islink(point) or not os.path.isdir(point):
+            continue
+        inside = sorted({p for p in keep if p.startswith(point + "/") and os.path.exists(p)})
+        inside = [p for p in inside if not any(p != q and p.startswith(q + "/") for q in inside)]
+        size = f"{max(1, shm_mb)}m" if point in ("/dev/shm", "/dev/mqueue") else "256m"
+        try:
+            _tmpfs_keeping(point, inside, f"mode=1777,size={size}")
+            done.append(point)
+        except OSError as e:
+            failed.append(f"{point} ({e.strerror})")
+    return done, failed
+
+
+def hide(paths: list[str]) -> tuple[list[str], list[str]]:
+    """An empty read-only tmpfs over each folder of ``paths`` and ``/dev/null`` over each file:
+    nothing in this mount namespace (a child interpreter, ``dir_fd``, ctypes) can read them.
+    Returns (hidden, failures); a path absent here (under a private tmpfs) is already hidden."""
+    done: list[str] = []
+    failed: list[str] = []
+    for p in paths:
+        try:
+            if not os.path.lexists(p):
+                done.append(p)
+            elif os.path.isdir(p) and not os.path.islink(p):
+                mount("tmpfs", p, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=555,size=4k")
+                done.append(p)
+            else:
+                mount("/dev/null", p, None, MS_BIND)
+                mount(None, p, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC)
+                done.append(p)
+        except OSError as e:
+            failed.append(f"{p} ({e.strerror})")
+    return done, failed
 
 
 def read_only(writable: list[str]) -> list[str]:
@@ -259,6 +316,75 @@ def _remove(base: str, parent_fd: int) -> None:
         pass  # crosscheck removes it too
 
 
+# ---- what a worker without namespaces leaves behind -------------------------------------------------
+
+_SHARED = ("/dev/shm", "/dev/mqueue")
+
+
+def _snapshot() -> set:
+    """What exists before the worker starts (kept: another process of the same user may own it)."""
+    out: set = set()
+    for d in _SHARED:
+        try:
+            out.update((d, e) for e in os.listdir(d))
+        except OSError:
+            pass
+    for kind in ("shm", "sem", "msg"):
+        out.update((kind, r.get("id")) for r in _sysv(kind))
+    return out
+
+
+def _sysv(kind: str) -> list[dict]:
+    try:
+        with open(f"/proc/sysvipc/{kind}") as f:
+            lines = f.read().split("\n")
+    except OSError:
+        return []
+    head = lines[0].split()
+    rows = [dict(zip(head, line.split())) for line in lines[1:] if line.strip()]
+    for r in rows:
+        r["id"] = r.get("shmid") or r.get("semid") or r.get("msqid")
+    return rows
+
+
+def clean_shared(uid: int, before: set, *, files: bool, sysv: bool) -> list[str]:
+    """Remove what ``uid`` created in /dev/shm, /dev/mqueue (``files``) and SysV IPC (``sysv``) since
+    ``before``: the worker's, as no other process of that uid was started since (a unique uid as root;
+    as an ordinary user, anything new of the same user, see docs/sandbox.md). Returns what went."""
+    gone: list[str] = []
+    for d in _SHARED if files else ():
+        try:
+            entries = os.listdir(d)
+        except OSError:
+            continue
+        for e in entries:
+            path = os.path.join(d, e)
+            try:
+                if (d, e) in before or os.lstat(path).st_uid != uid:
+                    continue
+                if os.path.isdir(path) and not os.path.islink(path):
+                    import shutil
+
+                    shutil.rmtree(path)
+                else:
+                    os.unlink(path)
+                gone.append(path)
+            except OSError:
+                pass
+    rmid = {"shm": lambda i: _libc.shmctl(i, 0, None), "sem": lambda i: _libc.semctl(i, 0, 0),
+            "msg": lambda i: _libc.msgctl(i, 0, None)}  # IPC_RMID
+    for kind in rmid if sysv else ():
+        for r in _sysv(kind):
+            if (kind, r["id"]) in before or r.get("cuid") != str(uid) and r.get("uid") != str(uid):
+                continue
+            try:
+                if rmid[kind](int(r["id"])) == 0:
+                    gone.append(f"SysV {kind} {r['id']}")
+            except (ValueError, TypeError):
+                pass
+    return gone
+
+
 def _mirror(status: int) -> None:
     """Leave the way the worker left: its exit code, or death by its signal."""
     if os.WIFSIGNALED(status):
@@ -330,12 +456,24 @@ def main(argv: list[str]) -> int:
             notes.append("the interpreter is not readable by an unprivileged user and mount namespaces are "
                          "unavailable; the worker runs as root")
             cfg["uid"] = cfg["gid"] = None
+    if "mount" in namespaces:
+        covered, failed = private_mounts(cfg.get("keep", []), int(cfg.get("shm_mb", 64)))
+        if failed:
+            notes.append(f"no private tmpfs on {', '.join(failed)}")
+        if covered:
+            namespaces.append("private-tmp")
+        hidden, failed = hide(cfg.get("hide", []))
+        if failed:
+            notes.append(f"could not hide {', '.join(failed[:3])}")
+        else:
+            namespaces.append("hidden")
     if "mount" in namespaces and cfg.get("read_only"):
         failed = read_only(cfg["read_only"])
         if failed:
             notes.append(f"could not make read-only: {', '.join(failed[:5])}")
         namespaces.append("read-only")
     mode = "namespace" if "pid" in namespaces else "subreaper"
+    before = _snapshot() if "ipc" not in namespaces or "private-tmp" not in namespaces else set()
     os.write(info, (json.dumps({"mode": mode, "namespaces": namespaces, "uid": cfg.get("uid"),
                                 "notes": notes}) + "\n").encode())
     os.close(info)
@@ -390,6 +528,9 @@ def main(argv: list[str]) -> int:
     if cfg.get("uid") is not None and "pid" not in namespaces:  # a namespace died with its first process
         _sweep_uid(cfg["uid"])
     _sweep_children()
+    if "ipc" not in namespaces or "private-tmp" not in namespaces:
+        clean_shared(cfg["uid"] if cfg.get("uid") is not None else os.getuid(), before,
+                     files="private-tmp" not in namespaces, sysv="ipc" not in namespaces)
     if "read-only" in namespaces:  # the private directory is a mount point here: rmdir would be EBUSY
         _libc.umount2(cfg["cwd"].encode(), 2)  # MNT_DETACH
     _remove(base, base_parent)

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 if __name__ != "_crosscheck_worker":  # imported from the package (tests); in the worker, BOOT runs protocol first
+    from crosscheck.sandbox.filters import seccomp_deny
     from crosscheck.sandbox.protocol import HANDLE_KEY, MAX_DEPTH, encode, recv, send
 
 FILE_LIMIT = 64 * 2**20  # bytes of stdout/stderr per call (RLIMIT_FSIZE); the parent truncates between calls
@@ -107,6 +108,7 @@ def install_guard(forbidden: list[str], hidden: list[str]) -> dict:
             stem = os.path.splitext(os.path.basename(path))[0]
             blocked += [(path, top), (os.path.join(os.path.dirname(path), "__pycache__", stem + "."), top)]
     blocked_prefixes = tuple(p for p, _ in blocked)
+    blocked_folders = {p: top for p, top in blocked if p.endswith(os.sep)}  # opened as a dir_fd, say
 
     def refuse(top: str, what: str) -> None:
         where = _where()
@@ -131,6 +133,8 @@ def install_guard(forbidden: list[str], hidden: list[str]) -> dict:
                 real = os.path.realpath(path)
                 if real.startswith(blocked_prefixes):
                     refuse(next(top for prefix, top in blocked if real.startswith(prefix)), f"reading {path}")
+                if os.path.join(real, "") in blocked_folders:
+                    refuse(blocked_folders[os.path.join(real, "")], f"opening {path}")
 
     sys.addaudithook(hook)
     return state
@@ -376,8 +380,11 @@ def main(argv: list[str]) -> int:
     if target.get("path") and target["kind"] != "module":  # its folder, where its sibling modules are, comes first
         sys.path.insert(0, os.path.dirname(target["path"]))
     state: dict[str, Any] = {"guard": install_guard(forbidden, list(init.get("hidden", [])))}
+    # no child interpreter (it has no audit hook) when the teacher forbids imports; no dir_fd and no
+    # AF_UNIX socket when no mount namespace hides the forbidden folders (crosscheck.sandbox.filters)
+    state["seccomp"] = seccomp_deny(exec_=bool(init.get("deny_exec")), dir_fd=bool(init.get("deny_dir_fd")))
     apply_limits(init.get("memory_mb"))
-    send(wfd, {"status": "booted"}, [])  # from here on the parent counts --timeout
+    send(wfd, {"status": "booted", "seccomp": state["seccomp"] or "on"}, [])  # from here on the parent counts --timeout
     try:
         if target.get("attr"):
             fn = _load(target)
