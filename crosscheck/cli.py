@@ -109,7 +109,8 @@ def _network_options(p: argparse.ArgumentParser) -> None:
                    "(default: the preset's, else mean)")
     _target_penalty_options(g)
     d = g.add_mutually_exclusive_group()
-    d.add_argument("--depth", type=_int_at_least(1, "depth"), metavar="N", help="exactly N layers (default: the preset's)")
+    d.add_argument("--depth", type=_int_at_least(1, "depth"), metavar="N",
+                   help="exactly N layers (default: the preset's)")
     d.add_argument("--max-depth", type=_int_at_least(1, "max_depth"), metavar="N", help="1..N layers (default: 3)")
     g.add_argument("--max-width", type=_int_at_least(1, "max_width"), metavar="N", help="widest layer (default: 6)")
     g.add_argument("--output-width", type=_int_at_least(1, "output_width"), metavar="N",
