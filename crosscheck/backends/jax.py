@@ -341,11 +341,12 @@ class JaxBackend(Backend):
             args = padded.pack(network, params, X, Y, shape)
         with scoped(dtype, self.precision):
             fn = _padded_program(self.precision)
-            before = _PROGRAM_TRACES[self.precision]
+            key = (self.precision, padded.natives())
+            before = _PROGRAM_TRACES.get(key, 0)
             # one transfer for all arguments (one device_put per array costs more than the call)
             gW, gb = fn(*_jax().device_put(tuple(args[k] for k in padded.ARGS), self._device))
             gW, gb = np.asarray(gW), np.asarray(gb)  # inside the scope: x64 arrays stay float64
-            self.padded_traces += _PROGRAM_TRACES[self.precision] - before
+            self.padded_traces += _PROGRAM_TRACES[key] - before
         self.programs.add((f"K={shape.depth} P={shape.width} M={shape.samples} D={shape.draws}", dtype.name))
         if not layout:
             return padded.unpack(network, gW, gb, D)
@@ -383,7 +384,7 @@ _PROGRAM_TRACES: dict[tuple, int] = {}
 
 
 def _padded_program(precision: str) -> Any:
-    key = precision
+    key = (precision, padded.natives())
     fn = _PROGRAMS.get(key)
     if fn is not None:
         return fn

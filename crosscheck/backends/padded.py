@@ -49,7 +49,7 @@ from ..model.losses import LOSSES
 from ..model.network import Network
 
 __all__ = ["PaddedShape", "PaddingError", "padded_shape", "fits", "paddable",
-           "pack", "unpack", "pack_layout", "unpack_layout", "padded_loss", "PAD_LIMITS", "ARGS",
+           "pack", "unpack", "pack_layout", "unpack_layout", "padded_loss", "natives", "PAD_LIMITS", "ARGS",
            "ACTIVATION_CODES", "LOSS_CODES", "MIXED", "PASS", "LABELS"]
 
 # Past these the padded computation costs more than a compile saves (measured in
@@ -265,6 +265,13 @@ def unpack(network: Network, gW: np.ndarray, gb: np.ndarray, D: int) -> Gradient
 
 
 # ---- the program ---------------------------------------------------------------------------
+
+def natives() -> tuple:
+    """The tables' JAX natives a program is built from (part of its cache key: a program built
+    before a table entry changed is not reused)."""
+    return (tuple(a.jax for a in ACTIVATIONS.values()),
+            tuple((loss.jax, loss.jax_labels) for loss in LOSSES.values()), tuple(_ROW_FILL.items()))
+
 
 def padded_loss(jax: Any) -> Any:
     """``loss(*ARGS)`` of one draw.
