@@ -149,11 +149,13 @@ def main(argv: list[str] | None = None) -> int:
                                 "--backends", args.backends] + (["--draws", d] if d else [])
                         # the script of this tree, the package of `path`; a fresh cache folder per
                         # tree, run cold then warm (`--cache-runs`), or no persistent cache at all
-                        for i in range(max(args.cache_runs, 1)):
+                        # (the baseline runs as it defaults: main had the persistent cache off)
+                        cached = args.cache_runs and tree == "this tree"
+                        for i in range(args.cache_runs if cached else 1):
                             env = {"CROSSCHECK_JAX_MODE": mode, "PYTHONPATH": path,
-                                   "CROSSCHECK_JAX_CACHE": os.path.join(cache, tree.replace(" ", "_"))
-                                   if args.cache_runs else "off"}
-                            label = f"{tree}, " + ("no cache" if not args.cache_runs else
+                                   "CROSSCHECK_JAX_CACHE": os.path.join(cache, examples) if cached
+                                   else "off" if tree == "this tree" else ""}
+                            label = f"{tree}, " + ("no cache" if not cached else
                                                    "cold cache" if i == 0 else "warm cache")
                             runs.append((label, mode, run_part("bench_sweep.py", part, env=env)))
 

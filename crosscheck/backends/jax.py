@@ -223,6 +223,7 @@ class JaxBackend(Backend):
         self.compilation_cache = enable_persistent_cache()
         self._compiles = compile_counter()
         self._compiles_at_start = self._compiles.snapshot()
+        self._natives: dict[str, tuple] = {}  # dtype -> padded.natives(), on the first padded call
 
     def _put(self, a: Any) -> Any:
         if a is None:
@@ -340,8 +341,10 @@ class JaxBackend(Backend):
             shape = padded.padded_shape(network, X.shape[2], D)
             args = padded.pack(network, params, X, Y, shape)
         with scoped(dtype, self.precision):
-            fn = _padded_program(self.precision)
-            key = (self.precision, padded.natives())
+            if dtype.name not in self._natives:  # traced in this dtype's scope, as the program is
+                self._natives[dtype.name] = padded.natives(_jax())
+            key = (self.precision, dtype.name, self._natives[dtype.name])
+            fn = _padded_program(key)
             before = _PROGRAM_TRACES.get(key, 0)
             # one transfer for all arguments (one device_put per array costs more than the call)
             gW, gb = fn(*_jax().device_put(tuple(args[k] for k in padded.ARGS), self._device))
@@ -383,8 +386,8 @@ _PROGRAMS: dict[tuple, Any] = {}
 _PROGRAM_TRACES: dict[tuple, int] = {}
 
 
-def _padded_program(precision: str) -> Any:
-    key = (precision, padded.natives())
+def _padded_program(key: tuple) -> Any:
+    """The jitted program for ``key = (precision, dtype, padded.natives(jax))``."""
     fn = _PROGRAMS.get(key)
     if fn is not None:
         return fn

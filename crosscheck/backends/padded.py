@@ -266,11 +266,23 @@ def unpack(network: Network, gW: np.ndarray, gb: np.ndarray, D: int) -> Gradient
 
 # ---- the program ---------------------------------------------------------------------------
 
-def natives() -> tuple:
-    """The tables' JAX natives a program is built from (part of its cache key: a program built
-    before a table entry changed is not reused)."""
-    return (tuple(a.jax for a in ACTIVATIONS.values()),
-            tuple((loss.jax, loss.jax_labels) for loss in LOSSES.values()), tuple(_ROW_FILL.items()))
+def natives(jax: Any) -> tuple:
+    """What the tables' JAX natives compute, derivatives included: the jaxpr of each one's
+    gradient at a small point. Part of a program's cache key, so a program is shared between
+    backends only while every native (or the library function it calls) is unchanged."""
+    jnp = jax.numpy
+    x = jnp.asarray([0.5, -0.25])
+    A, Y, alpha = jnp.asarray([[0.5, -1.0], [0.25, 2.0]]), jnp.asarray([[1.0, 0.0], [0.0, 1.0]]), jnp.ones(2)
+    def summed(f, *rest):
+        return lambda a: f(a, *rest).sum()
+
+    key = [str(jax.make_jaxpr(jax.grad(summed(act.jax(jax))))(x)) for act in ACTIVATIONS.values()]
+    for name, loss in LOSSES.items():
+        if name in _ROW_FILL:
+            key.append(str(jax.make_jaxpr(jax.grad(summed(loss.jax(jax), Y, alpha)))(A)))
+    labels = LOSSES["softmax_ce"].jax_labels(jax)
+    key.append(str(jax.make_jaxpr(jax.grad(lambda a: labels(a, jnp.asarray([0, 1]), alpha).sum()))(A)))
+    return (*key, *_ROW_FILL.items())
 
 
 def padded_loss(jax: Any) -> Any:
