@@ -57,7 +57,9 @@ def run_part(script: str, args: list[str], env: dict | None = None, timeout: flo
 
     A fresh process per part: no part warms another's caches (JAX's per-op and jit caches,
     torch's lazy imports) and torch and JAX never share threads unless a part asks for both."""
-    full_env = dict(os.environ, **(env or {}))
+    # the tree this script lives in (or env's PYTHONPATH, e.g. a baseline checkout), not whichever
+    # checkout an editable install points at
+    full_env = dict(os.environ, **{"PYTHONPATH": str(ROOT), **(env or {})})
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args], capture_output=True,
                           text=True, env=full_env, timeout=timeout, cwd=ROOT)
     if proc.returncode != 0:

@@ -87,7 +87,11 @@ def test_one_compile_serves_every_architecture_in_a_bucket():
         d = draw(net, i, batch_size=int(rng.integers(1, 7)), draws=16)
         got = backend.gradients_batched(net, None, d.params, d.X, d.Y)
         assert compare_batched(_reference(net, d), got)[1].all()
-    assert backend.padded_traces == 1  # one trace, one compile, eight architectures
+    # one program (shared by every backend in the process: traced here unless a test before did),
+    # one bucket shape, eight architectures
+    assert backend.padded_traces <= 1
+    assert len(backend.programs) == 1
+    assert backend.compile_stats()["calls"] == {"padded": 8, "layout": 0, "native": 0}
 
 
 def test_padded_ignores_the_layout_and_computes_canonically(shared):
@@ -168,9 +172,9 @@ def test_auto_mode_pads_small_networks_only(monkeypatch):
     d = draw(small, 0, batch_size=4, draws=3)
     for _ in range(AUTO_NATIVE_REPEATS):
         backend.gradients_batched(small, None, d.params, d.X, d.Y)
-    assert backend.calls == {"padded": AUTO_NATIVE_REPEATS, "native": 0}
+    assert backend.calls == {"padded": AUTO_NATIVE_REPEATS, "layout": 0, "native": 0}
     backend.gradients_batched(small, None, d.params, d.X, d.Y)  # a recurring architecture: compiled
-    assert backend.calls == {"padded": AUTO_NATIVE_REPEATS, "native": 1}
+    assert backend.calls == {"padded": AUTO_NATIVE_REPEATS, "layout": 0, "native": 1}
     assert backend.batched_mode(small, 4, 3) == "native"
     assert backend.batched_mode(small, 4, 3, dtype=np.float32) == "padded"  # another function
     wide = Network((3, padded.PAD_LIMITS["width"] + 1, 2), ("tanh", "identity"))
@@ -202,3 +206,56 @@ def test_buckets():
     assert padded.padded_shape(net, 3, 16) == padded.PaddedShape(4, 16, 8, 16)
     deep = Network((3, 17, 4, 5, 6, 2), ("tanh",) * 4 + ("identity",))
     assert padded.padded_shape(deep, 9, 100) == padded.PaddedShape(8, 32, 16, 128)
+
+
+# ---- the user's own layout through the same program (a sweep's native share) ----------------
+
+LAYOUT_NETWORKS = [
+    Network((3, 5, 4), ("tanh", "elu"), loss="softmax_ce", targets="labels", l2=0.1, l1=0.05, penalty_bias=True),
+    Network((4, 2, 3, 1), ("relu", "sin", "sigmoid"), loss="bce", reduction="mean_all", l1=0.3, penalty_form="over_m"),
+    Network((2, 6, 3), (("tanh", "relu", "gelu", "sin", "identity", "elu"), "softplus"), loss="readout",
+            reduction="mean", bias=False, l2=0.7),
+]
+
+
+@pytest.mark.parametrize("net", LAYOUT_NETWORKS, ids=lambda n: n.describe())
+def test_layout_mode_builds_every_convention_in_one_program(net, shared):
+    """Every batch/weights/bias/params layout, the user's own arrays (in_out W transposed by JAX,
+    augmented W with its formal row), against the float64 reference: one padded program."""
+    from itertools import product
+
+    from crosscheck.model.conventions import BATCH, BIAS, WEIGHTS
+
+    before, programs = dict(shared.calls), set(shared.programs)
+    done = 0
+    for i, (batch, weights, bias) in enumerate(product(BATCH, WEIGHTS, BIAS)):
+        if (bias != "none") != net.bias:
+            continue
+        conv = Convention(batch, weights, bias, "dict" if i % 2 else "pairs")
+        d = draw(net, i, batch_size=1 if batch == "single" else 3, draws=16)
+        got = shared.gradients_batched(net, conv, d.params, d.X, d.Y, mode="layout")
+        worst, ok = compare_batched(_reference(net, d), got)
+        assert ok.all(), (conv.describe(), worst)
+        done += 1
+    assert shared.calls["layout"] - before["layout"] == done
+    assert shared.calls["native"] == before["native"]  # nothing compiled per architecture
+    assert len(shared.programs - programs) <= 1  # at most one program (bucket shape, dtype) more
+
+
+def test_layout_padding_is_checked_too():
+    net = Network((3, 4, 2), ("tanh", "identity"))
+    conv = Convention("rows", "in_out", "augmented", "dict")
+    shape = padded.padded_shape(net, 2, 3, conv)
+    gW = np.zeros((shape.draws, shape.depth, shape.width, shape.width))
+    gb = np.zeros((shape.draws, shape.depth, shape.width))
+    gW[:, 0, :4, :5] = 1.0  # layer 1 in_out augmented: (n_0 + 1, n_1 + 1), the formal column included
+    gb[:, 0, :5] = 2.0  # the zero bias of the real and formal neurons: real, not asked for
+    dWs, dbs = padded.unpack_layout(net, conv, gW, gb, 3)
+    assert dWs[0].shape == (3, 4, 5) and dbs == [None, None]
+    gW[2, 0, 4, 0] = 1e-300  # a padded input row of a real draw
+    with pytest.raises(padded.PaddingError, match="not exactly 0"):
+        padded.unpack_layout(net, conv, gW, gb, 3)
+    gW[2, 0, 4, 0] = 0.0
+    gb[0, 0, 5] = -1.0  # a padded neuron's bias
+    with pytest.raises(padded.PaddingError):
+        padded.unpack_layout(net, conv, gW, gb, 3)

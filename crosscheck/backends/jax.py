@@ -13,29 +13,35 @@ size or draw count compiles once and then hits. ``jit=False`` runs jax.grad eage
 
 ``gradients_batched`` has three modes (``JaxBackend(mode=...)``):
 
-- ``"native"``: jit(vmap(grad)) of the network built in the user's convention, one compile
-  per architecture;
-- ``"padded"``: every small architecture zero-padded to a few fixed shapes, in the canonical
-  layout, so one compile serves a whole sweep (``crosscheck.backends.padded``: what is padded,
-  why the real entries' gradient is unchanged, and the exactly-zero check on the padding);
+- ``"native"``: jit(vmap(grad)) of the network built in the user's convention at its exact
+  shapes, one compile per architecture;
+- ``"padded"``: every small architecture zero-padded to a few bucket shapes, in the canonical
+  layout, with activations, loss, target form, reduction and penalty as data, so one compile
+  per dtype serves a whole sweep (``crosscheck.backends.padded``: what is padded, why the real
+  entries' gradient is unchanged, and the exactly-zero check on the padding);
 - ``"auto"`` (default): padded where it pays, native where a compile is amortised. Padded
   for small networks (``padded.fits``: widths, batch size, a loss it can pad) met for the
   first ``AUTO_NATIVE_REPEATS`` times with fewer than ``AUTO_NATIVE_DRAWS`` draws; native
   once an architecture recurs that often (or is compiled already), for large draw counts
-  (the padded arithmetic, ~10x the native per draw, would then cost more than a compile) and
-  for anything larger. Measured in benchmarks/bench_sweep.py and bench_batched.py.
+  (the padded arithmetic would then cost more than a compile) and for anything larger.
+  Measured in benchmarks/bench_sweep.py and bench_batched.py.
 
 The per-case ``gradients(case)`` is always native, in the case's own convention. So that a
-sweep still meets JAX building each user layout natively, ``gradients_batched(..., mode=
-"native")`` overrides the mode for one call, and ``native_share(seed)`` picks a deterministic
-``1 / NATIVE_SHARE`` of examples by their seed (``crosscheck.sweep`` adds the first example of
-every layout value it has not yet seen natively).
+sweep still meets JAX building each user layout, ``gradients_batched(..., mode="layout")``
+feeds the user's own arrays to the same padded program (``padded.pack_layout``): JAX
+differentiates the user's in_out transposes and augmented weights, and one compile per dtype
+and bucket serves every layout instead of one per architecture (exact native where the network
+does not fit the buckets).
+``native_share(seed)`` picks a deterministic ``1 / NATIVE_SHARE`` of examples by their seed
+(``crosscheck.sweep`` adds the first example of every layout value it has not yet seen).
 ``CROSSCHECK_JAX_MODE=native|padded|auto`` sets the mode where the caller passes none (as
 ``crosscheck sweep`` does).
 
-Setting ``CROSSCHECK_JAX_CACHE=DIR`` turns on JAX's persistent compilation cache in DIR for
-this process (compiles of any duration are stored), so a later run skips XLA compiles it has
-seen (benchmarks/README.md has the numbers).
+JAX's persistent compilation cache is on by default (``enable_persistent_cache``), in
+``$CROSSCHECK_JAX_CACHE`` or else ``$XDG_CACHE_HOME/crosscheck/jax`` (``~/.cache/crosscheck/jax``),
+so a second run reads its programs instead of compiling them. ``CROSSCHECK_JAX_CACHE=off``
+turns it off. ``compile_stats()`` counts the compiles since the backend was made
+(``crosscheck.backends.compiles``).
 """
 
 from __future__ import annotations
@@ -63,9 +69,10 @@ from .base import (
     user_grads_to_canonical,
     user_loss,
 )
+from .compiles import compile_counter
 
 __all__ = ["JaxBackend", "jax_settings", "scoped", "MODES", "AUTO_NATIVE_DRAWS", "AUTO_NATIVE_REPEATS",
-           "enable_persistent_cache", "native_share", "NATIVE_SHARE"]
+           "enable_persistent_cache", "default_cache_dir", "native_share", "NATIVE_SHARE", "CACHE_ENV"]
 
 _CACHE_SIZE = 256
 MODES = ("auto", "padded", "native")
@@ -73,13 +80,14 @@ MODES = ("auto", "padded", "native")
 # padded ~55 us per draw of an 8-7-5-3 net, native ~1.5 us plus a 0.15-0.3 s compile) ...
 AUTO_NATIVE_DRAWS = 4096
 # ... and for an architecture met this often (a compile then costs about as much as the
-# padded calls it saves: ~1 ms each at 16 draws)
-AUTO_NATIVE_REPEATS = 8
+# padded calls it saves: ~1-2 ms each at 64 draws against 0.13-0.3 s per native compile)
+AUTO_NATIVE_REPEATS = 128
 # a sweep builds the user's layout natively on 1 in NATIVE_SHARE examples (by seed), beside the
 # first example of each layout value: one compile each (0.13-0.3 s), so a 100-example sweep
 # spends ~1-3 s more and every batch/weights/bias/params value meets jax.grad in its own layout
 NATIVE_SHARE = 16
-CACHE_ENV = "CROSSCHECK_JAX_CACHE"
+CACHE_ENV = "CROSSCHECK_JAX_CACHE"  # a directory, or "off" (also 0, false, no, none) for no cache
+_CACHE_OFF = ("off", "0", "false", "no", "none")
 MODE_ENV = "CROSSCHECK_JAX_MODE"  # the default mode where none is passed (the sweep passes none)
 
 
@@ -138,18 +146,36 @@ def jax_settings() -> dict:
     }
 
 
-def enable_persistent_cache(directory: str | None = None) -> str | None:
-    """JAX's persistent compilation cache in ``directory`` (default: ``$CROSSCHECK_JAX_CACHE``).
+def default_cache_dir() -> str:
+    """``$XDG_CACHE_HOME/crosscheck/jax``, or ``~/.cache/crosscheck/jax`` without XDG_CACHE_HOME."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "crosscheck", "jax")
 
-    Process-wide (jax.config), so it is opt-in; a directory the caller already configured is
-    kept. Returns the directory in use, or None."""
+
+def enable_persistent_cache(directory: str | None = None) -> str | None:
+    """JAX's persistent compilation cache in ``directory`` (default: ``$CROSSCHECK_JAX_CACHE``, else
+    ``default_cache_dir()``); ``CROSSCHECK_JAX_CACHE=off`` leaves it off.
+
+    Process-wide (jax.config); a directory the caller already configured is kept, and a
+    directory that cannot be created or written is skipped (no cache, no error). Returns the
+    directory in use, or None."""
     jax = _jax()
-    directory = directory or os.environ.get(CACHE_ENV)
     current = jax.config.jax_compilation_cache_dir
-    if current or not directory:
-        return current or None
+    if current:
+        return current
+    if directory is None:
+        env = os.environ.get(CACHE_ENV)
+        if env is not None and env.strip().lower() in _CACHE_OFF:
+            return None
+        directory = env or default_cache_dir()
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError:
+        return None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        return None
     jax.config.update("jax_compilation_cache_dir", directory)
-    # crosscheck's compiles take 0.1-0.4 s, under JAX's default 1 s threshold for storing
+    # crosscheck's compiles take 0.1-2 s, many under JAX's default 1 s threshold for storing
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     return directory
 
@@ -190,11 +216,14 @@ class JaxBackend(Backend):
         self.jit = jit
         self.mode = mode
         self._fns: OrderedDict[tuple, Any] = OrderedDict()
-        self._padded_fns: dict[str, Any] = {}
         self._padded_uses: OrderedDict[tuple, int] = OrderedDict()  # auto mode: padded calls per architecture
-        self.calls = {"padded": 0, "native": 0}
-        self.padded_traces = 0  # how often the padded function was traced (a compile each)
+        self.calls = {"padded": 0, "layout": 0, "native": 0}
+        self.padded_traces = 0  # how often this backend's calls traced a padded program (a compile each)
+        self.programs: set[tuple[str, str]] = set()  # (family, dtype) of the padded programs it ran
         self.compilation_cache = enable_persistent_cache()
+        self._compiles = compile_counter()
+        self._compiles_at_start = self._compiles.snapshot()
+        self._natives: dict[str, tuple] = {}  # dtype -> padded.natives(), on the first padded call
 
     def _put(self, a: Any) -> Any:
         if a is None:
@@ -258,19 +287,25 @@ class JaxBackend(Backend):
 
         Native mode builds the network in ``convention``'s layout (canonical if None); padded
         mode computes in the canonical layout, whatever ``convention`` says (module docstring).
-        ``mode="native"`` forces the native build for this call (a sweep's native share)."""
-        if mode not in (None, "native"):
-            raise UsageError(f"jax backend: a call's mode may only be forced to 'native'; got {mode!r}")
+        ``mode="native"`` forces the exact native build for this call; ``mode="layout"`` the
+        padded program of the convention's own layout family (a sweep's native share)."""
+        if mode not in (None, "native", "layout"):
+            raise UsageError(f"jax backend: a call's mode may only be forced to 'native' or 'layout'; got {mode!r}")
         conv = convention or canonical_for(network)
         conv.check_network(network)
         D = check_batched(network, params, X, Y)
+        if mode == "layout":
+            if self.jit and padded.fits(network, X.shape[2], conv) and D < AUTO_NATIVE_DRAWS:
+                self.calls["layout"] += 1
+                return self._run_padded(network, conv, params, X, Y, D, layout=True)
+            mode = "native"
         if mode is None and self.batched_mode(network, X.shape[2], D, conv, X.dtype, Y is not None) == "padded":
             self.calls["padded"] += 1
             key = self._key(network, conv, X.dtype, Y is not None, True)
             self._padded_uses[key] = self._padded_uses.pop(key, 0) + 1
             if len(self._padded_uses) > 16 * _CACHE_SIZE:
                 self._padded_uses.popitem(last=False)
-            return self._run_padded(network, params, X, Y, D)
+            return self._run_padded(network, conv, params, X, Y, D, layout=False)
         self.calls["native"] += 1
         user = conv.params_to_user(params, network)
         return self._run(network, conv, user, conv.x_to_user(X), conv.y_to_user(Y, network.targets), batched=True)
@@ -292,33 +327,43 @@ class JaxBackend(Backend):
             return "native"  # compiled already, or recurring enough to be worth a compile
         return "padded"
 
-    def _run_padded(self, network: Network, params: Any, X: np.ndarray, Y: np.ndarray | None,
-                    D: int) -> Gradients:
+    def _run_padded(self, network: Network, conv: Convention, params: Any, X: np.ndarray, Y: np.ndarray | None,
+                    D: int, *, layout: bool) -> Gradients:
+        """The padded program on canonical arrays (``layout=False``), or on the user's own arrays
+        in ``conv`` (``padded.pack_layout``: in_out and augmented weights go in as they are)."""
         dtype = _check_dtype(X.dtype)
-        shape = padded.padded_shape(network, X.shape[2], D)
-        args = padded.pack(network, params, X, Y, shape)
+        if layout:
+            shape = padded.padded_shape(network, X.shape[2], D, conv)
+            Ws, bs = split_user_params(conv, network, conv.params_to_user(params, network))
+            Yu = conv.y_to_user(Y, network.targets)
+            args = padded.pack_layout(network, conv, Ws, bs, conv.x_to_user(X), Yu, shape)
+        else:
+            shape = padded.padded_shape(network, X.shape[2], D)
+            args = padded.pack(network, params, X, Y, shape)
         with scoped(dtype, self.precision):
-            fn = self._padded_function()
-            gW, gb = fn(*(self._put(args[k]) for k in _PADDED_ARGS))
+            if dtype.name not in self._natives:  # traced in this dtype's scope, as the program is
+                self._natives[dtype.name] = padded.natives(_jax())
+            key = (self.precision, dtype.name, self._natives[dtype.name])
+            fn = _padded_program(key)
+            before = _PROGRAM_TRACES.get(key, 0)
+            # one transfer for all arguments (one device_put per array costs more than the call)
+            gW, gb = fn(*_jax().device_put(tuple(args[k] for k in padded.ARGS), self._device))
             gW, gb = np.asarray(gW), np.asarray(gb)  # inside the scope: x64 arrays stay float64
-        return padded.unpack(network, gW, gb, D)
+            self.padded_traces += _PROGRAM_TRACES[key] - before
+        self.programs.add((f"K={shape.depth} P={shape.width} M={shape.samples} D={shape.draws}", dtype.name))
+        if not layout:
+            return padded.unpack(network, gW, gb, D)
+        dWs, dbs = padded.unpack_layout(network, conv, gW, gb, D)
+        return user_grads_to_canonical(conv, network, pack_user_grads(conv, dWs, dbs))
 
-    def _padded_function(self):
-        # one jitted function; jit compiles it once per padded shape and dtype
-        fn = self._padded_fns.get(self.precision)
-        if fn is not None:
-            return fn
-        jax = _jax()
-        loss = padded.padded_loss(jax)
-
-        def counted(*args):
-            self.padded_traces += 1  # runs at trace time only
-            return loss(*args)
-
-        batched = (0, 0, 0, 0) + (None,) * (len(_PADDED_ARGS) - 4)
-        fn = jax.jit(jax.vmap(jax.grad(counted, argnums=(0, 1)), in_axes=batched))
-        self._padded_fns[self.precision] = fn
-        return fn
+    def compile_stats(self) -> dict:
+        """Compiles since this backend was made (process-wide, ``crosscheck.backends.compiles``):
+        ``compiles`` (XLA compiles; persistent-cache reads excluded), ``cache_hits``, ``traces``,
+        ``compile_s``, and the padded ``programs`` this backend ran (bucket shape and dtype)."""
+        stats = self._compiles.since(self._compiles_at_start)
+        stats["programs"] = sorted(f"{family} {dtype}" for family, dtype in self.programs)
+        stats["calls"] = dict(self.calls)
+        return stats
 
     def cache_info(self) -> dict:
         return {"functions": len(self._fns), "max": _CACHE_SIZE, "padded_traces": self.padded_traces,
@@ -335,8 +380,29 @@ class JaxBackend(Backend):
         return s
 
 
-_PADDED_ARGS = ("ws", "bs", "X", "Y", "codes", "live", "rows", "cols", "divisor", "loss_code", "alpha", "penalty",
-                "wmask", "bmask")
+# The padded programs, shared by every backend in the process: jit compiles each once per
+# bucket shape and dtype (x64 and the matmul precision are part of jit's cache key).
+_PROGRAMS: dict[tuple, Any] = {}
+_PROGRAM_TRACES: dict[tuple, int] = {}
+
+
+def _padded_program(key: tuple) -> Any:
+    """The jitted program for ``key = (precision, dtype, padded.natives(jax))``."""
+    fn = _PROGRAMS.get(key)
+    if fn is not None:
+        return fn
+    jax = _jax()
+    loss = padded.padded_loss(jax)
+    _PROGRAM_TRACES[key] = 0
+
+    def counted(*args):
+        _PROGRAM_TRACES[key] += 1  # runs at trace time only
+        return loss(*args)
+
+    batched = (0,) * 5 + (None,) * (len(padded.ARGS) - 5)  # ws, bs, X, Y, labels carry the draws
+    fn = jax.jit(jax.vmap(jax.grad(counted, argnums=(0, 1)), in_axes=batched))
+    _PROGRAMS[key] = fn
+    return fn
 
 
 def _check_dtype(dtype: Any) -> np.dtype:

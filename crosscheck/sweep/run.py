@@ -13,7 +13,10 @@ numpy backend is the verdict route itself (in float32, the same code rounding in
 so it runs but is not counted. torch builds every draw in the user's layout; JAX's padded
 fast path computes in the canonical one, so a deterministic share of examples
 (``backends.jax.native_share``, plus the first example of every layout value) is built
-natively by JAX too. ``coverage.native`` lists, per backend, the conventions met natively.
+natively by JAX too: in the user's own layout, padded to shape buckets with the architecture as
+data, so it compiles once per layout family (``backends.padded.Family``), not per architecture.
+``coverage.native`` lists, per backend, the conventions met natively; ``backends.jax`` in the
+JSON counts JAX's compiles and their seconds (``compiles``, ``compile_s``).
 
 Not every difference is a bug, and ``crosscheck.sweep.triage`` says which is which (kink
 conventions, float32 rounding, TF32-like precision settings), never by loosening a tolerance.
@@ -118,6 +121,7 @@ class SweepResult:
     environment: dict = field(default_factory=dict)
     skipped_backends: dict = field(default_factory=dict)
     skipped_routes: dict = field(default_factory=dict)  # route -> examples where it did not apply
+    backend_stats: dict = field(default_factory=dict)  # backend -> compile counts (jax: compile_stats())
 
     def to_dict(self) -> dict:
         from ..output import stamp
@@ -136,6 +140,7 @@ class SweepResult:
             "summary": {f"{a}|{b}": cells for (a, b), cells in sorted(self.table.items())},
             "skipped_backends": self.skipped_backends,
             "skipped_routes": self.skipped_routes,
+            "backends": self.backend_stats,
             "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self.config).items()},
             "command": self.config.command(),
             "environment": self.environment,
@@ -311,7 +316,7 @@ class _Sweep:
         native = self._native(backend, conv, seed)
         try:
             if backend.name == "jax" and native:
-                got = backend.gradients_batched(net, conv, draws.params, draws.X, draws.Y, mode="native")
+                got = backend.gradients_batched(net, conv, draws.params, draws.X, draws.Y, mode="layout")
                 self.native_axes |= {(a, getattr(conv, a)) for a in ("batch", "weights", "bias", "params")}
             else:
                 got = backend.gradients_batched(net, conv, draws.params, draws.X, draws.Y)
@@ -484,6 +489,7 @@ class _Sweep:
             "native": {name: sorted(v) for name, v in self.native.items()},
         }
         r.environment = _environment(self.backends, self.config)
+        r.backend_stats = {b.name: b.compile_stats() for b in self.backends if hasattr(b, "compile_stats")}
         return r
 
 
