@@ -10,7 +10,8 @@ import pytest
 
 from crosscheck.cli import main
 from crosscheck.sweep import run as sweep_module
-from crosscheck.sweep.args import estimate_bytes, machine_bytes
+from crosscheck.errors import UsageError
+from crosscheck.sweep.args import check_memory, estimate_bytes, machine_bytes
 from crosscheck.sweep.run import SweepConfig, _route_draw, run_sweep
 
 
@@ -22,9 +23,13 @@ def _one_line_error(capsys) -> str:
 
 
 def test_a_sweep_far_past_the_machines_memory_is_refused(capsys):
+    """--draws is bounded by the parser (one line, exit 2); below that bound a machine with too little
+    memory still refuses the sweep before any work, naming the draws that fit."""
     assert main(["sweep", "--no-progress", "--draws", "100000000"]) == 2
     err = _one_line_error(capsys)
-    assert "--draws 100000000 needs about" in err and "use --draws" in err
+    assert "--draws" in err and "100000000" in err
+    with pytest.raises(UsageError, match=r"--draws 100000000 needs about .* use --draws \d+ or fewer"):
+        check_memory(SweepConfig(draws=100_000_000))
 
 
 def test_the_memory_estimate_grows_with_draws_and_fits_defaults():
