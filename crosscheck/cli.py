@@ -100,9 +100,13 @@ def _network_options(p: argparse.ArgumentParser) -> None:
     _target_penalty_options(g)
     d = g.add_mutually_exclusive_group()
     d.add_argument("--depth", type=_positive_int, metavar="N", help="exactly N layers")
-    d.add_argument("--max-depth", type=_positive_int, metavar="N", help="1..N layers")
-    g.add_argument("--max-width", type=_positive_int, metavar="N")
-    g.add_argument("--output-width", type=_positive_int, metavar="N")
+    d.add_argument("--max-depth", type=_positive_int, metavar="N", help="1..N layers (--min-depth..N)")
+    g.add_argument("--min-depth", type=_positive_int, metavar="N", help="at least N layers (a FullyConnectedNet "
+                   "with a hidden layer: 2)")
+    g.add_argument("--max-width", type=_positive_int, metavar="N", help="widths up to N (1 included: then they "
+                   "repeat)")
+    g.add_argument("--output-width", type=_positive_int, metavar="N", help="exactly N output units (1: single-"
+                   "output code), in every phase")
 
 
 class _Parser(argparse.ArgumentParser):

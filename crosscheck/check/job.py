@@ -32,7 +32,7 @@ import numpy as np
 from ..diagnosis.diagnose import Diagnosis, diagnose, expected_user_arrays, user_arrays
 from ..errors import ConventionError, GradientMismatch, ImplementationError, UsageError
 from ..model.case import Case
-from ..model.presets import PRESETS, CheckOptions, resolve_options
+from ..model.presets import PRESETS, CheckOptions, resolve_options, width_range
 from ..output import require_writable, write_atomic, write_text
 from ..sandbox.client import Sandbox, Target, parse_forbidden, parse_target, trim_output
 from ..sandbox.isolation import default_forbidden
@@ -346,6 +346,19 @@ def _cover(coverage: dict, case: Case) -> None:
         coverage.setdefault(key, set()).update(values)
 
 
+def depth_range(options: CheckOptions) -> tuple[int, int]:
+    """The depths a check draws: --depth, else --min-depth .. --max-depth (default 1 .. 3)."""
+    if options.depth is not None:
+        return options.depth, options.depth
+    lo = options.min_depth or 1
+    return lo, max(lo, options.max_depth or DEFAULTS["max_depth"])
+
+
+def width_bounds(options: CheckOptions) -> tuple[int, int, bool]:
+    """(lo, hi, distinct): the widths every phase draws from (``crosscheck.model.presets.width_range``)."""
+    return width_range(options, depth_range(options)[1], DEFAULTS["max_width"])
+
+
 def _strategy(options: CheckOptions, accepts_spec: bool, dtype: str, coincident: bool = False):
     from hypothesis import strategies as st
 
@@ -359,20 +372,13 @@ def _strategy(options: CheckOptions, accepts_spec: bool, dtype: str, coincident:
             return [value]
         return None if accepts_spec else [DEFAULTS[name]]
 
-    if options.depth is not None:
-        depth: Any = options.depth
-        deepest = options.depth
-    else:
-        deepest = options.max_depth or DEFAULTS["max_depth"]
-        depth = (1, deepest)
-    max_width = options.max_width or max(DEFAULTS["max_width"], deepest + 2)
-    if options.output_width is not None:
-        max_width = max(max_width, options.output_width)
+    depth, (lo, hi, room) = depth_range(options), width_bounds(options)
+    distinct = room and not coincident
     penalty_bias = options.penalty_bias if options.penalty_bias is not None else (
         None if accepts_spec else DEFAULTS["penalty_bias"])
-    nets = networks(depth=depth, widths=(2, max_width), hidden=pick("hidden"), output=pick("output"),
+    nets = networks(depth=depth, widths=(lo, hi), hidden=pick("hidden"), output=pick("output"),
                     losses=pick("loss"), reductions=pick("reduction"), bias=conv.has_bias,
-                    output_width=options.output_width, distinct=not coincident, targets=pick("targets"),
+                    output_width=options.output_width, distinct=distinct, targets=pick("targets"),
                     l2=options.l2 or 0.0, l1=options.l1 or 0.0, penalty_forms=pick("penalty_form"),
                     penalty_bias=penalty_bias)
     convs = conventions(batch=conv.batch, weights=conv.weights, bias=conv.bias, params=conv.params)
@@ -475,13 +481,13 @@ def run_check(fn_or_target: Any, options: CheckOptions, *, preset: str | None = 
         failure: _Outcome | None = state["failure"]
         if report.verdict == "error" and report.error is not None and report.error.kind == "raised" \
                 and report.case is not None:
-            failure = _coincident_rerun(sandbox, report, dtype, seed)
+            failure = _coincident_rerun(sandbox, report, dtype, seed, options)
             if failure is not None:
                 report.verdict, report.error = "fail", None
         if report.verdict != "error" and failure is not None:
             report.shrunk = None if report.verdict == "fail" else failure.case  # a crash re-run was not shrunk
             report.verdict = "fail"
-            failure, first = _where_visible(sandbox, failure, dtype, seed)
+            failure, first = _where_visible(sandbox, failure, dtype, seed, options)
             report.case, report.expected, report.got = failure.case, failure.expected, failure.got
             report.comparison, report.mutated, report.output = failure.comparison, failure.mutated, failure.output
             rest = diagnose(failure.case, failure.got_raw, mutated=failure.mutated)
@@ -489,6 +495,11 @@ def run_check(fn_or_target: Any, options: CheckOptions, *, preset: str | None = 
                 rest = [d for d in rest if d.id in ("mutates_inputs", "dtype")]
             extra = extra_diagnoses(failure.extras, failure.comparison, failure.mutated)
             report.diagnosis = extra or (first + rest)
+        if not width_bounds(options)[2]:
+            lo, hi, _ = width_bounds(options)
+            state.setdefault("notes", set()).add(
+                f"widths {lo}..{hi} cannot all differ at depth {depth_range(options)[1]}: some widths repeat, so a "
+                "transpose of a square W shows in the values only")
         report.notes = sorted(state.get("notes", set()))
         report.kink_notes = state.get("kink_notes", [])
     report.elapsed = time.perf_counter() - t0
@@ -541,13 +552,20 @@ def _run_phase(sandbox: Sandbox, state: dict, report: CheckReport, hsettings: An
             raise
 
 
-def _where_visible(sandbox: Sandbox, failure: _Outcome, dtype: str, seed: int) -> tuple[_Outcome, list[Diagnosis]]:
+def _limits(options: CheckOptions) -> dict:
+    """The declared width constraints, for the re-drawn cases of the diagnosis (``diagnosis.evidence``)."""
+    lo, hi, _ = width_bounds(options)
+    return {"widths": (lo, hi), "output_width": options.output_width}
+
+
+def _where_visible(sandbox: Sandbox, failure: _Outcome, dtype: str, seed: int,
+                   options: CheckOptions) -> tuple[_Outcome, list[Diagnosis]]:
     """The failure re-drawn where its mistake is identifiable (``crosscheck.diagnosis.evidence``), if the
     implementation still fails there, and a second call on it: ``stateful`` when the answers differ."""
     from ..diagnosis.evidence import diagnosis_cases, stateful_detail
 
     chosen = failure
-    for case in diagnosis_cases(failure.case, seed=seed)[:-1]:
+    for case in diagnosis_cases(failure.case, seed=seed, **_limits(options))[:-1]:
         try:
             outcome = _evaluate(sandbox, case, dtype)
         except ImplementationError:
@@ -566,13 +584,14 @@ def _where_visible(sandbox: Sandbox, failure: _Outcome, dtype: str, seed: int) -
     return chosen, [Diagnosis("stateful", first, int(first[2:]) if first[2:].isdigit() else 0, detail)]
 
 
-def _coincident_rerun(sandbox: Sandbox, report: CheckReport, dtype: str, seed: int) -> _Outcome | None:
+def _coincident_rerun(sandbox: Sandbox, report: CheckReport, dtype: str, seed: int,
+                      options: CheckOptions) -> _Outcome | None:
     """After a crash on distinct dimensions: the same network with coincident ones. If it runs
     there and returns wrong gradients, that is the mistake to name (exit 1, not 3)."""
     from ..diagnosis.evidence import coincident_cases
 
     assert report.case is not None and report.error is not None
-    for case in coincident_cases(report.case, seed=seed):
+    for case in coincident_cases(report.case, seed=seed, **_limits(options)):
         try:
             outcome = _evaluate(sandbox, case, dtype)
         except ImplementationError:
@@ -612,7 +631,7 @@ def check_implementation(fn_or_target: Any, *, preset: str | None = None, batch:
                          weights: str | None = None, bias: str | None = None, params: str | None = None,
                          hidden: str | None = None, output: str | None = None, loss: str | None = None,
                          reduction: str | None = None, depth: int | None = None, max_depth: int | None = None,
-                         max_width: int | None = None, output_width: int | None = None,
+                         min_depth: int | None = None, max_width: int | None = None, output_width: int | None = None,
                          targets: str | None = None, l2: float | None = None, l1: float | None = None,
                          penalty_form: str | None = None, penalty_bias: bool | None = None,
                          examples: int | None = None, seed: int = 0, timeout: float = 10.0,
@@ -647,7 +666,8 @@ def check_implementation(fn_or_target: Any, *, preset: str | None = None, batch:
                                      else forbid_imports)
     options = resolve_options(preset, batch=batch, weights=weights, bias=bias, params=params, hidden=hidden,
                               output=output, loss=loss, reduction=reduction, depth=depth, max_depth=max_depth,
-                              max_width=max_width, output_width=output_width, targets=targets, l2=l2, l1=l1,
+                              min_depth=min_depth, max_width=max_width, output_width=output_width, targets=targets,
+                              l2=l2, l1=l1,
                               penalty_form=penalty_form, penalty_bias=penalty_bias)
     _require_outputs(json, plot)
     report = run_check(fn_or_target, options, examples=examples, seed=seed, timeout=timeout, memory=memory,
@@ -676,7 +696,8 @@ def run_from_args(args: Any) -> int:
     options = resolve_options(args.preset, batch=args.batch, weights=args.weights, bias=args.bias,
                               params=args.params, hidden=args.hidden, output=args.output, loss=args.loss,
                               reduction=args.reduction, depth=args.depth, max_depth=args.max_depth,
-                              max_width=args.max_width, output_width=args.output_width, targets=args.targets,
+                              min_depth=getattr(args, "min_depth", None), max_width=args.max_width,
+                              output_width=args.output_width, targets=args.targets,
                               l2=args.l2, l1=args.l1, penalty_form=args.penalty_form,
                               penalty_bias=args.penalty_bias)
     _require_outputs(args.json, args.plot)
