@@ -126,7 +126,12 @@ def networks(
     forms = _choices("targets", targets, TARGETS)
     fitting = {name: ([t for t in forms if t in get_loss(name).targets],
                       [r for r in reds if r != "mean_all" or get_loss(name).elementwise]) for name in loss_names}
-    loss_names = tuple(name for name in loss_names if all(fitting[name]))
+    def fits_width(loss) -> bool:  # a declared output width, or the width range, rules out some losses
+        if output_width is not None:
+            return loss.output_width in (None, output_width) and loss.min_output_width <= output_width
+        return loss.min_output_width <= w_hi
+
+    loss_names = tuple(name for name in loss_names if all(fitting[name]) and fits_width(get_loss(name)))
     if not loss_names:
         raise InvalidArgument(f"no loss among {', '.join(fitting)} takes targets {', '.join(forms)} with "
                               f"reductions {', '.join(reds)} (labels/onehot: softmax_ce; binary: bce; "

@@ -130,3 +130,13 @@ def nnfs_bce_backward(params, X, y):
 def nnfs_bce_backward_not_averaged(params, X, y):
     """the division by the number of samples forgotten."""
     return _nnfs(params, X, y, wrong=True)
+
+
+# ---- a spec-aware engine that is wrong by a factor 2 everywhere (the constraint tests' failing target) ---
+
+def engine_doubled(params, X, Y, spec=None):
+    """tests/implementations/engine.py's engine with every gradient doubled: it fails on every case,
+    so a check runs every phase up to the diagnosis's re-drawn cases."""
+    from implementations.engine import engine
+
+    return [(2 * dW, 2 * db) for dW, db in engine(params, X, Y, spec=spec)]
