@@ -33,6 +33,7 @@ from .api import (
     layer_for_function,
 )
 from .diagnose import GENERIC_IDS, diagnose  # imported before any untrusted call, like everything a verdict needs
+from .recurrent import default_layers
 from .report import LayersReport, LayerVerdict, Part, jsonable
 
 __all__ = ["check_layers", "parse_layers_target", "APIS", "DEFAULT_EXAMPLES"]
@@ -429,6 +430,8 @@ def check_layers(target: Any, *, api: str = "cs231n", layers: Any = None, dropou
     try:
         sandbox.start()
         defined = set(sandbox.functions)
+        if layers is None and function is None:  # assignment 2's layers or 3's, whichever the module writes
+            chosen = default_layers(chosen, defined, LAYERS)
     except ImplementationError as e:  # importing the module failed: no layer can run
         for name in chosen:
             report.layers.append(LayerVerdict(name, "error", functions=LAYERS[name].functions,

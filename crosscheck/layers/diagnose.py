@@ -19,6 +19,8 @@ import numpy as np
 
 from ..reference.layers import conv, norm
 from .api import Layer, kept_fraction_bound
+from .recurrent import MISTAKES as RECURRENT_MISTAKES
+from .recurrent import name_mutated
 from .report import Part
 
 __all__ = ["Mistake", "CATALOGUE", "diagnose", "MISTAKE_IDS", "GENERIC_IDS"]
@@ -421,6 +423,7 @@ CATALOGUE: list[Mistake] = [
             "(stride < pool size): accumulate with +=", _pool_overwrite),
     *_per_norm_layer(_norm_mistakes),
     *_dropout_mistakes(),
+    *(Mistake(*m) for m in RECURRENT_MISTAKES),  # assignment 3's layers (crosscheck.layers.recurrent)
 ]
 MISTAKE_IDS: tuple[str, ...] = tuple(dict.fromkeys(m.id for m in CATALOGUE))
 # what the diagnosis says when no catalogued mistake matches
@@ -481,7 +484,7 @@ def diagnose(layer: Layer, inputs: dict, got: dict, expected: dict, parts: list[
         if p.name not in explained:
             out.append(_generic(p, got.get(p.name), expected.get(p.name)))
     if mutated:
-        out.append({"id": "mutates_inputs", "parameter": ", ".join(mutated),
+        out.append({"id": "mutates_inputs", "parameter": ", ".join(name_mutated(m) for m in mutated),
                     "detail": "the function changed its input arrays in place (copy before modifying)"})
     return out
 
