@@ -218,6 +218,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "dropout,conv,max_pool,spatial_batchnorm,spatial_groupnorm")
     la.add_argument("--dropout-p", choices=["keep", "drop"], help="dropout_param['p'] is the keep probability "
                     "(recent years of the course, default) or the drop probability (older years)")
+    ob = c.add_argument_group("objects (TARGET file.py:Class.method, e.g. a course's TwoLayerNet.loss)")
+    ob.add_argument("--params-attr", metavar="NAME", help="the instance's dict the parameters are written into "
+                    "(default: params, as CS231n's self.params; '' sets attributes W1, b1, ...)")
+    ob.add_argument("--returns", metavar="LIST", help="what the method returns, in order, e.g. loss,grads "
+                    "(default: the gradients alone)")
     c.add_argument("--forbid-import", metavar="MOD,...", help="modules the implementation may not import "
                    "(and their submodules), e.g. torch,jax: exit 3 'forbidden import' if it tries")
     c.add_argument("--isolation", choices=["auto", "bwrap", "process"], default="auto",

@@ -34,7 +34,7 @@ from ..errors import ConventionError, GradientMismatch, ImplementationError, Usa
 from ..model.case import Case
 from ..model.presets import PRESETS, CheckOptions, resolve_options, width_range
 from ..output import require_writable, write_atomic, write_text
-from ..sandbox.client import Sandbox, Target, parse_forbidden, parse_target, trim_output
+from ..sandbox.client import Sandbox, Target, bind_method, parse_forbidden, parse_target, trim_output
 from ..sandbox.isolation import default_forbidden
 from .extras import check_extras, split_extras
 
@@ -417,13 +417,36 @@ def _reproduce(target: Target, options: CheckOptions, *, preset: str | None, see
         argv += ["--forbid-import", ",".join(forbid)]
     if strict_kinks:  # without it a kink-only difference passes: the command must fail as this run did
         argv += ["--strict-kinks"]
+    if target.bind:
+        if target.bind["params_attr"] != "params":
+            argv += ["--params-attr", target.bind["params_attr"]]
+        if target.bind["returns"] != ["grads"]:
+            argv += ["--returns", ",".join(target.bind["returns"])]
     return shlex.join(argv)
+
+
+def _returns(returns: Any) -> tuple[str, ...]:
+    if returns is None:
+        return ()
+    items = returns.split(",") if isinstance(returns, str) else list(returns)
+    return tuple(str(r).strip() for r in items if str(r).strip())
+
+
+def _bound(target: Target, options: CheckOptions, params_attr: str | None, returns: Any) -> Target:
+    """A ``Class.method`` target bound as ``crosscheck.sandbox.client.bind_method`` explains; others unchanged."""
+    bound = bind_method(target, weights=options.convention().weights, params_attr="params" if params_attr is None
+                        else params_attr, returns=_returns(returns), reg=options.l2 or 0.0)
+    if bound is target and (params_attr is not None or returns is not None):
+        raise UsageError("--params-attr and --returns apply to a file.py:Class.method TARGET (a class named in "
+                         f"CapWords and one of its methods), not {target.display}")
+    return bound
 
 
 def run_check(fn_or_target: Any, options: CheckOptions, *, preset: str | None = None, examples: int | None = None,
               seed: int = 0, timeout: float = 10.0, memory: int | None = 1024, dtype: str = "float64",
               profile: str | None = None, forbid_imports: Any = None, isolation: str = "auto",
-              plot: bool = False, strict_kinks: bool = False) -> CheckReport:
+              plot: bool = False, strict_kinks: bool = False, params_attr: str | None = None,
+              returns: Any = None) -> CheckReport:
     """Run the check and return its report (verdict pass, fail or error); raises ``UsageError``."""
     from hypothesis import HealthCheck, settings
 
@@ -440,7 +463,7 @@ def run_check(fn_or_target: Any, options: CheckOptions, *, preset: str | None = 
         raise UsageError(f"seed must be an integer >= 0, got {seed!r}")
     if examples is not None and (isinstance(examples, bool) or not isinstance(examples, int) or examples < 1):
         raise UsageError(f"examples must be a positive integer, got {examples!r}")
-    target = parse_target(fn_or_target)
+    target = _bound(parse_target(fn_or_target), options, params_attr, returns)
     forbid = parse_forbidden(default_forbidden() if forbid_imports is None else forbid_imports)
     profile_name = current_profile(profile)
     base = settings_for(profile_name)
@@ -638,7 +661,8 @@ def check_implementation(fn_or_target: Any, *, preset: str | None = None, batch:
                          memory: int | None = 1024, dtype: str = "float64", profile: str | None = None,
                          json: str | None = None, plot: str | None = None, api: str | None = None,
                          layers: Any = None, dropout_p: str = "keep", forbid_imports: Any = None,
-                         isolation: str = "auto", strict_kinks: bool = False) -> Any:
+                         isolation: str = "auto", strict_kinks: bool = False, params_attr: str | None = None,
+                         returns: Any = None) -> Any:
     """Check ``fn(params, X, Y) -> gradients`` (a module-level function or a TARGET string)
     against the reference; the options are those of ``crosscheck check``.
 
@@ -672,7 +696,8 @@ def check_implementation(fn_or_target: Any, *, preset: str | None = None, batch:
     _require_outputs(json, plot)
     report = run_check(fn_or_target, options, examples=examples, seed=seed, timeout=timeout, memory=memory,
                        dtype=dtype, profile=profile, preset=preset, forbid_imports=forbid_imports,
-                       isolation=isolation, plot=bool(plot), strict_kinks=strict_kinks)
+                       isolation=isolation, plot=bool(plot), strict_kinks=strict_kinks, params_attr=params_attr,
+                       returns=returns)
     _write_outputs(report, json, plot)
     if report.verdict == "fail":
         raise GradientMismatch(report.summary(), report)
@@ -704,7 +729,8 @@ def run_from_args(args: Any) -> int:
     report = run_check(args.target, options, examples=args.examples, seed=args.seed, timeout=args.timeout,
                        memory=args.memory, dtype=args.dtype, profile=args.profile, preset=args.preset,
                        forbid_imports=args.forbid_import or (), isolation=args.isolation, plot=bool(args.plot),
-                       strict_kinks=getattr(args, "strict_kinks", False))
+                       strict_kinks=getattr(args, "strict_kinks", False),
+                       params_attr=getattr(args, "params_attr", None), returns=getattr(args, "returns", None))
     # with --json -, stdout carries the JSON alone
     print(report.summary(), file=sys.stderr if args.json == "-" else sys.stdout)
     if args.plot and report.case is None:

@@ -36,7 +36,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -57,7 +57,7 @@ from .protocol import (
 )
 
 __all__ = ["Sandbox", "SandboxResult", "Target", "Opaque", "Handle", "parse_target", "parse_forbidden",
-           "trim_output", "KINDS"]
+           "trim_output", "KINDS", "bind_method"]
 
 # ImplementationError kinds raised here
 KINDS = ("raised", "timeout", "crash", "exit", "memory", "bad_output", "import", "forbidden")
@@ -79,16 +79,38 @@ class Target:
     module: str | None = None  # kind == "module"
     file: str | None = None  # a module's file, tried when the module name is not importable there
     module_name: str | None = None  # the name to give a file module (e.g. a script run as __main__)
+    bind: dict | None = None  # Class.method: attr names the class, bind how to call it (bind_method)
 
     @property
     def display(self) -> str:
         """The TARGET string a user would type."""
         where = self.path if self.kind == "file" else self.module
-        return f"{where}:{self.attr}" if self.attr else str(where)  # no attr: a whole module (layer API)
+        attr = f"{self.attr}.{self.bind['method']}" if self.bind else self.attr
+        return f"{where}:{attr}" if attr else str(where)  # no attr: a whole module (layer API)
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "attr": self.attr, "path": self.path, "module": self.module,
-                "file": self.file, "module_name": self.module_name}
+                "file": self.file, "module_name": self.module_name, **({"bind": self.bind} if self.bind else {})}
+
+
+def bind_method(target: Target, *, weights: str, params_attr: str = "params", returns: tuple[str, ...] = (),
+                reg: float = 0.0) -> Target:
+    """``file.py:Class.method`` (a CapWords class and one method) -> the class as the attribute, called in the
+    worker as ``fn(params, X, Y)``: an instance built per call with constructor arguments read off the
+    parameters' shapes (input_dim / input_size, hidden_dim(s) / hidden_size, num_classes / output_size,
+    reg), the parameters written into ``instance.<params_attr>`` (a dict; "" sets attributes), the method
+    called with (X, Y) (and reg= when it takes one), and the gradients taken from its return at the place
+    ``returns`` names ("loss,grads"). Any other target is returned as it is."""
+    parts = target.attr.split(".")
+    if target.bind or len(parts) != 2 or not parts[0][:1].isupper():
+        return target
+    if returns and "grads" not in returns:
+        raise UsageError(f"--returns {','.join(returns)} names no 'grads' entry (e.g. --returns loss,grads)")
+    if params_attr and not params_attr.isidentifier():
+        raise UsageError(f"--params-attr {params_attr!r} is not an attribute name")
+    bind = {"method": parts[1], "params_attr": params_attr, "returns": list(returns) or ["grads"],
+            "weights": weights, "reg": float(reg)}
+    return replace(target, attr=parts[0], bind=bind)
 
 
 def parse_target(fn_or_target: Any) -> Target:
