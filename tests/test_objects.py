@@ -90,3 +90,22 @@ def test_an_undeclared_tuple_return_and_a_missing_constructor_value_are_clear(tm
                  "2"]) == 3
     assert "no value for its parameter 'widths_please'" in capsys.readouterr().out
     assert main(["check", "implementations.correct:torch_style", "--returns", "loss,grads"]) == 2
+
+
+def test_an_input_gradient_entry_is_checked():
+    """dX (the gradient with respect to the input) is dA0 by another name: checked when returned."""
+    target = "implementations.classifiers:"
+    report = check_implementation(target + "two_layer_with_dx", preset="cs231n", examples=10)
+    assert any("dX" in n for n in report.notes), report.notes
+    with pytest.raises(GradientMismatch) as info:
+        check_implementation(target + "two_layer_with_dx_unmasked", preset="cs231n", examples=10)
+    first = info.value.report.diagnosis[0]
+    assert first.id == "activation_gradient" and first.parameter == "dX"
+    # torch's word for it: the gradient of the mean loss with respect to X
+    rng = np.random.default_rng(2)
+    params, X, y = _params([4, 5, 3]), rng.normal(size=(6, 4)), rng.integers(0, 3, size=6)
+    Xt = torch.tensor(X, requires_grad=True)
+    t = {k: torch.tensor(v) for k, v in params.items()}
+    torch.nn.functional.cross_entropy(torch.relu(Xt @ t["W1"] + t["b1"]) @ t["W2"] + t["b2"],
+                                      torch.tensor(y)).backward()
+    np.testing.assert_allclose(cl.two_layer_with_dx(params, X, y)["dX"], Xt.grad.numpy(), rtol=1e-10)

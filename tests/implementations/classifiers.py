@@ -123,3 +123,27 @@ class FullyConnectedNetNoRelu(FullyConnectedNet):
     """relu_backward forgotten in the hidden layers."""
 
     relu_backward = False
+
+
+# ---- functions that also return the gradient with respect to the input, as dX -----------------------
+
+def two_layer_with_dx(params, X, y):
+    """CS231n's two-layer network as a function (rows, W (D, H), dict, integer labels), returning dX too."""
+    net = TwoLayerNet(params["W1"].shape[0], params["W1"].shape[1], params["W2"].shape[1])
+    net.params.update(params)
+    _, grads = net.loss(X, y)
+    W1, b1, W2 = params["W1"], params["b1"], params["W2"]
+    hidden = np.maximum(0, X.dot(W1) + b1)
+    _, dscores = _softmax_grad(hidden.dot(W2) + params["b2"], y)
+    grads["dX"] = (dscores.dot(W2.T) * (hidden > 0)).dot(W1.T)
+    return grads
+
+
+def two_layer_with_dx_unmasked(params, X, y):
+    """dX through the hidden layer without relu's mask (the parameters' gradients are right)."""
+    grads = two_layer_with_dx(params, X, y)
+    W1, b1, W2 = params["W1"], params["b1"], params["W2"]
+    hidden = np.maximum(0, X.dot(W1) + b1)
+    _, dscores = _softmax_grad(hidden.dot(W2) + params["b2"], y)
+    grads["dX"] = dscores.dot(W2.T).dot(W1.T)
+    return grads
