@@ -211,8 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--json", metavar="PATH", help="write the JSON verdict here ('-' for stdout)")
     c.add_argument("--plot", metavar="PATH", help="write a PNG of expected, got and difference")
     la = c.add_argument_group("layer API (TARGET is a module: layers.py, or layers.py:function for one layer)")
-    la.add_argument("--api", choices=["cs231n"], help="check the module's layer functions (forward and "
-                    "backward with a cache), one verdict per layer")
+    la.add_argument("--api", choices=["cs231n", "module"], help="cs231n: the module's layer functions (forward "
+                    "and backward with a cache); module: its layer classes (forward(x), backward(dout), gradients "
+                    "in attributes: nnfs's Layer_Dense, a Linear/ReLU/Sequential framework); one verdict per layer")
+    la.add_argument("--grads", metavar="MAP", help="with --api module: the attributes holding the gradients, e.g. "
+                    "dW=dweights,db=dbiases,dx=dinputs (default: the common names)")
     la.add_argument("--layers", metavar="LIST", help="comma list of layers to check (default: every one the "
                     "module defines): affine,relu,softmax_loss,svm_loss,batchnorm,batchnorm_alt,layernorm,"
                     "dropout,conv,max_pool,spatial_batchnorm,spatial_groupnorm")

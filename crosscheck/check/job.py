@@ -662,7 +662,7 @@ def check_implementation(fn_or_target: Any, *, preset: str | None = None, batch:
                          json: str | None = None, plot: str | None = None, api: str | None = None,
                          layers: Any = None, dropout_p: str = "keep", forbid_imports: Any = None,
                          isolation: str = "auto", strict_kinks: bool = False, params_attr: str | None = None,
-                         returns: Any = None) -> Any:
+                         returns: Any = None, grads: Any = None) -> Any:
     """Check ``fn(params, X, Y) -> gradients`` (a module-level function or a TARGET string)
     against the reference; the options are those of ``crosscheck check``.
 
@@ -684,7 +684,8 @@ def check_implementation(fn_or_target: Any, *, preset: str | None = None, batch:
         from ..layers.check import check_layers_or_raise
 
         require_writable(json, "json")
-        return check_layers_or_raise(fn_or_target, api=api, layers=layers, dropout_p=dropout_p, examples=examples,
+        return check_layers_or_raise(fn_or_target, api=api, layers=layers, dropout_p=dropout_p, grads=grads,
+                                     examples=examples,
                                      seed=seed, timeout=timeout, memory=memory, dtype=dtype, profile=profile,
                                      json=json, forbid_imports=default_forbidden() if forbid_imports is None
                                      else forbid_imports)
@@ -716,8 +717,8 @@ def run_from_args(args: Any) -> int:
         from ..layers.check import run_from_args as run_layers
 
         return run_layers(args)
-    if getattr(args, "layers", None) or getattr(args, "dropout_p", None):
-        raise UsageError("--layers and --dropout-p need --api cs231n")
+    if getattr(args, "layers", None) or getattr(args, "dropout_p", None) or getattr(args, "grads", None):
+        raise UsageError("--layers and --dropout-p need --api cs231n (--grads: --api module)")
     options = resolve_options(args.preset, batch=args.batch, weights=args.weights, bias=args.bias,
                               params=args.params, hidden=args.hidden, output=args.output, loss=args.loss,
                               reduction=args.reduction, depth=args.depth, max_depth=args.max_depth,

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..reference.layers import conv, norm
 from .api import Layer, kept_fraction_bound
+from .objects import MISTAKES as OBJECT_MISTAKES
 from .recurrent import MISTAKES as RECURRENT_MISTAKES
 from .recurrent import name_mutated
 from .report import Part
@@ -424,6 +425,7 @@ CATALOGUE: list[Mistake] = [
     *_per_norm_layer(_norm_mistakes),
     *_dropout_mistakes(),
     *(Mistake(*m) for m in RECURRENT_MISTAKES),  # assignment 3's layers (crosscheck.layers.recurrent)
+    *(Mistake(*m) for m in OBJECT_MISTAKES),  # layers written as classes (crosscheck.layers.objects)
 ]
 MISTAKE_IDS: tuple[str, ...] = tuple(dict.fromkeys(m.id for m in CATALOGUE))
 # what the diagnosis says when no catalogued mistake matches

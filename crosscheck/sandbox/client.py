@@ -414,14 +414,17 @@ class Sandbox:
         assert self._worker is not None
         return self._worker.functions
 
-    def invoke(self, name: str, args: Sequence[Any], *, keep: Sequence[int] = ()) -> SandboxResult:
+    def invoke(self, name: str, args: Sequence[Any], *, keep: Sequence[int] = (), on: Handle | None = None
+               ) -> SandboxResult:
         """Call ``name(*args)`` of a whole-module target (``Target.attr == ""``) in the worker.
 
         ``args`` are arrays, numbers, strings, containers of them, or ``Handle``s from earlier calls
         of this same worker. Items ``keep`` of a returned tuple, and any returned object that is not
         numbers and containers of them, stay in the worker and come back as ``Handle``s.
         ``mutated`` names the array arguments the call changed; ``args_after`` is every argument as
-        the worker holds it after the call (a dict such as bn_param with what the function wrote)."""
+        the worker holds it after the call (a dict such as bn_param with what the function wrote).
+        ``on``: call the method ``name`` of that kept object instead (``"__vars__"``: its attributes that
+        are numbers and arrays), for layers written as classes (``--api module``)."""
         self.start()
         worker = self._worker
         assert worker is not None
@@ -429,6 +432,8 @@ class Sandbox:
         wire = [_handle_to_wire(a, generation) for a in args]
         self._calls += 1
         request = {"op": "invoke", "id": self._calls, "name": name, "args": wire, "keep": list(keep)}
+        if on is not None:
+            request["on"] = _handle_to_wire(on, generation) and on.key  # refused if its worker was restarted
         meta, arrays, stdout, stderr = self._roundtrip(worker, request)
         status = meta.get("status")
         if status == "missing":

@@ -489,7 +489,7 @@ def _import_target_module(target: dict) -> Any:
 
 def _public_functions(module: Any) -> list[str]:
     return sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_")
-                  and not isinstance(v, type))
+                  and (not isinstance(v, type) or getattr(v, "__module__", None) == module.__name__))
 
 
 def _with_handles(obj: Any, handles: dict[int, Any], depth: int = 0) -> Any:
@@ -534,10 +534,20 @@ def _encode_invoked(result: Any, keep: list[int], handles: dict[int, Any], array
     return encode(result, arrays) if _plain(result) else _keep(result, handles)
 
 
+def _method(handles: dict[int, Any], req: dict) -> Any:
+    """A method of a kept object (layers written as classes), or "__vars__": its plain attributes."""
+    obj, name = handles.get(req.get("on")), req.get("name")
+    if obj is None or not isinstance(name, str):
+        return None
+    if name == "__vars__":
+        return lambda: {k: v for k, v in vars(obj).items() if isinstance(k, str) and _plain(v)}
+    return getattr(obj, name, None)
+
+
 def _invoke(module: Any, handles: dict[int, Any], req: dict) -> tuple[dict, list[np.ndarray]]:
     meta: dict = {"status": "ok", "id": req.get("id")}
     name = req.get("name")
-    fn = getattr(module, name, None) if isinstance(name, str) else None
+    fn = _method(handles, req) if "on" in req else getattr(module, name, None) if isinstance(name, str) else None
     if not callable(fn):
         meta.update(status="missing", message=f"{name!r} is not a function of the module")
         return meta, []
