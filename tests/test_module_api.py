@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -77,7 +78,7 @@ def test_other_gradient_names_and_torch_layout_with_grads(capsys):
 
 def test_a_sequential_whose_linear_keeps_a_transposed_gradient_is_named(tmp_path):
     bad = tmp_path / "mini_bad.py"
-    bad.write_text(open(MINI).read() + textwrap.dedent("""
+    bad.write_text(Path(MINI).read_text() + textwrap.dedent("""
 
         class Linear(Linear):
             def backward(self, dout):
