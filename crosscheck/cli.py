@@ -111,10 +111,15 @@ def _network_options(p: argparse.ArgumentParser) -> None:
     d = g.add_mutually_exclusive_group()
     d.add_argument("--depth", type=_int_at_least(1, "depth"), metavar="N",
                    help="exactly N layers (default: the preset's)")
-    d.add_argument("--max-depth", type=_int_at_least(1, "max_depth"), metavar="N", help="1..N layers (default: 3)")
-    g.add_argument("--max-width", type=_int_at_least(1, "max_width"), metavar="N", help="widest layer (default: 6)")
+    d.add_argument("--max-depth", type=_int_at_least(1, "max_depth"), metavar="N",
+                   help="1..N layers, or --min-depth..N (default: 3)")
+    g.add_argument("--min-depth", type=_int_at_least(1, "min_depth"), metavar="N",
+                   help="at least N layers (a FullyConnectedNet with a hidden layer: 2)")
+    g.add_argument("--max-width", type=_int_at_least(1, "max_width"), metavar="N",
+                   help="widths up to N, 1 included: then they repeat (default: 6)")
     g.add_argument("--output-width", type=_int_at_least(1, "output_width"), metavar="N",
-                   help="output units (default: drawn, as the loss allows)")
+                   help="exactly N output units in every phase, 1 for single-output code (default: drawn, as the "
+                        "loss allows)")
 
 
 class _Formatter(argparse.HelpFormatter):
@@ -253,13 +258,21 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--json", metavar="PATH", help="write the JSON verdict here ('-' for stdout; default: none)")
     c.add_argument("--plot", metavar="PATH", help="write a PNG of expected, got and difference (default: none)")
     la = c.add_argument_group("layer API (TARGET is a module: layers.py, or layers.py:function for one layer)")
-    la.add_argument("--api", choices=["cs231n"], help="check the module's layer functions (forward and "
-                    "backward with a cache), one verdict per layer")
+    la.add_argument("--api", choices=["cs231n", "module"], help="cs231n: the module's layer functions (forward "
+                    "and backward with a cache); module: its layer classes (forward(x), backward(dout), gradients "
+                    "in attributes: nnfs's Layer_Dense, a Linear/ReLU/Sequential framework); one verdict per layer")
+    la.add_argument("--grads", metavar="MAP", help="with --api module: the attributes holding the gradients, e.g. "
+                    "dW=dweights,db=dbiases,dx=dinputs (default: the common names)")
     la.add_argument("--layers", metavar="LIST", help="comma list of layers to check (default: every one the "
                     "module defines): affine,relu,softmax_loss,svm_loss,batchnorm,batchnorm_alt,layernorm,"
                     "dropout,conv,max_pool,spatial_batchnorm,spatial_groupnorm")
     la.add_argument("--dropout-p", choices=["keep", "drop"], help="dropout_param['p'] is the keep probability "
                     "(recent years of the course, default) or the drop probability (older years)")
+    ob = c.add_argument_group("objects (TARGET file.py:Class.method, e.g. a course's TwoLayerNet.loss)")
+    ob.add_argument("--params-attr", metavar="NAME", help="the instance's dict the parameters are written into "
+                    "(default: params, as CS231n's self.params; '' sets attributes W1, b1, ...)")
+    ob.add_argument("--returns", metavar="LIST", help="what the method returns, in order, e.g. loss,grads "
+                    "(default: the gradients alone)")
     c.add_argument("--forbid-import", metavar="MOD,...", help="modules the implementation may not import "
                    "(and their submodules), e.g. torch,jax: exit 3 'forbidden import' if it tries")
     c.add_argument("--isolation", choices=["auto", "bwrap", "process"], default="auto",

@@ -193,6 +193,19 @@ def format_targets_and_penalty(options: Any, widths: tuple[int, ...], batch_size
     return "\n" + "\n".join(lines)
 
 
+def format_extras(convention: Any, widths: tuple[int, ...], batch_size: int) -> str:
+    """The entries a dict of gradients may add, checked when present (``crosscheck.check.extras``)."""
+    if convention.params != "dict":
+        return ""
+    m = 1 if convention.batch == "single" else batch_size
+    rows = convention.batch == "rows"
+    shape = lambda n: (m, n) if rows else (n, m)  # noqa: E731
+    lines = ["", "optional entries of the returned dict (checked when present)",
+             f"  dX   {shape(widths[0])}  ∂L/∂X, the gradient with respect to the input (also dx, dA0)"]
+    lines += [f"  dA{layer:<2} {shape(n)}  ∂L/∂A{_sub(layer)}" for layer, n in enumerate(widths[1:], start=1)]
+    return "\n" + "\n".join(lines)
+
+
 def parse_widths(text: str) -> tuple[int, ...]:
     try:
         widths = tuple(int(w) for w in text.split(","))
@@ -221,6 +234,7 @@ def run_from_args(args: Any) -> int:
     widths = parse_widths(args.widths)
     text = format_layout(options.convention(), widths, args.batch_size)
     text += format_targets_and_penalty(options, widths, args.batch_size)
+    text += format_extras(options.convention(), widths, args.batch_size)
     encoding = getattr(sys.stdout, "encoding", None) or "ascii"
     try:
         text.encode(encoding)

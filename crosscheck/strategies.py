@@ -126,7 +126,12 @@ def networks(
     forms = _choices("targets", targets, TARGETS)
     fitting = {name: ([t for t in forms if t in get_loss(name).targets],
                       [r for r in reds if r != "mean_all" or get_loss(name).elementwise]) for name in loss_names}
-    loss_names = tuple(name for name in loss_names if all(fitting[name]))
+    def fits_width(loss) -> bool:  # a declared output width, or the width range, rules out some losses
+        if output_width is not None:
+            return loss.output_width in (None, output_width) and loss.min_output_width <= output_width
+        return loss.min_output_width <= w_hi
+
+    loss_names = tuple(name for name in loss_names if all(fitting[name]) and fits_width(get_loss(name)))
     if not loss_names:
         raise InvalidArgument(f"no loss among {', '.join(fitting)} takes targets {', '.join(forms)} with "
                               f"reductions {', '.join(reds)} (labels/onehot: softmax_ce; binary: bce; "
@@ -180,7 +185,10 @@ def networks(
         return Network(ws, tuple(layer_acts), loss=loss.name, reduction=red, bias=has_bias, targets=target,
                        l2=lam2, l1=lam1, penalty_form=form, penalty_bias=pbias)
 
-    return _networks()
+    strategy = _networks()
+    # what coincident_cases() must keep when it makes dimensions coincide: the width range and a fixed n_out
+    strategy._crosscheck_widths = (w_lo, w_hi, output_width)
+    return strategy
 
 
 def conventions(
@@ -283,12 +291,14 @@ def cases(
 COINCIDENCES = ("square", "m_width", "out_in")
 
 
-def _coincide(draw_, net: Network, conv: Convention, m: int, lo: int, hi: int) -> tuple[Network, int]:
+def _coincide(draw_, net: Network, conv: Convention, m: int, lo: int, hi: int,
+              output_width: int | None = None) -> tuple[Network, int]:
     """Make one dimension coincide with another: a square W (n_l = n_{l-1}), m equal to a width,
-    or n_out equal to n_in. Shrinks towards the square W of the last layer."""
+    or n_out equal to n_in. Shrinks towards the square W of the last layer. A fixed output width
+    (the loss's, or ``output_width`` declared) is never changed: the hidden width before it moves."""
     widths = list(net.widths)
     k = net.depth
-    fixed_out = net.loss_fn.output_width is not None
+    fixed_out = net.loss_fn.output_width is not None or output_width is not None
     kinds = ["square"]
     if conv.batch != "single" and any(lo <= w <= hi for w in widths):
         kinds.append("m_width")
@@ -330,11 +340,12 @@ def coincident_cases(
     m_lo, m_hi = _range("batch_sizes", batch_sizes, 1)
     nets = networks if networks is not None else globals()["networks"](distinct=False)
     arch = architectures(networks=nets, conventions=conventions, batch_sizes=batch_sizes, distinct=False)
+    output_width = getattr(nets, "_crosscheck_widths", (None, None, None))[2]
 
     @st.composite
     def _case(draw_) -> Case:
         net, conv, m, seed = draw_(arch)
-        net, m = _coincide(draw_, net, conv, m, m_lo, m_hi)
+        net, m = _coincide(draw_, net, conv, m, m_lo, m_hi, output_width)
         try:
             d = draw(net, seed, batch_size=m, draws=1, kinks=kinks, dtype=dtype)
         except DrawError:

@@ -182,7 +182,7 @@ def test_a_module_that_runs_a_check_when_imported_is_stopped(tmp_path, monkeypat
     (["check", "missing/file.py:f"], "no such file"),
     (["check", "implementations.correct:torch_style", "--preset", "keras"], "unknown preset"),
     (["check", "implementations.correct:torch_style", "--hidden", "swish"], "--hidden"),
-    (["check", "implementations.correct:torch_style", "--depth", "4", "--max-width", "4"], "distinct"),
+    (["check", "implementations.correct:torch_style", "--depth", "2", "--min-depth", "2"], "not both"),
     (["check", "implementations.correct:torch_style", "--batch", "diagonal"], "invalid choice"),
 ])
 def test_usage_errors_exit_2_with_one_clear_line(capsys, argv, words):

@@ -55,8 +55,9 @@ def test_explicit_options_override_the_preset():
     ({"loss": "softmax_ce", "output_width": 1}, ">= 2"),
     ({"depth": 2, "max_depth": 3}, "not both"),
     ({"depth": 0}, "--depth"),
-    ({"max_width": 3, "depth": 3}, "distinct"),
-    ({"max_width": 1}, "--max-width"),
+    ({"min_depth": 3, "max_depth": 2}, "exceeds"),
+    ({"max_width": 0}, "--max-width"),
+    ({"loss": "softmax_ce", "max_width": 1}, "--max-width"),
     ({"output_width": 9, "max_width": 4}, "exceeds"),
     ({"colour": "red"}, "unknown option"),
 ])

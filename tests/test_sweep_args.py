@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from crosscheck.cli import main
-from crosscheck.sweep import run as sweep_module
 from crosscheck.errors import UsageError
+from crosscheck.sweep import run as sweep_module
 from crosscheck.sweep.args import check_memory, estimate_bytes, machine_bytes
 from crosscheck.sweep.run import SweepConfig, _route_draw, run_sweep
 

@@ -13,6 +13,9 @@ return uses the same one:
   (or 1/(m n_k)): deeplearning.ai, whose ``dAL`` is the derivative of the summed cross-entropy
   while ``dW = dZ A_prev^T / m`` carries the mean. With ``--reduction sum`` both are the same.
 
+The gradient with respect to the input X, returned as ``dX`` or ``dx`` (CS231n's name, numpy-ml's,
+many books'), is ``dA0`` by another name and is checked the same way.
+
 The penalty depends on the weights alone, so it never enters dA. A seed-000 augmented layout
 may return dA with or without its constant-1 unit (X's constant feature, a hidden layer's
 formal neuron): with it, that entry's gradient (b_{l+1}^T delta_{l+1}) is compared too.
@@ -34,9 +37,15 @@ from ..model.network import Network
 from ..reference.forward import forward, output_gradient
 from ..tolerance import policy_for
 
-__all__ = ["split_extras", "activation_gradients", "check_extras", "ExtraCheck", "ACTIVATION_KEY", "SCALINGS"]
+__all__ = ["split_extras", "activation_gradients", "check_extras", "ExtraCheck", "ACTIVATION_KEY", "SCALINGS",
+           "INPUT_KEYS"]
 
 ACTIVATION_KEY = re.compile(r"^dA(\d+)$")
+INPUT_KEYS = ("dX", "dx")  # the gradient with respect to the input: dA0 by another name
+
+
+def _layer_of(key: str) -> int:
+    return 0 if key in INPUT_KEYS else int(ACTIVATION_KEY.match(key).group(1))
 SCALINGS = ("reduced", "per_sample")
 
 
@@ -57,7 +66,7 @@ def split_extras(convention: Convention, network: Network, container: Any) -> tu
         if name in known:
             continue
         match = ACTIVATION_KEY.match(name)
-        if match and int(match.group(1)) <= network.depth:
+        if name in INPUT_KEYS or (match and int(match.group(1)) <= network.depth):
             activations[name] = container[key]
         else:
             ignored.append(name)
@@ -122,8 +131,8 @@ def check_extras(case: Case, activations: Mapping[str, Any], *, dtype: str = "fl
     scale = net.reduction_scale(case.batch_size)
     policy = policy_for(dtype)
     entries = []
-    for key in sorted(activations, key=lambda k: int(ACTIVATION_KEY.match(k).group(1))):
-        layer = int(ACTIVATION_KEY.match(key).group(1))
+    for key in sorted(activations, key=lambda k: (_layer_of(k), k)):
+        layer = _layer_of(key)
         real, constant = G[layer]
         full = real if constant is None or not conv.augmented else np.vstack([real, constant[None, :]])
         entries.append((key, layer, _user(conv, real), _user(conv, full)))

@@ -33,9 +33,9 @@ from ..diagnosis.container import container_diagnosis
 from ..diagnosis.diagnose import Diagnosis, diagnose, expected_user_arrays, user_arrays
 from ..errors import ConventionError, GradientMismatch, ImplementationError, UsageError, bounded
 from ..model.case import Case
-from ..model.presets import PRESETS, CheckOptions, resolve_options
+from ..model.presets import PRESETS, CheckOptions, resolve_options, width_range
 from ..output import plural, require_writable, stamp, write_atomic, write_text
-from ..sandbox.client import Sandbox, Target, parse_forbidden, parse_target, trim_output
+from ..sandbox.client import Sandbox, Target, bind_method, parse_forbidden, parse_target, trim_output
 from ..sandbox.isolation import default_forbidden
 from ..terminal import short_message
 from .extras import check_extras, split_extras
@@ -356,6 +356,19 @@ def _cover(coverage: dict, case: Case) -> None:
         coverage.setdefault(key, set()).update(values)
 
 
+def depth_range(options: CheckOptions) -> tuple[int, int]:
+    """The depths a check draws: --depth, else --min-depth .. --max-depth (default 1 .. 3)."""
+    if options.depth is not None:
+        return options.depth, options.depth
+    lo = options.min_depth or 1
+    return lo, max(lo, options.max_depth or DEFAULTS["max_depth"])
+
+
+def width_bounds(options: CheckOptions) -> tuple[int, int, bool]:
+    """(lo, hi, distinct): the widths every phase draws from (``crosscheck.model.presets.width_range``)."""
+    return width_range(options, depth_range(options)[1], DEFAULTS["max_width"])
+
+
 def _strategy(options: CheckOptions, accepts_spec: bool, dtype: str, coincident: bool = False):
     from hypothesis import strategies as st
 
@@ -369,20 +382,13 @@ def _strategy(options: CheckOptions, accepts_spec: bool, dtype: str, coincident:
             return [value]
         return None if accepts_spec else [DEFAULTS[name]]
 
-    if options.depth is not None:
-        depth: Any = options.depth
-        deepest = options.depth
-    else:
-        deepest = options.max_depth or DEFAULTS["max_depth"]
-        depth = (1, deepest)
-    max_width = options.max_width or max(DEFAULTS["max_width"], deepest + 2)
-    if options.output_width is not None:
-        max_width = max(max_width, options.output_width)
+    depth, (lo, hi, room) = depth_range(options), width_bounds(options)
+    distinct = room and not coincident
     penalty_bias = options.penalty_bias if options.penalty_bias is not None else (
         None if accepts_spec else DEFAULTS["penalty_bias"])
-    nets = networks(depth=depth, widths=(2, max_width), hidden=pick("hidden"), output=pick("output"),
+    nets = networks(depth=depth, widths=(lo, hi), hidden=pick("hidden"), output=pick("output"),
                     losses=pick("loss"), reductions=pick("reduction"), bias=conv.has_bias,
-                    output_width=options.output_width, distinct=not coincident, targets=pick("targets"),
+                    output_width=options.output_width, distinct=distinct, targets=pick("targets"),
                     l2=options.l2 or 0.0, l1=options.l1 or 0.0, penalty_forms=pick("penalty_form"),
                     penalty_bias=penalty_bias)
     convs = conventions(batch=conv.batch, weights=conv.weights, bias=conv.bias, params=conv.params)
@@ -424,20 +430,43 @@ def _reproduce(target: Target, options: CheckOptions, *, preset: str | None, see
         argv += ["--strict-kinks"]
     if budget is not None:
         argv += ["--budget", f"{budget:g}"]
+    if target.bind:
+        if target.bind["params_attr"] != "params":
+            argv += ["--params-attr", target.bind["params_attr"]]
+        if target.bind["returns"] != ["grads"]:
+            argv += ["--returns", ",".join(target.bind["returns"])]
     return shlex.join(argv)
+
+
+def _returns(returns: Any) -> tuple[str, ...]:
+    if returns is None:
+        return ()
+    items = returns.split(",") if isinstance(returns, str) else list(returns)
+    return tuple(str(r).strip() for r in items if str(r).strip())
+
+
+def _bound(target: Target, options: CheckOptions, params_attr: str | None, returns: Any) -> Target:
+    """A ``Class.method`` target bound as ``crosscheck.sandbox.client.bind_method`` explains; others unchanged."""
+    bound = bind_method(target, weights=options.convention().weights, params_attr="params" if params_attr is None
+                        else params_attr, returns=_returns(returns), reg=options.l2 or 0.0)
+    if bound is target and (params_attr is not None or returns is not None):
+        raise UsageError("--params-attr and --returns apply to a file.py:Class.method TARGET (a class named in "
+                         f"CapWords and one of its methods), not {target.display}")
+    return bound
 
 
 def run_check(fn_or_target: Any, options: CheckOptions, *, preset: str | None = None, examples: int | None = None,
               seed: int = 0, timeout: float = 10.0, memory: int | None = 1024, dtype: str = "float64",
               profile: str | None = None, forbid_imports: Any = None, isolation: str = "auto",
               plot: bool = False, strict_kinks: bool = False, detect: str | bool = False,
-              budget: float | None = None) -> CheckReport:
+              budget: float | None = None, params_attr: str | None = None, returns: Any = None) -> CheckReport:
     """Run the check and return its report (verdict pass, fail or error); raises ``UsageError``.
 
     ``detect``: ``"auto"`` (no convention was declared: probe the function and check under the
     declaration found, ``crosscheck.check.detect``), True (``--detect``: probe, and name a declared
     convention the code does not follow), False (check as declared). ``budget``: seconds for all of
-    the implementation's calls together (None: no limit)."""
+    the implementation's calls together (None: no limit). ``params_attr`` and ``returns``: for a
+    ``file.py:Class.method`` target, where the parameters go and what the method returns."""
     from hypothesis import HealthCheck, settings
 
     from ..profiles import current_profile, settings_for
@@ -453,7 +482,7 @@ def run_check(fn_or_target: Any, options: CheckOptions, *, preset: str | None = 
         raise UsageError(f"seed must be an integer >= 0 and < 2**64, got {seed!r}")
     if examples is not None and (isinstance(examples, bool) or not isinstance(examples, int) or examples < 1):
         raise UsageError(f"examples must be a positive integer, got {examples!r}")
-    target = parse_target(fn_or_target)
+    target = _bound(parse_target(fn_or_target), options, params_attr, returns)
     forbid = parse_forbidden(default_forbidden() if forbid_imports is None else forbid_imports)
     profile_name = current_profile(profile)
     base = settings_for(profile_name)
@@ -507,14 +536,14 @@ def run_check(fn_or_target: Any, options: CheckOptions, *, preset: str | None = 
                 report.note = f"on {report.case.describe()} the implementation {crashed}"
                 report.verdict, report.error, report.diagnosis = "fail", None, [found]
                 report.diagnosis_s = time.perf_counter() - t_diag
-            failure = None if found is not None else _coincident_rerun(sandbox, report, dtype, seed)
+            failure = None if found is not None else _coincident_rerun(sandbox, report, dtype, seed, options)
             if failure is not None:
                 report.verdict, report.error = "fail", None
         if report.verdict != "error" and failure is not None:
             report.shrunk = None if report.verdict == "fail" else failure.case  # a crash re-run was not shrunk
             report.verdict = "fail"
             t_diag = time.perf_counter()
-            failure, first = _where_visible(sandbox, failure, dtype, seed)
+            failure, first = _where_visible(sandbox, failure, dtype, seed, options)
             report.case, report.expected, report.got = failure.case, failure.expected, failure.got
             report.comparison, report.mutated, report.output = failure.comparison, failure.mutated, failure.output
             rest = diagnose(failure.case, failure.got_raw, mutated=failure.mutated)
@@ -537,6 +566,11 @@ def run_check(fn_or_target: Any, options: CheckOptions, *, preset: str | None = 
                 if found is not None:
                     report.diagnosis = [found] + report.diagnosis
             report.diagnosis_s = time.perf_counter() - t_diag
+        if not width_bounds(options)[2]:
+            lo, hi, _ = width_bounds(options)
+            state.setdefault("notes", set()).add(
+                f"widths {lo}..{hi} cannot all differ at depth {depth_range(options)[1]}: some widths repeat, so a "
+                "transpose of a square W shows in the values only")
         report.notes = sorted(state.get("notes", set()))
         report.kink_notes = state.get("kink_notes", [])
     report.elapsed = time.perf_counter() - t0
@@ -589,13 +623,20 @@ def _run_phase(sandbox: Sandbox, state: dict, report: CheckReport, hsettings: An
             raise
 
 
-def _where_visible(sandbox: Sandbox, failure: _Outcome, dtype: str, seed: int) -> tuple[_Outcome, list[Diagnosis]]:
+def _limits(options: CheckOptions) -> dict:
+    """The declared width constraints, for the re-drawn cases of the diagnosis (``diagnosis.evidence``)."""
+    lo, hi, _ = width_bounds(options)
+    return {"widths": (lo, hi), "output_width": options.output_width}
+
+
+def _where_visible(sandbox: Sandbox, failure: _Outcome, dtype: str, seed: int,
+                   options: CheckOptions) -> tuple[_Outcome, list[Diagnosis]]:
     """The failure re-drawn where its mistake is identifiable (``crosscheck.diagnosis.evidence``), if the
     implementation still fails there, and a second call on it: ``stateful`` when the answers differ."""
     from ..diagnosis.evidence import diagnosis_cases, stateful_detail
 
     chosen = failure
-    for case in diagnosis_cases(failure.case, seed=seed)[:-1]:
+    for case in diagnosis_cases(failure.case, seed=seed, **_limits(options))[:-1]:
         try:
             outcome = _evaluate(sandbox, case, dtype)
         except ImplementationError:
@@ -720,13 +761,14 @@ def _probe(sandbox: Sandbox, case: Case, dtype: str, seed: int, fields: int = 4)
     return Diagnosis("convention", "dW1", 1, convention_sentence(case.convention, found))
 
 
-def _coincident_rerun(sandbox: Sandbox, report: CheckReport, dtype: str, seed: int) -> _Outcome | None:
+def _coincident_rerun(sandbox: Sandbox, report: CheckReport, dtype: str, seed: int,
+                      options: CheckOptions) -> _Outcome | None:
     """After a crash on distinct dimensions: the same network with coincident ones. If it runs
     there and returns wrong gradients, that is the mistake to name (exit 1, not 3)."""
     from ..diagnosis.evidence import coincident_cases
 
     assert report.case is not None and report.error is not None
-    for case in coincident_cases(report.case, seed=seed):
+    for case in coincident_cases(report.case, seed=seed, **_limits(options)):
         try:
             outcome = _evaluate(sandbox, case, dtype)
         except ImplementationError:
@@ -766,14 +808,15 @@ def check_implementation(fn_or_target: Any, *, preset: str | None = None, batch:
                          weights: str | None = None, bias: str | None = None, params: str | None = None,
                          hidden: str | None = None, output: str | None = None, loss: str | None = None,
                          reduction: str | None = None, depth: int | None = None, max_depth: int | None = None,
-                         max_width: int | None = None, output_width: int | None = None,
+                         min_depth: int | None = None, max_width: int | None = None, output_width: int | None = None,
                          targets: str | None = None, l2: float | None = None, l1: float | None = None,
                          penalty_form: str | None = None, penalty_bias: bool | None = None,
                          examples: int | None = None, seed: int = 0, timeout: float = 10.0,
                          memory: int | None = 1024, dtype: str = "float64", profile: str | None = None,
                          json: str | None = None, plot: str | None = None, api: str | None = None,
                          layers: Any = None, dropout_p: str = "keep", forbid_imports: Any = None,
-                         isolation: str = "auto", strict_kinks: bool = False, budget: float | None = None) -> Any:
+                         isolation: str = "auto", strict_kinks: bool = False, budget: float | None = None,
+                         params_attr: str | None = None, returns: Any = None, grads: Any = None) -> Any:
     """Check ``fn(params, X, Y) -> gradients`` (a module-level function or a TARGET string)
     against the reference; the options are those of ``crosscheck check``.
 
@@ -796,18 +839,21 @@ def check_implementation(fn_or_target: Any, *, preset: str | None = None, batch:
         from ..layers.check import check_layers_or_raise
 
         require_writable(json, "json")
-        return check_layers_or_raise(fn_or_target, api=api, layers=layers, dropout_p=dropout_p, examples=examples,
+        return check_layers_or_raise(fn_or_target, api=api, layers=layers, dropout_p=dropout_p, grads=grads,
+                                     examples=examples,
                                      seed=seed, timeout=timeout, memory=memory, dtype=dtype, profile=profile,
                                      json=json, forbid_imports=default_forbidden() if forbid_imports is None
                                      else forbid_imports, budget=budget)
     options = resolve_options(preset, batch=batch, weights=weights, bias=bias, params=params, hidden=hidden,
                               output=output, loss=loss, reduction=reduction, depth=depth, max_depth=max_depth,
-                              max_width=max_width, output_width=output_width, targets=targets, l2=l2, l1=l1,
+                              min_depth=min_depth, max_width=max_width, output_width=output_width, targets=targets,
+                              l2=l2, l1=l1,
                               penalty_form=penalty_form, penalty_bias=penalty_bias)
     _require_outputs(json, plot)
     report = run_check(fn_or_target, options, examples=examples, seed=seed, timeout=timeout, memory=memory,
                        dtype=dtype, profile=profile, preset=preset, forbid_imports=forbid_imports,
-                       isolation=isolation, plot=bool(plot), strict_kinks=strict_kinks, budget=budget)
+                       isolation=isolation, plot=bool(plot), strict_kinks=strict_kinks, budget=budget,
+                       params_attr=params_attr, returns=returns)
     _write_outputs(report, json, plot)
     if report.verdict == "fail":  # a short message; the full report is on .report (and a pytest section)
         raise GradientMismatch(short_message(report), report)
@@ -843,12 +889,13 @@ def run_from_args(args: Any) -> int:
         from ..layers.check import run_from_args as run_layers
 
         return run_layers(args)
-    if getattr(args, "layers", None) or getattr(args, "dropout_p", None):
-        raise UsageError("--layers and --dropout-p need --api cs231n")
+    if getattr(args, "layers", None) or getattr(args, "dropout_p", None) or getattr(args, "grads", None):
+        raise UsageError("--layers and --dropout-p need --api cs231n (--grads: --api module)")
     options = resolve_options(args.preset, batch=args.batch, weights=args.weights, bias=args.bias,
                               params=args.params, hidden=args.hidden, output=args.output, loss=args.loss,
                               reduction=args.reduction, depth=args.depth, max_depth=args.max_depth,
-                              max_width=args.max_width, output_width=args.output_width, targets=args.targets,
+                              min_depth=getattr(args, "min_depth", None), max_width=args.max_width,
+                              output_width=args.output_width, targets=args.targets,
                               l2=args.l2, l1=args.l1, penalty_form=args.penalty_form,
                               penalty_bias=args.penalty_bias)
     _require_outputs(args.json, args.plot)
@@ -856,7 +903,8 @@ def run_from_args(args: Any) -> int:
                        memory=args.memory, dtype=args.dtype, profile=args.profile, preset=args.preset,
                        forbid_imports=args.forbid_import or (), isolation=args.isolation, plot=bool(args.plot),
                        strict_kinks=getattr(args, "strict_kinks", False), detect=_detect_mode(args),
-                       budget=getattr(args, "budget", None))
+                       budget=getattr(args, "budget", None), params_attr=getattr(args, "params_attr", None),
+                       returns=getattr(args, "returns", None))
     # the reports first: nothing printed (a closed terminal, an unencodable character) can lose them
     if args.json != "-":
         _write_outputs(report, args.json, args.plot)

@@ -90,22 +90,28 @@ def deeper_case(case: Case, hidden: str, *, seed: int = 0) -> Case | None:
     return _drawn(deeper, case, 1 if case.convention.batch == "single" else _M, seed + 5)
 
 
-def diagnosis_cases(case: Case, *, seed: int = 0) -> list[Case]:
-    """Cases to diagnose on, most identifiable first; the shrunk ``case`` itself last."""
+def _roomy_widths(k: int, m: int, n_out: int, lo: int, hi: int) -> tuple[int, ...]:
+    """n_0 .. n_{k-1} for a re-drawn network: _N_IN, then _HIDDEN counting up, each avoiding m, n_out,
+    2 and the others; inside the declared range [lo, hi], where values may have to repeat."""
+    preferred = [_N_IN] + list(range(_HIDDEN, _HIDDEN + 2 * k + 4))
+    pool = [w for w in preferred if lo <= w <= hi and w not in {m, n_out, 2}]
+    pool += [w for w in range(hi, lo - 1, -1) if w not in pool and w not in {m, n_out}]
+    pool += [w for w in range(hi, lo - 1, -1) if w not in pool]
+    return tuple(pool[i % len(pool)] for i in range(k))
+
+
+def diagnosis_cases(case: Case, *, seed: int = 0, widths: tuple[int, int] | None = None,
+                    output_width: int | None = None) -> list[Case]:
+    """Cases to diagnose on, most identifiable first; the shrunk ``case`` itself last. ``widths``
+    (lo, hi) and ``output_width``: the declared constraints, kept by every re-drawn case."""
     net, conv = case.network, case.convention
     single = conv.batch == "single"
     m = 1 if single else _M
     k = net.depth
-    n_out = _fixed_out(net) or _N_OUT
-    avoid = {m, n_out, 2}
-    hidden, w = [], _HIDDEN
-    for _ in range(k - 1):
-        while w in avoid:
-            w += 1
-        hidden.append(w)
-        w += 1
+    lo, hi = widths or (1, 10**6)
+    n_out = _fixed_out(net) or output_width or min(_N_OUT, hi)
     out: list[Case] = []
-    roomy = _renetwork(net, (_N_IN,) + tuple(hidden) + (n_out,))
+    roomy = _renetwork(net, _roomy_widths(k, m, n_out, lo, hi) + (n_out,))
     if roomy is not None:
         c = _drawn(roomy, case, m, seed)
         if c is not None:
@@ -123,12 +129,13 @@ def diagnosis_cases(case: Case, *, seed: int = 0) -> list[Case]:
     return out
 
 
-def coincident_cases(case: Case, *, seed: int = 0) -> list[Case]:
-    """The crashed case's network with every width equal (n_out too, unless the loss fixes it),
-    m distinct from them; then m equal to them as well."""
+def coincident_cases(case: Case, *, seed: int = 0, widths: tuple[int, int] | None = None,
+                     output_width: int | None = None) -> list[Case]:
+    """The crashed case's network with every width equal (n_out too, unless the loss or
+    ``output_width`` fixes it), m distinct from them; then m equal to them as well."""
     net = case.network
-    n = max(3, max(net.widths))
-    fixed = _fixed_out(net)
+    n = min(max(3, max(net.widths)), (widths or (1, 10**6))[1])
+    fixed = _fixed_out(net) or output_width
     widths = (n,) * net.depth + ((fixed,) if fixed else (n,))
     square = _renetwork(net, widths)
     if square is None:

@@ -48,6 +48,7 @@ from .common import (
     test_mode_out,
     with_kinks,
 )
+from .recurrent import RECURRENT_LAYERS
 from .spatial import (
     conv_dims,
     conv_expect,
@@ -383,12 +384,14 @@ LAYERS: dict[str, Layer] = {
                                gn_inputs, gn_run, gn_expect, (_FWD, ("dx", "dgamma", "dbeta")),
                                "G groups of contiguous channels per sample"),
 }
+LAYERS.update(RECURRENT_LAYERS)  # assignment 3: rnn_step, rnn, word_embedding, ..., lstm (crosscheck.layers.recurrent)
 LAYER_NAMES: tuple[str, ...] = tuple(LAYERS)
 
 # other names a user may type for a layer (--layers conv_naive, --layers batchnorm_backward_alt)
 ALIASES = {"conv_naive": "conv", "max_pool_naive": "max_pool", "batchnorm_backward_alt": "batchnorm_alt",
            "groupnorm": "spatial_groupnorm", "spatial_batchnorm_alt": "spatial_batchnorm", "softmax": "softmax_loss",
-           "svm": "svm_loss", "pool": "max_pool"}
+           "svm": "svm_loss", "pool": "max_pool", "embedding": "word_embedding",
+           "temporal_softmax": "temporal_softmax_loss"}
 
 
 def layer_for_function(name: str) -> str | None:

@@ -34,12 +34,14 @@ from .api import (
     layer_for_function,
 )
 from .diagnose import GENERIC_IDS, diagnose  # imported before any untrusted call, like everything a verdict needs
+from .objects import OBJECT_LAYERS, parse_grads
+from .recurrent import default_layers
 from .redraw import discriminating, rerun_advice
 from .report import LayersReport, LayerVerdict, Part, jsonable
 
 __all__ = ["check_layers", "parse_layers_target", "APIS", "DEFAULT_EXAMPLES"]
 
-APIS = ("cs231n",)
+APIS = ("cs231n", "module")  # module: layers written as classes (crosscheck.layers.objects)
 DROPOUT_P = ("keep", "drop")
 DEFAULT_EXAMPLES = 30  # per layer, unless the profile asks for fewer
 _IDENT_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.")
@@ -84,7 +86,15 @@ def parse_layers_target(target: Any) -> tuple[Target, str | None]:
     return Target("module", "", module=left), attr or None
 
 
-def select_layers(layers: Any, function: str | None) -> list[str]:
+def select_layers(layers: Any, function: str | None, api: str = "cs231n") -> list[str]:
+    if api == "module":  # the classes of crosscheck.layers.objects, by class name
+        names = list(OBJECT_LAYERS)
+        wanted = [function] if function else ([s.strip() for s in layers.split(",") if s.strip()]
+                                              if isinstance(layers, str) else list(layers or names))
+        unknown = [n for n in wanted if n not in OBJECT_LAYERS]
+        if unknown:
+            raise UsageError(f"unknown layer class {unknown[0]!r} for --api module; known: {', '.join(names)}")
+        return wanted
     if function is not None:
         name = layer_for_function(function)
         if name is None:
@@ -192,8 +202,8 @@ def _evaluate(sandbox: Sandbox, layer: Layer, mode: str, dims: dict, value_seed:
     outcome = _Outcome(dims, mode, value_seed, inputs, False)
     outputs: list[str] = []
 
-    def call(name: str, args: list, keep: tuple = (), with_args: bool = False) -> Any:
-        result = sandbox.invoke(name, args, keep=keep)
+    def call(name: str, args: list, keep: tuple = (), with_args: bool = False, on: Any = None) -> Any:
+        result = sandbox.invoke(name, args, keep=keep, on=on)
         outcome.mutated += [f"{name}: {m}" for m in result.mutated]
         if result.output.strip():
             outputs.append(result.output)
@@ -329,9 +339,11 @@ def _search(sandbox: Sandbox, layer: Layer, state: dict, run: Any, strategy: Any
 # ---- the job ---------------------------------------------------------------------------------------------
 
 def _reproduce(target: Target, layer: str, *, api: str, seed: int, examples: int, dtype: str, dropout_p: str,
-               timeout: float, memory: int | None, forbid: tuple[str, ...] = ()) -> str:
+               timeout: float, memory: int | None, forbid: tuple[str, ...] = (), grads: dict | None = None) -> str:
     argv = ["crosscheck", "check", target.display, "--api", api, "--layers", layer, "--seed", str(seed),
             "--examples", str(examples)]
+    if grads:
+        argv += ["--grads", ",".join(f"{k}={v}" for k, v in grads.items())]
     if dropout_p != "keep":
         argv += ["--dropout-p", dropout_p]
     if dtype != "float64":
@@ -414,9 +426,9 @@ def _validate(api: str, dropout_p: str, dtype: str, seed: Any, examples: Any, ti
 
 
 def check_layers(target: Any, *, api: str = "cs231n", layers: Any = None, dropout_p: str = "keep",
-                 examples: int | None = None, seed: int = 0, timeout: float = 10.0, memory: int | None = 1024,
-                 forbid_imports: Any = None, dtype: str = "float64", profile: str | None = None,
-                 isolation: str = "auto", budget: float | None = None) -> LayersReport:
+                 grads: Any = None, examples: int | None = None, seed: int = 0, timeout: float = 10.0,
+                 memory: int | None = 1024, forbid_imports: Any = None, dtype: str = "float64",
+                 profile: str | None = None, isolation: str = "auto", budget: float | None = None) -> LayersReport:
     """Check every layer of ``api`` that ``target`` defines (a file, module or ``file.py:function`` for one
     layer); return the report with one verdict per layer. Raises ``UsageError`` for bad options.
 
@@ -431,13 +443,17 @@ def check_layers(target: Any, *, api: str = "cs231n", layers: Any = None, dropou
                          "runs a check when imported; put that call under `if __name__ == '__main__':`")
     forbid = _validate(api, dropout_p, dtype, seed, examples, timeout, memory, forbid_imports)
     parsed, function = parse_layers_target(target)
-    chosen = select_layers(layers, function)
+    chosen = select_layers(layers, function, api)
+    table = OBJECT_LAYERS if api == "module" else LAYERS
     profile_name = current_profile(profile)
     base = settings_for(profile_name)
     per_layer = examples or min(base.max_examples, DEFAULT_EXAMPLES)
     hsettings = settings(base, max_examples=per_layer, derandomize=False, database=None, deadline=None,
                          suppress_health_check=list(HealthCheck), print_blob=False)
-    opts = {"dropout_p": dropout_p}
+    try:
+        opts = {"dropout_p": dropout_p, "grads": parse_grads(grads)}
+    except ValueError as e:
+        raise UsageError(str(e)) from None
     t0 = time.perf_counter()
     report = LayersReport(parsed.display, api, [], dtype, seed, dropout_p,
                           environment={"python": sys.version.split()[0], "numpy": np.__version__,
@@ -445,20 +461,24 @@ def check_layers(target: Any, *, api: str = "cs231n", layers: Any = None, dropou
     sandbox = Sandbox(parsed, timeout=float(timeout), memory=memory, forbid_imports=forbid, isolation=isolation,
                       budget=budget)
     repro = {"api": api, "seed": seed, "examples": per_layer, "dtype": dtype, "dropout_p": dropout_p,
-             "timeout": float(timeout), "memory": memory, "forbid": forbid}
+             "timeout": float(timeout), "memory": memory, "forbid": forbid, "grads": opts["grads"]}
     try:
         sandbox.start()
         defined = set(sandbox.functions)
+        if layers is None and function is None and api == "module":  # the classes the module defines
+            chosen = [n for n in chosen if all(f in defined for f in table[n].functions)] or chosen
+        elif layers is None and function is None:  # assignment 2's layers or 3's, whichever the module writes
+            chosen = default_layers(chosen, defined, LAYERS)
     except ImplementationError as e:  # importing the module failed: no layer can run
         for name in chosen:
-            report.layers.append(LayerVerdict(name, "error", functions=LAYERS[name].functions,
+            report.layers.append(LayerVerdict(name, "error", functions=table[name].functions,
                                               detail=str(e), output=e.output,
                                               reproduce=_reproduce(parsed, name, **repro)))
         report.elapsed = time.perf_counter() - t0
         return report
     with sandbox:
         for name in chosen:
-            layer = LAYERS[name]
+            layer = table[name]
             verdict = LayerVerdict(name, "pass", functions=layer.functions,
                                    reproduce=_reproduce(parsed, name, **repro))
             missing = [f for f in layer.functions if f not in defined]
@@ -520,7 +540,8 @@ def run_from_args(args: Any) -> int:
         raise UsageError("--plot is not available with --api (one plot per layer is not drawn yet)")
     require_writable(args.json, "--json")  # before any work: a bad path is exit 2, not a lost verdict
     report = check_layers(args.target, api=args.api, layers=getattr(args, "layers", None),
-                          dropout_p=getattr(args, "dropout_p", None) or "keep", examples=args.examples,
+                          dropout_p=getattr(args, "dropout_p", None) or "keep", grads=getattr(args, "grads", None),
+                          examples=args.examples,
                           seed=args.seed, timeout=args.timeout, memory=args.memory,
                           forbid_imports=getattr(args, "forbid_import", None), dtype=args.dtype,
                           profile=args.profile, isolation=getattr(args, "isolation", None) or "auto",

@@ -20,6 +20,9 @@ import numpy as np
 from ..reference.layers import conv, norm
 from .api import Layer, kept_fraction_bound
 from .infer import explain
+from .objects import MISTAKES as OBJECT_MISTAKES
+from .recurrent import MISTAKES as RECURRENT_MISTAKES
+from .recurrent import name_mutated
 from .report import Part
 from .slips import SLIPS
 
@@ -424,6 +427,8 @@ CATALOGUE: list[Mistake] = [
     *_per_norm_layer(_norm_mistakes),
     *_dropout_mistakes(),
     *(Mistake(*s) for s in SLIPS),
+    *(Mistake(*m) for m in RECURRENT_MISTAKES),  # assignment 3's layers (crosscheck.layers.recurrent)
+    *(Mistake(*m) for m in OBJECT_MISTAKES),  # layers written as classes (crosscheck.layers.objects)
 ]
 MISTAKE_IDS: tuple[str, ...] = tuple(dict.fromkeys(m.id for m in CATALOGUE))
 # what the diagnosis says when no catalogued mistake matches
@@ -489,7 +494,7 @@ def diagnose(layer: Layer, inputs: dict, got: dict, expected: dict, parts: list[
         if d["id"] == "dropout_p_convention":
             d["detail"] = _dropout_text(d["parameter"], (opts or {}).get("dropout_p", "keep"))
     if mutated:
-        out.append({"id": "mutates_inputs", "parameter": ", ".join(mutated),
+        out.append({"id": "mutates_inputs", "parameter": ", ".join(name_mutated(m) for m in mutated),
                     "detail": "the function changed its input arrays in place (copy before modifying)"})
     return out
 

@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from ..reference.layers import affine, conv, dropout, losses, norm, pool, relu
+from ..reference.layers import affine, conv, dropout, losses, norm, pool, relu, rnn
+from . import recurrent_oracles
 
 __all__ = ["Family", "FAMILIES", "torch_vjp", "jax_vjp", "numeric_vjp", "reference_vjp", "add_mask"]
 
@@ -90,6 +91,27 @@ for _name, _scales in (("batchnorm", _norm_scales((0,), (0,))), ("layernorm", _n
                        ("spatial_groupnorm", _norm_scales((2, 3, 4), (0, 2, 3), group=True))):
     FAMILIES[_name] = dataclasses.replace(FAMILIES[_name], scales=_scales)
 
+_H = lambda a: a["prev_h"].shape[1]  # noqa: E731 - lstm_step's dout is [dnext_h, dnext_c] side by side
+_LSTM_STEP = ("x", "prev_h", "prev_c", "Wx", "Wh", "b")
+FAMILIES.update({f.name: f for f in [  # assignment 3 (crosscheck.layers.recurrent, crosscheck.reference.layers.rnn)
+    Family("rnn_step", ("x", "prev_h", "Wx", "Wh", "b"),
+           lambda a: rnn.rnn_step_forward(a["x"], a["prev_h"], a["Wx"], a["Wh"], a["b"]),
+           lambda a: rnn.rnn_step_vjp(a["dout"], a["x"], a["prev_h"], a["Wx"], a["Wh"], a["b"]), True),
+    Family("rnn", ("x", "h0", "Wx", "Wh", "b"), lambda a: rnn.rnn_forward(a["x"], a["h0"], a["Wx"], a["Wh"], a["b"]),
+           lambda a: rnn.rnn_vjp(a["dout"], a["x"], a["h0"], a["Wx"], a["Wh"], a["b"]), True),
+    Family("word_embedding", ("W",), lambda a: rnn.embedding_forward(a["x"], a["W"]),
+           lambda a: rnn.embedding_vjp(a["dout"], a["x"], a["W"]), True),
+    Family("temporal_affine", ("x", "w", "b"), lambda a: rnn.temporal_affine_forward(a["x"], a["w"], a["b"]),
+           lambda a: rnn.temporal_affine_vjp(a["dout"], a["x"], a["w"], a["b"]), True),
+    Family("temporal_softmax_loss", ("x",), lambda a: rnn.temporal_softmax_loss(a["x"], a["y"], a["mask"])[0],
+           lambda a: {"dx": rnn.temporal_softmax_loss(a["x"], a["y"], a["mask"])[1]}, True, loss=True),
+    Family("lstm_step", _LSTM_STEP, lambda a: np.concatenate(rnn.lstm_step_forward(*(a[k] for k in _LSTM_STEP)), 1),
+           lambda a: rnn.lstm_step_vjp(a["dout"][:, :_H(a)], a["dout"][:, _H(a):], *(a[k] for k in _LSTM_STEP)),
+           True),
+    Family("lstm", ("x", "h0", "Wx", "Wh", "b"), lambda a: rnn.lstm_forward(a["x"], a["h0"], a["Wx"], a["Wh"], a["b"]),
+           lambda a: rnn.lstm_vjp(a["dout"], a["x"], a["h0"], a["Wx"], a["Wh"], a["b"]), True),
+]})
+
 
 def reference_vjp(family: Family, a: dict) -> dict:
     """The reference's forward and VJP, in the dtype of the inputs."""
@@ -102,7 +124,7 @@ def _torch_forward(name: str, t: dict, a: dict) -> Any:
     import torch
     import torch.nn.functional as F
 
-    x = t["x"]
+    x = t.get("x")  # word_embedding differentiates W alone
     if name == "affine":
         return x.reshape(x.shape[0], -1) @ t["w"] + t["b"]
     if name == "relu":
@@ -135,7 +157,7 @@ def _torch_forward(name: str, t: dict, a: dict) -> Any:
         xg = x.reshape(N, a["G"], -1)
         xhat = (xg - xg.mean(dim=2, keepdim=True)) / torch.sqrt(xg.var(dim=2, unbiased=False, keepdim=True) + a["eps"])
         return xhat.reshape(x.shape) * t["gamma"] + t["beta"]
-    raise KeyError(name)
+    return recurrent_oracles.torch_forward(name, t, a)
 
 
 def torch_vjp(family: Family, a: dict) -> dict:
@@ -202,7 +224,7 @@ def _jax_forward(name: str, a: dict) -> Callable:
             xg = normalize(x.reshape(N, a["G"], C // a["G"], H, W), (2, 3, 4), a["eps"])
             return xg.reshape(x.shape) * g + b
         return gn
-    raise KeyError(name)
+    return recurrent_oracles.jax_forward(name, a)
 
 
 @contextlib.contextmanager
@@ -216,7 +238,7 @@ def _x64(dtype: Any) -> Iterator[None]:
 
 
 # inputs that are data (traced) rather than settings (compiled in)
-_TRACED = ("y", "mask", "dout")
+_TRACED = ("y", "mask", "dout", "idx")
 
 
 @functools.lru_cache(maxsize=256)
@@ -238,7 +260,7 @@ def jax_vjp(family: Family, a: dict) -> dict:
     import jax.numpy as jnp
 
     settings = tuple(sorted((k, v) for k, v in a.items() if not isinstance(v, np.ndarray)))
-    with _x64(a["x"].dtype):
+    with _x64(a[family.wrt[0]].dtype):  # a float input (word_embedding's x is indices)
         data = {k: jnp.asarray(a[k]) for k in _TRACED if k in a}
         out, grads = _jitted_vjp(family.name, family.loss, settings)(tuple(jnp.asarray(a[k]) for k in family.wrt),
                                                                      data)

@@ -32,6 +32,7 @@ from ..reference.numeric import CS_TOLERANCE, FD_TOLERANCE
 from .api import LAYERS
 from .check import compare_parts
 from .oracles import FAMILIES, Family, add_mask, jax_vjp, numeric_vjp, reference_vjp, torch_vjp
+from .recurrent_oracles import oracle_inputs
 
 __all__ = ["sweep_layers", "run_from_args", "ORACLES"]
 
@@ -97,7 +98,7 @@ def _draw(family: Family, mode: str, dims: dict, value_seed: int, dtype: str) ->
     # accepts any subgradient there, crosscheck.layers.kinks)
     a = LAYERS[family.name].inputs({**dims, "kinks": False}, rng, dtype, {})
     a.pop("x_large", None)
-    return add_mask(a, rng)
+    return add_mask(oracle_inputs(family.name, a), rng)
 
 
 def sweep_family(family: Family, oracles: list[str], *, examples: int, seed: int, dtype: str,

@@ -20,9 +20,9 @@ from .conventions import BATCH, BIAS, PARAMS, WEIGHTS, Convention
 from .losses import get_loss
 from .network import PENALTY_FORMS, REDUCTIONS, TARGETS
 
-__all__ = ["Preset", "PRESETS", "CheckOptions", "resolve_options", "preset_names", "run_from_args"]
+__all__ = ["Preset", "PRESETS", "CheckOptions", "resolve_options", "preset_names", "run_from_args", "width_range"]
 
-MIN_WIDTH = 2  # every generated width is >= 2 so a transpose is never a no-op
+MIN_WIDTH = 2  # every generated width is >= 2 so a transpose is never a no-op (unless --max-width is 1)
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class CheckOptions:
     loss: str | None = None
     reduction: str | None = None
     depth: int | None = None
+    min_depth: int | None = None
     max_depth: int | None = None
     max_width: int | None = None
     output_width: int | None = None
@@ -191,11 +192,16 @@ def validate(o: CheckOptions) -> CheckOptions:
             except ValueError as e:
                 raise UsageError(f"--{name}: {e}") from None
     _check_positive("depth", o.depth)
+    _check_positive("min_depth", o.min_depth)
     _check_positive("max_depth", o.max_depth)
-    _check_positive("max_width", o.max_width, MIN_WIDTH)
+    _check_positive("max_width", o.max_width)
     _check_positive("output_width", o.output_width)
     if o.depth is not None and o.max_depth is not None:
         raise UsageError("give --depth or --max-depth, not both")
+    if o.depth is not None and o.min_depth is not None:
+        raise UsageError("give --depth or --min-depth, not both")
+    if o.min_depth is not None and o.max_depth is not None and o.min_depth > o.max_depth:
+        raise UsageError(f"--min-depth {o.min_depth} exceeds --max-depth {o.max_depth}")
     if o.loss is not None:
         try:
             loss = get_loss(o.loss)
@@ -206,6 +212,9 @@ def validate(o: CheckOptions) -> CheckOptions:
                              f"{o.output_width}")
         if o.output_width is not None and o.output_width < loss.min_output_width:
             raise UsageError(f"loss {loss.name!r} needs output width >= {loss.min_output_width}")
+        if o.max_width is not None and o.max_width < max(loss.min_output_width, loss.output_width or 1):
+            raise UsageError(f"loss {loss.name!r} needs output width >= {loss.min_output_width}; got --max-width "
+                             f"{o.max_width}")
         if loss.output_activation is not None and o.output not in (None, loss.output_activation):
             raise UsageError(f"loss {loss.name!r} needs --output {loss.output_activation}; got {o.output!r}")
         if o.targets is not None and o.targets not in loss.targets:
@@ -220,11 +229,17 @@ def validate(o: CheckOptions) -> CheckOptions:
         raise UsageError(f"--targets {o.targets} needs --loss {needs}")
     if o.max_width is not None and o.output_width is not None and o.output_width > o.max_width:
         raise UsageError(f"--output-width {o.output_width} exceeds --max-width {o.max_width}")
-    deepest = o.depth or o.max_depth
-    if o.max_width is not None and deepest is not None and o.max_width - MIN_WIDTH + 1 < deepest + 1:
-        raise UsageError(f"--max-width {o.max_width} leaves too few distinct widths for {deepest} layers "
-                         f"(every width differs so transposes show); use --max-width >= {deepest + MIN_WIDTH}")
     return o
+
+
+def width_range(o: CheckOptions, deepest: int, default_max: int) -> tuple[int, int, bool]:
+    """(lo, hi, distinct) of the generated widths: 2..max, pairwise distinct where the range holds
+    ``deepest`` + 1 of them; a narrower --max-width (down to 1) is honoured with widths that may repeat."""
+    hi = o.max_width or max(default_max, deepest + MIN_WIDTH)
+    if o.output_width is not None and o.max_width is None:
+        hi = max(hi, o.output_width)
+    lo = min(MIN_WIDTH, hi)
+    return lo, hi, hi - lo + 1 >= deepest + 1
 
 
 def resolve_options(preset: str | None = None, **overrides: Any) -> CheckOptions:
@@ -241,8 +256,8 @@ def resolve_options(preset: str | None = None, **overrides: Any) -> CheckOptions
         raise UsageError(f"unknown preset {preset!r}; known: {', '.join(PRESETS)} (see `crosscheck conventions`)")
     given = {k: v for k, v in overrides.items() if v is not None}
     if given.get("depth") is not None:  # an explicit depth replaces a preset's range, and vice versa
-        base = replace(base, max_depth=None)
-    if given.get("max_depth") is not None:
+        base = replace(base, min_depth=None, max_depth=None)
+    if given.get("max_depth") is not None or given.get("min_depth") is not None:
         base = replace(base, depth=None)
     return validate(replace(base, **given))
 

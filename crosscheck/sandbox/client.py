@@ -37,7 +37,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -61,7 +61,7 @@ from .protocol import (
 
 __all__ = ["Sandbox", "SandboxResult", "Target", "Opaque", "Handle", "parse_target", "parse_forbidden",
            "target_search_dirs", "find_target_file",
-           "trim_output", "KINDS"]
+           "trim_output", "KINDS", "bind_method"]
 
 # ImplementationError kinds raised here
 KINDS = ("raised", "timeout", "crash", "exit", "memory", "bad_output", "import", "forbidden")
@@ -85,6 +85,7 @@ class Target:
     module_name: str | None = None  # the name to give a file module (e.g. a script run as __main__)
     chunks: tuple[tuple[str, str, str], ...] = ()  # kind == "source": crosscheck.sandbox.notebook's chunks
     paths: tuple[str, ...] = ()  # more folders for the worker's sys.path (a teacher's adapter: the submission)
+    bind: dict | None = None  # Class.method: attr names the class, bind how to call it (bind_method)
 
     @property
     def display(self) -> str:
@@ -92,13 +93,14 @@ class Target:
         where = self.path if self.kind == "file" or (self.kind == "source" and self.path) else self.module
         if self.kind == "source" and not self.path:  # a __main__ function: where a user can find it again
             where = self.file or "NOTEBOOK.ipynb"
-        return f"{where}:{self.attr}" if self.attr else str(where)  # no attr: a whole module (layer API)
+        attr = f"{self.attr}.{self.bind['method']}" if self.bind else self.attr
+        return f"{where}:{attr}" if attr else str(where)  # no attr: a whole module (layer API)
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "attr": self.attr, "path": self.path, "module": self.module,
                 "file": self.file, "module_name": self.module_name,
-                "chunks": [list(c) for c in self.chunks], "paths": list(self.paths)}
-
+                "chunks": [list(c) for c in self.chunks], "paths": list(self.paths),
+                **({"bind": self.bind} if self.bind else {})}
 
 # Folders a relative TARGET path is looked up in before the current directory. The pytest plugin
 # sets them around each test (the test file's folder, then rootdir), so `pytest path/to/tests`
@@ -127,6 +129,26 @@ def find_target_file(path: str) -> str | None:
         if os.path.isfile(candidate):
             return candidate if folder != os.getcwd() else path
     return None
+
+
+def bind_method(target: Target, *, weights: str, params_attr: str = "params", returns: tuple[str, ...] = (),
+                reg: float = 0.0) -> Target:
+    """``file.py:Class.method`` (a CapWords class and one method) -> the class as the attribute, called in the
+    worker as ``fn(params, X, Y)``: an instance built per call with constructor arguments read off the
+    parameters' shapes (input_dim / input_size, hidden_dim(s) / hidden_size, num_classes / output_size,
+    reg), the parameters written into ``instance.<params_attr>`` (a dict; "" sets attributes), the method
+    called with (X, Y) (and reg= when it takes one), and the gradients taken from its return at the place
+    ``returns`` names ("loss,grads"). Any other target is returned as it is."""
+    parts = target.attr.split(".")
+    if target.bind or len(parts) != 2 or not parts[0][:1].isupper():
+        return target
+    if returns and "grads" not in returns:
+        raise UsageError(f"--returns {','.join(returns)} names no 'grads' entry (e.g. --returns loss,grads)")
+    if params_attr and not params_attr.isidentifier():
+        raise UsageError(f"--params-attr {params_attr!r} is not an attribute name")
+    bind = {"method": parts[1], "params_attr": params_attr, "returns": list(returns) or ["grads"],
+            "weights": weights, "reg": float(reg)}
+    return replace(target, attr=parts[0], bind=bind)
 
 
 def parse_target(fn_or_target: Any) -> Target:
@@ -455,14 +477,17 @@ class Sandbox:
         assert self._worker is not None
         return self._worker.functions
 
-    def invoke(self, name: str, args: Sequence[Any], *, keep: Sequence[int] = ()) -> SandboxResult:
+    def invoke(self, name: str, args: Sequence[Any], *, keep: Sequence[int] = (), on: Handle | None = None
+               ) -> SandboxResult:
         """Call ``name(*args)`` of a whole-module target (``Target.attr == ""``) in the worker.
 
         ``args`` are arrays, numbers, strings, containers of them, or ``Handle``s from earlier calls
         of this same worker. Items ``keep`` of a returned tuple, and any returned object that is not
         numbers and containers of them, stay in the worker and come back as ``Handle``s.
         ``mutated`` names the array arguments the call changed; ``args_after`` is every argument as
-        the worker holds it after the call (a dict such as bn_param with what the function wrote)."""
+        the worker holds it after the call (a dict such as bn_param with what the function wrote).
+        ``on``: call the method ``name`` of that kept object instead (``"__vars__"``: its attributes that
+        are numbers and arrays), for layers written as classes (``--api module``)."""
         self.start()
         worker = self._worker
         assert worker is not None
@@ -470,6 +495,8 @@ class Sandbox:
         wire = [_handle_to_wire(a, generation) for a in args]
         self._calls += 1
         request = {"op": "invoke", "id": self._calls, "name": name, "args": wire, "keep": list(keep)}
+        if on is not None:
+            request["on"] = _handle_to_wire(on, generation) and on.key  # refused if its worker was restarted
         meta, arrays, stdout, stderr = self._roundtrip(worker, request)
         status = meta.get("status")
         if status == "missing" and name in worker.functions:  # there at the start: the implementation removed it

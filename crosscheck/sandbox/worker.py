@@ -354,6 +354,77 @@ def _import_source(target: dict) -> Any:
     return module
 
 
+# constructor parameters a course's network class takes, by what crosscheck fills them with
+_INIT_NAMES = {"input": ("input_dim", "input_size", "n_inputs", "n_input", "n_in", "D"),
+               "hidden": ("hidden_dim", "hidden_size", "n_hidden", "H"),
+               "hiddens": ("hidden_dims", "hidden_sizes", "hidden_layers", "layer_sizes"),
+               "output": ("num_classes", "output_size", "output_dim", "n_outputs", "n_output", "n_out", "C"),
+               "reg": ("reg", "lambd", "reg_lambda", "l2")}
+
+
+def bound_method(cls: Any, bind: dict) -> Any:
+    """``Class.method`` as ``fn(params, X, Y)``: a fresh instance per call, built with constructor arguments
+    read off the parameters' shapes, the parameters written into it, the gradients picked from the return."""
+    import inspect
+
+    if not isinstance(cls, type):
+        raise _UsageProblem(f"{cls!r} is not a class (Class.method targets name a class and its method)")
+    method_name, attr, returns = bind["method"], bind.get("params_attr", "params"), list(bind.get("returns", []))
+    if not callable(getattr(cls, method_name, None)):
+        raise _UsageProblem(f"class {cls.__name__} has no method {method_name!r}")
+    try:
+        init = inspect.signature(cls.__init__).parameters
+        takes = inspect.signature(getattr(cls, method_name)).parameters
+    except (TypeError, ValueError):
+        init, takes = {}, {}
+
+    def widths(params: Any) -> list[int]:
+        if isinstance(params, dict):
+            ws = [params[k] for k in sorted((k for k in params if k[:1] == "W" and k[1:].isdigit()),
+                                            key=lambda k: int(k[1:]))]
+        else:
+            ws = [pair[0] for pair in params]
+        shapes = [w.shape if bind.get("weights") == "in_out" else w.shape[::-1] for w in ws]
+        return [shapes[0][0]] + [s[1] for s in shapes]
+
+    def fn(params: Any, X: Any, Y: Any) -> Any:
+        n = widths(params)
+        values = {"input": n[0], "hidden": n[1] if len(n) == 3 else None, "hiddens": list(n[1:-1]),
+                  "output": n[-1], "reg": bind.get("reg", 0.0)}
+        kwargs = {}
+        for name, p in list(init.items())[1:]:
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                continue
+            what = next((k for k, names in _INIT_NAMES.items() if name in names), None)
+            if what is not None and values[what] is not None:
+                kwargs[name] = values[what]
+            elif name == "dtype":
+                kwargs[name] = X.dtype
+            elif p.default is p.empty:
+                raise TypeError(f"cannot build {cls.__name__}: crosscheck has no value for its parameter {name!r}")
+        obj = cls(**kwargs)
+        items = params.items() if isinstance(params, dict) else (
+            (f"{w}{i}", a) for i, pair in enumerate(params, start=1) for w, a in zip("Wb", pair))
+        store = getattr(obj, attr, None) if attr else None
+        for key, value in items:
+            if isinstance(store, dict):
+                store[key] = value.copy()
+            else:
+                setattr(obj, key, value.copy())
+        method = getattr(obj, method_name)
+        extra = {"reg": bind.get("reg", 0.0)} if "reg" in takes else {}
+        out = method(X, Y, **extra)
+        if len(returns) > 1:
+            if not isinstance(out, (tuple, list)) or len(out) != len(returns):
+                raise TypeError(f"{cls.__name__}.{method_name} returned {type(out).__name__}, declared "
+                                f"--returns {','.join(returns)}")
+            out = out[returns.index("grads")]
+        return out
+
+    fn.__name__ = method_name
+    return fn
+
+
 def _load(target: dict) -> Any:
     if target["kind"] == "source":
         return _resolve(_import_source(target), target["attr"], target.get("path") or "__main__")
@@ -388,6 +459,8 @@ def main(argv: list[str]) -> int:
     try:
         if target.get("attr"):
             fn = _load(target)
+            if target.get("bind"):  # file.py:Class.method (crosscheck.sandbox.client.bind_method)
+                fn = bound_method(fn, target["bind"])
         else:  # a whole module: the layer API, its functions called by name ("invoke")
             state["module"], state["handles"] = _import_target_module(target), {}
     except _UsageProblem as e:
@@ -442,7 +515,7 @@ def _import_target_module(target: dict) -> Any:
 
 def _public_functions(module: Any) -> list[str]:
     return sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_")
-                  and not isinstance(v, type))
+                  and (not isinstance(v, type) or getattr(v, "__module__", None) == module.__name__))
 
 
 def _with_handles(obj: Any, handles: dict[int, Any], depth: int = 0) -> Any:
@@ -487,10 +560,20 @@ def _encode_invoked(result: Any, keep: list[int], handles: dict[int, Any], array
     return encode(result, arrays) if _plain(result) else _keep(result, handles)
 
 
+def _method(handles: dict[int, Any], req: dict) -> Any:
+    """A method of a kept object (layers written as classes), or "__vars__": its plain attributes."""
+    obj, name = handles.get(req.get("on")), req.get("name")
+    if obj is None or not isinstance(name, str):
+        return None
+    if name == "__vars__":
+        return lambda: {k: v for k, v in vars(obj).items() if isinstance(k, str) and _plain(v)}
+    return getattr(obj, name, None)
+
+
 def _invoke(module: Any, handles: dict[int, Any], req: dict) -> tuple[dict, list[np.ndarray]]:
     meta: dict = {"status": "ok", "id": req.get("id")}
     name = req.get("name")
-    fn = getattr(module, name, None) if isinstance(name, str) else None
+    fn = _method(handles, req) if "on" in req else getattr(module, name, None) if isinstance(name, str) else None
     if not callable(fn):
         meta.update(status="missing", message=f"{name!r} is not a function of the module")
         return meta, []

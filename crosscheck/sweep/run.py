@@ -41,6 +41,7 @@ from ..reference import get_route, recursive, route_names
 from ..reference.forward import loss_value
 from ..reference.numeric import CS_TOLERANCE, FD_TOLERANCE, OracleNotApplicable, scaled_error
 from ..tolerance import policy_for
+from .covering import covering_architectures, missing
 from .triage import explain, float32_context
 
 __all__ = ["SweepConfig", "SweepResult", "run_sweep", "parse_shard", "DEFAULT_DRAWS"]
@@ -201,7 +202,7 @@ class _Sweep:
         self.index = 0
         self.seen_networks: set[str] = set()
         self.cov = {k: set() for k in ("activations", "losses", "batch", "weights", "bias", "params",
-                                        "reductions", "targets", "penalties")}
+                                        "reductions", "targets", "penalties", "loss_targets")}
         self.native: dict[str, set] = {b.name: set() for b in self.backends if b.name != "numpy"}
         self.native_axes: set[tuple[str, str]] = set()  # (axis, value) JAX has built natively
         self.last_failure: dict | None = None
@@ -251,6 +252,7 @@ class _Sweep:
         self.cov["losses"].add(net.loss)
         self.cov["reductions"].add(net.reduction)
         self.cov["targets"].add(net.targets)
+        self.cov["loss_targets"].add(f"{net.loss}/{net.targets}")
         self.cov["penalties"].add("none" if not net.has_penalty else
                                   "+".join([t for t in ("l2", "l1") if getattr(net, t)] + [net.penalty_form]
                                            + (["bias"] if net.penalty_bias else [])))
@@ -410,6 +412,7 @@ class _Sweep:
     def run(self) -> SweepResult:
         from hypothesis import HealthCheck, given
         from hypothesis import seed as hseed
+        from hypothesis.errors import UnsatisfiedAssumption
 
         from ..profiles import settings_for
         from ..strategies import architectures, conventions, networks
@@ -426,6 +429,11 @@ class _Sweep:
             overrides["max_examples"] = cfg.examples
         settings = settings_for(cfg.profile, **overrides)
         self.max_examples = settings.max_examples
+        # the first examples: a covering design (crosscheck.sweep.covering), within the same total
+        first = covering_architectures(activations=cfg.activations, losses=cfg.losses, depth=cfg.depth,
+                                       widths=cfg.widths, batch_sizes=cfg.batch_sizes)
+        first = first[:max(self.max_examples - 1, 0)]
+        settings = settings_for(cfg.profile, **{**overrides, "max_examples": max(self.max_examples - len(first), 1)})
 
         @hseed(cfg.seed)
         @settings
@@ -434,6 +442,11 @@ class _Sweep:
             self.check(*arch)
 
         try:
+            for arch in first:
+                try:
+                    self.check(*arch)
+                except UnsatisfiedAssumption:  # no valid values for it (reject()): not a case
+                    continue
             sweep_example()
         except AssertionError:
             self.result.passed = False
@@ -488,6 +501,7 @@ class _Sweep:
             **{k: sorted(v) for k, v in self.cov.items()},
             "native": {name: sorted(v) for name, v in self.native.items()},
         }
+        r.coverage["missing"] = missing(r.coverage, self.config.activations, self.config.losses)
         r.environment = _environment(self.backends, self.config)
         r.backend_stats = {b.name: b.compile_stats() for b in self.backends if hasattr(b, "compile_stats")}
         return r
