@@ -95,8 +95,10 @@ def _roomy_widths(k: int, m: int, n_out: int, lo: int, hi: int) -> tuple[int, ..
     2 and the others; inside the declared range [lo, hi], where values may have to repeat."""
     preferred = [_N_IN] + list(range(_HIDDEN, _HIDDEN + 2 * k + 4))
     pool = [w for w in preferred if lo <= w <= hi and w not in {m, n_out, 2}]
-    pool += [w for w in range(hi, lo - 1, -1) if w not in pool and w not in {m, n_out}]
-    pool += [w for w in range(hi, lo - 1, -1) if w not in pool]
+    if len(pool) < k:  # a narrow declared range: the values it holds, repeating where they must
+        room = range(min(hi, lo + 4 * k + 8), lo - 1, -1)
+        pool += [w for w in room if w not in pool and w not in {m, n_out}]
+        pool += [w for w in room if w not in pool]
     return tuple(pool[i % len(pool)] for i in range(k))
 
 
