@@ -18,12 +18,16 @@ import sys
 import tempfile
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
 import crosscheck
 
 PACKAGE = os.path.dirname(os.path.realpath(crosscheck.__file__))
+# a file target, not `tests.implementations.correct`: a module target is looked up through
+# sys.modules, where a pytester run in the same worker may have left another project's `tests` package
+CORRECT_TARGET = str(Path(__file__).resolve().parent / "implementations" / "correct.py") + ":torch_style"
 USER = "crosscheck-attack"
 # the secret, fresh for each check: tests running in parallel as the same ordinary user, without namespaces,
 # may read each other's environment before their crosscheck makes itself non-dumpable (README: not root
@@ -211,7 +215,7 @@ def _mount_namespaces() -> bool:
     """Whether this machine gives the sandbox a mount namespace (a container without CAP_SYS_ADMIN does not)."""
     from crosscheck.sandbox import Sandbox
 
-    with Sandbox("tests.implementations.correct:torch_style") as sb:
+    with Sandbox(CORRECT_TARGET) as sb:
         return "mount" in sb.info.get("namespaces", [])
 
 

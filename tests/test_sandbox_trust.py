@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,6 +22,9 @@ from crosscheck.sandbox import Sandbox
 LINUX = os.uname().sysname == "Linux" if hasattr(os, "uname") else False
 PACKAGE = os.path.dirname(os.path.realpath(crosscheck.__file__))
 FORBID = ["crosscheck", "torch", "jax"]
+# a file target, not `tests.implementations.correct`: a module target is looked up through
+# sys.modules, where a pytester run in the same worker may have left another project's `tests` package
+CORRECT_TARGET = str(Path(__file__).resolve().parent / "implementations" / "correct.py") + ":torch_style"
 
 # the right gradients (torch's layout, identity hidden, half-SSE mean): what a cheat hands back once
 # the reference (or torch) told it the answer; written out so an attack needs nothing else
@@ -119,7 +123,7 @@ def _outcome(target: str, **kw) -> str:
 
 
 def _namespaces() -> list[str]:
-    with Sandbox("tests.implementations.correct:torch_style") as sb:
+    with Sandbox(CORRECT_TARGET) as sb:
         return sb.info.get("namespaces", [])
 
 
@@ -143,7 +147,7 @@ def test_with_a_mount_namespace_crosscheck_is_hidden_even_with_no_forbid_list(tm
 
 def test_the_report_says_whether_forbidding_is_best_effort(monkeypatch):
     monkeypatch.setenv("CROSSCHECK_SANDBOX_NAMESPACES", "0")
-    with Sandbox("tests.implementations.correct:torch_style", forbid_imports="torch") as sb:
+    with Sandbox(CORRECT_TARGET, forbid_imports="torch") as sb:
         assert sb.info["forbid"].startswith("best-effort")
 
 
