@@ -268,6 +268,13 @@ class Placement:
     renames: dict[str, str] = field(default_factory=dict)
 
 
+def _working_folder() -> list[str]:
+    """The caller's working directory, bound back under the worker's private /tmp when it lives there (a
+    checkout in /tmp: code the implementation imports from it by path); never a whole private point."""
+    cwd = os.path.realpath(os.getcwd())
+    return [] if cwd in ("/", "/tmp", "/var/tmp", "/run", "/var/run") else [cwd]
+
+
 def place_target(target: Any, *, copy_to: str | None, owner: int | None = None) -> Placement:
     """Absolute paths for the worker (its working directory is not ours); a copy under ``copy_to``,
     owned by ``owner`` and readable by it alone, when that is given and an unprivileged user could
@@ -405,7 +412,7 @@ def launch(target: Any, *, memory: int | None, forbid: list[str], isolation: str
     cfg = {"argv": argv, "env": worker_env(home), "cwd": home, "uid": uid, "gid": uid,
            "keep_fds": [to_r, from_w], "ctl_fd": ctl_r, "info_fd": info_w,
            "reveal": interpreter_paths() if uid is not None else [], "read_only": [home],
-           "hide": hide, "keep": sorted({home, *keep, *interpreter_paths(), *needed_paths()}),
+           "hide": hide, "keep": sorted({home, *keep, *interpreter_paths(), *needed_paths(), *_working_folder()}),
            "shm_mb": min(memory or 256, 256),
            # CROSSCHECK_SANDBOX_NAMESPACES=0: as on a machine that allows none (debugging, tests of that path)
            "namespaces": os.environ.get("CROSSCHECK_SANDBOX_NAMESPACES", "1") != "0"}
