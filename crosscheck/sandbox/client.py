@@ -439,21 +439,9 @@ class Sandbox:
         assert worker is not None
         self._calls += 1
         request = {"op": "call", "id": self._calls, "params": params, "X": X, "Y": Y, "spec": spec}
-        deadline = self._deadline()
         t0 = time.perf_counter()
-        try:
-            try:
-                self._send(worker, request, deadline)
-                meta, arrays = self._receive(worker, deadline, phase="call")
-            finally:
-                self.spent += time.perf_counter() - t0
-        except ImplementationError as e:
-            stdout, stderr = self._read_output(worker)
-            self._stop(worker)
-            e.output = trim_output(_join_output(stdout, stderr))
-            raise
+        meta, arrays, stdout, stderr = self._roundtrip(worker, request)
         elapsed = time.perf_counter() - t0
-        stdout, stderr = self._read_output(worker)
         status = meta.get("status")
         if status != "ok":
             self._stop(worker)
