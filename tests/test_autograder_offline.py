@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -219,7 +220,8 @@ def test_correct_wrong_and_cheating_submissions_offline(autograder):
     # nothing of a part students cannot see yet: not in the summary, not in the log they can read
     assert "secret" not in wrong["output"] and "TwoLayerNet" not in wrong["output"]
     assert "0 of the 1 part(s) shown here passed (0 / 4 points)" in wrong["output"]
-    assert "/ 15" not in wrong["output"] and "15" not in log
+    # the hidden total (15) as a number of its own: not a digit run inside a temporary path or the fresh seed
+    assert "/ 15" not in wrong["output"] and not re.search(r"(?<![\w./-])15(?![\w.])", log)
     assert "secret" not in log and "TwoLayerNet" not in log and "[1.1] one layer: fail 0/4" in log
 
     cheat, log = _run(root, {"nn.py": CHEAT, "fc_net.py": FC_NET})
