@@ -13,7 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from implementations import single_output as so
 
-from crosscheck.check.job import _limits, _strategy, check_implementation
+from crosscheck.check.followup import _limits
+from crosscheck.check.job import _strategy, check_implementation
 from crosscheck.cli import build_parser
 from crosscheck.diagnosis.evidence import coincident_cases, diagnosis_cases
 from crosscheck.draws import draw

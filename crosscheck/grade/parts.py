@@ -33,7 +33,7 @@ class Part:
 
 
 def _depths(spec: CheckSpec) -> tuple[int, ...]:
-    from ..check.job import DEFAULTS
+    from ..check.defaults import DEFAULTS
     from ..model.presets import resolve_options
 
     o = spec.options
