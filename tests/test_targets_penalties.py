@@ -144,6 +144,9 @@ NETS = [
             penalty_form="full"),
     Network((2, 4, 3), ("relu", "identity"), loss="sse", reduction="mean_all", l2=0.7, penalty_form="over_m",
             penalty_bias=True),
+    # Ng's ex4: sigmoid outputs, cross-entropy over one-hot targets summed over the outputs, lambda/(2m)
+    Network((3, 5, 4), ("sigmoid", "sigmoid"), loss="bce", targets="onehot", reduction="mean", l2=1.0,
+            penalty_form="half_over_m"),
 ]
 
 

@@ -102,7 +102,7 @@ def grade_layers(spec: CheckSpec, paths, parts: list) -> None:
     kw["forbid_imports"] = list(o["forbid_imports"])
     try:
         report = check_layers(target, api=o["api"], layers=None if spec.attr else names,
-                              dropout_p=o.get("dropout_p") or "keep", **kw)
+                              dropout_p=o.get("dropout_p") or "keep", grads=o.get("grads"), **kw)
     except UsageError as e:
         for p in parts:
             set_error(p, "usage", paths.rel(str(e)))
