@@ -286,9 +286,10 @@ def _check_target(spec: CheckSpec, name: str, where: str) -> None:
     if not path.endswith((".py", ".ipynb")):
         raise ConfigError(f"{name}: {where}: key 'target' must name a .py file or a .ipynb notebook of the "
                           f"submission, got {spec.target!r}")
-    if spec.kind == "function" and spec.adapter is None and not (sep and attr.isidentifier()):
-        raise ConfigError(f"{name}: {where}: key 'target' must be file.py:function for a function check "
-                          f"(or give 'api' for a layer check), got {spec.target!r}")
+    method = len(attr.split(".")) == 2 and attr[:1].isupper()  # file.py:Class.method, as `crosscheck check`
+    if spec.kind == "function" and spec.adapter is None and not (sep and (attr.isidentifier() or method)):
+        raise ConfigError(f"{name}: {where}: key 'target' must be file.py:function or file.py:Class.method for a "
+                          f"function check (or give 'api' for a layer check), got {spec.target!r}")
     if sep and not all(part.isidentifier() for part in attr.split(".")):
         raise ConfigError(f"{name}: {where}: key 'target': {attr!r} is not a function name")
 
@@ -353,7 +354,6 @@ def _check_semantics(spec: CheckSpec, name: str, where: str) -> None:
     lonely = [k for k in ("layers", "dropout_p", "grads") if o.get(k) is not None]
     if lonely:
         raise fail(lonely[0], "is an option of layer checks; give 'api' too")
-    _check_call(spec, fail)
     # each key alone, so an error names its key; then every part's combination
     for key in NETWORK_KEYS:
         values = o.get(key)
@@ -361,9 +361,10 @@ def _check_semantics(spec: CheckSpec, name: str, where: str) -> None:
             if v is None:
                 continue
             try:
-                resolve_options(None, **{key: v})
+                resolve_options(None, **{key: v}, **({"params": "flat"} if key == "flat_order" else {}))
             except UsageError as e:
                 raise fail(key, str(e)) from None
+    _check_call(spec, fail)
     from .parts import function_parts
 
     for part in function_parts(spec):
