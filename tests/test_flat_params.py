@@ -64,6 +64,9 @@ def test_the_wrong_twins_differ_from_torch(fn):
     ("nnCostFunction", {"flat_order": "C"}),
     ("nnCostFunction_octave", {"label_base": 1}),
     ("flat_backprop", {"flat_order": "C"}),  # fn(params, X, Y): the vector in, the vector out
+    # y as Octave's (m, 1) column, the gradients returned apart as two Thetas
+    ("nnCostFunction_split", {"flat_order": "C", "label_base": 1, "returns": "loss,grads,grads",
+                              "args": "params,n_in,n_hidden,n_out,X,y_column,l2"}),
 ])
 def test_the_right_ports_pass(name, options):
     report = check_implementation(f"{FILE}:{name}", preset="ng-ex4", examples=15, **options)
@@ -86,6 +89,8 @@ def test_each_wrong_twin_is_named(name, mistake):
     ("nnCostFunction", {}, "row (C, NumPy's) order: declare --flat-order C"),
     ("nnCostFunction_octave", {}, "counts the class labels from 1: declare --label-base 1"),
     ("nnCostFunction", {"flat_order": "C", "label_base": 1}, "from 0: declare --label-base 0"),  # it crashes
+    ("nnCostFunction_octave", {"flat_order": "C"}, "column (F, Octave's) order and counts the class labels from "
+                                                   "1: declare --flat-order F --label-base 1"),
 ])
 def test_a_declaration_the_code_does_not_follow_is_named_with_its_flag(name, options, words):
     with pytest.raises(GradientMismatch) as info:

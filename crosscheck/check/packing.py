@@ -23,6 +23,7 @@ __all__ = ["TOKENS", "pack_spec", "pack_flags", "parse_list", "other_packs", "pr
 # what --args may name: the parameters, the data, the class of each sample, the sizes, lambda
 TOKENS = {"params": "the parameters (a flat vector with --params flat)", "X": "the inputs",
           "Y": "the targets as declared by --targets", "y": "the class of each sample, from --label-base",
+          "y_column": "y as an (m, 1) column, as Octave's and loadmat's y",
           "n_in": "the input width", "n_hidden": "the hidden width (one hidden layer)", "n_out": "the output width",
           "m": "the batch size", "l2": "lambda, the --l2 value"}
 
@@ -53,7 +54,7 @@ def pack_spec(options: CheckOptions, *, args: Any = None, returns: Any = None, l
         raise UsageError(f"--args {','.join(tokens)} names no 'params' (where the parameters go)")
     if rets and "grads" not in rets:
         raise UsageError(f"--returns {','.join(rets)} names no 'grads' entry (e.g. --returns loss,grads)")
-    if "y" in tokens and options.targets not in ("onehot", "labels"):
+    if {"y", "y_column"} & set(tokens) and options.targets not in ("onehot", "labels"):
         raise UsageError("--args y passes the class of each sample: declare --targets onehot (or labels)")
     if "n_hidden" in tokens and options.depth != 2:
         raise UsageError("--args n_hidden passes the one hidden layer's width: declare --depth 2")
@@ -91,13 +92,16 @@ def other_packs(pack: dict, targets: str | None) -> list[tuple[dict, str]]:
         for base in bases:
             if (order, base) == (pack["order"], pack["label_base"]):
                 continue
-            words = []
+            words, flags = [], []
             if order != pack["order"]:
                 words.append(f"unrolls the parameter vector in {'column (F, Octave' if order == 'F' else 'row (C, NumPy'}"
-                             f"'s) order: declare --flat-order {order}")
+                             "'s) order")
+                flags.append(f"--flat-order {order}")
             if base != pack["label_base"]:
-                words.append(f"counts the class labels from {base}: declare --label-base {base}")
-            out.append((dict(pack, order=order, label_base=base), "your code " + " and ".join(words)))
+                words.append(f"counts the class labels from {base}")
+                flags.append(f"--label-base {base}")
+            out.append((dict(pack, order=order, label_base=base),
+                        f"your code {' and '.join(words)}: declare {' '.join(flags)}"))
     return out
 
 

@@ -37,7 +37,7 @@ NAMES = {"params": ("nn_params", "params", "theta", "thetas", "nn_theta", "param
          "y": ("y", "labels"),
          "m": ("m",),
          "l2": ("lambda_", "lambda", "_lambda", "lmbda", "lambd", "lamda", "lam", "reg", "reg_lambda", "l2")}
-TOKENS = tuple(NAMES) + ("Y",)
+TOKENS = tuple(NAMES) + ("Y", "y_column")
 
 
 def _pairs(params: Any) -> tuple[list, str]:
@@ -84,6 +84,8 @@ def _user_params(pairs: list, pack: dict) -> tuple[Any, list[np.ndarray]]:
 def _split(value: Any, shapes: list[tuple], pack: dict, what: str) -> list[np.ndarray]:
     """A returned flat gradient (or list of Theta gradients) as arrays of ``shapes``."""
     sizes = [int(np.prod(s)) for s in shapes]
+    if pack.get("flat") and isinstance(value, (list, tuple)) and len(value) == len(shapes) > 1:
+        pack = dict(pack, flat=False)  # one gradient per array (grad1, grad2), not unrolled
     if pack.get("flat"):
         v = np.asarray(value)
         if v.size != sum(sizes) or (v.ndim > 1 and sorted(v.shape)[:-1] != [1] * (v.ndim - 1)):
@@ -159,15 +161,17 @@ def packed_function(fn: Any, pack: dict) -> Any:
         base = int(pack.get("label_base", 0))
         if base and np.ndim(Y) == 1:  # Y holds the labels themselves (--targets labels)
             values["Y"] = np.asarray(Y) + base
-        if "y" in tokens:
+        if "y" in tokens or "y_column" in tokens:
             Ya = np.asarray(Y)
             labels = Ya if Ya.ndim == 1 else np.argmax(Ya, axis=1 if pack.get("rows", True) else 0)
             values["y"] = labels.astype(np.int64) + base
+            values["y_column"] = values["y"][:, None]  # (m, 1), as Octave's and loadmat's y
         out = fn(*(values[t] for t in tokens))
         if len(returns) > 1:
             if not isinstance(out, (tuple, list)) or len(out) != len(returns):
                 raise TypeError(f"{name} returned {type(out).__name__}, declared --returns {','.join(returns)}")
-            out = out[returns.index("grads")]
+            picked = [o for o, r in zip(out, returns) if r == "grads"]
+            out = picked[0] if len(picked) == 1 else picked  # grads named once per Theta: their list
         elif not returns and pack.get("flat") and isinstance(out, (tuple, list)) and len(out) == 2 \
                 and np.ndim(out[0]) == 0:
             out = out[1]  # (J, grad)

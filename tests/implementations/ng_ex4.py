@@ -113,3 +113,12 @@ def flat_backprop(params, X, Y):
     K = Y.shape[1]
     hidden = (params.size - K) // (n_in + 1 + K)
     return _ex4(params, n_in, hidden, K, X, np.argmax(Y, axis=1), 1.0)[1]
+
+
+def nnCostFunction_split(nn_params, input_layer_size, hidden_layer_size, num_labels, X, y, lambda_):  # noqa: N802
+    """Octave's y, an (m, 1) column of labels 1..K, and the two gradients returned apart: (J, grad1, grad2)."""
+    J, grad = _ex4(nn_params, input_layer_size, hidden_layer_size, num_labels, X, np.asarray(y)[:, 0],
+                   lambda_, base=1)
+    n1 = hidden_layer_size * (input_layer_size + 1)
+    return (J, grad[:n1].reshape(hidden_layer_size, input_layer_size + 1),
+            grad[n1:].reshape(num_labels, hidden_layer_size + 1))
