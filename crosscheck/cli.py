@@ -74,10 +74,10 @@ def _convention_options(p: argparse.ArgumentParser, *, with_defaults: bool = Fal
                    "or one n x 1 sample (single)")
     g.add_argument("--weights", choices=["out_in", "in_out"], help="W_l as n_l x n_{l-1} (out_in) or transposed")
     g.add_argument("--bias", choices=["none", "vector", "column", "row", "augmented", "first_column"],
-                   type=lambda s: s.replace("-", "_"),
-                   help="bias as (n,), (n,1), (1,n), absent, a constant-1 input (augmented, as in "
-                   "Mishachev's homogeneous network), or the first column of Theta = [b | W] (first_column or "
-                   "first-column, Ng's ex4)")
+                   type=lambda s: s.replace("-", "_"), metavar="LAYOUT",
+                   help="bias as (n,) vector, (n,1) column, (1,n) row, absent (none), a constant-1 input "
+                   "(augmented, as in Mishachev's homogeneous network), or the first column of Theta = [b | W] "
+                   "(first_column or first-column, Ng's ex4)")
     g.add_argument("--params", choices=["pairs", "dict", "flat"], help="list of (W, b), dict W1, b1, ..., or "
                    "one unrolled vector of every array, layer after layer (flat)")
     g.add_argument("--flat-order", choices=["C", "F"], help="with --params flat: each array unrolled in row "
@@ -273,8 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "dropout,conv,max_pool,spatial_batchnorm,spatial_groupnorm")
     la.add_argument("--dropout-p", choices=["keep", "drop"], help="dropout_param['p'] is the keep probability "
                     "(recent years of the course, default) or the drop probability (older years)")
-    ob = c.add_argument_group("objects and signatures (TARGET file.py:Class.method, e.g. a course's "
-                              "TwoLayerNet.loss; a function called otherwise than fn(params, X, Y))")
+    ob = c.add_argument_group("objects and signatures", "TARGET file.py:Class.method (a course's "
+                              "TwoLayerNet.loss), or a function called otherwise than fn(params, X, Y)")
     ob.add_argument("--params-attr", metavar="NAME", help="the instance's dict the parameters are written into "
                     "(default: params, as CS231n's self.params; '' sets attributes W1, b1, ...)")
     ob.add_argument("--returns", metavar="LIST", help="what the method or function returns, in order, e.g. "
