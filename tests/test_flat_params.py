@@ -194,6 +194,11 @@ def test_shapes_prints_the_packing_and_its_code_builds_what_the_adapter_sends(ca
     out = capsys.readouterr().out
     assert "rows/out_in/first_column/flat(F)" in out.splitlines()[0]
     assert "Theta1  (3, 3)" in out and "params  (17,)" in out and "order='F'" in out
+    seen: dict = {}
+
+    def grab(params, X, Y):
+        seen["p"] = params
+        return params
     for options in (resolve_options("ng-ex4"), resolve_options(None, params="flat", batch="rows", weights="in_out"),
                     resolve_options(None, bias="first_column", weights="in_out")):
         rng = np.random.default_rng(5)
@@ -203,10 +208,10 @@ def test_shapes_prints_the_packing_and_its_code_builds_what_the_adapter_sends(ca
         for step in packing_steps(options, (2, 3, 2)):
             if step.code:
                 exec(step.code, space)  # noqa: S102 - the printed lines, run
-        seen = {}
+        seen.clear()
         pack = {"flat": options.params == "flat", "order": options.flat_order or "C",
                 "bias_first": options.bias == "first_column", "weights": options.convention().weights, "rows": True}
-        packed_function(lambda p, X, Y: seen.setdefault("p", p), pack)(pairs, np.zeros((4, 2)), None)
+        packed_function(grab, pack)(pairs, np.zeros((4, 2)), None)
         if options.params == "flat":
             np.testing.assert_array_equal(space["params"], seen["p"])
         else:

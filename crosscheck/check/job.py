@@ -793,7 +793,8 @@ def _probe_pack(target: Target, report: CheckReport, options: CheckOptions, dtyp
     if found is None:
         return
     if report.verdict == "error":
-        report.note = f"on {report.case.describe()} the implementation {str(report.error).removeprefix('the implementation ')}"
+        crashed = str(report.error).removeprefix("the implementation ")
+        report.note = f"on {report.case.describe()} the implementation {crashed}"
         report.verdict, report.error = "fail", None
     report.diagnosis = [Diagnosis("convention", "dW1", 1, found)] + report.diagnosis
 

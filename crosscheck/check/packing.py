@@ -94,8 +94,8 @@ def other_packs(pack: dict, targets: str | None) -> list[tuple[dict, str]]:
                 continue
             words, flags = [], []
             if order != pack["order"]:
-                words.append(f"unrolls the parameter vector in {'column (F, Octave' if order == 'F' else 'row (C, NumPy'}"
-                             "'s) order")
+                how = "column (F, Octave's)" if order == "F" else "row (C, NumPy's)"
+                words.append(f"unrolls the parameter vector in {how} order")
                 flags.append(f"--flat-order {order}")
             if base != pack["label_base"]:
                 words.append(f"counts the class labels from {base}")
