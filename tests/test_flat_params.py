@@ -217,3 +217,16 @@ def test_shapes_prints_the_packing_and_its_code_builds_what_the_adapter_sends(ca
         else:
             for a, b in zip(space["params"], seen["p"]):
                 np.testing.assert_array_equal(a, b)
+
+
+def test_labels_counted_from_one_reach_a_plain_function_and_its_container_is_untouched():
+    seen = {}
+
+    def backprop(params, X, y):
+        seen["y"] = y
+        return {"dW1": np.ones((2, 3))}
+
+    fn = packed_function(backprop, {"flat": False, "bias_first": False, "label_base": 1, "rows": True})
+    out = fn({"W1": np.zeros((2, 3))}, np.zeros((3, 3)), np.array([0, 2, 1]))
+    np.testing.assert_array_equal(seen["y"], [1, 3, 2])
+    assert set(out) == {"dW1"}  # neither flat nor first_column: the gradients pass through as returned
