@@ -73,10 +73,15 @@ def _convention_options(p: argparse.ArgumentParser, *, with_defaults: bool = Fal
     g.add_argument("--batch", choices=["rows", "columns", "single"], help="X as m x n (rows), n x m (columns) "
                    "or one n x 1 sample (single)")
     g.add_argument("--weights", choices=["out_in", "in_out"], help="W_l as n_l x n_{l-1} (out_in) or transposed")
-    g.add_argument("--bias", choices=["none", "vector", "column", "row", "augmented"],
-                   help="bias as (n,), (n,1), (1,n), absent, or a constant-1 input (augmented, as in "
-                   "Mishachev's homogeneous network)")
-    g.add_argument("--params", choices=["pairs", "dict"], help="list of (W, b) or dict W1, b1, ...")
+    g.add_argument("--bias", choices=["none", "vector", "column", "row", "augmented", "first_column"],
+                   type=lambda s: s.replace("-", "_"), metavar="LAYOUT",
+                   help="bias as (n,) vector, (n,1) column, (1,n) row, absent (none), a constant-1 input "
+                   "(augmented, as in Mishachev's homogeneous network), or the first column of Theta = [b | W] "
+                   "(first_column or first-column, Ng's ex4)")
+    g.add_argument("--params", choices=["pairs", "dict", "flat"], help="list of (W, b), dict W1, b1, ..., or "
+                   "one unrolled vector of every array, layer after layer (flat)")
+    g.add_argument("--flat-order", choices=["C", "F"], help="with --params flat: each array unrolled in row "
+                   "order (C, NumPy's ravel(), default) or column order (F, Octave's Theta(:))")
 
 
 def _target_penalty_options(g) -> None:
@@ -268,11 +273,17 @@ def build_parser() -> argparse.ArgumentParser:
                     "dropout,conv,max_pool,spatial_batchnorm,spatial_groupnorm")
     la.add_argument("--dropout-p", choices=["keep", "drop"], help="dropout_param['p'] is the keep probability "
                     "(recent years of the course, default) or the drop probability (older years)")
-    ob = c.add_argument_group("objects (TARGET file.py:Class.method, e.g. a course's TwoLayerNet.loss)")
+    ob = c.add_argument_group("objects and signatures", "TARGET file.py:Class.method (a course's "
+                              "TwoLayerNet.loss), or a function called otherwise than fn(params, X, Y)")
     ob.add_argument("--params-attr", metavar="NAME", help="the instance's dict the parameters are written into "
                     "(default: params, as CS231n's self.params; '' sets attributes W1, b1, ...)")
-    ob.add_argument("--returns", metavar="LIST", help="what the method returns, in order, e.g. loss,grads "
-                    "(default: the gradients alone)")
+    ob.add_argument("--returns", metavar="LIST", help="what the method or function returns, in order, e.g. "
+                    "loss,grads (default: the gradients alone; a flat function's (J, grad) is read as such)")
+    ob.add_argument("--args", metavar="LIST", help="a function's positional arguments, in order, from params, X, "
+                    "Y, y (the class of each sample), n_in, n_hidden, n_out, m, l2 (lambda), e.g. Ng's "
+                    "params,n_in,n_hidden,n_out,X,y,l2 (default: read off the parameter names, else params,X,Y)")
+    ob.add_argument("--label-base", type=_int_at_least(0, "label_base"), metavar="N", help="class labels "
+                    "counted from N: 1 for Octave's 1..K (default 0)")
     c.add_argument("--forbid-import", metavar="MOD,...", help="modules the implementation may not import "
                    "(and their submodules), e.g. torch,jax: exit 3 'forbidden import' if it tries")
     c.add_argument("--isolation", choices=["auto", "bwrap", "process"], default="auto",

@@ -19,7 +19,8 @@ from .errors import UsageError
 from .model.conventions import Convention
 from .model.network import Network
 
-__all__ = ["Step", "layout_steps", "format_layout", "format_targets_and_penalty", "run_from_args", "parse_widths"]
+__all__ = ["Step", "layout_steps", "format_layout", "format_targets_and_penalty", "run_from_args", "parse_widths",
+           "packing_steps", "format_packing"]
 
 
 @dataclass(frozen=True)
@@ -206,6 +207,67 @@ def format_extras(convention: Any, widths: tuple[int, ...], batch_size: int) -> 
     return "\n" + "\n".join(lines)
 
 
+def packing_steps(options: Any, widths: tuple[int, ...]) -> list[Step]:
+    """How the parameters cross to code that takes them packed (``--bias first_column``, ``--params flat``):
+    each step's ``code`` runs after ``layout_steps``' parameter lines (W1, b1, ...) and builds the user's
+    arrays from them; the gradients come back the same way. Empty for the other layouts."""
+    if not options.packed:
+        return []
+    c = options.convention()
+    k, out_in = len(widths) - 1, c.weights == "out_in"
+    first, flat = options.bias == "first_column", options.params == "flat"
+    order = options.flat_order or "C"
+    steps, names, offset = [], [], 0
+    for layer in range(1, k + 1):
+        shape = (widths[layer], widths[layer - 1] + 1) if out_in else (widths[layer - 1] + 1, widths[layer])
+        if first and c.has_bias:
+            code = (f"Theta{layer} = np.concatenate([b{layer}[:, None], W{layer}], axis=1)" if out_in else
+                    f"Theta{layer} = np.concatenate([b{layer}[None, :], W{layer}], axis=0)")
+            where = "column" if out_in else "row"
+            steps.append(Step("packed", f"Theta{layer}", shape, f"Θ{_sub(layer)} = [b{_sub(layer)} | W{_sub(layer)}]",
+                              code, f"the bias is its first {where}: W{layer} = Theta{layer}"
+                              + (f"[:, 1:], b{layer} = Theta{layer}[:, 0]" if out_in else
+                                 f"[1:, :], b{layer} = Theta{layer}[0, :]")))
+            names.append((f"Theta{layer}", shape))
+        else:
+            names.append((f"W{layer}", c.user_weight_shape(Network(tuple(widths), ("identity",) * k), layer)))
+            if c.has_bias:
+                names.append((f"b{layer}", (widths[layer],)))
+    if flat:
+        parts, spans = [], []
+        for name, shape in names:
+            size = 1
+            for d in shape:
+                size *= d
+            parts.append(f"{name}.ravel(order={order!r})")
+            spans.append(f"{name} = params[{offset}:{offset + size}]")
+            offset += size
+        steps.append(Step("packed", "params", (offset,), "the arrays unrolled, layer after layer",
+                          f"params = np.concatenate([{', '.join(parts)}])",
+                          f"{'row' if order == 'C' else 'column'} order ({order}); " + ", ".join(spans)))
+        steps.append(Step("packed", "grad", (offset,), "∂L/∂params, unrolled the same way", "",
+                          "" if not first else "dTheta_l = [db_l | dW_l]"))
+    else:
+        steps.append(Step("packed", "params", (len(names),), "a list of the Thetas",
+                          f"params = [{', '.join(n for n, _ in names)}]", "gradients: the list of dTheta_l = "
+                          "[db_l | dW_l]"))
+    return steps
+
+
+def format_packing(options: Any, widths: tuple[int, ...]) -> str:
+    """The ``packed`` steps as ``format_layout`` prints its own (empty for the other layouts)."""
+    steps = packing_steps(options, widths)
+    if not steps:
+        return ""
+    name_w = max(len(s.name) for s in steps)
+    shape_w = max(len(str(s.shape)) for s in steps)
+    lines = ["", f"as your code takes them ({options.describe_layout()})"]
+    for s in steps:
+        note = f"   # {s.note}" if s.note else ""
+        lines.append(f"  {s.name:<{name_w}}  {str(s.shape):<{shape_w}}  {s.code or s.math}{note}")
+    return "\n" + "\n".join(lines)
+
+
 def parse_widths(text: str) -> tuple[int, ...]:
     try:
         widths = tuple(int(w) for w in text.split(","))
@@ -229,12 +291,17 @@ def run_from_args(args: Any) -> int:
     preset_loss = resolve_options(args.preset).loss
     options = resolve_options(args.preset, batch=args.batch, weights=args.weights, bias=args.bias,
                               params=args.params, loss=None if preset_loss else implied, targets=args.targets,
-                              l2=args.l2, l1=args.l1,
+                              l2=args.l2, l1=args.l1, flat_order=args.flat_order,
                               penalty_form=args.penalty_form, penalty_bias=args.penalty_bias)
     widths = parse_widths(args.widths)
     text = format_layout(options.convention(), widths, args.batch_size)
+    if options.packed:  # computed unpacked; the packing is printed at the end
+        head, _, rest = text.partition("\n")
+        text = (head.replace(options.convention().describe(), f"{options.describe_layout()} (computed as "
+                             f"{options.convention().describe()}, packed at the end)", 1) + "\n" + rest)
     text += format_targets_and_penalty(options, widths, args.batch_size)
     text += format_extras(options.convention(), widths, args.batch_size)
+    text += format_packing(options, widths)
     encoding = getattr(sys.stdout, "encoding", None) or "ascii"
     try:
         text.encode(encoding)

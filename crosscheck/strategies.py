@@ -134,7 +134,8 @@ def networks(
     loss_names = tuple(name for name in loss_names if all(fitting[name]) and fits_width(get_loss(name)))
     if not loss_names:
         raise InvalidArgument(f"no loss among {', '.join(fitting)} takes targets {', '.join(forms)} with "
-                              f"reductions {', '.join(reds)} (labels/onehot: softmax_ce; binary: bce; "
+                              f"reductions {', '.join(reds)} (labels: softmax_ce; onehot: softmax_ce, bce; "
+                              "binary: bce; "
                               "mean_all: half_sse, sse, bce)")
     l2s, l1s = _strengths("l2", l2), _strengths("l1", l1)
     pforms = _choices("penalty_forms", penalty_forms, PENALTY_FORMS)

@@ -54,10 +54,8 @@ def _check_option_keys() -> set[str]:
 def test_the_keys_are_the_options_of_crosscheck_check():
     """Every `crosscheck check` option is a key, so a new check option must be added to
     CHECK_OPTION_KEYS (or LAYER_KEYS); --json and --plot are outputs, which grade writes itself, and
-    --detect is a debugging aid: a grade checks against the convention its config declares.
-    NOT YET KEYS (said in the session note): --min-depth, and --params-attr / --returns / --grads of
-    Class.method and --api module targets, which grading configs do not accept yet."""
-    keys = _check_option_keys() - {"json", "plot", "detect"} - {"min_depth", "params_attr", "returns", "grads"}
+    --detect is a debugging aid: a grade checks against the convention its config declares."""
+    keys = _check_option_keys() - {"json", "plot", "detect"}
     assert keys - set(LAYER_KEYS) == set(CHECK_OPTION_KEYS)
 
 

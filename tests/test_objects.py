@@ -89,7 +89,8 @@ def test_an_undeclared_tuple_return_and_a_missing_constructor_value_are_clear(tm
     assert main(["check", f"{odd}:Net.loss", "--preset", "cs231n", "--returns", "loss,grads", "--examples",
                  "2"]) == 3
     assert "no value for its parameter 'widths_please'" in capsys.readouterr().out
-    assert main(["check", "implementations.correct:torch_style", "--returns", "loss,grads"]) == 2
+    # --params-attr is for a Class.method (--returns now also reads a function's return: tests/test_flat_params.py)
+    assert main(["check", "implementations.correct:torch_style", "--params-attr", "params"]) == 2
 
 
 def test_an_input_gradient_entry_is_checked():

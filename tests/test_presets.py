@@ -85,4 +85,4 @@ def test_conventions_command_lists_each_preset_within_100_columns(capsys, monkey
     heads = [line.split() for line in out.splitlines() if line.startswith("  ") and not line.startswith("    ")]
     assert [h[0] for h in heads] == list(preset_names())
     for name, head in zip(preset_names(), heads):
-        assert head[1] == PRESETS[name].options.convention().describe()
+        assert head[1] == PRESETS[name].options.describe_layout()  # edge layouts (ng-ex4) as declared

@@ -38,7 +38,7 @@ def _net(**kw):
 
 @pytest.mark.parametrize("kw, words", [
     ({"loss": "half_sse", "targets": "labels"}, "takes targets soft"),
-    ({"loss": "bce", "targets": "onehot"}, "soft or binary"),
+    ({"loss": "bce", "targets": "labels"}, "soft or binary or onehot"),
     ({"loss": "softmax_ce", "reduction": "mean_all"}, "nn.CrossEntropyLoss"),
     ({"loss": "half_sse", "reduction": "median"}, "mean_all"),
     ({"loss": "half_sse", "l2": -0.1}, "l2 must be"),
@@ -116,7 +116,7 @@ def test_labels_are_one_dimensional_integers_in_every_layout(conv):
 
 
 def test_draws_fit_each_target_form():
-    for targets, loss in (("onehot", "softmax_ce"), ("labels", "softmax_ce"), ("binary", "bce")):
+    for targets, loss in (("onehot", "softmax_ce"), ("labels", "softmax_ce"), ("binary", "bce"), ("onehot", "bce")):
         d = draw(_net(loss=loss, targets=targets), 4, batch_size=6, draws=8)
         assert set(np.unique(d.Y)) <= {0.0, 1.0}
         if targets != "binary":
@@ -144,6 +144,9 @@ NETS = [
             penalty_form="full"),
     Network((2, 4, 3), ("relu", "identity"), loss="sse", reduction="mean_all", l2=0.7, penalty_form="over_m",
             penalty_bias=True),
+    # Ng's ex4: sigmoid outputs, cross-entropy over one-hot targets summed over the outputs, lambda/(2m)
+    Network((3, 5, 4), ("sigmoid", "sigmoid"), loss="bce", targets="onehot", reduction="mean", l2=1.0,
+            penalty_form="half_over_m"),
 ]
 
 

@@ -8,19 +8,20 @@ or with coincident dimensions after a crash on distinct ones.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 from ..diagnosis.diagnose import Diagnosis, diagnose
 from ..errors import ConventionError, ImplementationError, UsageError
 from ..model.case import Case
 from ..model.presets import CheckOptions
-from ..sandbox.client import Sandbox
+from ..sandbox.client import Sandbox, Target
 from .defaults import DEFAULTS, width_bounds
 from .evaluate import Outcome, evaluate, extra_diagnoses
 from .report import CheckReport
 
-__all__ = ["PROBED", "coincident_rerun", "convention_words", "deeper", "detected", "probe", "same_batch_size",
-           "where_visible"]
+__all__ = ["PROBED", "coincident_rerun", "convention_words", "deeper", "detected", "probe", "probe_pack",
+           "same_batch_size", "where_visible"]
 
 
 def _limits(options: CheckOptions) -> dict:
@@ -211,3 +212,26 @@ def diagnose_failure(sandbox: Sandbox, report: CheckReport, failure: Outcome, dt
         if found is not None:
             report.diagnosis = [found] + report.diagnosis
     report.diagnosis_s = time.perf_counter() - t_diag
+
+
+def probe_pack(target: Target, report: CheckReport, options: CheckOptions, dtype: str, sandbox: Sandbox) -> None:
+    """A flat vector unrolled in the other order, or labels counted from the other base: when the failing case
+    passes so, that is the mistake named first (a crash under the declared one becomes a failure, exit 1)."""
+    from .packing import probe_packs
+
+    if target.pack is None or report.case is None or report.verdict == "pass":
+        return
+
+    def passes(pack: dict) -> bool:
+        with Sandbox(replace(target, pack=pack), timeout=sandbox.timeout, memory=sandbox.memory,
+                     forbid_imports=sandbox.forbid_imports, isolation=sandbox.isolation) as other:
+            return evaluate(other, report.case, dtype).passed
+
+    found = probe_packs(target.pack, options.targets, passes)
+    if found is None:
+        return
+    if report.verdict == "error":
+        crashed = str(report.error).removeprefix("the implementation ")
+        report.note = f"on {report.case.describe()} the implementation {crashed}"
+        report.verdict, report.error = "fail", None
+    report.diagnosis = [Diagnosis("convention", "dW1", 1, found)] + report.diagnosis

@@ -24,6 +24,7 @@ import platform
 import shlex
 import sys
 import time
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -37,7 +38,8 @@ from ..sandbox.isolation import default_forbidden
 from ..terminal import short_message
 from .defaults import BATCH_SIZES, DEFAULTS, depth_range, width_bounds
 from .evaluate import Outcome, cover, evaluate, note_extras
-from .followup import coincident_rerun, detected, diagnose_failure, probe
+from .followup import coincident_rerun, detected, diagnose_failure, probe, probe_pack
+from .packing import pack_flags, pack_spec
 from .report import CheckReport
 
 __all__ = ["CheckReport", "check_implementation", "run_check", "run_from_args", "DEFAULTS"]
@@ -157,7 +159,7 @@ def _reproduce(target: Target, options: CheckOptions, *, preset: str | None, see
             argv += ["--params-attr", target.bind["params_attr"]]
         if target.bind["returns"] != ["grads"]:
             argv += ["--returns", ",".join(target.bind["returns"])]
-    return shlex.join(argv)
+    return shlex.join(argv + pack_flags(target.pack))
 
 
 def _returns(returns: Any) -> tuple[str, ...]:
@@ -167,28 +169,38 @@ def _returns(returns: Any) -> tuple[str, ...]:
     return tuple(str(r).strip() for r in items if str(r).strip())
 
 
-def _bound(target: Target, options: CheckOptions, params_attr: str | None, returns: Any) -> Target:
-    """A ``Class.method`` target bound as ``crosscheck.sandbox.client.bind_method`` explains; others unchanged."""
+def _bound(target: Target, options: CheckOptions, params_attr: str | None, returns: Any, args: Any = None,
+           label_base: int | None = None) -> Target:
+    """A ``Class.method`` target bound as ``crosscheck.sandbox.client.bind_method`` explains; a function with
+    another signature or parameter layout packed as ``crosscheck.check.packing`` explains; others unchanged."""
     bound = bind_method(target, weights=options.convention().weights, params_attr="params" if params_attr is None
                         else params_attr, returns=_returns(returns), reg=options.l2 or 0.0)
-    if bound is target and (params_attr is not None or returns is not None):
-        raise UsageError("--params-attr and --returns apply to a file.py:Class.method TARGET (a class named in "
+    if bound is not target:
+        if options.packed or args is not None or label_base is not None:
+            raise UsageError("--params flat, --bias first_column, --args and --label-base apply to a function "
+                             f"TARGET, not to the method {target.display}")
+        return bound
+    if params_attr is not None:
+        raise UsageError("--params-attr applies to a file.py:Class.method TARGET (a class named in "
                          f"CapWords and one of its methods), not {target.display}")
-    return bound
+    pack = pack_spec(options, args=args, returns=returns, label_base=label_base)
+    return replace(target, pack=pack) if pack else target
 
 
 def run_check(fn_or_target: Any, options: CheckOptions, *, preset: str | None = None, examples: int | None = None,
               seed: int = 0, timeout: float = 10.0, memory: int | None = 1024, dtype: str = "float64",
               profile: str | None = None, forbid_imports: Any = None, isolation: str = "auto",
               plot: bool = False, strict_kinks: bool = False, detect: str | bool = False,
-              budget: float | None = None, params_attr: str | None = None, returns: Any = None) -> CheckReport:
+              budget: float | None = None, params_attr: str | None = None, returns: Any = None, args: Any = None,
+              label_base: int | None = None) -> CheckReport:
     """Run the check and return its report (verdict pass, fail or error); raises ``UsageError``.
 
     ``detect``: ``"auto"`` (no convention was declared: probe the function and check under the
     declaration found, ``crosscheck.check.detect``), True (``--detect``: probe, and name a declared
     convention the code does not follow), False (check as declared). ``budget``: seconds for all of
     the implementation's calls together (None: no limit). ``params_attr`` and ``returns``: for a
-    ``file.py:Class.method`` target, where the parameters go and what the method returns."""
+    ``file.py:Class.method`` target, where the parameters go and what the method returns; ``returns``, ``args``
+    and ``label_base`` for a function with a signature of its own (``crosscheck.check.packing``)."""
     from hypothesis import HealthCheck, settings
 
     from ..profiles import current_profile, settings_for
@@ -204,7 +216,7 @@ def run_check(fn_or_target: Any, options: CheckOptions, *, preset: str | None = 
         raise UsageError(f"seed must be an integer >= 0 and < 2**64, got {seed!r}")
     if examples is not None and (isinstance(examples, bool) or not isinstance(examples, int) or examples < 1):
         raise UsageError(f"examples must be a positive integer, got {examples!r}")
-    target = _bound(parse_target(fn_or_target), options, params_attr, returns)
+    target = _bound(parse_target(fn_or_target), options, params_attr, returns, args, label_base)
     forbid = parse_forbidden(default_forbidden() if forbid_imports is None else forbid_imports)
     profile_name = current_profile(profile)
     base = settings_for(profile_name)
@@ -263,6 +275,7 @@ def run_check(fn_or_target: Any, options: CheckOptions, *, preset: str | None = 
                 report.verdict, report.error = "fail", None
         if report.verdict != "error" and failure is not None:
             diagnose_failure(sandbox, report, failure, dtype, seed, options)
+        probe_pack(target, report, options, dtype, sandbox)
         if not width_bounds(options)[2]:
             lo, hi, _ = width_bounds(options)
             state.setdefault("notes", set()).add(
@@ -355,7 +368,8 @@ def check_implementation(fn_or_target: Any, *, preset: str | None = None, batch:
                          json: str | None = None, plot: str | None = None, api: str | None = None,
                          layers: Any = None, dropout_p: str = "keep", forbid_imports: Any = None,
                          isolation: str = "auto", strict_kinks: bool = False, budget: float | None = None,
-                         params_attr: str | None = None, returns: Any = None, grads: Any = None) -> Any:
+                         params_attr: str | None = None, returns: Any = None, grads: Any = None,
+                         flat_order: str | None = None, args: Any = None, label_base: int | None = None) -> Any:
     """Check ``fn(params, X, Y) -> gradients`` (a module-level function or a TARGET string)
     against the reference; the options are those of ``crosscheck check``.
 
@@ -386,13 +400,13 @@ def check_implementation(fn_or_target: Any, *, preset: str | None = None, batch:
     options = resolve_options(preset, batch=batch, weights=weights, bias=bias, params=params, hidden=hidden,
                               output=output, loss=loss, reduction=reduction, depth=depth, max_depth=max_depth,
                               min_depth=min_depth, max_width=max_width, output_width=output_width, targets=targets,
-                              l2=l2, l1=l1,
+                              l2=l2, l1=l1, flat_order=flat_order,
                               penalty_form=penalty_form, penalty_bias=penalty_bias)
     _require_outputs(json, plot)
     report = run_check(fn_or_target, options, examples=examples, seed=seed, timeout=timeout, memory=memory,
                        dtype=dtype, profile=profile, preset=preset, forbid_imports=forbid_imports,
                        isolation=isolation, plot=bool(plot), strict_kinks=strict_kinks, budget=budget,
-                       params_attr=params_attr, returns=returns)
+                       params_attr=params_attr, returns=returns, args=args, label_base=label_base)
     _write_outputs(report, json, plot)
     if report.verdict == "fail":  # a short message; the full report is on .report (and a pytest section)
         raise GradientMismatch(short_message(report), report)
@@ -436,14 +450,15 @@ def run_from_args(args: Any) -> int:
                               min_depth=getattr(args, "min_depth", None), max_width=args.max_width,
                               output_width=args.output_width, targets=args.targets,
                               l2=args.l2, l1=args.l1, penalty_form=args.penalty_form,
-                              penalty_bias=args.penalty_bias)
+                              penalty_bias=args.penalty_bias, flat_order=getattr(args, "flat_order", None))
     _require_outputs(args.json, args.plot)
     report = run_check(args.target, options, examples=args.examples, seed=args.seed, timeout=args.timeout,
                        memory=args.memory, dtype=args.dtype, profile=args.profile, preset=args.preset,
                        forbid_imports=args.forbid_import or (), isolation=args.isolation, plot=bool(args.plot),
                        strict_kinks=getattr(args, "strict_kinks", False), detect=_detect_mode(args),
                        budget=getattr(args, "budget", None), params_attr=getattr(args, "params_attr", None),
-                       returns=getattr(args, "returns", None))
+                       returns=getattr(args, "returns", None), args=getattr(args, "args", None),
+                       label_base=getattr(args, "label_base", None))
     # the reports first: nothing printed (a closed terminal, an unencodable character) can lose them
     if args.json != "-":
         _write_outputs(report, args.json, args.plot)

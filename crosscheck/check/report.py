@@ -100,7 +100,7 @@ class CheckReport:
         """The terminal report: verdict, diagnosis, minimal case, captured output, reproduction."""
         from ..output import format_array
 
-        conv = self.options.convention().describe()
+        conv = self.options.describe_layout()
         lines = [f"detected: {self.detected}"] if self.detected else []
         if self.verdict == "pass":
             lines.append(f"PASS: {self.target} returned the reference gradients on all "
@@ -135,6 +135,9 @@ class CheckReport:
             for n, d in enumerate(self.diagnosis, start=1):
                 lines.append(f"  {n}. {d.id} at {d.parameter} (layer {d.layer}): {d.detail}")
         if self.case is not None:
+            if self.options.packed:  # the edge layout (crosscheck.check.packing) is unpacked for the report
+                lines.append(f"(shown as W_l and b_l in {self.case.convention.describe()}; your code takes them as "
+                             f"{self.options.describe_layout()})")
             lines.append(f"case: {self.case.describe()}")
             params, X, Y = self.case.user_inputs()
             arrays = [("X", X)] + ([("Y", Y)] if Y is not None else [])

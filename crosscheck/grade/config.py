@@ -64,10 +64,14 @@ CHECK_OPTION_KEYS: dict[str, str] = {
     "examples": "int", "seed": "int", "timeout": "number", "budget": "number", "memory": "int", "profile": "str",
     "dtype": "str",
     "forbid_imports": "strs", "isolation": "str", "targets": "str", "l2": "number", "l1": "number",
-    "penalty_form": "str", "penalty_bias": "bool", "strict_kinks": "bool",
+    "penalty_form": "str", "penalty_bias": "bool", "strict_kinks": "bool", "min_depth": "int", "flat_order": "str",
+    # how the target is called: a Class.method's parameters attribute, what it returns, a function's
+    # positional arguments and the base of its class labels (crosscheck.check.packing)
+    "params_attr": "str", "returns": "str+", "args": "str+", "label_base": "int",
 }
+CALL_KEYS = ("params_attr", "returns", "args", "label_base")
 # the layer API's options (``crosscheck check FILE --api NAME``): a check with ``api`` is a layer check
-LAYER_KEYS: dict[str, str] = {"api": "str", "layers": "strs", "dropout_p": "str"}
+LAYER_KEYS: dict[str, str] = {"api": "str", "layers": "strs", "dropout_p": "str", "grads": "str"}
 # check options that make no sense in a grading run: grade writes its own results
 _OUTPUT_ONLY = {"json": "--json", "plot": "--plot"}
 _CHECK_ONLY = {"name": "str", "target": "str", "points": "number"}
@@ -282,9 +286,10 @@ def _check_target(spec: CheckSpec, name: str, where: str) -> None:
     if not path.endswith((".py", ".ipynb")):
         raise ConfigError(f"{name}: {where}: key 'target' must name a .py file or a .ipynb notebook of the "
                           f"submission, got {spec.target!r}")
-    if spec.kind == "function" and spec.adapter is None and not (sep and attr.isidentifier()):
-        raise ConfigError(f"{name}: {where}: key 'target' must be file.py:function for a function check "
-                          f"(or give 'api' for a layer check), got {spec.target!r}")
+    method = len(attr.split(".")) == 2 and attr[:1].isupper()  # file.py:Class.method, as `crosscheck check`
+    if spec.kind == "function" and spec.adapter is None and not (sep and (attr.isidentifier() or method)):
+        raise ConfigError(f"{name}: {where}: key 'target' must be file.py:function or file.py:Class.method for a "
+                          f"function check (or give 'api' for a layer check), got {spec.target!r}")
     if sep and not all(part.isidentifier() for part in attr.split(".")):
         raise ConfigError(f"{name}: {where}: key 'target': {attr!r} is not a function name")
 
@@ -301,8 +306,8 @@ def _check_semantics(spec: CheckSpec, name: str, where: str) -> None:
 
     if o.get("preset") is not None and o["preset"] not in PRESETS:
         raise fail("preset", f"unknown preset {o['preset']!r}; known: {', '.join(PRESETS)}")
-    for key, minimum in (("examples", 1), ("seed", 0), ("memory", 1), ("max_depth", 1), ("max_width", 2),
-                         ("output_width", 1)):
+    for key, minimum in (("examples", 1), ("seed", 0), ("memory", 1), ("max_depth", 1), ("min_depth", 1),
+                         ("max_width", 1), ("output_width", 1), ("label_base", 0)):
         if o.get(key) is not None and o[key] < minimum:
             raise fail(key, f"must be >= {minimum}, got {o[key]}")
         if o.get(key) is not None and bounded(key, o[key], low=minimum, low_open=False):
@@ -332,8 +337,10 @@ def _check_semantics(spec: CheckSpec, name: str, where: str) -> None:
             raise fail("depth", f"must be >= 1, got {d}")
     if depth is not None and o.get("max_depth") is not None:
         raise fail("max_depth", "give depth or max_depth, not both")
+    if depth is not None and o.get("min_depth") is not None:
+        raise fail("min_depth", "give depth or min_depth, not both")
     if spec.kind == "layers":
-        extra = [k for k in NETWORK_KEYS + ("preset",) if o.get(k) is not None]
+        extra = [k for k in NETWORK_KEYS + ("preset",) + CALL_KEYS if o.get(k) is not None]
         if extra:
             raise fail(extra[0], "is an option of function checks; this is a layer check ('api' is given)")
         if o["isolation"] != "auto":  # check_layers picks its own (auto)
@@ -344,7 +351,7 @@ def _check_semantics(spec: CheckSpec, name: str, where: str) -> None:
         if problem is not None:
             raise fail(*problem)
         return
-    lonely = [k for k in ("layers", "dropout_p") if o.get(k) is not None]
+    lonely = [k for k in ("layers", "dropout_p", "grads") if o.get(k) is not None]
     if lonely:
         raise fail(lonely[0], "is an option of layer checks; give 'api' too")
     # each key alone, so an error names its key; then every part's combination
@@ -354,9 +361,10 @@ def _check_semantics(spec: CheckSpec, name: str, where: str) -> None:
             if v is None:
                 continue
             try:
-                resolve_options(None, **{key: v})
+                resolve_options(None, **{key: v}, **({"params": "flat"} if key == "flat_order" else {}))
             except UsageError as e:
                 raise fail(key, str(e)) from None
+    _check_call(spec, fail)
     from .parts import function_parts
 
     for part in function_parts(spec):
@@ -364,3 +372,37 @@ def _check_semantics(spec: CheckSpec, name: str, where: str) -> None:
             resolve_options(o.get("preset"), **part.network_options(spec))
         except UsageError as e:
             raise ConfigError(f"{name}: {where}: part {part.label!r}: {e}") from None
+
+
+def _check_call(spec: CheckSpec, fail: Any) -> None:
+    """How the target is called: ``params_attr`` for a ``file.py:Class.method``; ``args``, ``label_base`` and the
+    flat layouts for a function; ``returns`` for both, naming a ``grads`` entry (the rules of `crosscheck check`)."""
+    from ..check.packing import pack_spec, parse_list
+    from ..model.presets import resolve_options
+
+    o = spec.options
+    method = bool(spec.attr) and len(spec.attr.split(".")) == 2 and spec.attr[:1].isupper()
+    if o.get("params_attr") is not None:
+        if not method:
+            raise fail("params_attr", "is for a file.py:Class.method target (a class in CapWords and its method)")
+        if o["params_attr"] and not o["params_attr"].isidentifier():
+            raise fail("params_attr", f"{o['params_attr']!r} is not an attribute name")
+    returns = o.get("returns")
+    if returns is not None and "grads" not in parse_list(returns):
+        raise fail("returns", f"{returns!r} names no 'grads' entry (e.g. [\"loss\", \"grads\"])")
+    if method:
+        for key in ("args", "label_base"):
+            if o.get(key) is not None:
+                raise fail(key, "is for a function target, not a Class.method")
+        return
+    for key in ("args", "label_base", "returns"):
+        if o.get(key) is None:
+            continue
+        try:
+            options = resolve_options(o.get("preset"), **{k: v for k, v in (
+                (k, o.get(k)) for k in ("bias", "params", "flat_order", "targets", "l2"))
+                if v is not None and not isinstance(v, tuple)}, depth=o["depth"] if isinstance(o.get("depth"), int)
+                else None)
+            pack_spec(options, args=o.get("args"), returns=o.get("returns"), label_base=o.get("label_base"))
+        except UsageError as e:
+            raise fail(key, str(e)) from None

@@ -23,6 +23,13 @@ def layer_names(spec: CheckSpec) -> list[str]:
     """The layers a layer check grades, in order; raises ``UsageError`` naming a bad value."""
     from ..layers.api import ALIASES, LAYER_NAMES, LAYERS, layer_for_function
 
+    if spec.options.get("api") == "module":  # layer classes (nnfs, Module/Sequential), by class name
+        from ..layers.check import select_layers
+
+        chosen = spec.options.get("layers")
+        if chosen is not None and len(set(chosen)) != len(chosen):
+            raise UsageError(f"a layer class is listed twice in {list(chosen)}")
+        return select_layers(None if chosen is None else list(chosen), spec.attr, "module")
     if spec.attr:
         name = layer_for_function(spec.attr)
         if name is None:
@@ -102,7 +109,7 @@ def grade_layers(spec: CheckSpec, paths, parts: list) -> None:
     kw["forbid_imports"] = list(o["forbid_imports"])
     try:
         report = check_layers(target, api=o["api"], layers=None if spec.attr else names,
-                              dropout_p=o.get("dropout_p") or "keep", **kw)
+                              dropout_p=o.get("dropout_p") or "keep", grads=o.get("grads"), **kw)
     except UsageError as e:
         for p in parts:
             set_error(p, "usage", paths.rel(str(e)))

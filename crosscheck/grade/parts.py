@@ -28,7 +28,7 @@ class Part:
         out = {k: spec.options.get(k) for k in NETWORK_KEYS}
         out.update({k: v for k, v in self.overrides.items() if k in out})
         if "depth" in self.overrides:
-            out["max_depth"] = None
+            out["max_depth"] = out["min_depth"] = None
         return out
 
 
@@ -42,12 +42,13 @@ def _depths(spec: CheckSpec) -> tuple[int, ...]:
         return depth
     if depth is not None:
         return (depth,)
-    if o.get("max_depth") is not None:
-        return tuple(range(1, o["max_depth"] + 1))
     base = resolve_options(o.get("preset"))
-    if base.depth is not None:
+    lo = o.get("min_depth") or base.min_depth or 1
+    if o.get("max_depth") is not None:
+        return tuple(range(lo, o["max_depth"] + 1))
+    if base.depth is not None and o.get("min_depth") is None:
         return (base.depth,)
-    return tuple(range(1, (base.max_depth or DEFAULTS["max_depth"]) + 1))
+    return tuple(range(lo, max(lo, base.max_depth or DEFAULTS["max_depth"]) + 1))
 
 
 def function_parts(spec: CheckSpec) -> list[Part]:

@@ -157,6 +157,7 @@ def _check_kwargs(spec: CheckSpec) -> dict[str, Any]:
                             "strict_kinks")}
     kw["budget"] = o.get("budget")  # for each part: a slow-every-call submission cannot take examples x timeout
     kw["forbid_imports"] = list(o["forbid_imports"])
+    kw.update({k: o[k] for k in ("params_attr", "returns", "args", "label_base") if o.get(k) is not None})
     return kw
 
 
@@ -194,7 +195,7 @@ def _run_function_part(spec: CheckSpec, part: Part, paths: _Paths, out: PartResu
     out.diagnosis = [d.to_dict() for d in report.diagnosis]
     if report.verdict == "pass":
         out.verdict = "pass"
-        conv = report.options.convention().describe()
+        conv = report.options.describe_layout()
         where = f"{part.label}; " if part.label else ""
         out.output = (f"PASS: {spec.target} returned the reference gradients on all {report.examples} examples "
                       f"({where}{conv}, {report.dtype}, seed {report.seed})\n"

@@ -12,7 +12,8 @@ __all__ = ["CheckSpec", "NETWORK_KEYS"]
 
 # the options that shape the network of a function check (a layer check takes none of them)
 NETWORK_KEYS = ("batch", "weights", "bias", "params", "hidden", "output", "loss", "reduction", "depth",
-                "max_depth", "max_width", "output_width", "targets", "l2", "l1", "penalty_form", "penalty_bias")
+                "max_depth", "max_width", "output_width", "targets", "l2", "l1", "penalty_form", "penalty_bias",
+                "min_depth", "flat_order")
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,9 @@ Targets: canonical ``Y`` is always ``(n_k, m)``. ``targets="onehot"`` and ``"lab
 one-hot rows of the class labels (so the value and gradient above serve all three forms of
 ``softmax_ce``); labels become a 1-D integer array only at the user's edge
 (``Convention.y_to_user``), and the torch/JAX backends then read them with their own
-indexing (``torch_labels``/``jax_labels``). ``"binary"`` bce targets are 0/1.
+indexing (``torch_labels``/``jax_labels``). ``"binary"`` bce targets are 0/1; ``"onehot"`` bce
+targets are one 1 per sample over K sigmoid outputs, the cross-entropy summed over the outputs
+(Andrew Ng's ex4 ``nnCostFunction``: J = 1/m sum_i sum_k [-y log h - (1 - y) log(1 - h)]).
 ``alpha`` is the fixed read-out vector of seed 002, ``(n_k,)``.
 
 Adding a loss means adding one ``Loss`` to ``_TABLE``.
@@ -116,8 +118,9 @@ _TABLE: tuple[Loss, ...] = (
         lambda A, Y, alpha: -(Y * np.log(A) + (1 - Y) * np.log1p(-A)).sum(-2),
         lambda A, Y, alpha: (A - Y) / (A * (1 - A)),
         torch=_bce_torch, jax=_bce_jax,
-        output_activation="sigmoid", targets=("soft", "binary"), elementwise=True,
-        description="binary cross-entropy of a sigmoid output (phunc20), targets in [0, 1] or 0/1",
+        output_activation="sigmoid", targets=("soft", "binary", "onehot"), elementwise=True,
+        description="binary cross-entropy of a sigmoid output (phunc20), targets in [0, 1], 0/1, or one-hot "
+                    "rows over K sigmoid outputs (Ng's ex4)",
     ),
     Loss(
         "softmax_ce",

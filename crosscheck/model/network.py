@@ -104,7 +104,8 @@ class Network:
             raise ValueError(f"targets must be one of {', '.join(TARGETS)}; got {self.targets!r}")
         if self.targets not in loss.targets:
             raise ValueError(f"loss {loss.name!r} takes targets {' or '.join(loss.targets)}; got {self.targets!r}"
-                             + (" (labels and one-hot rows are for softmax_ce, 0/1 targets for bce)"
+                             + (" (labels are for softmax_ce, one-hot rows for softmax_ce and bce, 0/1 targets "
+                                "for bce)"
                                 if self.targets != "soft" else ""))
         for name in ("l2", "l1"):
             v = getattr(self, name)

@@ -20,9 +20,16 @@ from .conventions import BATCH, BIAS, PARAMS, WEIGHTS, Convention
 from .losses import get_loss
 from .network import PENALTY_FORMS, REDUCTIONS, TARGETS
 
-__all__ = ["Preset", "PRESETS", "CheckOptions", "resolve_options", "preset_names", "run_from_args", "width_range"]
+__all__ = ["Preset", "PRESETS", "CheckOptions", "resolve_options", "preset_names", "run_from_args", "width_range",
+           "EDGE_BIAS", "EDGE_PARAMS", "FLAT_ORDERS"]
 
 MIN_WIDTH = 2  # every generated width is >= 2 so a transpose is never a no-op (unless --max-width is 1)
+
+# layouts met at the edge only (a way into the case, ``crosscheck.check.packing``): the parameters are
+# packed from, and the gradients unpacked to, the convention each maps to (``CheckOptions.convention``)
+EDGE_BIAS = {"first_column": "vector"}  # Ng's Theta = [b | W], the bias its first column (first row in_out)
+EDGE_PARAMS = {"flat": "pairs"}  # one unrolled vector of every array, in --flat-order
+FLAT_ORDERS = ("C", "F")  # row order (NumPy's ravel) or column order (Octave's Theta(:), ravel(order="F"))
 
 
 @dataclass(frozen=True)
@@ -48,12 +55,28 @@ class CheckOptions:
     l1: float | None = None
     penalty_form: str | None = None
     penalty_bias: bool | None = None
+    flat_order: str | None = None  # with params "flat": C (row order, the default) or F (Octave's column order)
 
     def convention(self) -> Convention:
-        """The declared convention; unset axes take ``Convention``'s defaults (columns/out_in/vector/pairs)."""
-        given = {k: v for k, v in (("batch", self.batch), ("weights", self.weights), ("bias", self.bias),
-                                   ("params", self.params)) if v is not None}
+        """The declared convention; unset axes take ``Convention``'s defaults (columns/out_in/vector/pairs).
+        An edge layout (bias ``first_column``, params ``flat``) gives the convention it is packed from."""
+        given = {k: v for k, v in (("batch", self.batch), ("weights", self.weights),
+                                   ("bias", EDGE_BIAS.get(self.bias or "", self.bias)),
+                                   ("params", EDGE_PARAMS.get(self.params or "", self.params))) if v is not None}
         return Convention(**given)
+
+    @property
+    def packed(self) -> bool:
+        """Whether the parameters cross the edge in a layout of their own (first-column bias, a flat vector)."""
+        return self.bias in EDGE_BIAS or self.params in EDGE_PARAMS
+
+    def describe_layout(self) -> str:
+        """``batch/weights/bias/params`` as declared, edge layouts included (``rows/out_in/first_column/flat(F)``)."""
+        if not self.packed:
+            return self.convention().describe()
+        c = self.convention()
+        params = f"flat({self.flat_order or 'C'})" if self.params == "flat" else c.params
+        return f"{c.batch}/{c.weights}/{self.bias or c.bias}/{params}"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -82,7 +105,7 @@ class Preset:
 
     def summary(self) -> str:
         o = self.options
-        conv = o.convention().describe()
+        conv = o.describe_layout()
         net = ", ".join(f"{k}={v}" for k, v in (("hidden", o.hidden), ("output", o.output), ("loss", o.loss),
                                                 ("targets", o.targets), ("reduction", o.reduction),
                                                 ("depth", o.depth), ("penalty", o.penalty_form)) if v is not None)
@@ -143,6 +166,15 @@ _TABLE: tuple[Preset, ...] = (
                         hidden="tanh", output="sigmoid", loss="bce", reduction="mean"),
            matches="phunc20's row-layout derivation: Z = X W + b, tanh hidden, sigmoid + BCE",
            aliases=("rows-tanh-bce", "seed003")),
+    Preset("ng-ex4", "Andrew Ng's ML course, ex4 nnCostFunction: one unrolled vector of Theta1, Theta2 (bias "
+           "the first column) in Octave's column order, X (m, n), sigmoid hidden and output, cross-entropy "
+           "over one-hot targets summed over outputs and averaged, lambda/(2m) * sum of Theta^2 without the bias",
+           CheckOptions(batch="rows", weights="out_in", bias="first_column", params="flat", flat_order="F",
+                        hidden="sigmoid", output="sigmoid", loss="bce", targets="onehot", reduction="mean",
+                        depth=2, l2=1.0, penalty_form="half_over_m"),
+           matches="ex4's nnCostFunction(nn_params, input_layer_size, hidden_layer_size, num_labels, X, y, "
+                   "lambda_) -> (J, grad) (NumPy ports that unroll with ravel() in row order: add --flat-order C; "
+                   "labels 1..K as in Octave: --label-base 1)"),
 )
 
 # every name a preset answers to, old aliases included (homogeneous ..., seed000 ... seed003)
@@ -170,8 +202,11 @@ def validate(o: CheckOptions) -> CheckOptions:
     """Raise ``UsageError`` for any option, or combination, that no network can satisfy."""
     _check_choice("batch", o.batch, BATCH)
     _check_choice("weights", o.weights, WEIGHTS)
-    _check_choice("bias", o.bias, BIAS)
-    _check_choice("params", o.params, PARAMS)
+    _check_choice("bias", o.bias, BIAS + tuple(EDGE_BIAS))
+    _check_choice("params", o.params, PARAMS + tuple(EDGE_PARAMS))
+    _check_choice("flat-order", o.flat_order, FLAT_ORDERS)
+    if o.flat_order is not None and o.params != "flat":
+        raise UsageError(f"--flat-order {o.flat_order} orders a flat parameter vector: add --params flat")
     _check_choice("reduction", o.reduction, REDUCTIONS)
     _check_choice("targets", o.targets, TARGETS)
     _check_choice("penalty-form", o.penalty_form, PENALTY_FORMS)
@@ -283,7 +318,7 @@ def run_from_args(args: Any) -> int:
                                                 ("depth", o.depth), ("penalty", o.penalty_form)) if v is not None)
         alias = f"  (also: {', '.join(p.aliases)})" if p.aliases else ""
         print()
-        print(f"  {p.name}  {o.convention().describe()}{alias}")
+        print(f"  {p.name}  {o.describe_layout()}{alias}")
         for line in wrap(net or "any network", cols, indent="    "):
             print(line)
         for line in wrap(f"matches {p.matches}", cols, indent="    ", subsequent="      "):

@@ -86,6 +86,7 @@ class Target:
     chunks: tuple[tuple[str, str, str], ...] = ()  # kind == "source": crosscheck.sandbox.notebook's chunks
     paths: tuple[str, ...] = ()  # more folders for the worker's sys.path (a teacher's adapter: the submission)
     bind: dict | None = None  # Class.method: attr names the class, bind how to call it (bind_method)
+    pack: dict | None = None  # another signature or parameter layout (crosscheck.sandbox.adapters.packed_function)
 
     @property
     def display(self) -> str:
@@ -100,7 +101,7 @@ class Target:
         return {"kind": self.kind, "attr": self.attr, "path": self.path, "module": self.module,
                 "file": self.file, "module_name": self.module_name,
                 "chunks": [list(c) for c in self.chunks], "paths": list(self.paths),
-                **({"bind": self.bind} if self.bind else {})}
+                **({"bind": self.bind} if self.bind else {}), **({"pack": self.pack} if self.pack else {})}
 
 # Folders a relative TARGET path is looked up in before the current directory. The pytest plugin
 # sets them around each test (the test file's folder, then rootdir), so `pytest path/to/tests`

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 if __name__ != "_crosscheck_worker":  # imported from the package (tests); in the worker, BOOT runs protocol first
+    from crosscheck.sandbox.adapters import packed_function
     from crosscheck.sandbox.filters import seccomp_deny
     from crosscheck.sandbox.protocol import HANDLE_KEY, MAX_DEPTH, encode, recv, send
 
@@ -461,6 +462,8 @@ def main(argv: list[str]) -> int:
             fn = _load(target)
             if target.get("bind"):  # file.py:Class.method (crosscheck.sandbox.client.bind_method)
                 fn = bound_method(fn, target["bind"])
+            if target.get("pack"):  # another signature or parameter layout (crosscheck.sandbox.adapters)
+                fn = packed_function(fn, target["pack"])
         else:  # a whole module: the layer API, its functions called by name ("invoke")
             state["module"], state["handles"] = _import_target_module(target), {}
     except _UsageProblem as e:
