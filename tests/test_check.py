@@ -9,7 +9,6 @@ import shlex
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
@@ -127,13 +126,12 @@ def test_a_function_object_is_checked_by_name():
     ("wrong_container", "bad_output"), ("returns_strings", "bad_output"),
 ])
 def test_an_implementation_that_fails_to_run_gets_exit_3(tmp_path, name, kind):
-    t0 = time.perf_counter()
     code, report = run_cli(tmp_path, f"implementations.misbehaving:{name}", "--preset", "torch",
                            "--timeout", "1", "--memory", "256", "--examples", "10")
     assert code == 3 and report["verdict"] == "error"
     assert report["error"]["kind"] == kind, report["error"]
     assert report["failing_case"]["network"]  # the case it failed on
-    assert time.perf_counter() - t0 < 8
+    assert report["examples"] == 1  # stopped at the first case it could not run: not examples x timeout
 
 
 def test_the_harness_keeps_working_after_a_failure(capsys):
@@ -144,10 +142,8 @@ def test_the_harness_keeps_working_after_a_failure(capsys):
 
 
 def test_megabytes_of_prints_are_trimmed_and_do_not_change_the_verdict(tmp_path):
-    t0 = time.perf_counter()
     code, report = run_cli(tmp_path, "implementations.misbehaving:noisy", "--preset", "torch", "--examples", "10")
     assert code == 0 and 0 < len(report["output"]) < 20_000 and "omitted" in report["output"]
-    assert time.perf_counter() - t0 < 10
 
 
 @pytest.mark.parametrize("name", ["cheats_by_monkeypatching", "cheats_on_the_protocol"])

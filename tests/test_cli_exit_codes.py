@@ -44,11 +44,9 @@ def test_a_closed_stdout_never_changes_the_exit_code(reader):
     ("--plot", "/nonexistent-dir/plot.png", "no such directory"),
 ])
 def test_an_unwritable_report_path_is_exit_2_with_one_line_before_any_work(option, path, words):
-    t0 = time.perf_counter()
     r = crosscheck(*FAILING, option, path)
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr.count("\n") == 1 and r.stderr.startswith(f"crosscheck check: error: {option} {path}: {words}")
-    assert time.perf_counter() - t0 < 20  # no examples were run (a check takes longer)
 
 
 def test_an_unwritable_sweep_report_is_exit_2_before_the_sweep():

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import shutil
 import textwrap
-import time
 from pathlib import Path
 
 from crosscheck.cli import main
@@ -158,9 +157,7 @@ def test_crashing_hanging_and_raising_checks_score_0_and_the_rest_is_graded(tmp_
     depth = [1, 2]
     points = 2
     """
-    t0 = time.perf_counter()
     report = _grade(tmp_path, config, {"nn.py": CORRECT, "bad.py": MISBEHAVING})
-    assert time.perf_counter() - t0 < 30
     assert _scores(report) == {"crash": (0, "error"), "hang": (0, "error"), "raise": (0, "error"),
                                "fine": (1, "pass"), "crash when deep: depth 1": (1, "pass"),
                                "crash when deep: depth 2": (0, "error")}

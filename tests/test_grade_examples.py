@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -125,11 +124,8 @@ def _without_timing(results: dict) -> dict:
 def test_the_committed_results_are_what_grading_gives(kind, tmp_path, monkeypatch):
     monkeypatch.chdir(EXAMPLE)
     out = tmp_path / f"{kind}.json"
-    t0 = time.perf_counter()
     assert main(["grade", "grading.toml", "--submission", f"submissions/{kind}", "--format", "gradescope",
                  "--out", str(out)]) == 0
-    elapsed = time.perf_counter() - t0
-    assert elapsed < 30, f"grading the three checks took {elapsed:.1f} s"
     got = json.loads(out.read_text())
     committed = json.loads((EXAMPLE / "results" / f"{kind}.json").read_text())
     assert _without_timing(got) == _without_timing(committed), f"results/{kind}.json is stale: {REGENERATE}"

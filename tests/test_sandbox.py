@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import textwrap
-import time
 
 import numpy as np
 import pytest
@@ -133,7 +132,6 @@ def test_spec_is_passed_only_to_functions_that_take_it(impl):
     ("hog", "memory", "memory cap of 100 MB"),
 ])
 def test_failures_are_told_apart_and_the_next_call_gets_a_fresh_worker(impl, name, kind, words):
-    t0 = time.perf_counter()
     with Sandbox(target(impl, name), timeout=0.5, memory=100) as sb:
         first = sb._worker.proc
         with pytest.raises(ImplementationError, match=words.replace("(", r"\(").replace(")", r"\)")) as e:
@@ -143,7 +141,6 @@ def test_failures_are_told_apart_and_the_next_call_gets_a_fresh_worker(impl, nam
         with pytest.raises(ImplementationError):
             sb.call(*inputs())
         assert sb.starts == 2
-    assert time.perf_counter() - t0 < 10
 
 
 def test_a_traceback_is_part_of_the_error_output(impl):
@@ -234,8 +231,9 @@ def test_callables_are_loaded_by_module_and_qualname():
 
 def test_a_callable_whose_module_imports_crosscheck_is_refused_with_the_reason():
     # this test module imports crosscheck, which the sandbox cannot import
-    with pytest.raises(ImplementationError, match="crosscheck is not importable in the sandbox .*test_sandbox.py:13"
-                       ) as e:
+    first = next(n for n, line in enumerate(open(__file__), start=1) if line.startswith("from crosscheck"))
+    words = f"crosscheck is not importable in the sandbox .*test_sandbox.py:{first}"
+    with pytest.raises(ImplementationError, match=words) as e:
         Sandbox(module_level).start()
     assert e.value.kind == "import" and "does not import crosscheck" in str(e.value)
 
