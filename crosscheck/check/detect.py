@@ -23,7 +23,7 @@ itself: ``evaluate`` is the check's own ``_evaluate`` (sandboxed call, reference
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -38,6 +38,7 @@ from ..model.case import Case
 from ..model.conventions import BATCH, BIAS, PARAMS, WEIGHTS, Convention, all_conventions
 from ..model.network import REDUCTIONS, Network
 from .extras import split_extras
+from .penalty_fit import fit_penalty, penalty_fitter, penalty_options
 
 __all__ = ["probe_conventions", "convention_sentence", "detect", "Detected"]
 
@@ -128,7 +129,12 @@ class Detected:
         return out
 
     def flags(self) -> str:
-        return " ".join(f"--{k.replace('_', '-')} {v}" for k, v in self.options().items())
+        def flag(k: str, v: Any) -> str:
+            if isinstance(v, bool):  # a switch: --penalty-bias / --no-penalty-bias
+                return f"--{'' if v else 'no-'}{k.replace('_', '-')}"
+            return f"--{k.replace('_', '-')} {v:g}" if isinstance(v, float) else f"--{k.replace('_', '-')} {v}"
+
+        return " ".join(flag(k, v) for k, v in self.options().items())
 
 
 _WIDTHS = {1: (5, 3), 2: (5, 6, 3), 3: (5, 6, 7, 3)}
@@ -156,7 +162,7 @@ def _targets(kind: str, n_out: int, m: int, rng: np.random.Generator) -> np.ndar
 def _network_space(widths: tuple[int, ...], bias: bool, yform: str) -> list[Network]:
     k = len(widths) - 1
     nets = []
-    for loss in _LOSSES:
+    for loss in _LOSSES[:1] if yform.startswith("none") else _LOSSES:
         if yform.startswith("none"):  # no targets: the output itself (n_out = 1) or seed 002's read-out
             loss = {"none1": "output", "none2": "readout"}[yform]
             targets = ("soft",)
@@ -180,6 +186,9 @@ def _net_options(net: Network) -> dict:
     out = {"output": net.activations[-1], "loss": net.loss, "reduction": net.reduction, "targets": net.targets}
     if net.depth > 1:
         out["hidden"] = net.activations[0]
+    if net.has_penalty:
+        out.update({k: v for k, v in (("l2", net.l2), ("l1", net.l1)) if v})
+        out.update(penalty_form=net.penalty_form, penalty_bias=net.penalty_bias)
     return out
 
 
@@ -187,12 +196,17 @@ def _distance(net_opts: dict) -> int:
     return sum(net_opts.get(k) != v for k, v in _DEFAULT_NET.items() if k != "targets")
 
 
-def detect(call: Callable[[Any, Any, Any], Any], *, seed: int = 0, fixed: dict | None = None) -> Detected | None:
+def detect(call: Callable[..., Any], *, seed: int = 0, fixed: dict | None = None,
+           spec: bool = False) -> Detected | None:
     """Probe ``call(params, X, Y)`` (the sandboxed implementation) in every convention and target form, at
     depth 2 (then 1, 3): the convention and network whose reference gradients it returns; else the first
     convention whose container and shapes it returns (``exact`` False, no network); None when it runs in
-    none. ``fixed``: options the user declared (``{"hidden": "relu"}``), kept as they are."""
+    none. ``fixed``: options the user declared (``{"hidden": "relu"}``), kept as they are. ``spec``: the
+    function takes a ``spec`` keyword and is called ``call(params, X, Y, spec=...)`` with the probe's
+    convention and shape network (for code that reads a constant such as alpha from it)."""
     rng = np.random.default_rng(seed)
+    if spec:
+        call = _SpecCall(call)
     fixed = {k: v for k, v in (fixed or {}).items() if v is not None}
     for depth in (2, 1, 3):
         found = _detect_at(call, depth, rng, seed, fixed)  # a hang or crash propagates: the check reports it
@@ -213,18 +227,31 @@ def _widths(depth: int, yform: str) -> tuple[int, ...]:
     return w[:-1] + ({"none1": (1,), "none2": (2,)}.get(yform, w[-1:]))
 
 
-def _inputs(conv: Convention, widths: tuple[int, ...], yform: str, rng, seed: int):
-    m = 1 if conv.batch == "single" else _M
+def _inputs(conv: Convention, widths: tuple[int, ...], yform: str, rng, seed: int, m: int = _M):
+    m = 1 if conv.batch == "single" else m
     base = Network(widths, ("tanh",) * len(widths[1:]), loss="half_sse", bias=conv.has_bias)
     params, X, _ = draw(base, seed, batch_size=m).one(0)
     Y = None if yform.startswith("none") else _targets(yform, widths[-1], m, rng)
     return params, X, Y
 
 
+class _SpecCall:
+    """A function with a ``spec`` keyword, handed the probe's convention and network as ``check`` does."""
+
+    def __init__(self, call: Callable[..., Any]) -> None:
+        self.call = call
+
+    def __call__(self, params: Any, X: Any, Y: Any, conv: Convention, network: Network) -> Any:
+        return self.call(params, X, Y, spec={"network": network.to_dict(), "convention": conv.to_dict(),
+                                             "dtype": "float64"})
+
+
 def _call_in(call, conv: Convention, net_shape: Network, params, X, Y, yform: str):
     user_params = conv.params_to_user(params, net_shape)
     Yu = None if Y is None else conv.y_to_user(Y, "labels" if yform == "labels" else "soft")
-    value, _activations, _ignored = split_extras(conv, net_shape, call(user_params, conv.x_to_user(X), Yu))
+    Xu = conv.x_to_user(X)
+    out = call(user_params, Xu, Yu, conv, net_shape) if isinstance(call, _SpecCall) else call(user_params, Xu, Yu)
+    value, _activations, _ignored = split_extras(conv, net_shape, out)
     got = user_arrays(conv, net_shape, value)
     want_shapes = {label: (conv.user_weight_shape(net_shape, layer) if kind == "W" else
                            conv.user_bias_shape(net_shape, layer)) for label, layer, kind in
@@ -252,15 +279,17 @@ def _order(fixed: dict) -> list[Convention]:
 
 
 def _detect_at(call, depth: int, rng, seed: int, fixed: dict):
-    """(convention, network, exact) at ``depth``: the first exact match; else the first convention whose
-    container and shapes come back right (and those differing from it in the bias layout only), with the
-    nearest network of the table."""
+    """(convention, network, exact) at ``depth``: the first exact match (an undeclared penalty fitted,
+    a Y-free loss probed where the gradients do not depend on Y); else the first convention whose
+    container and shapes come back right (and those differing from it in the bias layout only), with
+    the nearest network of the table."""
     shaped: list = []  # (conv, yform, params, X, Y, got)
     for conv in _order(fixed):
         if shaped and (conv.batch, conv.weights, conv.params) != (shaped[0][0].batch, shaped[0][0].weights,
                                                                   shaped[0][0].params):
             continue  # wrong code: its layout is known, no exact match is coming
         raised = False
+        here = len(shaped)
         for yform in _YFORMS:
             if raised and yform == "onehot":
                 continue  # it raised on probabilities: only integer labels take another code path
@@ -280,13 +309,17 @@ def _detect_at(call, depth: int, rng, seed: int, fixed: dict):
             if got is None:
                 continue
             shaped.append((conv, yform, params, X, Y, got))
-            for net in _candidates(widths, conv, yform, fixed):
-                try:
-                    want, _ = backprop(net, params, X, Y)
-                except (ValueError, FloatingPointError):
-                    continue
-                if same_gradients(got, want):
+            net, fit = _match(got, _candidates(widths, conv, yform, fixed), params, X, Y, fixed)
+            if net is not None and fit is None:
+                return conv, net, True
+            if net is not None:
+                net = _confirm_penalty(call, conv, net, fit, yform, rng, seed, fixed)
+                if net is not None:
                     return conv, net, True
+        if len(shaped) > here and fixed.get("loss") in (None, *_Y_FREE):
+            net = _y_free(call, conv, depth, shaped[here], rng, seed, fixed)
+            if net is not None:
+                return conv, net, True
     if not shaped:
         return None
     # wrong code: the layout is known; of the network only what the targets it runs on say (integer labels:
@@ -295,10 +328,119 @@ def _detect_at(call, depth: int, rng, seed: int, fixed: dict):
     return conv, ({"loss": "softmax_ce", "targets": "labels"} if yform == "labels" else {}), False
 
 
+_PENALTY = ("l2", "l1", "penalty_form", "penalty_bias")
+
+
+def _penalty_free(fixed: dict) -> bool:
+    """No strength declared: an undeclared penalty is fitted (a declared one is part of every candidate)."""
+    return fixed.get("l2") is None and fixed.get("l1") is None
+
+
+def _match(got, nets, params, X, Y, fixed) -> tuple:
+    """(the first network whose reference gradients are ``got``, None); else (the first network that
+    does once a fitted penalty is added, its ``Fit``); else (None, None)."""
+    penalised = (None, None)
+    fitter = penalty_fitter(got, params, X.shape[-1]) if _penalty_free(fixed) else None
+    for net in nets:
+        try:
+            want, _ = backprop(net, params, X, Y)
+        except (ValueError, FloatingPointError):
+            continue
+        if same_gradients(got, want):
+            return net, None
+        if penalised[0] is None and fitter is not None:
+            fit = fitter(want)
+            if fit is not None:
+                penalised = (net, fit)
+    return penalised
+
+
+def _confirm_penalty(call, conv, net: Network, fit, yform: str, rng, seed: int, fixed: dict) -> Network | None:
+    """``net`` with the penalty fitted on the first probe, fitted again on a second probe with other
+    parameters and another batch size (how it scales with m names the form), and the penalised network
+    compared exactly on both; None where anything disagrees."""
+    m2 = 1 if conv.batch == "single" else _M + 3
+    params, X, Y = _inputs(conv, net.widths, yform, rng, seed + 1, m=m2)
+    try:
+        got = _call_in(call, conv, net, params, X, Y, yform)
+        want, _ = backprop(net, params, X, Y)
+    except Exception:  # noqa: BLE001 - it does not run on the second probe: not confirmed
+        return None
+    second = None if got is None else fit_penalty(got, want, params, m2)
+    options = None if second is None else penalty_options(fit, second, fixed.get("penalty_form"))
+    if options is None:
+        return None
+    penalised = replace(net, **options)
+    return penalised if same_gradients(got, backprop(penalised, params, X, Y)[0]) else None
+
+
+def _y_free(call, conv, depth: int, first: tuple, rng, seed: int, fixed: dict) -> Network | None:
+    """The code's gradients do not change with Y (same parameters and X): a loss without targets.
+
+    ``readout`` (alpha^T a with the default alpha) is compared on ``n_k`` = 3 outputs. ``output`` (the
+    network function itself) exists on one output unit only, where a softmax student's probs/N (Y-free
+    too) is exactly its gradient under ``mean``: it is claimed only where the same code on 3 outputs
+    returns the gradient of the sum of the outputs (or of the first), with the same activations and
+    reduction, which probs/N does not."""
+    _conv, yform, params, X, Y, got = first
+    other = _targets(yform, Y.shape[0], Y.shape[1], np.random.default_rng(seed + 5))
+    if np.array_equal(np.argmax(other, axis=0), np.argmax(Y, axis=0)):
+        other = np.roll(other, 1, axis=0)
+    widths = _widths(depth, yform)
+    shape_net = Network(widths, ("tanh",) * depth, loss="half_sse", bias=conv.has_bias)
+    try:
+        again = _call_in(call, conv, shape_net, params, X, other, yform)
+        # the check hands a Y-free loss no targets at all
+        alone = _call_in(call, conv, shape_net, params, X, None, "none2")
+    except ImplementationError as e:
+        if e.kind not in ("raised", "bad_output"):
+            raise
+        return None
+    except Exception:  # noqa: BLE001 - it needs its Y after all
+        return None
+    if again is None or alone is None or not same_gradients(again, got, rtol=1e-12) or \
+            not same_gradients(alone, got, rtol=1e-12):
+        return None
+    readouts = _candidates(widths, conv, "none2", fixed)
+    net, fit = _match(alone, readouts, params, X, None, {**fixed, "l2": 0.0})
+    if net is not None and fixed.get("loss") in (None, "readout"):
+        return net
+    if fixed.get("loss") not in (None, "output"):
+        return None
+    # how an ``output`` implementation reads three outputs: the sum of them, or the first
+    summed = {(n.activations, n.reduction) for n in readouts for alpha in ((1.0,) * widths[-1],
+                                                                            (1.0,) + (0.0,) * (widths[-1] - 1))
+              if same_gradients(alone, backprop(replace(n, alpha=alpha), params, X, None)[0])}
+    if not summed:
+        return None
+    widths1 = _widths(depth, "none1")
+    params1, X1, _ = _inputs(conv, widths1, "none1", rng, seed)
+    try:
+        got1 = _call_in(call, conv, Network(widths1, ("tanh",) * depth, loss="output", bias=conv.has_bias),
+                        params1, X1, None, "none1")
+    except ImplementationError as e:
+        if e.kind not in ("raised", "bad_output"):
+            raise
+        return None
+    except Exception:  # noqa: BLE001
+        return None
+    if got1 is None:
+        return None
+    outputs = [n for n in _candidates(widths1, conv, "none1", fixed)
+               if (n.activations, n.reduction) in summed]
+    net, _fit = _match(got1, outputs, params1, X1, None, {**fixed, "l2": 0.0})
+    return net
+
+
 def _candidates(widths, conv, yform, fixed) -> list[Network]:
     nets = [n for n in _network_space(widths, conv.has_bias, yform)
             if all(fixed.get(k) in (None, v) for k, v in _net_options(n).items())]
-    return sorted(nets, key=lambda n: _distance(_net_options(n)))
+    nets = sorted(nets, key=lambda n: _distance(_net_options(n)))
+    if _penalty_free(fixed) or not (fixed.get("l2") or fixed.get("l1")):
+        return nets
+    declared = {"l2": fixed.get("l2") or 0.0, "l1": fixed.get("l1") or 0.0,
+                "penalty_form": fixed.get("penalty_form") or "half", "penalty_bias": bool(fixed.get("penalty_bias"))}
+    return [replace(n, **declared) for n in nets]
 
 
 def _relative(got: tuple, want: tuple) -> float:
@@ -317,7 +459,8 @@ def _runs_as(call, conv: Convention, net: Network, depth: int, rng, seed: int, e
     yform = {"output": "none1", "readout": "none2"}.get(net.loss, yform)
     widths = _widths(depth, yform)
     try:
-        other = Network(widths, acts, loss=net.loss, reduction=net.reduction, bias=net.bias, targets=net.targets)
+        other = Network(widths, acts, loss=net.loss, reduction=net.reduction, bias=net.bias, targets=net.targets,
+                        l2=net.l2, l1=net.l1, penalty_form=net.penalty_form, penalty_bias=net.penalty_bias)
     except ValueError:
         return False
     params, X, Y = _inputs(conv, widths, yform, rng, seed)

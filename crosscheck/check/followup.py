@@ -65,7 +65,8 @@ def detected(sandbox: Sandbox, options: CheckOptions, report: CheckReport, seed:
 
     declared = options.convention()
     net_fields = ("hidden", "output", "loss", "reduction", "targets")
-    fixed = {f: getattr(options, f) for f in net_fields}
+    penalty = ("l2", "l1", "penalty_form", "penalty_bias")
+    fixed = {f: getattr(options, f) for f in net_fields + penalty}
     if mode == "auto":
         fixed.update({f: getattr(options, f) for f in ("batch", "weights", "bias", "params")})
     try:
@@ -81,7 +82,7 @@ def detected(sandbox: Sandbox, options: CheckOptions, report: CheckReport, seed:
         report.probe_convention = found.convention
     if mode is not True or found.convention == declared:
         changes = {k: v for k, v in found.options().items() if k in ("batch", "weights", "bias", "params")
-                   or (k in net_fields and getattr(options, k) is None)}
+                   or (k in net_fields + penalty and getattr(options, k) is None)}
         if options.depth is None and options.max_depth is None:
             depth_key = "depth" if "depth" in found.options() else "max_depth"
             changes[depth_key] = found.options()[depth_key]
