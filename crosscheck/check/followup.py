@@ -70,7 +70,8 @@ def detected(sandbox: Sandbox, options: CheckOptions, report: CheckReport, seed:
     if mode == "auto":
         fixed.update({f: getattr(options, f) for f in ("batch", "weights", "bias", "params")})
     try:
-        found = detect(lambda p, X, Y: sandbox.call(p, X, Y).value, seed=seed, fixed=fixed)
+        found = detect(lambda p, X, Y, spec=None: sandbox.call(p, X, Y, spec=spec).value, seed=seed, fixed=fixed,
+                       spec=sandbox.accepts_spec)
     except ImplementationError as e:  # a hang, crash or memory blow-up: the check itself reports it
         report.detected = (f"not found: on the first probe the implementation failed to run ({e.kind}); checked as "
                            "declared")
@@ -82,8 +83,8 @@ def detected(sandbox: Sandbox, options: CheckOptions, report: CheckReport, seed:
         report.probe_convention = found.convention
     if mode is not True or found.convention == declared:
         changes = {k: v for k, v in found.options().items() if k in ("batch", "weights", "bias", "params")
-                   or (k in net_fields + penalty and getattr(options, k) is None)}
-        if options.depth is None and options.max_depth is None:
+                   or (k in net_fields + penalty and getattr(options, k) is None and not found.told)}
+        if options.depth is None and options.max_depth is None and not found.told:
             depth_key = "depth" if "depth" in found.options() else "max_depth"
             changes[depth_key] = found.options()[depth_key]
         try:
@@ -93,7 +94,8 @@ def detected(sandbox: Sandbox, options: CheckOptions, report: CheckReport, seed:
     report.options = options
     how = "" if found.exact else (" (no declaration of the table gives its gradients exactly: this is the layout "
                                   "that returns the right shapes; the rest of the network is checked as declared)")
-    report.detected = found.flags() + how
+    told = " (the spec tells it the network: every network is checked)" if found.told else ""
+    report.detected = found.flags() + how + told
     return options
 
 
