@@ -10,7 +10,11 @@ declaration found; without one (wrong code), the layout that returns the right s
 runs at, and of the network only what the target form says (integer labels: softmax_ce); the rest of
 the network is checked as declared, and the check fails and diagnoses. The presets' layouts are tried
 first, and a layout whose call raised on probability targets is tried with integer labels only (a
-call that raises costs a worker restart).
+call that raises costs a worker restart). Before a layout is given up, an undeclared penalty is fitted
+against every candidate network (``crosscheck.check.penalty_fit``: strength, form and bias, confirmed
+on a second probe with another batch size), and code whose gradients do not change with Y is compared
+with the Y-free losses (``_y_free``: ``output`` only where three outputs rule out probs/N's coincidence).
+A function with a ``spec`` keyword is handed a spec per probe (``_SpecCall``).
 
 The same network and values are handed to the implementation in each convention one or more fields
 away from the declared one (batch x weights x bias x container; the bias kept present or absent as
@@ -145,9 +149,8 @@ _M = 4
 _FIELDS = ("batch", "weights", "bias", "params")
 _LOSSES = ("half_sse", "sse", "bce", "softmax_ce")
 _Y_FREE = ("output", "readout")
-# target forms probed. Y-free losses (seed 000's output, seed 002's read-out; "none1"/"none2" in the code
-# below) are not: on one output unit a softmax student's probs/N is exactly the output loss's gradient,
-# so a match there proves nothing; declare those networks.
+# target forms probed; the Y-free losses (seed 000's output, seed 002's read-out; "none1"/"none2" in the code
+# below) only where the gradients do not depend on Y (``_y_free``)
 _YFORMS = ("soft", "onehot", "labels")
 _DEFAULT_NET = {"hidden": "tanh", "output": "identity", "loss": "half_sse", "reduction": "mean", "targets": "soft"}
 

@@ -57,7 +57,17 @@ def where_visible(sandbox: Sandbox, failure: Outcome, dtype: str, seed: int,
 
 def detected(sandbox: Sandbox, options: CheckOptions, report: CheckReport, seed: int,
               mode: str | bool) -> CheckOptions:
-    """The options to check under after probing (``crosscheck.check.detect``); the finding in ``report``."""
+    """The options to check under after probing (``crosscheck.check.detect``); the finding in ``report``,
+    and the time it took in ``report.detect_s``."""
+    t0 = time.perf_counter()
+    try:
+        return _detected(sandbox, options, report, seed, mode)
+    finally:
+        report.detect_s = time.perf_counter() - t0
+
+
+def _detected(sandbox: Sandbox, options: CheckOptions, report: CheckReport, seed: int,
+              mode: str | bool) -> CheckOptions:
     from dataclasses import replace
 
     from ..model.presets import validate
