@@ -293,15 +293,21 @@ def _detect_at(call, depth: int, rng, seed: int, fixed: dict):
     container and shapes come back right (and those differing from it in the bias layout only), with
     the nearest network of the table."""
     shaped: list = []  # (conv, yform, params, X, Y, got)
+    refused: dict = {}  # container kind -> how many layouts raised a container error with it
     for conv in _order(fixed):
         if shaped and (conv.batch, conv.weights, conv.params) != (shaped[0][0].batch, shaped[0][0].weights,
                                                                   shaped[0][0].params):
             continue  # wrong code: its layout is known, no exact match is coming
-        raised = False
+        kind = _container(conv)
+        if refused.get(kind, 0) >= 2:
+            continue  # two layouts with this container raised the same kind of container error
+        raised: str | None = None  # what the last call raised
         here = len(shaped)
         for yform in _YFORMS:
-            if raised and yform == "onehot":
+            if raised is not None and yform == "onehot":
                 continue  # it raised on probabilities: only integer labels take another code path
+            if raised is not None and yform == "labels" and not _indexing(raised):
+                continue  # it failed before any Y was indexed (another container, a shape): labels change nothing
             widths = _widths(depth, yform)
             shape_net = Network(widths, ("tanh",) * depth, loss="half_sse", bias=conv.has_bias)
             params, X, Y = _inputs(conv, widths, yform, rng, seed)
@@ -310,10 +316,14 @@ def _detect_at(call, depth: int, rng, seed: int, fixed: dict):
             except ImplementationError as e:
                 if e.kind not in ("raised", "bad_output"):
                     raise  # a hang, crash or memory blow-up: probing on would repeat it in every layout
-                raised = True
-                continue
-            except Exception:  # noqa: BLE001 - it returns another container in this layout
-                raised = True
+                raised = str(e)
+            except Exception as e:  # noqa: BLE001 - it returns another container in this layout
+                raised = f"{type(e).__name__}: {e}"
+            else:
+                raised = None
+            if raised is not None:
+                if yform == "soft" and any(marker in raised for marker in _CONTAINER_ERRORS):
+                    refused[kind] = refused.get(kind, 0) + 1
                 continue
             if got is None:
                 continue
@@ -337,7 +347,26 @@ def _detect_at(call, depth: int, rng, seed: int, fixed: dict):
     return conv, ({"loss": "softmax_ce", "targets": "labels"} if yform == "labels" else {}), False
 
 
-_PENALTY = ("l2", "l1", "penalty_form", "penalty_bias")
+# errors of code handed parameters in a container it does not take (a list of (W, b) pairs where it wants a
+# list of W, a list where it wants a dict ...): the same in every layout with that container, unlike a shape
+_CONTAINER_ERRORS = ("setting an array element with a sequence", "did not contain a loop with signature",
+                     "indices must be integers", "has no attribute", "KeyError", "not subscriptable",
+                     "values to unpack")
+
+
+def _container(conv: Convention) -> tuple[str, bool]:
+    """The parameter container a layout hands over: pairs or dict, with or without separate biases."""
+    return conv.params, conv.has_bias and not conv.augmented
+
+
+def _indexing(error: str) -> bool:
+    """The error of code that indexes with its targets (``probs[range(m), y]``, ``np.eye(C)[y]``) or broadcasts
+    them when handed probabilities: only then are integer labels worth a call (a call that raises restarts
+    the worker)."""
+    return any(marker in error for marker in ("IndexError", "used as indices", "integer scalar arrays",
+                                              "could not be broadcast"))  # probs - y[:, None]
+
+
 
 
 def _penalty_free(fixed: dict) -> bool:
@@ -399,6 +428,8 @@ def _y_free(call, conv, depth: int, first: tuple, rng, seed: int, fixed: dict) -
     shape_net = Network(widths, ("tanh",) * depth, loss="half_sse", bias=conv.has_bias)
     try:
         again = _call_in(call, conv, shape_net, params, X, other, yform)
+        if again is None or not same_gradients(again, got, rtol=1e-12):
+            return None  # it reads Y (most code): no call without Y, which would raise and restart the worker
         # the check hands a Y-free loss no targets at all
         alone = _call_in(call, conv, shape_net, params, X, None, "none2")
     except ImplementationError as e:
@@ -407,8 +438,7 @@ def _y_free(call, conv, depth: int, first: tuple, rng, seed: int, fixed: dict) -
         return None
     except Exception:  # noqa: BLE001 - it needs its Y after all
         return None
-    if again is None or alone is None or not same_gradients(again, got, rtol=1e-12) or \
-            not same_gradients(alone, got, rtol=1e-12):
+    if alone is None or not same_gradients(alone, got, rtol=1e-12):
         return None
     readouts = _candidates(widths, conv, "none2", fixed)
     net, fit = _match(alone, readouts, params, X, None, {**fixed, "l2": 0.0})
