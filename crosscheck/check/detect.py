@@ -302,6 +302,7 @@ def _detect_at(call, depth: int, rng, seed: int, fixed: dict):
         if refused.get(kind, 0) >= 2:
             continue  # two layouts with this container raised the same kind of container error
         raised: str | None = None  # what the last call raised
+        refusals: list[bool] = []  # per call that raised here: was it a container error?
         here = len(shaped)
         for yform in _YFORMS:
             if raised is not None and yform == "onehot":
@@ -322,8 +323,7 @@ def _detect_at(call, depth: int, rng, seed: int, fixed: dict):
             else:
                 raised = None
             if raised is not None:
-                if yform == "soft" and any(marker in raised for marker in _CONTAINER_ERRORS):
-                    refused[kind] = refused.get(kind, 0) + 1
+                refusals.append(any(marker in raised for marker in _CONTAINER_ERRORS))
                 continue
             if got is None:
                 continue
@@ -335,6 +335,8 @@ def _detect_at(call, depth: int, rng, seed: int, fixed: dict):
                 net = _confirm_penalty(call, conv, net, fit, yform, rng, seed, fixed)
                 if net is not None:
                     return conv, net, True
+        if len(shaped) == here and refusals and all(refusals):  # every call here raised a container error
+            refused[kind] = refused.get(kind, 0) + 1
         if len(shaped) > here and fixed.get("loss") in (None, *_Y_FREE):
             net = _y_free(call, conv, depth, shaped[here], rng, seed, fixed)
             if net is not None:
@@ -364,7 +366,8 @@ def _indexing(error: str) -> bool:
     them when handed probabilities: only then are integer labels worth a call (a call that raises restarts
     the worker)."""
     return any(marker in error for marker in ("IndexError", "used as indices", "integer scalar arrays",
-                                              "could not be broadcast"))  # probs - y[:, None]
+                                              "could not be broadcast",  # probs - y[:, None]
+                                              "values to unpack"))  # N, = y.shape
 
 
 
