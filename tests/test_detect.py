@@ -89,6 +89,18 @@ def test_an_undeclared_penalty_on_weights_and_biases_is_fitted_with_its_form():
     assert found.network["penalty_form"] == "half_over_m" and found.network["penalty_bias"] is True
     assert found.network["l2"] == pytest.approx(0.3, rel=1e-9) and "l1" not in found.network
     assert "--l2 0.3 --penalty-form half_over_m --penalty-bias" in found.flags()
+    # over_m with half the strength gives the same gradients: said, and true (the penalty adds 0.3/m W)
+    assert found.penalty_note() == " (the same gradients as --l2 0.15 --penalty-form over_m)"
+    from crosscheck.diagnosis.mistakes import backprop
+    from crosscheck.draws import draw
+    from crosscheck.model.network import Network
+
+    net = Network((4, 5, 3), ("tanh", "identity"), loss="half_sse", reduction="mean", l2=0.15,
+                  penalty_form="over_m", penalty_bias=True)
+    params, X, Y = draw(net, 3, batch_size=6).one(0)
+    got = l2_over_m_with_bias([(W, b) for W, b in params], X, Y)
+    for (dW, db), (eW, eb) in zip(got, backprop(net, params, X, Y)[0]):
+        assert np.allclose(dW, eW, rtol=1e-12, atol=1e-14) and np.allclose(db, eb, rtol=1e-12, atol=1e-14)
 
 
 def test_a_penalty_on_one_layer_only_is_not_fitted():

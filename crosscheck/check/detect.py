@@ -135,6 +135,16 @@ class Detected:
             out["max_depth"] = max(self.depths)
         return out
 
+    def penalty_note(self) -> str:
+        """The other form that gives the same gradients as a fitted penalty's (half = full with half the
+        strength; half_over_m = over_m with half): "" without a penalty."""
+        form = self.network.get("penalty_form")
+        other = {"half": "full", "half_over_m": "over_m"}.get(form or "")
+        if other is None:
+            return ""
+        terms = " ".join(f"--{k} {self.network[k] / 2:g}" for k in ("l2", "l1") if self.network.get(k))
+        return f" (the same gradients as {terms} --penalty-form {other})"
+
     def flags(self) -> str:
         def flag(k: str, v: Any) -> str:
             if isinstance(v, bool):  # a switch: --penalty-bias / --no-penalty-bias

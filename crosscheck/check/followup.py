@@ -105,7 +105,7 @@ def _detected(sandbox: Sandbox, options: CheckOptions, report: CheckReport, seed
     how = "" if found.exact else (" (no declaration of the table gives its gradients exactly: this is the layout "
                                   "that returns the right shapes; the rest of the network is checked as declared)")
     told = " (the spec tells it the network: every network is checked)" if found.told else ""
-    report.detected = found.flags() + how + told
+    report.detected = found.flags() + how + told + found.penalty_note()
     return options
 
 
