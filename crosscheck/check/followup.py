@@ -1,7 +1,7 @@
 """After a failure or a crash: the evidence a diagnosis needs, gathered with more calls to the implementation.
 
 Each function here runs the implementation again on a case chosen to tell causes apart: re-drawn where
-the mistake is identifiable, deeper, with another batch size, in another layout (``crosscheck.check.detect``),
+the mistake is identifiable, deeper, with another batch size, in another layout (``crosscheck.check.other_layouts``),
 or with coincident dimensions after a crash on distinct ones.
 """
 
@@ -158,7 +158,7 @@ def same_batch_size(sandbox: Sandbox, case: Case, dtype: str, seed: int) -> bool
 
 
 def convention_words(declared: Any, found: Any) -> str:
-    from .detect import convention_sentence
+    from .other_layouts import convention_sentence
 
     return convention_sentence(declared, found)
 
@@ -166,7 +166,7 @@ def convention_words(declared: Any, found: Any) -> str:
 def probe(sandbox: Sandbox, case: Case, dtype: str, seed: int, fields: int = 4) -> Diagnosis | None:
     """The layout the code follows instead of the declared one, up to ``fields`` fields away (a call that
     raises restarts the worker: after a crash only the one-field neighbours are tried, six calls at most)."""
-    from .detect import convention_sentence, probe_conventions
+    from .other_layouts import convention_sentence, probe_conventions
 
     found = probe_conventions(case, lambda c: evaluate(sandbox, c, dtype), seed=seed, fields=fields)
     if found is None:
