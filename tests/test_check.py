@@ -48,7 +48,8 @@ def test_correct_implementations_pass_in_their_convention(name):
 
 
 def test_a_spec_aware_engine_is_swept_across_every_activation_and_loss(tmp_path):
-    code, report = run_cli(tmp_path, "implementations.engine:engine", "--examples", "150")
+    # a pinned seed: with a fresh one, 150 draws miss integer labels now and then (seed 2 does)
+    code, report = run_cli(tmp_path, "implementations.engine:engine", "--examples", "150", "--seed", "0")
     assert code == 0, report
     cov = report["coverage"]
     assert len(cov["activations"]) >= 8 and len(cov["losses"]) >= 5

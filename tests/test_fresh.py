@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 import sys
+from dataclasses import replace
 from importlib import import_module
 from pathlib import Path
 
@@ -98,7 +99,7 @@ def _every_correct() -> dict[str, tuple]:
         out[f"implementations.correct:{name}"] = ("implementations.correct:" + name, opts)
     for name, opts in published_style.DECLARED.items():
         out[f"published_style:{name}"] = ("implementations.published_style:" + name, opts)
-    out["examples:cs231n_two_layer"] = ("../examples/cs231n_two_layer.py:loss_grads", {"preset": "cs231n"})
+    out["examples:cs231n_two_layer"] = ("../examples/cs231n_two_layer.py:loss_grads", {"preset": "cs231n", "l2": 0.05})
     sys.path.insert(0, str(TESTS.parent / "examples" / "user_project"))
     mybackprop = import_module("mybackprop")
     out["examples:user_project"] = ("mybackprop:backprop", {**mybackprop.LAYOUT, **mybackprop.NETWORK})
@@ -115,24 +116,40 @@ def _callable(target: str):
 CORRECT_EVERYWHERE = _every_correct()
 
 
+def _penalty_gradient_scale(options, m: int) -> tuple:
+    """(2 c(m) l2, c(m) l1, penalty_bias): what a penalty adds to dW at batch size m; forms that give the
+    same gradients (half with l2 = full with l2/2) give the same triple."""
+    from crosscheck.model.penalties import penalty_scale
+
+    c = penalty_scale(options.get("penalty_form") or "half", m)
+    return (round(2 * c * (options.get("l2") or 0.0), 12), round(c * (options.get("l1") or 0.0), 12),
+            bool(options.get("penalty_bias")) and bool(options.get("l2") or options.get("l1")))
+
+
 @pytest.mark.parametrize("name", sorted(CORRECT_EVERYWHERE))
 def test_no_flags_finds_the_convention_of_every_correct_implementation(name):
     target, options = CORRECT_EVERYWHERE[name]
     fn = _callable(target)
     declared = resolve_options(**options)
-    if declared.loss in ("output", "readout"):
-        pytest.skip("Y-free losses (seed 000, 002) are not probed (crosscheck.check.detect): declare them")
-    if "spec" in inspect.signature(fn).parameters:
-        pytest.skip("a function with a spec keyword is told its network and convention: nothing to detect")
-    found = detect(lambda p, X, Y: fn(p, X, Y))
+    spec = "spec" in inspect.signature(fn).parameters  # probed with a spec describing each probe
+    found = detect((lambda p, X, Y, spec=None: fn(p, X, Y, spec=spec)) if spec else (lambda p, X, Y: fn(p, X, Y)),
+                   spec=spec)
     assert found is not None, name
-    assert found.convention == declared.convention(), (name, found.flags())
-    if found.exact:  # the network found must be the declared one wherever the declaration fixes it
-        for key in ("hidden", "output", "loss"):
-            value = getattr(declared, key)
-            if value is not None and key in found.network:
-                # relu:1 is relu with relu'(0) = 1: the same gradients off the kink, where probes land
-                assert found.network[key].partition(":")[0] == value.partition(":")[0], (name, key, found.flags())
+    conv = declared.convention()
+    if conv.batch == "single" and found.convention.batch == "columns":  # code that takes m columns takes one too
+        conv = replace(conv, batch="columns")
+    assert found.convention == conv, (name, found.flags())
+    # every correct implementation is matched exactly: penalties fitted, Y-free losses probed
+    assert found.exact, (name, found.flags())
+    for key in ("hidden", "output", "loss"):  # the network found is the declared one wherever that is fixed
+        value = getattr(declared, key)
+        if value is not None and key in found.network:
+            # relu:1 is relu with relu'(0) = 1: the same gradients off the kink, where probes land
+            assert found.network[key].partition(":")[0] == value.partition(":")[0], (name, key, found.flags())
+    batch_sizes = (1,) if declared.batch == "single" else (1, 4, 7)
+    for m in batch_sizes:  # the penalty found adds what the declared one adds, at every batch size
+        assert _penalty_gradient_scale(found.network, m) == _penalty_gradient_scale(declared.to_dict(), m), \
+            (name, m, found.flags())
 
 
 def test_detection_on_wrong_code_finds_the_layout_and_says_it_is_not_exact():

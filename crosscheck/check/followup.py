@@ -1,7 +1,7 @@
 """After a failure or a crash: the evidence a diagnosis needs, gathered with more calls to the implementation.
 
 Each function here runs the implementation again on a case chosen to tell causes apart: re-drawn where
-the mistake is identifiable, deeper, with another batch size, in another layout (``crosscheck.check.detect``),
+the mistake is identifiable, deeper, with another batch size, in another layout (``crosscheck.check.other_layouts``),
 or with coincident dimensions after a crash on distinct ones.
 """
 
@@ -58,7 +58,17 @@ def where_visible(sandbox: Sandbox, failure: Outcome, dtype: str, seed: int,
 
 def detected(sandbox: Sandbox, options: CheckOptions, report: CheckReport, seed: int,
               mode: str | bool) -> CheckOptions:
-    """The options to check under after probing (``crosscheck.check.detect``); the finding in ``report``."""
+    """The options to check under after probing (``crosscheck.check.detect``); the finding in ``report``,
+    and the time it took in ``report.detect_s``."""
+    t0 = time.perf_counter()
+    try:
+        return _detected(sandbox, options, report, seed, mode)
+    finally:
+        report.detect_s = time.perf_counter() - t0
+
+
+def _detected(sandbox: Sandbox, options: CheckOptions, report: CheckReport, seed: int,
+              mode: str | bool) -> CheckOptions:
     from dataclasses import replace
 
     from ..model.presets import validate
@@ -66,11 +76,13 @@ def detected(sandbox: Sandbox, options: CheckOptions, report: CheckReport, seed:
 
     declared = options.convention()
     net_fields = ("hidden", "output", "loss", "reduction", "targets")
-    fixed = {f: getattr(options, f) for f in net_fields}
+    penalty = ("l2", "l1", "penalty_form", "penalty_bias")
+    fixed = {f: getattr(options, f) for f in net_fields + penalty}
     if mode == "auto":
         fixed.update({f: getattr(options, f) for f in ("batch", "weights", "bias", "params")})
     try:
-        found = detect(lambda p, X, Y: sandbox.call(p, X, Y).value, seed=seed, fixed=fixed)
+        found = detect(lambda p, X, Y, spec=None: sandbox.call(p, X, Y, spec=spec).value, seed=seed, fixed=fixed,
+                       spec=sandbox.accepts_spec)
     except ImplementationError as e:  # a hang, crash or memory blow-up: the check itself reports it
         report.detected = (f"not found: on the first probe the implementation failed to run ({e.kind}); checked as "
                            "declared")
@@ -82,8 +94,8 @@ def detected(sandbox: Sandbox, options: CheckOptions, report: CheckReport, seed:
         report.probe_convention = found.convention
     if mode is not True or found.convention == declared:
         changes = {k: v for k, v in found.options().items() if k in ("batch", "weights", "bias", "params")
-                   or (k in net_fields and getattr(options, k) is None)}
-        if options.depth is None and options.max_depth is None:
+                   or (k in net_fields + penalty and getattr(options, k) is None and not found.told)}
+        if options.depth is None and options.max_depth is None and not found.told:
             depth_key = "depth" if "depth" in found.options() else "max_depth"
             changes[depth_key] = found.options()[depth_key]
         try:
@@ -93,7 +105,8 @@ def detected(sandbox: Sandbox, options: CheckOptions, report: CheckReport, seed:
     report.options = options
     how = "" if found.exact else (" (no declaration of the table gives its gradients exactly: this is the layout "
                                   "that returns the right shapes; the rest of the network is checked as declared)")
-    report.detected = found.flags() + how
+    told = " (the spec tells it the network: every network is checked)" if found.told else ""
+    report.detected = found.flags() + how + told + found.penalty_note()
     return options
 
 
@@ -146,7 +159,7 @@ def same_batch_size(sandbox: Sandbox, case: Case, dtype: str, seed: int) -> bool
 
 
 def convention_words(declared: Any, found: Any) -> str:
-    from .detect import convention_sentence
+    from .other_layouts import convention_sentence
 
     return convention_sentence(declared, found)
 
@@ -154,7 +167,7 @@ def convention_words(declared: Any, found: Any) -> str:
 def probe(sandbox: Sandbox, case: Case, dtype: str, seed: int, fields: int = 4) -> Diagnosis | None:
     """The layout the code follows instead of the declared one, up to ``fields`` fields away (a call that
     raises restarts the worker: after a crash only the one-field neighbours are tried, six calls at most)."""
-    from .detect import convention_sentence, probe_conventions
+    from .other_layouts import convention_sentence, probe_conventions
 
     found = probe_conventions(case, lambda c: evaluate(sandbox, c, dtype), seed=seed, fields=fields)
     if found is None:

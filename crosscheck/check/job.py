@@ -244,7 +244,7 @@ def run_check(fn_or_target: Any, options: CheckOptions, *, preset: str | None = 
     with sandbox:
         report.environment["sandbox"] = dict(sandbox.info)  # how the worker was confined (README: the sandbox)
         report.accepts_spec = sandbox.accepts_spec
-        if detect and not sandbox.accepts_spec:
+        if detect:  # a function with a spec keyword: the layout it follows (the spec tells it the network)
             options = detected(sandbox, options, report, seed, detect)
             report.reproduce = _reproduce(target, options, preset=preset, seed=seed, examples=max_examples,
                                           dtype=dtype, timeout=timeout, memory=memory, forbid=forbid,

@@ -52,6 +52,7 @@ class CheckReport:
     strict_kinks: bool = False
     diagnosis_s: float | None = None  # time spent diagnosing a failure (re-draws, probes, the search)
     detected: str = ""  # the declaration found by probing (no convention flags, or --detect), as flags
+    detect_s: float | None = None  # time spent probing for that declaration
     probe_convention: Any = None  # with --detect: the convention the code follows where it is not the declared one
 
     @property
@@ -93,6 +94,7 @@ class CheckReport:
             "elapsed_s": round(self.elapsed, 3),
             "diagnosis_s": None if self.diagnosis_s is None else round(self.diagnosis_s, 4),
             "detected": self.detected,
+            "detect_s": None if self.detect_s is None else round(self.detect_s, 4),
             "environment": self.environment,
         })
 
