@@ -8,6 +8,7 @@ for the correct ones: passed; and the wall time per check and the JSON's ``diagn
 
     .venv/bin/python benchmarks/holdout_confusion.py                # prints the markdown table
     .venv/bin/python benchmarks/holdout_confusion.py --only nielsen --json out.json
+    .venv/bin/python benchmarks/holdout_confusion.py --detect     # the correct ones, no convention flags
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ sys.path.insert(0, str(ROOT))
 from tests.holdout import NETWORK, TWIN  # noqa: E402
 
 
-def run(entry: dict, examples: int = 30, seed: int = 0) -> dict:
+def run(entry: dict, examples: int = 30, seed: int = 0, detect: bool = False) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "verdict.json"
-        argv = [sys.executable, "-m", "crosscheck", "check", entry["target"], *entry["flags"],
+        flags = undeclared(entry["flags"]) if detect else entry["flags"]
+        argv = [sys.executable, "-m", "crosscheck", "check", entry["target"], *flags,
                 "--seed", str(seed), "--examples", str(examples), "--json", str(out)]
         t = time.perf_counter()
         env = {**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH") or str(ROOT)}
@@ -46,9 +48,52 @@ def run(entry: dict, examples: int = 30, seed: int = 0) -> dict:
             "diagnosis": [{k: d.get(k) for k in ("id", "parameter", "layer", "detail")} for d in diagnosis],
             "first": first, "expected": list(entry["expected"]), "mistake": entry["mistake"],
             "diagnosis_s": verdict.get("diagnosis_s"), "wall_s": round(wall, 2),
+            "detected": verdict.get("detected"),
             "headline": lines[0] if lines else proc.stderr.strip()[-200:],
             "error": (verdict.get("error") or {}).get("message", "") if isinstance(verdict.get("error"), dict)
             else str(verdict.get("error") or "")}
+
+
+_PENALTY = ("--l2", "--l1", "--penalty-form")
+
+
+def undeclared(flags: list[str]) -> list[str]:
+    """The flags less every convention and network declaration (penalties are declared, never detected)."""
+    pairs = list(zip(flags[::2], flags[1::2]))
+    return [x for key, value in pairs if key in _PENALTY for x in (key, value)]
+
+
+def _same(key: str, found: str, truth: dict) -> bool:
+    """A detected network option that gives the declared gradients: soft targets hold one-hot and 0/1 ones,
+    and for one sample (batch single) sum and mean are the same reduction."""
+    if key == "targets" and found == "soft" and truth[key] in ("onehot", "binary"):
+        return True
+    if key == "reduction" and truth["batch"] == "single" and {found, truth[key]} == {"sum", "mean"}:
+        return True
+    return found == truth[key]
+
+
+def detection(rows: list[dict]) -> str:
+    """The correct entries checked with no convention flags: what was detected against what is true."""
+    from tests.holdout.verify import declared
+
+    out = ["| entry | exit | convention found | network found (all/part/none) | detected | check s |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        entry = next(e for e in NETWORK if e["name"] == r["name"])
+        truth = declared(entry["flags"])
+        text = (r.get("detected") or "").split(" (")[0].split()
+        found = {k[2:].replace("-", "_"): v for k, v in zip(text[::2], text[1::2])}
+        conv = all(found.get(k) == truth[k] for k in ("batch", "weights", "bias", "params"))
+        net_keys = [k for k in ("hidden", "output", "loss", "reduction", "targets") if truth.get(k)]
+        if not all(_same(k, found[k], truth) for k in net_keys if k in found):
+            net = "WRONG"
+        else:
+            net = "all" if all(k in found for k in net_keys) else "part" if any(k in found for k in net_keys) else "none"
+        out.append(f"| {r['name']} | {r['exit']} | {'yes' if conv else 'NO'} | {net} | "
+                   f"{r.get('detected') or '—'} | {r['wall_s']:.1f} |")
+    passed = sum(r["exit"] == 0 for r in rows)
+    out += ["", f"correct entries checked with no convention flags: {len(rows)}; passed {passed}"]
+    return "\n".join(out)
 
 
 def named(row: dict) -> str:
@@ -110,17 +155,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--examples", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", help="write every row here")
+    ap.add_argument("--detect", action="store_true",
+                    help="check the correct entries with no convention or network flags (penalties kept)")
     ap.add_argument("--rows", help="tabulate rows a previous --json wrote (no checks run)")
     args = ap.parse_args(argv)
     rows = json.loads(Path(args.rows).read_text()) if args.rows else []
     for entry in [] if args.rows else NETWORK:
-        if args.only in entry["name"]:
-            rows.append(run(entry, args.examples, args.seed))
+        if args.only in entry["name"] and (entry["correct"] or not args.detect):
+            rows.append(run(entry, args.examples, args.seed, args.detect))
             print(f"{rows[-1]['name']}: exit {rows[-1]['exit']} {rows[-1]['ids'][:2]} "
                   f"{rows[-1]['wall_s']:.1f} s", file=sys.stderr, flush=True)
-    print(table(rows))
-    print()
-    print(summary(rows))
+    if args.detect:
+        print(detection(rows))
+    else:
+        print(table(rows))
+        print()
+        print(summary(rows))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
     return 0
