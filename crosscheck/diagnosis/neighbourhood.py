@@ -52,7 +52,7 @@ class Neighbour:
     def sentence(self) -> str:
         said = ", ".join(f"{old}" for _k, old, _new in self.changes)
         what = "; ".join(_phrase(k, old, new) for k, old, new in self.changes)
-        return (f"your code computes exactly the gradient of {what} (you declared {said}): if that is the network "
+        return (f"your code computes exactly the gradient of {what} (checked as {said}): if that is the network "
                 "you mean, declare it; otherwise the forward or backward pass computes it by mistake")
 
 
