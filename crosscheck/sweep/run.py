@@ -224,6 +224,10 @@ class _Sweep:
             from hypothesis import reject
 
             reject()  # no valid values for this architecture: not a case, not a failure
+        # backends that compute asynchronously (JAX) start first and run while the NumPy
+        # reference, the routes and the other backends are computed here
+        launched = {b.name: self._launch(b, net, conv, draws, seed) for b in self.backends
+                    if hasattr(b, "launch_batched")}
         d64 = draws.astype(np.float64)
         expected = recursive.gradients(net, d64.params, d64.X, d64.Y)
         res = self.result
@@ -235,7 +239,8 @@ class _Sweep:
         problems: list[dict] = []
         problems += self._check_routes(net, conv, d64, expected, _route_draw(seed, draws.on_kink))
         for backend in self.backends:
-            problems += self._check_backend(backend, net, conv, draws, d64, expected, seed)
+            problems += self._check_backend(backend, net, conv, draws, d64, expected, seed,
+                                            launched.get(backend.name))
         if self.progress:
             self._tick()
         if problems:
@@ -313,15 +318,33 @@ class _Sweep:
         axes = {(a, getattr(conv, a)) for a in ("batch", "weights", "bias", "params")}
         return native_share(seed) or not axes <= self.native_axes
 
-    def _check_backend(self, backend, net, conv, draws: Draws, d64: Draws, expected, seed: int = 0) -> list[dict]:
-        cfg = self.config
+    def _launch(self, backend, net, conv, draws: Draws, seed: int) -> tuple[bool, object]:
+        """``(native, wait)``: whether this example builds the user's layout natively in
+        ``backend``, and a function returning its gradients of every draw (started here where
+        the backend can run asynchronously), or the exception the backend raised."""
         native = self._native(backend, conv, seed)
+        launch = getattr(backend, "launch_batched", None)
         try:
             if backend.name == "jax" and native:
-                got = backend.gradients_batched(net, conv, draws.params, draws.X, draws.Y, mode="layout")
+                wait = launch(net, conv, draws.params, draws.X, draws.Y, mode="layout")
                 self.native_axes |= {(a, getattr(conv, a)) for a in ("batch", "weights", "bias", "params")}
+            elif launch is not None:
+                wait = launch(net, conv, draws.params, draws.X, draws.Y)
             else:
-                got = backend.gradients_batched(net, conv, draws.params, draws.X, draws.Y)
+                def wait():
+                    return backend.gradients_batched(net, conv, draws.params, draws.X, draws.Y)
+        except Exception as e:  # noqa: BLE001 - the backend failing is a finding, not a crash
+            wait = e
+        return native, wait
+
+    def _check_backend(self, backend, net, conv, draws: Draws, d64: Draws, expected, seed: int = 0,
+                       launched: tuple[bool, object] | None = None) -> list[dict]:
+        cfg = self.config
+        native, wait = launched or self._launch(backend, net, conv, draws, seed)
+        try:
+            if isinstance(wait, Exception):
+                raise wait
+            got = wait()
         except Exception as e:  # noqa: BLE001 - the backend failing is a finding, not a crash
             return [{"who": backend.name, "summary": f"raised {type(e).__name__}: {e}"}]
         policy = policy_for(cfg.dtype, cfg.device, cfg.precision)
