@@ -73,9 +73,14 @@ def kink_distance(network: Network, params, X: np.ndarray) -> float:
             if np.size(a):
                 best = min(best, float(np.min(np.abs(a))))
     for layer in range(1, network.depth + 1):
+        groups: dict = {}  # the neurons sharing their kinks at once (a minimum is exact in any grouping)
         for i, kinks in enumerate(network.kinks(layer)):
+            if kinks:
+                groups.setdefault(kinks, []).append(i)
+        for kinks, rows in groups.items():
+            z = Z[layer][..., rows, :]
             for kink in kinks:
-                best = min(best, float(np.min(np.abs(Z[layer][..., i, :] - kink))))
+                best = min(best, float(np.min(np.abs(z - kink))))
     return best
 
 
