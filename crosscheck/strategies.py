@@ -20,7 +20,6 @@ batch sizes), the minimal failing network still shows a transpose.
 from __future__ import annotations
 
 import functools
-
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
@@ -225,7 +224,7 @@ def conventions(
     return strategy
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _sampled(values: tuple) -> st.SearchStrategy:
     """``st.sampled_from(values)``, built once per tuple: the composites here run per example,
     and building a strategy costs about as much as drawing from it (the draws are the same)."""
