@@ -17,7 +17,7 @@ import numpy as np
 from .tolerance import TolerancePolicy, policy_for
 
 __all__ = ["ParameterComparison", "Comparison", "compare_gradients", "compare_batched", "batched_rel_errors",
-           "reference_rounding"]
+           "reference_rounding", "worst_of_each"]
 
 
 @dataclass
@@ -310,6 +310,31 @@ def compare_batched(expected_stacked: Any, got_stacked: Any, *, dtype: str = "fl
     rel, _ = batched_rel_errors(expected_stacked, got_stacked, policy=policy)
     worst = rel.max(axis=1) if rel.shape[1] else np.zeros(rel.shape[0])
     return worst, worst <= policy.rtol
+
+
+def worst_of_each(expected: Any, many: Sequence, *, policy: TolerancePolicy) -> np.ndarray | None:
+    """The worst relative error of each of several canonical gradients of one case against the
+    same ``expected``, from one ``compare_batched`` over them stacked (``compare_gradients``'
+    metric: each one a "draw"); None when their shapes differ from ``expected``'s (then compare
+    each with ``compare_gradients``, whose verdict says which shape is wrong)."""
+    try:
+        if any(len(g) != len(expected) for g in many):
+            return None
+        stacked = []
+        for layer, (W, b) in enumerate(expected):
+            gW = np.stack([_as64(g[layer][0]) for g in many])
+            gb = None if b is None else np.stack([_as64(g[layer][1]) for g in many])
+            if gW.shape[1:] != np.shape(W) or (gb is not None and gb.shape[1:] != np.shape(b)) or \
+                    (b is None and any(g[layer][1] is not None for g in many)):
+                return None
+            stacked.append((gW, gb))
+    except (TypeError, ValueError, IndexError):
+        return None
+    n = len(many)
+    exp = tuple((np.broadcast_to(W, (n, *np.shape(W))), None if b is None else np.broadcast_to(b, (n, *np.shape(b))))
+                for W, b in expected)
+    worst, _ = compare_batched(exp, tuple(stacked), policy=policy)
+    return worst
 
 
 def reference_rounding(expected_stacked: Any, reference32_stacked: Any) -> np.ndarray:

@@ -18,6 +18,11 @@ data, so it compiles once per layout family (``backends.padded.Family``), not pe
 ``coverage.native`` lists, per backend, the conventions met natively; ``backends.jax`` in the
 JSON counts JAX's compiles and their seconds (``compiles``, ``compile_s``).
 
+JAX's call is started first (``JaxBackend.launch_batched``: dispatched asynchronously) and runs
+while the float64 reference, the routes and torch are computed; the formula routes are judged
+together in one vectorised comparison (``compare_batched``); in float64 the numpy backend's
+stacked call is the verdict's own, so it is not computed twice.
+
 Not every difference is a bug, and ``crosscheck.sweep.triage`` says which is which (kink
 conventions, float32 rounding, TF32-like precision settings), never by loosening a tolerance.
 """
@@ -31,7 +36,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 
 from ..backends import available_backends, get_backend
-from ..compare import compare_batched, compare_gradients, reference_rounding
+from ..compare import compare_batched, compare_gradients, reference_rounding, worst_of_each
 from ..draws import DrawError, Draws, draw
 from ..errors import UsageError
 from ..model.case import Case
@@ -317,7 +322,7 @@ class _Sweep:
         # every formula route in one vectorised comparison (compare_batched: compare_gradients'
         # metric and policy, each route one "draw"); a failing route is compared again one by one
         # for its per-parameter verdict and hint
-        worst = _stacked_worst(exp0, list(formula.values()), self.route_policy)
+        worst = worst_of_each(exp0, list(formula.values()), policy=self.route_policy)
         for i, (name, got) in enumerate(formula.items()):
             w = None if worst is None else float(worst[i])
             if w is not None and w <= self.route_policy.rtol:
@@ -552,30 +557,6 @@ class _Sweep:
         r.environment = _environment(self.backends, self.config)
         r.backend_stats = {b.name: b.compile_stats() for b in self.backends if hasattr(b, "compile_stats")}
         return r
-
-
-def _stacked_worst(expected, routes: list, policy) -> np.ndarray | None:
-    """Each route's worst relative error against ``expected`` (one draw, canonical), from one
-    ``compare_batched`` over the routes stacked; None when their shapes differ (then every route
-    is compared on its own: a shape failure needs ``compare_gradients``' verdict anyway)."""
-    try:
-        stacked = []
-        for layer, (W, b) in enumerate(expected):
-            gW = np.stack([np.asarray(r[layer][0], dtype=np.float64) for r in routes])
-            gb = None if b is None else np.stack([np.asarray(r[layer][1], dtype=np.float64) for r in routes])
-            if gW.shape[1:] != W.shape or (gb is not None and gb.shape[1:] != b.shape) or \
-                    (b is None and any(r[layer][1] is not None for r in routes)):
-                return None
-            stacked.append((gW, gb))
-        if any(len(r) != len(expected) for r in routes):
-            return None
-    except (TypeError, ValueError, IndexError):
-        return None
-    n = len(routes)
-    exp = tuple((np.broadcast_to(W, (n, *W.shape)), None if b is None else np.broadcast_to(b, (n, *b.shape)))
-                for W, b in expected)
-    worst, _ = compare_batched(exp, tuple(stacked), policy=policy)
-    return worst
 
 
 def _route_draw(seed: int, on_kink: np.ndarray) -> int:
