@@ -155,7 +155,9 @@ def main(argv: list[str] | None = None) -> int:
                             env = {"CROSSCHECK_JAX_MODE": mode, "PYTHONPATH": path,
                                    "CROSSCHECK_JAX_CACHE": os.path.join(cache, examples) if cached
                                    else "off" if tree == "this tree" else ""}
-                            label = f"{tree}, " + ("no cache" if not cached else
+                            # a baseline reads its own default cache folder (main's default is on)
+                            label = f"{tree}, " + ("default cache" if tree == "baseline" else
+                                                   "no cache" if not cached else
                                                    "cold cache" if i == 0 else "warm cache")
                             runs.append((label, mode, run_part("bench_sweep.py", part, env=env)))
 
