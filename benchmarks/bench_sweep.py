@@ -91,13 +91,13 @@ def sweep_part(examples: int, draws: int | None, seed: int, backends: str) -> di
         jax.monitoring.register_event_listener(on_event)
     from crosscheck.sweep.run import DEFAULT_DRAWS, SweepConfig, run_sweep
 
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     result = run_sweep(SweepConfig(backends=tuple(names), examples=examples, draws=draws, seed=seed))
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     jax_env = result.environment.get("jax", {})
     return {"passed": result.passed, "examples": result.examples, "draws": result.draws,
             "architectures": result.architectures, "cases": result.cases, "elapsed_s": result.elapsed_s,
-            "wall_s": wall, "draws_per_example": draws or DEFAULT_DRAWS, "jax_mode": jax_env.get("mode"),
+            "wall_s": wall, "cpu_s": cpu, "draws_per_example": draws or DEFAULT_DRAWS, "jax_mode": jax_env.get("mode"),
             "jax_cache": jax_env.get("compilation_cache"),
             "xla_compiles": counts["backend"] - counts["hits"], "cache_hits": counts["hits"],
             "compile_s": round(counts["seconds"], 3),
@@ -155,19 +155,22 @@ def main(argv: list[str] | None = None) -> int:
                             env = {"CROSSCHECK_JAX_MODE": mode, "PYTHONPATH": path,
                                    "CROSSCHECK_JAX_CACHE": os.path.join(cache, examples) if cached
                                    else "off" if tree == "this tree" else ""}
-                            label = f"{tree}, " + ("no cache" if not cached else
+                            # a baseline reads its own default cache folder (main's default is on)
+                            label = f"{tree}, " + ("default cache" if tree == "baseline" else
+                                                   "no cache" if not cached else
                                                    "cold cache" if i == 0 else "warm cache")
                             runs.append((label, mode, run_part("bench_sweep.py", part, env=env)))
 
     print(f"\n{'sweep run':<44} {'examples':>8} {'draws':>6} {'archs':>6} {'elapsed':>8} "
-          f"{'draws/s':>9} {'x naive':>8} {'archs/s':>8} {'x naive':>8} {'compiles':>8} {'hits':>5} {'compile_s':>9}")
+          f"{'draws/s':>9} {'x naive':>8} {'archs/s':>8} {'x naive':>8} {'compiles':>8} {'hits':>5} {'compile_s':>9} "
+          f"{'cpu_s':>6}")
     rows = []
     for label, mode, r in runs:
         dps, aps = r["draws"] / r["elapsed_s"], r["architectures"] / r["elapsed_s"]
         name = f"{label}, D={r['draws_per_example']}" + (f", jax {mode}" if mode != "auto" else "")
         print(f"{name:<44} {r['examples']:>8} {r['draws']:>6} {r['architectures']:>6} {r['elapsed_s']:>7.2f}s "
               f"{dps:>9.0f} {dps / naive_rate:>7.0f}x {aps:>8.1f} {aps / naive_rate:>7.1f}x "
-              f"{r['xla_compiles']:>8} {r['cache_hits']:>5} {r['compile_s']:>9.2f}"
+              f"{r['xla_compiles']:>8} {r['cache_hits']:>5} {r['compile_s']:>9.2f} {r.get('cpu_s', float('nan')):>6.2f}"
               + ("" if r["passed"] else "  (sweep FAILED)"))
         rows.append({"label": name, **r, "draws_per_s": dps, "architectures_per_s": aps,
                      "draws_ratio": dps / naive_rate, "architectures_ratio": aps / naive_rate})

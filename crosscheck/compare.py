@@ -17,7 +17,7 @@ import numpy as np
 from .tolerance import TolerancePolicy, policy_for
 
 __all__ = ["ParameterComparison", "Comparison", "compare_gradients", "compare_batched", "batched_rel_errors",
-           "reference_rounding"]
+           "reference_rounding", "worst_of_each"]
 
 
 @dataclass
@@ -255,12 +255,15 @@ def batched_rel_errors(expected_stacked: Any, got_stacked: Any, *, dtype: str = 
             exp_list.append(None if e is None else _as64(e))
             got_list.append(g)
     D = next(a.shape[0] for a in exp_list if a is not None)
+    out = np.full((D, len(labels)), np.inf)
+    fast = _rel_errors_joined(exp_list, got_list, D, policy, out)
+    if fast:
+        return out, labels
     sq = np.zeros(D)
     for e in exp_list:
         if e is not None:
             sq += np.where(np.isfinite(e), e, 0.0).reshape(D, -1).__pow__(2).sum(-1)
     floor = np.maximum(policy.floor * np.sqrt(sq), policy.absolute_floor)
-    out = np.full((D, len(labels)), np.inf)
     for j, (e, g) in enumerate(zip(exp_list, got_list)):
         if e is None or g is None or np.shape(g) != e.shape:
             continue
@@ -274,6 +277,28 @@ def batched_rel_errors(expected_stacked: Any, got_stacked: Any, *, dtype: str = 
     return out, labels
 
 
+def _rel_errors_joined(exp_list: list, got_list: list, D: int, policy: TolerancePolicy, out: np.ndarray) -> bool:
+    """``batched_rel_errors``' loop in a few whole-array operations: every parameter's entries
+    side by side in one ``(D, N)`` array, the per-parameter sums by ``np.add.reduceat`` (the same
+    metric; sums may round differently in the last bits). Fills ``out``; False (``out``
+    untouched) where a parameter is missing, misshapen or empty: the loop handles those."""
+    if any(e is None or g is None or np.shape(g) != e.shape or e.size == 0 for e, g in zip(exp_list, got_list)):
+        return False
+    E = np.concatenate([e.reshape(D, -1) for e in exp_list], axis=1)
+    G = np.concatenate([_as64(g).reshape(D, -1) for g in got_list], axis=1)
+    starts = np.cumsum([0] + [e[0].size for e in exp_list[:-1]])
+    e_finite, g_finite = np.isfinite(E), np.isfinite(G)
+    # the floor: the norm of each draw's whole expected gradient, its finite entries only
+    floor = np.maximum(policy.floor * np.sqrt(np.square(np.where(e_finite, E, 0.0)).sum(-1)), policy.absolute_floor)
+    with np.errstate(invalid="ignore", over="ignore"):
+        num = np.sqrt(np.add.reduceat(np.square(G - E), starts, axis=1))
+        den = np.sqrt(np.add.reduceat(np.square(E), starts, axis=1))
+        rel = num / np.maximum(den, floor[:, None])
+    finite = np.logical_and.reduceat(e_finite & g_finite, starts, axis=1)
+    out[...] = np.where(finite, rel, np.inf)
+    return True
+
+
 def compare_batched(expected_stacked: Any, got_stacked: Any, *, dtype: str = "float64", device: str = "cpu",
                     precision: str = "default",
                     policy: TolerancePolicy | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -285,6 +310,31 @@ def compare_batched(expected_stacked: Any, got_stacked: Any, *, dtype: str = "fl
     rel, _ = batched_rel_errors(expected_stacked, got_stacked, policy=policy)
     worst = rel.max(axis=1) if rel.shape[1] else np.zeros(rel.shape[0])
     return worst, worst <= policy.rtol
+
+
+def worst_of_each(expected: Any, many: Sequence, *, policy: TolerancePolicy) -> np.ndarray | None:
+    """The worst relative error of each of several canonical gradients of one case against the
+    same ``expected``, from one ``compare_batched`` over them stacked (``compare_gradients``'
+    metric: each one a "draw"); None when their shapes differ from ``expected``'s (then compare
+    each with ``compare_gradients``, whose verdict says which shape is wrong)."""
+    try:
+        if any(len(g) != len(expected) for g in many):
+            return None
+        stacked = []
+        for layer, (W, b) in enumerate(expected):
+            gW = np.stack([_as64(g[layer][0]) for g in many])
+            gb = None if b is None else np.stack([_as64(g[layer][1]) for g in many])
+            if gW.shape[1:] != np.shape(W) or (gb is not None and gb.shape[1:] != np.shape(b)) or \
+                    (b is None and any(g[layer][1] is not None for g in many)):
+                return None
+            stacked.append((gW, gb))
+    except (TypeError, ValueError, IndexError):
+        return None
+    n = len(many)
+    exp = tuple((np.broadcast_to(W, (n, *np.shape(W))), None if b is None else np.broadcast_to(b, (n, *np.shape(b))))
+                for W, b in expected)
+    worst, _ = compare_batched(exp, tuple(stacked), policy=policy)
+    return worst
 
 
 def reference_rounding(expected_stacked: Any, reference32_stacked: Any) -> np.ndarray:

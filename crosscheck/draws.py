@@ -24,7 +24,7 @@ from .model.activations import get_activation
 from .model.network import Network
 from .reference.forward import forward
 
-__all__ = ["Draws", "draw", "DrawError", "KINK_MARGIN", "kink_distance", "on_kink"]
+__all__ = ["Draws", "draw", "DrawError", "KINK_MARGIN", "kink_distance", "kinked_neurons", "on_kink"]
 
 # Pre-activations keep this distance from kinks: larger than the finite-difference step
 # (~1e-6 here) and than float32 rounding of an O(1) pre-activation (~1e-7), so every
@@ -116,10 +116,24 @@ def kink_distance(network: Network, Z: list) -> np.ndarray:
     D = Z[1].shape[0]
     best = np.full(D, np.inf)
     for layer in range(1, network.depth + 1):
-        for i, kinks in enumerate(network.kinks(layer)):
+        # the neurons sharing their kinks at once (a minimum is exact in any grouping)
+        for kinks, rows in kinked_neurons(network, layer).items():
+            z = Z[layer][:, rows, :]
             for k in kinks:
-                best = np.minimum(best, np.abs(Z[layer][:, i, :] - k).min(axis=-1))
+                best = np.minimum(best, np.abs(z - k).min(axis=(-1, -2)))
     return best
+
+
+def kinked_neurons(network: Network, layer: int) -> dict:
+    """``{kinks: neuron indices}`` of ``layer``'s neurons that have kinks (a slice when all do)."""
+    groups: dict = {}
+    per_neuron = network.kinks(layer)
+    for i, kinks in enumerate(per_neuron):
+        if kinks:
+            groups.setdefault(kinks, []).append(i)
+    if len(groups) == 1 and len(next(iter(groups.values()))) == len(per_neuron):
+        return {next(iter(groups)): slice(None)}
+    return groups
 
 
 def on_kink(network: Network, Z: list) -> np.ndarray:

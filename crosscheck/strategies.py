@@ -19,6 +19,7 @@ batch sizes), the minimal failing network still shows a transpose.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
@@ -151,19 +152,33 @@ def networks(
             "widen the range or pass distinct=False"
         )
 
+    made: dict = {}  # the strategies drawn from, built once (a sweep draws hundreds of networks)
+
+    def between(lo: int, hi: int) -> st.SearchStrategy:
+        key = ("integers", lo, hi)
+        if key not in made:
+            made[key] = st.integers(lo, hi)
+        return made[key]
+
+    def front_widths(k: int, n_out: int) -> st.SearchStrategy:
+        key = ("front", k, n_out)
+        if key not in made:
+            if distinct:
+                pool = [w for w in range(w_lo, w_hi + 1) if w != n_out]
+                made[key] = st.lists(st.sampled_from(pool), min_size=k, max_size=k, unique=True)
+            else:
+                made[key] = st.lists(st.integers(w_lo, w_hi), min_size=k, max_size=k)
+        return made[key]
+
     @st.composite
     def _networks(draw_) -> Network:
-        k = draw_(st.integers(d_lo, d_hi))
-        loss = get_loss(draw_(st.sampled_from(loss_names)))
+        k = draw_(between(d_lo, d_hi))
+        loss = get_loss(draw_(_sampled(loss_names)))
         n_out = loss.output_width or output_width
         lo_out = max(w_lo, loss.min_output_width)
         if n_out is None:
-            n_out = draw_(st.integers(lo_out, max(lo_out, w_hi)))
-        if distinct:
-            pool = [w for w in range(w_lo, w_hi + 1) if w != n_out]
-            front = draw_(st.lists(st.sampled_from(pool), min_size=k, max_size=k, unique=True))
-        else:
-            front = draw_(st.lists(st.integers(w_lo, w_hi), min_size=k, max_size=k))
+            n_out = draw_(between(lo_out, max(lo_out, w_hi)))
+        front = draw_(front_widths(k, n_out))
         ws = tuple(front) + (n_out,)
         layer_acts = []
         for layer in range(1, k + 1):
@@ -171,17 +186,17 @@ def networks(
             if layer == k and loss.output_activation is not None:
                 layer_acts.append(loss.output_activation)
             elif per_neuron and ws[layer] > 1 and draw_(st.booleans()):
-                layer_acts.append(tuple(draw_(st.lists(st.sampled_from(choices), min_size=ws[layer],
+                layer_acts.append(tuple(draw_(st.lists(_sampled(tuple(choices)), min_size=ws[layer],
                                                        max_size=ws[layer]))))
             else:
-                layer_acts.append(draw_(st.sampled_from(choices)))
+                layer_acts.append(draw_(_sampled(tuple(choices))))
         loss_targets, loss_reds = fitting[loss.name]
-        red = draw_(st.sampled_from(loss_reds))
-        has_bias = draw_(st.sampled_from([True, False])) if bias is None else bias
-        target = draw_(st.sampled_from(loss_targets))
+        red = draw_(_sampled(tuple(loss_reds)))
+        has_bias = draw_(_sampled((True, False))) if bias is None else bias
+        target = draw_(_sampled(tuple(loss_targets)))
         # penalties last: shrinking drops them (toward 0, the list's first entry) before the network
-        lam2, lam1 = draw_(st.sampled_from(l2s)), draw_(st.sampled_from(l1s))
-        form = draw_(st.sampled_from(pforms)) if lam2 or lam1 else pforms[0]
+        lam2, lam1 = draw_(_sampled(tuple(l2s))), draw_(_sampled(tuple(l1s)))
+        form = draw_(_sampled(tuple(pforms))) if lam2 or lam1 else pforms[0]
         pbias = (draw_(st.booleans()) if penalty_bias is None else penalty_bias) if lam2 or lam1 else False
         return Network(ws, tuple(layer_acts), loss=loss.name, reduction=red, bias=has_bias, targets=target,
                        l2=lam2, l1=lam1, penalty_form=form, penalty_bias=pbias)
@@ -210,6 +225,13 @@ def conventions(
     return strategy
 
 
+@functools.cache
+def _sampled(values: tuple) -> st.SearchStrategy:
+    """``st.sampled_from(values)``, built once per tuple: the composites here run per example,
+    and building a strategy costs about as much as drawing from it (the draws are the same)."""
+    return st.sampled_from(values)
+
+
 def _batch_sizes(lo: int, hi: int, network: Network, convention: Convention, distinct: bool):
     if convention.batch == "single":
         return st.just(1)
@@ -217,7 +239,7 @@ def _batch_sizes(lo: int, hi: int, network: Network, convention: Convention, dis
     allowed = [m for m in range(lo, hi + 1) if not distinct or m not in avoid]
     if not allowed:  # every size collides with a width: fall back to the smallest
         allowed = [lo]
-    return st.sampled_from(allowed)
+    return _sampled(tuple(allowed))
 
 
 def architectures(
@@ -233,6 +255,7 @@ def architectures(
     convs = conventions if conventions is not None else globals()["conventions"]()
     m_lo, m_hi = _range("batch_sizes", batch_sizes, 1)
     allowed_bias = getattr(convs, "_crosscheck_bias", BIAS)
+    seeds = st.integers(0, 2**32 - 1)
 
     @st.composite
     def _arch(draw_):
@@ -243,9 +266,9 @@ def architectures(
             # so redraw the layout among those the conventions strategy allows.
             fitting = [b for b in allowed_bias if (b != "none") == net.bias]
             assume(fitting)
-            conv = replace(conv, bias=draw_(st.sampled_from(fitting)))
+            conv = replace(conv, bias=draw_(_sampled(tuple(fitting))))
         m = draw_(_batch_sizes(m_lo, m_hi, net, conv, distinct))
-        seed = draw_(st.integers(0, 2**32 - 1))
+        seed = draw_(seeds)
         return net, conv, m, seed
 
     return _arch()

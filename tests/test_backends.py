@@ -310,3 +310,43 @@ def test_torch_batched_mode_is_checked():
     assert TorchBackend().batched == "stacked" and TorchBackend().settings()["batched"] == "stacked"
     with pytest.raises(UsageError, match="batched must be"):
         TorchBackend(batched="loop")
+
+
+def test_torch_small_calls_run_on_one_thread_and_restore_the_callers_count(monkeypatch):
+    torch = pytest.importorskip("torch")
+    from crosscheck.backends import torch as torch_backend
+
+    saved = torch.get_num_threads()
+    seen = []
+    real_loss = torch_backend.user_loss
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real_loss(*args, **kwargs)
+
+    monkeypatch.setattr(torch_backend, "user_loss", spy)
+    try:
+        torch.set_num_threads(2)
+        backend = get_backend("torch")
+        net = NET_NOBIAS
+        d = draw(net, 3, batch_size=4, draws=8)
+        backend.gradients_batched(net, None, d.params, d.X, d.Y)
+        backend.gradients(_case(net, CONVENTIONS_NOBIAS[0], "float64"))
+        assert seen == [1, 1] and torch.get_num_threads() == 2
+        monkeypatch.setattr(torch_backend, "SMALL_ENTRIES", 1)  # every array counts as large now
+        backend.gradients_batched(net, None, d.params, d.X, d.Y)
+        assert seen[-1] == 2 and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(saved)
+
+
+def test_jax_launch_then_wait_equals_the_one_step_call():
+    pytest.importorskip("jax")
+    backend = get_backend("jax")
+    net = NET_NOBIAS
+    d = draw(net, 5, batch_size=3, draws=8)
+    wait = backend.launch_batched(net, None, d.params, d.X, d.Y)
+    other = backend.gradients_batched(net, None, d.params, d.X, d.Y)  # work done while it runs
+    got = wait()
+    for (gW, gb), (oW, ob) in zip(got, other):
+        assert np.array_equal(gW, oW) and (gb is None) == (ob is None)

@@ -147,3 +147,20 @@ def test_a_small_scale_is_named_but_one_wrong_entry_is_not():
     one_entry[0, 0] += 1e-8 * np.linalg.norm(W)
     off = compare_gradients(((W, b),), ((one_entry, b),))
     assert not off.passed and off.first_failure().hint == ""
+
+
+def test_worst_of_each_is_compare_gradients_worst_for_each_and_refuses_other_shapes():
+    from crosscheck.compare import worst_of_each
+
+    rng = np.random.default_rng(11)
+    expected = ((rng.normal(size=(4, 3)), rng.normal(size=4)), (rng.normal(size=(2, 4)), None))
+    many = [tuple((W + s * rng.normal(size=W.shape), None if b is None else b + s * rng.normal(size=b.shape))
+                  for W, b in expected) for s in (0.0, 1e-13, 1e-6, 1.0)]
+    worst = worst_of_each(expected, many, policy=policy_for("float64"))
+    for w, got in zip(worst, many):
+        assert w == pytest.approx(compare_gradients(expected, got).worst_rel_error, rel=1e-12, abs=0)
+    assert worst[0] == 0.0 and worst[3] > 0.1
+    transposed = ((expected[0][0].T, expected[0][1]), expected[1])
+    assert worst_of_each(expected, [many[0], transposed], policy=policy_for("float64")) is None
+    with_bias = (expected[0], (expected[1][0], np.zeros(2)))
+    assert worst_of_each(expected, [with_bias], policy=policy_for("float64")) is None

@@ -49,7 +49,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -289,6 +289,17 @@ class JaxBackend(Backend):
         mode computes in the canonical layout, whatever ``convention`` says (module docstring).
         ``mode="native"`` forces the exact native build for this call; ``mode="layout"`` the
         padded program of the convention's own layout family (a sweep's native share)."""
+        return self.launch_batched(network, convention, params, X, Y, mode=mode)()
+
+    def launch_batched(self, network: Network, convention: Convention | None, params: Any,
+                       X: np.ndarray, Y: np.ndarray | None, *, mode: str | None = None) -> Callable[[], Gradients]:
+        """``gradients_batched`` in two steps: this call starts the computation, the returned
+        function waits for it and returns the gradients (with the padding checked).
+
+        A padded or layout call is dispatched asynchronously (JAX runs it on its own threads),
+        so a caller can do other work, e.g. the NumPy reference and torch, before it waits: a
+        sweep's JAX share then costs its packing and dispatch, not its run time. Other calls
+        compute here. Errors of the computation itself may surface only when waiting."""
         if mode not in (None, "native", "layout"):
             raise UsageError(f"jax backend: a call's mode may only be forced to 'native' or 'layout'; got {mode!r}")
         conv = convention or canonical_for(network)
@@ -297,7 +308,7 @@ class JaxBackend(Backend):
         if mode == "layout":
             if self.jit and padded.fits(network, X.shape[2], conv) and D < AUTO_NATIVE_DRAWS:
                 self.calls["layout"] += 1
-                return self._run_padded(network, conv, params, X, Y, D, layout=True)
+                return self._launch_padded(network, conv, params, X, Y, D, layout=True)
             mode = "native"
         if mode is None and self.batched_mode(network, X.shape[2], D, conv, X.dtype, Y is not None) == "padded":
             self.calls["padded"] += 1
@@ -305,10 +316,11 @@ class JaxBackend(Backend):
             self._padded_uses[key] = self._padded_uses.pop(key, 0) + 1
             if len(self._padded_uses) > 16 * _CACHE_SIZE:
                 self._padded_uses.popitem(last=False)
-            return self._run_padded(network, conv, params, X, Y, D, layout=False)
+            return self._launch_padded(network, conv, params, X, Y, D, layout=False)
         self.calls["native"] += 1
         user = conv.params_to_user(params, network)
-        return self._run(network, conv, user, conv.x_to_user(X), conv.y_to_user(Y, network.targets), batched=True)
+        done = self._run(network, conv, user, conv.x_to_user(X), conv.y_to_user(Y, network.targets), batched=True)
+        return lambda: done
 
     def batched_mode(self, network: Network, m: int, draws: int, convention: Convention | None = None,
                      dtype: Any = np.float64, has_y: bool | None = None) -> str:
@@ -327,10 +339,11 @@ class JaxBackend(Backend):
             return "native"  # compiled already, or recurring enough to be worth a compile
         return "padded"
 
-    def _run_padded(self, network: Network, conv: Convention, params: Any, X: np.ndarray, Y: np.ndarray | None,
-                    D: int, *, layout: bool) -> Gradients:
+    def _launch_padded(self, network: Network, conv: Convention, params: Any, X: np.ndarray,
+                       Y: np.ndarray | None, D: int, *, layout: bool) -> Callable[[], Gradients]:
         """The padded program on canonical arrays (``layout=False``), or on the user's own arrays
-        in ``conv`` (``padded.pack_layout``: in_out and augmented weights go in as they are)."""
+        in ``conv`` (``padded.pack_layout``: in_out and augmented weights go in as they are),
+        dispatched; the returned function waits, unpacks and checks the padding."""
         dtype = _check_dtype(X.dtype)
         if layout:
             shape = padded.padded_shape(network, X.shape[2], D, conv)
@@ -346,15 +359,25 @@ class JaxBackend(Backend):
             key = (self.precision, dtype.name, self._natives[dtype.name])
             fn = _padded_program(key)
             before = _PROGRAM_TRACES.get(key, 0)
-            # one transfer for all arguments (one device_put per array costs more than the call)
-            gW, gb = fn(*_jax().device_put(tuple(args[k] for k in padded.ARGS), self._device))
-            gW, gb = np.asarray(gW), np.asarray(gb)  # inside the scope: x64 arrays stay float64
+            inputs = tuple(args[k] for k in padded.ARGS)
+            if self._device != _jax().devices()[0]:
+                # one transfer for all arguments (one device_put per array costs more than the call)
+                inputs = _jax().device_put(inputs, self._device)
+            # on the default device, NumPy arguments go straight to the program (jit's own
+            # transfer is cheaper than a device_put first); the call returns before it has run
+            pending = fn(*inputs)
             self.padded_traces += _PROGRAM_TRACES[key] - before
         self.programs.add((f"K={shape.depth} P={shape.width} M={shape.samples} D={shape.draws}", dtype.name))
-        if not layout:
-            return padded.unpack(network, gW, gb, D)
-        dWs, dbs = padded.unpack_layout(network, conv, gW, gb, D)
-        return user_grads_to_canonical(conv, network, pack_user_grads(conv, dWs, dbs))
+
+        def finish() -> Gradients:
+            with scoped(dtype, self.precision):  # inside the scope: x64 arrays stay float64
+                gW, gb = (np.asarray(g) for g in pending)
+            if not layout:
+                return padded.unpack(network, gW, gb, D)
+            dWs, dbs = padded.unpack_layout(network, conv, gW, gb, D)
+            return user_grads_to_canonical(conv, network, pack_user_grads(conv, dWs, dbs))
+
+        return finish
 
     def compile_stats(self) -> dict:
         """Compiles since this backend was made (process-wide, ``crosscheck.backends.compiles``):

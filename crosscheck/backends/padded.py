@@ -181,13 +181,31 @@ def pack_layout(network: Network, convention: Convention, Ws: list, bs: list, X:
     return {
         "ws": ws, "bs": bs_p, "X": Xp, "Y": Yp, "labels": Lp,
         "in_out": np.asarray(convention.weights == "in_out"),
-        **_layer_codes(network, shape),
+        **_cached(("codes", network, shape), lambda: _layer_codes(network, shape)),
         "rows": np.arange(P) < network.n_out, "cols": np.arange(M) < m,
         "divisor": np.asarray({"sum": 1, "mean": m, "mean_all": m * network.n_out}[network.reduction], dtype),
         "loss_code": np.asarray(LABELS if labels else LOSS_CODES[network.loss], np.int32),
         "alpha": alpha,
-        **_penalty_args(network, convention, shape, m, dtype),
+        **_cached(("penalty", network, convention, shape, m, np.dtype(dtype).name),
+                  lambda: _penalty_args(network, convention, shape, m, dtype)),
     }
+
+
+_ARCHITECTURE_ARGS: dict = {}  # the arguments that depend on the architecture alone, made once each
+_ARCHITECTURE_ARGS_MAX = 4096
+
+
+def _cached(key: tuple, make) -> dict:
+    """``make()``'s arrays for ``key`` (read-only: every call with this architecture shares them)."""
+    found = _ARCHITECTURE_ARGS.get(key)
+    if found is None:
+        found = make()
+        for a in found.values():
+            a.setflags(write=False)
+        if len(_ARCHITECTURE_ARGS) >= _ARCHITECTURE_ARGS_MAX:
+            _ARCHITECTURE_ARGS.clear()
+        _ARCHITECTURE_ARGS[key] = found
+    return found
 
 
 def _penalty_args(network: Network, convention: Convention, shape: PaddedShape, m: int, dtype: Any) -> dict:
@@ -236,6 +254,12 @@ def unpack_layout(network: Network, convention: Convention, gW: np.ndarray, gb: 
         real_b[layer - 1, : user_W[1] if convention.weights == "in_out" else user_W[0]] = True
         user_shape = convention.user_bias_shape(network, layer) if separate else None
         dbs.append(None if user_shape is None else gb[:, layer - 1, :n].reshape(D, *user_shape))
+    # every padded entry is exactly 0 when the real blocks hold every non-zero entry (a NaN
+    # counts as non-zero): two counts instead of copying the padding out, the same verdict
+    real_nonzero = sum(np.count_nonzero(dW) for dW in dWs) + sum(
+        np.count_nonzero(gb[:, layer, :n]) for layer, n in enumerate(real_b.sum(axis=1)))
+    if np.count_nonzero(gW) + np.count_nonzero(gb) == real_nonzero:
+        return dWs, dbs
     stray_W = gW[:, ~real_W]
     stray_b = gb[:, ~real_b]
     if np.any(stray_W != 0) or np.any(stray_b != 0):

@@ -6,8 +6,12 @@ and works without torch installed. float64 and float32, cpu and cuda.
 precision "highest" sets ``torch.set_float32_matmul_precision("highest")`` and
 ``allow_tf32 = False`` (cuda matmul and cuDNN) for the duration of each call and restores
 the caller's settings afterwards; "default" leaves them as they are (torch's own defaults are
-already full float32 for matmuls, docs/measurements.md). Threads are left alone: ``set_num_threads``
-is process-wide, and the small matmuls checked here gain nothing from it (benchmarks/README.md).
+already full float32 for matmuls, docs/measurements.md). A call on small CPU arrays (every array
+at most ``SMALL_ENTRIES`` entries: a sweep's networks) runs on one intra-op thread
+(``one_thread``; the caller's count restored after): tensors that small are never split, and
+waking the pool cost a sweep's stacked call ~5x its time on this 2-core machine with a busy
+second core (1.9 ms vs 10 ms, docs/measurements.md, "three-way sweep speed"). Larger calls keep
+the caller's threads.
 
 Many draws of one architecture (``gradients_batched``), two ways (``TorchBackend(batched=...)``):
 
@@ -44,7 +48,7 @@ from .base import (
     user_loss,
 )
 
-__all__ = ["TorchBackend", "torch_settings", "highest_precision", "BATCHED_MODES"]
+__all__ = ["TorchBackend", "torch_settings", "highest_precision", "one_thread", "SMALL_ENTRIES", "BATCHED_MODES"]
 
 _CACHE_SIZE = 256
 BATCHED_MODES = ("stacked", "vmap")
@@ -63,6 +67,32 @@ def _ops() -> Ops:
         return torch.index_select(x, axis % x.dim(), torch.as_tensor(idx, device=x.device))
 
     return Ops(torch, lambda xs, axis: torch.cat(xs, dim=axis), take, "torch")
+
+
+SMALL_ENTRIES = 1 << 18  # a CPU call whose arrays are all this small runs on one thread
+
+
+@contextlib.contextmanager
+def one_thread(enabled: bool = True) -> Iterator[None]:
+    """One intra-op thread inside the block (``torch.set_num_threads`` is process-wide, so the
+    caller's count is restored after; a toggle costs ~1 us)."""
+    if not enabled:
+        yield
+        return
+    torch = _torch()
+    saved = torch.get_num_threads()
+    if saved == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
+
+
+def _small(device: str, arrays: Any) -> bool:
+    return device == "cpu" and all(a is None or np.size(a) <= SMALL_ENTRIES for a in arrays)
 
 
 @contextlib.contextmanager
@@ -135,7 +165,7 @@ class TorchBackend(Backend):
         tbs = [None if b is None else leaf(b) for b in bs]
         leaves = tWs + [b for b in tbs if b is not None]
         alpha = torch.tensor(net.alpha, dtype=dtype, device=self._device)
-        with highest_precision(self.precision == "highest"):
+        with highest_precision(self.precision == "highest"), one_thread(_small(self.device, (*Ws, *bs, X))):
             loss = user_loss(_ops(), net, conv, tWs, tbs, const(X), const(Y), alpha)
             grads = torch.autograd.grad(loss, leaves)
         host = [g.detach().cpu().numpy() for g in grads]
@@ -163,7 +193,7 @@ class TorchBackend(Backend):
         if Y is not None:
             uY = conv.y_to_user(Y, network.targets)
             tY = torch.as_tensor(uY, device=self._device) if network.targets == "labels" else t(uY)
-        with highest_precision(self.precision == "highest"):
+        with highest_precision(self.precision == "highest"), one_thread(_small(self.device, (*flat, X))):
             if self.batched == "vmap":
                 grads = self._batched_fn(network, conv, dtype, Y is not None)(tuple(t(a) for a in flat), tX, tY)
             else:

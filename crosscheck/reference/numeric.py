@@ -73,9 +73,14 @@ def kink_distance(network: Network, params, X: np.ndarray) -> float:
             if np.size(a):
                 best = min(best, float(np.min(np.abs(a))))
     for layer in range(1, network.depth + 1):
+        groups: dict = {}  # the neurons sharing their kinks at once (a minimum is exact in any grouping)
         for i, kinks in enumerate(network.kinks(layer)):
+            if kinks:
+                groups.setdefault(kinks, []).append(i)
+        for kinks, rows in groups.items():
+            z = Z[layer][..., rows, :]
             for kink in kinks:
-                best = min(best, float(np.min(np.abs(Z[layer][..., i, :] - kink))))
+                best = min(best, float(np.min(np.abs(z - kink))))
     return best
 
 
@@ -105,16 +110,17 @@ def _unflatten(theta: np.ndarray, layout: list) -> tuple:
 
 
 def _perturbed_losses(network: Network, theta: np.ndarray, steps: np.ndarray, layout: list, X, Y) -> np.ndarray:
-    """L(theta + steps_i e_i) for every entry i, ``(P,)``: the P perturbed copies of theta are
-    built and evaluated a chunk at a time, so memory stays bounded for any network size."""
-    P = theta.size
+    """L(theta + steps_i e_(i mod P)) for every step i, ``(len(steps),)`` (``steps`` may hold
+    several rounds of P steps, e.g. plus then minus): the perturbed copies of theta are built and
+    evaluated a chunk at a time, so memory stays bounded for any network size."""
+    P, S = theta.size, steps.size
     per_draw = P + sum(network.widths) * X.shape[1]
     chunk = max(1, _MAX_STACK_ENTRIES // per_draw)
     out = []
-    for start in range(0, P, chunk):
-        idx = np.arange(start, min(P, start + chunk))
+    for start in range(0, S, chunk):
+        idx = np.arange(start, min(S, start + chunk))
         thetas = np.tile(theta, (idx.size, 1))
-        thetas[np.arange(idx.size), idx] += steps[idx]
+        thetas[np.arange(idx.size), idx % P] += steps[idx]
         out.append(np.asarray(loss_value(network, _unflatten(thetas, layout), X, Y)))
     return np.concatenate(out)
 
@@ -143,8 +149,9 @@ def finite_difference(network: Network, params, X: np.ndarray, Y, *, step: float
             f"margin); one is {distance:.3g} away, so a step of {step:g} could straddle the kink")
     h = step * np.maximum(1.0, np.abs(theta))
     plus, minus = (theta + h) - theta, (theta - h) - theta  # the steps actually taken, exactly
-    grad = (_perturbed_losses(network, theta, plus, layout, X, Y)
-            - _perturbed_losses(network, theta, minus, layout, X, Y)) / (plus - minus)
+    # both sides in one stacked evaluation (each copy's loss is computed on its own)
+    both = _perturbed_losses(network, theta, np.concatenate([plus, minus]), layout, X, Y)
+    grad = (both[: theta.size] - both[theta.size:]) / (plus - minus)
     return _unflatten(grad, layout)
 
 

@@ -18,6 +18,11 @@ data, so it compiles once per layout family (``backends.padded.Family``), not pe
 ``coverage.native`` lists, per backend, the conventions met natively; ``backends.jax`` in the
 JSON counts JAX's compiles and their seconds (``compiles``, ``compile_s``).
 
+JAX's call is started first (``JaxBackend.launch_batched``: dispatched asynchronously) and runs
+while the float64 reference, the routes and torch are computed; the formula routes are judged
+together in one vectorised comparison (``compare_batched``); in float64 the numpy backend's
+stacked call is the verdict's own, so it is not computed twice.
+
 Not every difference is a bug, and ``crosscheck.sweep.triage`` says which is which (kink
 conventions, float32 rounding, TF32-like precision settings), never by loosening a tolerance.
 """
@@ -31,7 +36,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 
 from ..backends import available_backends, get_backend
-from ..compare import compare_batched, compare_gradients, reference_rounding
+from ..compare import compare_batched, compare_gradients, reference_rounding, worst_of_each
 from ..draws import DrawError, Draws, draw
 from ..errors import UsageError
 from ..model.case import Case
@@ -209,6 +214,8 @@ class _Sweep:
         self.t0 = time.perf_counter()
         self._progress_line: object | None = None  # a crosscheck.terminal.Progress once ticking
         self.max_examples = config.examples or 0
+        self.policy = policy_for(config.dtype, config.device, config.precision)  # the backends'
+        self.route_policy = policy_for("float64")  # the formula routes: exact algebra in float64
 
     # ---- one example -----------------------------------------------------------------
     def check(self, net: Network, conv: Convention, m: int, seed: int) -> None:
@@ -224,8 +231,16 @@ class _Sweep:
             from hypothesis import reject
 
             reject()  # no valid values for this architecture: not a case, not a failure
+        # backends that compute asynchronously (JAX) start first and run while the NumPy
+        # reference, the routes and the other backends are computed here
+        launched = {b.name: self._launch(b, net, conv, draws, seed) for b in self.backends
+                    if hasattr(b, "launch_batched")}
         d64 = draws.astype(np.float64)
         expected = recursive.gradients(net, d64.params, d64.X, d64.Y)
+        if cfg.dtype == "float64" and any(b.name == "numpy" for b in self.backends):
+            # the numpy backend is this very call (recursive, stacked, on the same float64 values):
+            # its result is the verdict's, so it is not computed twice (numpy is never counted)
+            launched["numpy"] = (False, lambda: expected)
         res = self.result
         res.examples += 1
         res.draws += D
@@ -235,7 +250,8 @@ class _Sweep:
         problems: list[dict] = []
         problems += self._check_routes(net, conv, d64, expected, _route_draw(seed, draws.on_kink))
         for backend in self.backends:
-            problems += self._check_backend(backend, net, conv, draws, d64, expected, seed)
+            problems += self._check_backend(backend, net, conv, draws, d64, expected, seed,
+                                            launched.get(backend.name))
         if self.progress:
             self._tick()
         if problems:
@@ -271,6 +287,8 @@ class _Sweep:
         params0, X0, Y0 = d64.one(j)
         exp0 = tuple((W[j], None if b is None else b[j]) for W, b in expected)
         problems = []
+        formula: dict[str, tuple] = {}  # route -> its gradients, judged together below
+        loss0 = None
         for name in self.routes:
             if name == "recursive":
                 continue
@@ -289,12 +307,26 @@ class _Sweep:
             self.result.route_checks += 1
             if name in NUMERIC_TOLERANCE:
                 # numeric oracles are judged in their own unit (crosscheck.reference.numeric)
-                err = scaled_error(got, exp0, loss_value(net, params0, X0, Y0))
+                if loss0 is None:  # the same for both oracles
+                    loss0 = loss_value(net, params0, X0, Y0)
+                err = scaled_error(got, exp0, loss0)
                 self._record(net, conv, "numeric oracles", err)
                 if not err <= NUMERIC_TOLERANCE[name]:
                     problems.append({"who": f"route {name}", "draw": j,
                                      "summary": f"scaled error {err:.2e} > {NUMERIC_TOLERANCE[name]:.0e} "
                                                 "(max |numeric - analytic| / max(1, |L|, max |grad|))"})
+                continue
+            formula[name] = got
+        if not formula:
+            return problems
+        # every formula route in one vectorised comparison (compare_batched: compare_gradients'
+        # metric and policy, each route one "draw"); a failing route is compared again one by one
+        # for its per-parameter verdict and hint
+        worst = worst_of_each(exp0, list(formula.values()), policy=self.route_policy)
+        for i, (name, got) in enumerate(formula.items()):
+            w = None if worst is None else float(worst[i])
+            if w is not None and w <= self.route_policy.rtol:
+                self._record(net, conv, "formula routes", w)
                 continue
             cmp = compare_gradients(exp0, got, dtype="float64")
             self._record(net, conv, "formula routes", cmp.worst_rel_error)
@@ -313,19 +345,39 @@ class _Sweep:
         axes = {(a, getattr(conv, a)) for a in ("batch", "weights", "bias", "params")}
         return native_share(seed) or not axes <= self.native_axes
 
-    def _check_backend(self, backend, net, conv, draws: Draws, d64: Draws, expected, seed: int = 0) -> list[dict]:
-        cfg = self.config
+    def _launch(self, backend, net, conv, draws: Draws, seed: int) -> tuple[bool, object]:
+        """``(native, wait)``: whether this example builds the user's layout natively in
+        ``backend``, and a function returning its gradients of every draw (started here where
+        the backend can run asynchronously), or the exception the backend raised."""
         native = self._native(backend, conv, seed)
+        launch = getattr(backend, "launch_batched", None)
         try:
             if backend.name == "jax" and native:
-                got = backend.gradients_batched(net, conv, draws.params, draws.X, draws.Y, mode="layout")
+                wait = launch(net, conv, draws.params, draws.X, draws.Y, mode="layout")
                 self.native_axes |= {(a, getattr(conv, a)) for a in ("batch", "weights", "bias", "params")}
+            elif launch is not None:
+                wait = launch(net, conv, draws.params, draws.X, draws.Y)
             else:
-                got = backend.gradients_batched(net, conv, draws.params, draws.X, draws.Y)
+                def wait():
+                    return backend.gradients_batched(net, conv, draws.params, draws.X, draws.Y)
+        except Exception as e:  # noqa: BLE001 - the backend failing is a finding, not a crash
+            wait = e
+        return native, wait
+
+    def _check_backend(self, backend, net, conv, draws: Draws, d64: Draws, expected, seed: int = 0,
+                       launched: tuple[bool, object] | None = None) -> list[dict]:
+        cfg = self.config
+        native, wait = launched or self._launch(backend, net, conv, draws, seed)
+        try:
+            if isinstance(wait, Exception):
+                raise wait
+            got = wait()
         except Exception as e:  # noqa: BLE001 - the backend failing is a finding, not a crash
             return [{"who": backend.name, "summary": f"raised {type(e).__name__}: {e}"}]
-        policy = policy_for(cfg.dtype, cfg.device, cfg.precision)
-        worst, ok = compare_batched(expected, got, policy=policy)
+        if got is expected:  # the verdict's own call (numpy, float64): identical by construction
+            worst, ok = np.zeros(draws.count), np.ones(draws.count, dtype=bool)
+        else:
+            worst, ok = compare_batched(expected, got, policy=self.policy)
         if backend.name != "numpy":  # the verdict route compared with itself is no case
             self.result.cases += draws.count
             if native:
