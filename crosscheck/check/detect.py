@@ -35,6 +35,7 @@ from ..errors import ImplementationError
 from ..model.activations import ACTIVATIONS
 from ..model.conventions import Convention, all_conventions
 from ..model.network import REDUCTIONS, Network
+from ..model.penalties import PENALTY_FORMS
 from .extras import split_extras
 from .penalty_fit import fit_penalty, penalty_fitter, penalty_options
 
@@ -223,7 +224,15 @@ def _order(fixed: dict) -> list[Convention]:
     rest = sorted((c for c in all_conventions() if c not in first),
                   key=lambda c: (c.bias == "augmented",  # seed 000's constant-1 input: last
                                  sum(getattr(c, f) != getattr(default, f) for f in _FIELDS)))
-    return [c for c in first + rest
+    ordered: list[Convention] = []
+    for c in first + rest:
+        if c.batch == "single":  # one sample is the columns layout at m = 1: code that takes m columns is columns
+            wider = Convention("columns", c.weights, c.bias, c.params)
+            if wider not in ordered:
+                ordered.append(wider)
+        if c not in ordered:
+            ordered.append(c)
+    return [c for c in ordered
             if all(fixed.get(f) in (None, getattr(c, f)) for f in ("batch", "weights", "bias", "params"))]
 
 
@@ -420,9 +429,11 @@ def _candidates(widths, conv, yform, fixed) -> list[Network]:
     nets = sorted(nets, key=lambda n: _distance(_net_options(n)))
     if _penalty_free(fixed) or not (fixed.get("l2") or fixed.get("l1")):
         return nets
-    declared = {"l2": fixed.get("l2") or 0.0, "l1": fixed.get("l1") or 0.0,
-                "penalty_form": fixed.get("penalty_form") or "half", "penalty_bias": bool(fixed.get("penalty_bias"))}
-    return [replace(n, **declared) for n in nets]
+    # a declared strength with its form or bias left open: each form, the bias unpenalised first
+    forms = [fixed["penalty_form"]] if fixed.get("penalty_form") else list(PENALTY_FORMS)
+    biases = [bool(fixed["penalty_bias"])] if fixed.get("penalty_bias") is not None else [False, True]
+    return [replace(n, l2=fixed.get("l2") or 0.0, l1=fixed.get("l1") or 0.0, penalty_form=form, penalty_bias=bias)
+            for n in nets for form in forms for bias in biases]
 
 
 def _relative(got: tuple, want: tuple) -> float:
