@@ -117,6 +117,14 @@ def test_a_declared_penalty_is_kept_and_not_refitted():
     assert wrong is not None and not wrong.exact
 
 
+def test_a_declared_strength_with_its_form_left_open_finds_the_form():
+    """deeplearning.ai's lambd/(2m) sum W^2 declared as --l2 0.3 only: the form and the bias are found."""
+    found = detect(l2_over_m_with_bias, fixed={"l2": 0.3})
+    assert found is not None and found.exact, found
+    assert (found.network["penalty_form"], found.network["penalty_bias"]) == ("half_over_m", True)
+    assert detect(l2_over_m_with_bias, fixed={"l2": 0.3, "penalty_form": "half"}).exact is False  # declared: kept
+
+
 def test_probs_over_n_is_not_taken_for_the_output_loss():
     """Y-free like the output loss, and on one output unit the output loss's gradient exactly: on three
     outputs it is neither the sum of the outputs' gradient nor the first's, so nothing is claimed."""

@@ -99,10 +99,30 @@ def _every_correct() -> dict[str, tuple]:
         out[f"implementations.correct:{name}"] = ("implementations.correct:" + name, opts)
     for name, opts in published_style.DECLARED.items():
         out[f"published_style:{name}"] = ("implementations.published_style:" + name, opts)
+    from holdout import NETWORK
+
+    for e in NETWORK:  # the held-out set (tests/holdout), declared as crosscheck check's flags
+        if e["correct"]:
+            out[f"holdout:{e['name']}"] = ("../" + e["target"], _options_of(e["flags"]))
     out["examples:cs231n_two_layer"] = ("../examples/cs231n_two_layer.py:loss_grads", {"preset": "cs231n", "l2": 0.05})
     sys.path.insert(0, str(TESTS.parent / "examples" / "user_project"))
     mybackprop = import_module("mybackprop")
     out["examples:user_project"] = ("mybackprop:backprop", {**mybackprop.LAYOUT, **mybackprop.NETWORK})
+    return out
+
+
+def _options_of(flags: list[str]) -> dict:
+    """``--l2 0.05 --penalty-form half`` as check_implementation's keywords (numbers as numbers)."""
+    out: dict = {}
+    for key, value in zip(flags[::2], flags[1::2]):
+        name = key.removeprefix("--").replace("-", "_")
+        for kind in (int, float):
+            try:
+                value = kind(value)
+                break
+            except ValueError:
+                pass
+        out[name] = value
     return out
 
 
