@@ -30,7 +30,8 @@ RANK = {name: i for i, name in enumerate(CATALOGUE)}
 # findings beyond the mechanism catalogue (issue 18): another declaration exactly (``activation``; ``loss`` is
 # the catalogue's), the first departing quantity (``output_gradient``, ``layer_gradient``), a declared
 # convention the code does not follow, and container slips (``crosscheck.diagnosis.container``)
-FINDINGS = ("activation", "output_gradient", "layer_gradient", "convention", "key_offset", "swapped", "batch_size")
+FINDINGS = ("activation", "output_gradient", "layer_gradient", "convention", "key_offset", "swapped", "batch_size",
+            "cached_activation")
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ from .matcher import (
 )
 from .mistakes import Candidate, as_float64, backprop, candidates, implied_candidates
 from .neighbourhood import exact_neighbours
+from .operands import cached_operand, weight_gradient_terms
 from .symptoms import dtype_symptoms, returned_parameters, unreached_layers
 
 __all__ = ["CATALOGUE", "Diagnosis", "diagnose", "user_arrays", "expected_user_arrays", "backprop", "Candidate",
@@ -174,12 +175,24 @@ def diagnose(case: Case, got_user_layout: Any, *, mutated: bool | Sequence[str] 
                                         f"every gradient is m/{M} = {case.batch_size}/{M} times the expected one: "
                                         f"your code divides by a hard-coded batch size {M} instead of m = X's number "
                                         "of samples"))
+    unexplained = backprop_order(best.unexplained)
+    if unexplained and not truncated:  # one ingredient of a weight gradient wrong, exactly?
+        made = None if got_canonical is None else weight_gradient_terms(case, got_canonical, unexplained)
+        made = made or cached_operand(case, got, unexplained, user_layout=True)
+        if made is not None:
+            ordered = [Diagnosis(*made)] + [d for d in ordered if d.id != made[0]]
+            unexplained = [p for p in unexplained if p != made[1]]  # its values are explained now
+            while made is not None and made[0] == "cached_activation":  # the same slip in other layers
+                made = cached_operand(case, got, unexplained, user_layout=True)
+                if made is not None:
+                    ordered.insert(1, Diagnosis(*made))
+                    unexplained = [p for p in unexplained if p != made[1]]
     out += [d for d in ordered if d.id not in {x.id for x in out}]
-    if best.unexplained and got_canonical is not None and not truncated:  # the first quantity that departs
+    if unexplained and got_canonical is not None and not truncated:  # the first quantity that departs
         where = locate(case, got_canonical)
         if where is not None:
             return out + [Diagnosis(*where)]
-    for p in backprop_order(best.unexplained):
+    for p in unexplained:
         if got[p].shape != expected[p].shape:
             out.append(Diagnosis("shape", p, layer_of(p), f"{p} has shape {got[p].shape}, expected "
                                  f"{expected[p].shape}, and no mistake in the catalogue explains its values"))

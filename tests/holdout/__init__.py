@@ -206,7 +206,7 @@ EXPECTED = {
     "dlai_sigmoid_backward_hidden": ("activation_derivative",),
     "dlai_reg_without_over_m": ("regularization",),
     "nielsen_sigma_prime_of_a": ("activation_derivative",),
-    "nielsen_own_activation_in_loop": ("layer_order",),
+    "nielsen_own_activation_in_loop": ("layer_order", "cached_activation"),
     "nielsen_loop_stops_early": ("unreached_layer",),
     "nielsen_ce_delta_quadratic": ("loss", "missing_activation_derivative"),
     "torch_dW_transposed": ("transposed",),
@@ -222,7 +222,7 @@ EXPECTED = {
     "trask_returns_update": ("sign",),
     "columns_m_from_rows": ("scale", "batch_size"),
     "columns_softmax_as_sigmoid": ("output_gradient",),
-    "blog_relu_derivative_in_place": (),
+    "blog_relu_derivative_in_place": ("cached_activation",),
     "blog_relu_prime_is_relu": ("activation_derivative",),
     "blog_onehot_np_mean": ("loss", "scale"),
     "blog_cols_sse_first_layer_m": ("scale",),
@@ -230,9 +230,11 @@ EXPECTED = {
     "phunc20_tanh_sech": ("activation_derivative",),
     "phunc20_db2_missing_m": ("scale",),
 }
-# a mistake no catalogue id or finding describes: the cached activation A1 overwritten by the relu
-# derivative's 0/1 mask (a local, not an input), so dW2 = mask^T . dY
-NO_ID_FITS = ("blog_relu_derivative_in_place",)
+# a mistake no catalogue id or finding described when the set was measured: the cached activation A1
+# overwritten by the relu derivative's 0/1 mask (a local, not an input), so dW2 = mask^T . dY. The lead added
+# the finding ``cached_activation`` after that measurement (crosscheck.diagnosis.operands) and named it here
+# then: with those two ids added, this set is no longer held out for them (docs/measurements.md says so).
+NO_ID_FITS: tuple[str, ...] = ()
 
 for _entry in NETWORK:
     if not _entry["correct"]:
