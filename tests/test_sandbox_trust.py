@@ -9,6 +9,7 @@ what it must not get, so a hole is a PASS the student did not earn.
 from __future__ import annotations
 
 import os
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -147,8 +148,11 @@ def test_with_a_mount_namespace_crosscheck_is_hidden_even_with_no_forbid_list(tm
 
 def test_the_report_says_whether_forbidding_is_best_effort(monkeypatch):
     monkeypatch.setenv("CROSSCHECK_SANDBOX_NAMESPACES", "0")
-    with Sandbox(CORRECT_TARGET, forbid_imports="torch") as sb:
+    with Sandbox(CORRECT_TARGET, forbid_imports="torch", isolation="process") as sb:
         assert sb.info["forbid"].startswith("best-effort")
+    if shutil.which("bwrap"):  # bubblewrap brings its own mount namespace
+        with Sandbox(CORRECT_TARGET, forbid_imports="torch", isolation="bwrap") as sb:
+            assert sb.info["forbid"].startswith("hidden")
 
 
 # the same attacks through `crosscheck check`, as root and as an ordinary user, every isolation mode
@@ -469,3 +473,27 @@ def test_check_output_carries_no_escape_sequence(runner):  # noqa: F811
 def test_check_refuses_an_overlapping_reply(runner):  # noqa: F811
     code, report, r = check(runner, "overlapping_reply")
     assert code == 3 and report["error"]["kind"] in ("bad_output", "exit"), r.stdout + r.stderr
+
+
+# ---- 3. a target that is a link out of its folder (check; grade refuses more: test_grade_trust) ----------
+
+@pytest.mark.parametrize("link", ["outside", "nowhere", "inside"])
+def test_check_refuses_a_target_that_links_out_of_its_folder(tmp_path, capsys, link):
+    from crosscheck.cli import main
+
+    solution, student = tmp_path / "solution", tmp_path / "student"
+    solution.mkdir()
+    student.mkdir()
+    (solution / "nn.py").write_text(RIGHT)
+    (student / "impl").mkdir()
+    (student / "impl" / "nn.py").write_text(RIGHT)
+    to = {"outside": "../solution/nn.py", "nowhere": "gone.py", "inside": "impl/nn.py"}[link]
+    os.symlink(to, student / "nn.py")
+    code = main(["check", f"{student / 'nn.py'}:right", "--preset", "torch", "--hidden", "identity",
+                 "--examples", "2"])
+    out, err = capsys.readouterr()
+    if link == "inside":  # a link within the folder is the student's own file
+        assert code == 0, out + err
+        return
+    assert code == 2 and len(err.strip().splitlines()) == 1, out + err
+    assert ("is a link to" in err and "outside its folder" in err) if link == "outside" else "no such file" in err

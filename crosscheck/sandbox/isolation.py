@@ -58,6 +58,15 @@ SUPERVISOR_SOURCE = _source("supervisor.py")
 
 # reads the worker's code from the protocol pipe and runs it in one fresh namespace
 BOOT = """import json, os, struct, sys, types
+if len(sys.argv) > 3:  # under bubblewrap, which turns a death by signal N into exit 128+N: report the real one
+    _pid = os.fork()
+    if _pid:
+        os.close(int(sys.argv[1]))
+        os.close(int(sys.argv[2]))
+        _st = os.waitpid(_pid, 0)[1]
+        os.write(int(sys.argv[3]), _st.to_bytes(4, "little", signed=True))
+        os._exit(0)
+    os.close(int(sys.argv[3]))
 def _read(n, fd=int(sys.argv[1])):
     b = b""
     while len(b) < n:
@@ -183,6 +192,9 @@ def module_root(module: str, file: str | None) -> str | None:
             root = os.path.dirname(root)
         return root
     search = [os.path.realpath(p or os.getcwd()) for p in sys.path if isinstance(p, str)]
+    cwd = os.path.realpath(os.getcwd())
+    if cwd not in search:  # the console script's sys.path[0] is its bin folder: look here first, as `python -m` does
+        search.insert(0, cwd)
     try:
         spec = importlib.machinery.PathFinder.find_spec(parts[0], search)
     except (ImportError, ValueError):
@@ -275,6 +287,23 @@ def _working_folder() -> list[str]:
     return [] if cwd in ("/", "/tmp", "/var/tmp", "/run", "/var/run") else [cwd]
 
 
+def refuse_escaping_link(path: str) -> None:
+    """A target that is a link to a file outside its own folder (``nn.py -> ../solution/nn.py``) or to
+    nothing is refused with a one-line UsageError: what is checked is the file the folder holds, never
+    another one (a link inside the folder is fine). ``grade`` refuses more: any such entry of the
+    submission (``crosscheck.grade.submission``)."""
+    if not os.path.islink(path):
+        return
+    folder = os.path.realpath(os.path.dirname(os.path.abspath(path)))
+    try:
+        real = os.path.realpath(path, strict=True)
+    except OSError as e:  # a loop, a dangling link
+        raise UsageError(f"TARGET {path} is a link that leads nowhere ({e.strerror or e})") from None
+    if not real.startswith(folder + os.sep):
+        raise UsageError(f"TARGET {path} is a link to {real}, outside its folder {folder}: crosscheck checks "
+                         "only a file its folder holds (pass the file's own path)")
+
+
 def place_target(target: Any, *, copy_to: str | None, owner: int | None = None) -> Placement:
     """Absolute paths for the worker (its working directory is not ours); a copy under ``copy_to``,
     owned by ``owner`` and readable by it alone, when that is given and an unprivileged user could
@@ -289,6 +318,7 @@ def place_target(target: Any, *, copy_to: str | None, owner: int | None = None) 
         return _with_paths(place_target(type(target)(**{**vars(target), "paths": ()}), copy_to=copy_to, owner=owner),
                            extra)
     if d["kind"] in ("file", "source"):
+        refuse_escaping_link(d["path"])
         d["path"] = os.path.realpath(d["path"])
         folder = os.path.dirname(d["path"])
         if copy_to is not None and not (_others_can_read(d["path"]) and _others_can_read(folder)):
@@ -402,6 +432,11 @@ def launch(target: Any, *, memory: int | None, forbid: list[str], isolation: str
     ctl_r, ctl_w = os.pipe()
     info_r, info_w = os.pipe()
     argv = [sys.executable, "-I", "-B", "-u", "-c", BOOT, str(to_r), str(from_w)]
+    status_r = status_w = None
+    if isolation == "bwrap":  # the worker's own wait status, past bwrap's exit code (BOOT)
+        status_r, status_w = os.pipe()
+        argv.append(str(status_w))
+    extra_fds = () if status_r is None else (status_r, status_w)
     keep = [os.path.dirname(placement.target["path"])] if placement.target.get("path") else []
     if placement.target.get("file"):
         keep.append(os.path.dirname(placement.target["file"]))
@@ -410,7 +445,7 @@ def launch(target: Any, *, memory: int | None, forbid: list[str], isolation: str
     if isolation == "bwrap":
         argv = [shutil.which("bwrap") or "bwrap"] + _bwrap_argv(argv, home, keep, hide)[1:]
     cfg = {"argv": argv, "env": worker_env(home), "cwd": home, "uid": uid, "gid": uid,
-           "keep_fds": [to_r, from_w], "ctl_fd": ctl_r, "info_fd": info_w,
+           "keep_fds": [to_r, from_w, *extra_fds[1:]], "ctl_fd": ctl_r, "info_fd": info_w, "status_fd": status_r,
            "reveal": interpreter_paths() if uid is not None else [], "read_only": [home],
            "hide": hide, "keep": sorted({home, *keep, *interpreter_paths(), *needed_paths(), *_working_folder()}),
            "shm_mb": min(memory or 256, 256),
@@ -419,14 +454,14 @@ def launch(target: Any, *, memory: int | None, forbid: list[str], isolation: str
     try:
         proc = subprocess.Popen([sys.executable, "-I", "-B", "-c", SUPERVISOR_SOURCE, json.dumps(cfg)],
                                 stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
-                                pass_fds=(to_r, from_w, ctl_r, info_w), start_new_session=True,
+                                pass_fds=(to_r, from_w, ctl_r, info_w, *extra_fds), start_new_session=True,
                                 env={"PATH": os.environ.get("PATH", os.defpath)}, cwd=home)
     except BaseException:
-        for fd in (to_r, to_w, from_r, from_w, ctl_r, ctl_w, info_r, info_w):
+        for fd in (to_r, to_w, from_r, from_w, ctl_r, ctl_w, info_r, info_w, *extra_fds):
             os.close(fd)
         shutil.rmtree(base, ignore_errors=True)
         raise
-    for fd in (to_r, from_w, ctl_r, info_w):
+    for fd in (to_r, from_w, ctl_r, info_w, *extra_fds):
         os.close(fd)
     info_text = b""
     try:
