@@ -72,19 +72,26 @@ def shell_wrap(command: str, columns: int, prefix: str = "", indent: str = "    
     except ValueError:
         return [prefix + command]
     groups: list[str] = []
-    for w in words:  # "--seed 12": an option and its value on one line where they fit
-        if groups and groups[-1].startswith("-") and " " not in groups[-1] and not w.startswith("-"):
+    for w in words:  # "--seed 12": an option and its value on one line where they fit on one
+        if (groups and groups[-1].startswith("-") and " " not in groups[-1] and not w.startswith("-")
+                and len(indent) + len(groups[-1]) + len(w) + 3 <= columns):
             groups[-1] += " " + w
         else:
             groups.append(w)
     lines: list[str] = []
     line = prefix
-    for g in groups:
+    while groups:
+        g = groups.pop(0)
         lead = line if line == prefix else line + " "
-        if line != prefix and len(lead + g) + 2 > columns:  # room for " \\" on the line it ends
+        if len(lead + g) + 2 <= columns:  # room for " \\" on the line it may end
+            line = lead + g
+        elif " " in g and (line == prefix or len(indent + g) + 2 > columns):  # option and value: apart
+            groups[:0] = g.split(" ")
+        elif line == prefix:  # the first argument stays beside the prefix, however long
+            line = lead + g
+        else:
             lines.append(line + " \\")
-            lead = indent
-        line = lead + g
+            line = indent + g
     return lines + [line]
 
 

@@ -9,12 +9,12 @@ what it must not get, so a hole is a PASS the student did not earn.
 from __future__ import annotations
 
 import os
-import shutil
 import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _modes import MODES, WHY_NO_BWRAP
 from test_sandbox_attacks import ATTACKS, check, isolation, runner  # noqa: F401 - fixtures
 
 import crosscheck
@@ -131,26 +131,29 @@ def _namespaces() -> list[str]:
 # ---- 1. forbidden modules hidden by the OS --------------------------------------------------------
 
 @pytest.mark.skipif(not LINUX, reason="seccomp and mount namespaces are Linux's")
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("namespaces", ["1", "0"])
 @pytest.mark.parametrize("probe", sorted(PROBES))
-def test_a_forbidden_module_is_out_of_reach_by_any_route(tmp_path, monkeypatch, probe, namespaces):
+def test_a_forbidden_module_is_out_of_reach_by_any_route(tmp_path, monkeypatch, probe, namespaces, mode):
     monkeypatch.setenv("CROSSCHECK_SANDBOX_NAMESPACES", namespaces)
-    assert _outcome(_student(tmp_path / "student.py", probe), forbid_imports=FORBID) != "cheated"
+    target = _student(tmp_path / "student.py", probe)
+    assert _outcome(target, forbid_imports=FORBID, isolation=mode) != "cheated"
 
 
 @pytest.mark.skipif(not LINUX, reason="mount namespaces are Linux's")
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("probe", sorted(PROBES))
-def test_with_a_mount_namespace_crosscheck_is_hidden_even_with_no_forbid_list(tmp_path, probe):
-    if "hidden" not in _namespaces():
+def test_with_a_mount_namespace_crosscheck_is_hidden_even_with_no_forbid_list(tmp_path, probe, mode):
+    if mode == "process" and "hidden" not in _namespaces():
         pytest.skip("no mount namespace here: --forbid-import is best-effort (docs/sandbox.md)")
-    assert _outcome(_student(tmp_path / "student.py", probe)) != "cheated"
+    assert _outcome(_student(tmp_path / "student.py", probe), isolation=mode) != "cheated"
 
 
 def test_the_report_says_whether_forbidding_is_best_effort(monkeypatch):
     monkeypatch.setenv("CROSSCHECK_SANDBOX_NAMESPACES", "0")
     with Sandbox(CORRECT_TARGET, forbid_imports="torch", isolation="process") as sb:
         assert sb.info["forbid"].startswith("best-effort")
-    if shutil.which("bwrap"):  # bubblewrap brings its own mount namespace
+    if WHY_NO_BWRAP is None:  # bubblewrap brings its own mount namespace
         with Sandbox(CORRECT_TARGET, forbid_imports="torch", isolation="bwrap") as sb:
             assert sb.info["forbid"].startswith("hidden")
 
@@ -273,8 +276,9 @@ def _sysv_keys() -> set[int]:
 
 
 @pytest.mark.skipif(not LINUX, reason="/dev/shm, SysV IPC and unix sockets as Linux has them")
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("namespaces", ["1", "0"])
-def test_shared_memory_and_host_sockets_do_not_outlive_or_escape_the_check(tmp_path, monkeypatch, namespaces):
+def test_shared_memory_and_host_sockets_do_not_outlive_or_escape_the_check(tmp_path, monkeypatch, namespaces, mode):
     import socket
     import tempfile
 
@@ -290,7 +294,7 @@ def test_shared_memory_and_host_sockets_do_not_outlive_or_escape_the_check(tmp_p
     path = tmp_path / "leaver.py"
     path.write_text(textwrap.dedent(LEAVER).format(name=name, key=key, sock=sock_path))
     try:
-        with Sandbox(f"{path}:leave", timeout=30) as sb:
+        with Sandbox(f"{path}:leave", timeout=30, isolation=mode) as sb:
             r = sb.call(*_params())
             assert "CONNECTED" not in r.output and r.value.tolist() == 0, r.output
             assert "shmid -1" not in r.output, r.output  # the segment was made: its removal is what is tested

@@ -38,7 +38,7 @@ from ..errors import UsageError
 from .hiding import forbidden_locations, needed_paths, without_needed
 
 __all__ = ["ISOLATION_MODES", "ENV_ALLOW", "Launch", "make_undumpable", "resolve_isolation", "launch",
-           "default_forbidden", "set_default_forbidden"]
+           "default_forbidden", "set_default_forbidden", "bwrap_problem"]
 
 ISOLATION_MODES = ("auto", "bwrap", "process")
 _HERE = os.path.dirname(os.path.realpath(__file__))
@@ -125,25 +125,48 @@ def resolve_isolation(isolation: str) -> str:
     if sys.platform != "linux" and isolation != "process":
         return "process"
     bwrap = shutil.which("bwrap")
-    if isolation == "bwrap" and bwrap is None:
-        raise UsageError("--isolation bwrap: bubblewrap is not installed (apt-get install bubblewrap), "
-                         "or use --isolation process")
+    if isolation == "bwrap" and bwrap_problem() is not None:
+        raise UsageError(f"--isolation bwrap: {bwrap_problem()}; or use --isolation process")
     if isolation == "auto":
         return "bwrap" if bwrap is not None and _bwrap_works(bwrap) else "process"
     return isolation
 
 
+def bwrap_problem() -> str | None:
+    """Why ``isolation="bwrap"`` cannot run here, in a few words; None when it can."""
+    if not sys.platform.startswith("linux"):
+        return "bubblewrap is Linux's"
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return "bubblewrap is not installed (apt-get install bubblewrap)"
+    if not _bwrap_works(bwrap):
+        return (f"{bwrap} cannot create namespaces here (a container without the capability, or "
+                "unprivileged user namespaces turned off)")
+    return None
+
+
 _BWRAP_OK: dict[str, bool] = {}
 
 
+def _as_the_worker() -> None:
+    """In the probe's child: what the worker is when it runs bwrap, an unprivileged uid (when we are
+    root) with ``no_new_privs``, so a setuid bwrap or unprivileged user namespaces are tried as it will be."""
+    if os.geteuid() == 0:
+        os.setgroups([])
+        os.setgid(_UID_RANGE[0])
+        os.setuid(_UID_RANGE[0])
+    ctypes.CDLL(None, use_errno=True).prctl(38, ctypes.c_ulong(1), 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
+
+
 def _bwrap_works(bwrap: str) -> bool:
-    """bwrap may be installed where it cannot create namespaces (a container without the capability)."""
+    """bwrap may be installed where it cannot create namespaces (a container without the capability,
+    unprivileged user namespaces turned off): tried once, as the worker will run it."""
     if bwrap not in _BWRAP_OK:
         try:
             r = subprocess.run([bwrap, "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"],
-                               capture_output=True, timeout=20)
+                               capture_output=True, timeout=20, cwd="/", preexec_fn=_as_the_worker)
             _BWRAP_OK[bwrap] = r.returncode == 0
-        except (OSError, subprocess.TimeoutExpired):
+        except (OSError, subprocess.SubprocessError):  # not runnable by the worker, a hang, a failed preexec
             _BWRAP_OK[bwrap] = False
     return _BWRAP_OK[bwrap]
 
