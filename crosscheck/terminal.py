@@ -122,7 +122,7 @@ def fit_lines(lines: Sequence[str], columns: int, *, heads: Sequence[int] = (), 
             first, rest = _continuation(line)
             body = line[len(first):]
             fitted = textwrap.wrap(body, columns, initial_indent=first, subsequent_indent=rest,
-                                   break_on_hyphens=False, drop_whitespace=True) or [line]
+                                   break_on_hyphens=False, break_long_words=False) or [line]
         if colour and i in heads:
             fitted[0] = paint_verdict(fitted[0])
         out += fitted

@@ -410,10 +410,22 @@ class Launch:
     renames: dict[str, str] = field(default_factory=dict)
 
 
+# what bubblewrap covers with a fresh tmpfs (as the supervisor's PRIVATE); /var/run is a link to /run
+_BWRAP_PRIVATE = ("/tmp", "/var/tmp", "/run")
+
+
 def _bwrap_argv(argv: list[str], home: str, keep: list[str], hide: list[str] = ()) -> list[str]:
+    """bwrap's options: a read-only root, private /dev, /proc and ``_BWRAP_PRIVATE``, ``home`` writable,
+    the ``keep`` paths that a private tmpfs covers (the target, the interpreter or a venv in /tmp) bound
+    back read-only, then the ``hide`` paths emptied on top."""
     out = ["bwrap", "--die-with-parent", "--unshare-all", "--new-session", "--ro-bind", "/", "/",
-           "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/run", "--bind", home, home]
-    for path in keep:
+           "--dev", "/dev", "--proc", "/proc"]
+    private = [p for p in _BWRAP_PRIVATE if os.path.isdir(p) and not os.path.islink(p)]
+    for point in private:
+        out += ["--tmpfs", point]
+    out += ["--bind", home, home]
+    covered = sorted({p for p in keep if os.path.exists(p) and any(p.startswith(q + "/") for q in private)})
+    for path in [p for p in covered if not any(p != q and p.startswith(q + "/") for q in covered)]:
         out += ["--ro-bind", path, path]
     for path in dict.fromkeys([PACKAGE_DIR, *hide]):
         if os.path.isdir(path):
@@ -465,12 +477,13 @@ def launch(target: Any, *, memory: int | None, forbid: list[str], isolation: str
         keep.append(os.path.dirname(placement.target["file"]))
     keep += placement.paths
     hide = hidden_paths(forbid, keep)
+    visible = sorted({*keep, *interpreter_paths(), *needed_paths(), *_working_folder()})
     if isolation == "bwrap":
-        argv = [shutil.which("bwrap") or "bwrap"] + _bwrap_argv(argv, home, keep, hide)[1:]
+        argv = [shutil.which("bwrap") or "bwrap"] + _bwrap_argv(argv, home, visible, hide)[1:]
     cfg = {"argv": argv, "env": worker_env(home), "cwd": home, "uid": uid, "gid": uid,
            "keep_fds": [to_r, from_w, *extra_fds[1:]], "ctl_fd": ctl_r, "info_fd": info_w, "status_fd": status_r,
            "reveal": interpreter_paths() if uid is not None else [], "read_only": [home],
-           "hide": hide, "keep": sorted({home, *keep, *interpreter_paths(), *needed_paths(), *_working_folder()}),
+           "hide": hide, "keep": sorted({home, *visible}),
            "shm_mb": min(memory or 256, 256),
            # CROSSCHECK_SANDBOX_NAMESPACES=0: as on a machine that allows none (debugging, tests of that path)
            "namespaces": os.environ.get("CROSSCHECK_SANDBOX_NAMESPACES", "1") != "0"}
