@@ -111,22 +111,27 @@ def fit_lines(lines: Sequence[str], columns: int, *, heads: Sequence[int] = (), 
     alone. With ``colour``, the verdict word that starts each of the lines ``heads`` indexes is
     painted (:func:`paint_verdict`): only lines the report wrote itself, never quoted output."""
     out: list[str] = []
-    for i, line in enumerate(lines):
-        if columns <= 0 or len(line) <= columns:
-            fitted = [line]
-        elif line.lstrip().startswith("reproduce: "):
-            lead = line[: len(line) - len(line.lstrip())]
-            fitted = shell_wrap(line.lstrip()[len("reproduce: "):], columns, prefix=lead + "reproduce: ",
-                                indent=lead + "    ")
-        else:
-            first, rest = _continuation(line)
-            body = line[len(first):]
-            fitted = textwrap.wrap(body, columns, initial_indent=first, subsequent_indent=rest,
-                                   break_on_hyphens=False, break_long_words=False) or [line]
-        if colour and i in heads:
-            fitted[0] = paint_verdict(fitted[0])
-        out += fitted
+    for i, logical in enumerate(lines):
+        for j, line in enumerate(logical.split("\n")):  # an array's rows are lines of their own
+            out += _fit_line(line, columns, paint=colour and i in heads and j == 0)
     return out
+
+
+def _fit_line(line: str, columns: int, *, paint: bool) -> list[str]:
+    """One physical line as the lines that fit ``columns`` (see :func:`fit_lines`)."""
+    if columns <= 0 or len(line) <= columns:
+        fitted = [line]
+    elif line.lstrip().startswith("reproduce: "):
+        lead = line[: len(line) - len(line.lstrip())]
+        fitted = shell_wrap(line.lstrip()[len("reproduce: "):], columns, prefix=lead + "reproduce: ",
+                            indent=lead + "    ")
+    else:
+        first, rest = _continuation(line)
+        fitted = textwrap.wrap(line[len(first):], columns, initial_indent=first, subsequent_indent=rest,
+                               break_on_hyphens=False, break_long_words=False) or [line]
+    if paint:
+        fitted[0] = paint_verdict(fitted[0])
+    return fitted
 
 
 _VERDICT_COLOURS = {"PASS": "green", "FAIL": "red", "ERROR": "red", "MISSING": "yellow", "UNEXPLAINED": "red"}
