@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from crosscheck.sandbox.isolation import bwrap_problem
+from crosscheck.sandbox.bwrap import bwrap_problem
 
 WHY_NO_BWRAP = bwrap_problem()
 BWRAP = pytest.param("bwrap", marks=pytest.mark.skipif(WHY_NO_BWRAP is not None,

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import UsageError
+from .bwrap import bwrap_argv, bwrap_problem, bwrap_works
 from .hiding import forbidden_locations, needed_paths, without_needed
 
 __all__ = ["ISOLATION_MODES", "ENV_ALLOW", "Launch", "make_undumpable", "resolve_isolation", "launch",
@@ -87,7 +88,7 @@ sys.exit(_g["main"](sys.argv))
 # what the worker's environment may inherit; everything else (tokens, keys, CI secrets) stays out
 ENV_ALLOW = ("PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_NUMERIC", "LC_MESSAGES", "TZ", "TERM",
              "LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES")
-_UID_RANGE = (1_600_000_000, 1_700_000_000)  # far from any passwd entry
+_UID_RANGE = (1_600_000_000, 1_700_000_000)  # far from any passwd entry (bwrap.PROBE_UID is its first)
 _COPY_FILES, _COPY_BYTES = 5000, 64 * 2**20
 
 
@@ -128,47 +129,8 @@ def resolve_isolation(isolation: str) -> str:
     if isolation == "bwrap" and bwrap_problem() is not None:
         raise UsageError(f"--isolation bwrap: {bwrap_problem()}; or use --isolation process")
     if isolation == "auto":
-        return "bwrap" if bwrap is not None and _bwrap_works(bwrap) else "process"
+        return "bwrap" if bwrap is not None and bwrap_works(bwrap) else "process"
     return isolation
-
-
-def bwrap_problem() -> str | None:
-    """Why ``isolation="bwrap"`` cannot run here, in a few words; None when it can."""
-    if not sys.platform.startswith("linux"):
-        return "bubblewrap is Linux's"
-    bwrap = shutil.which("bwrap")
-    if bwrap is None:
-        return "bubblewrap is not installed (apt-get install bubblewrap)"
-    if not _bwrap_works(bwrap):
-        return (f"{bwrap} cannot create namespaces here (a container without the capability, or "
-                "unprivileged user namespaces turned off)")
-    return None
-
-
-_BWRAP_OK: dict[str, bool] = {}
-
-
-def _as_the_worker() -> None:
-    """In the probe's child: what the worker is when it runs bwrap, an unprivileged uid (when we are
-    root) with ``no_new_privs``, so a setuid bwrap or unprivileged user namespaces are tried as it will be."""
-    if os.geteuid() == 0:
-        os.setgroups([])
-        os.setgid(_UID_RANGE[0])
-        os.setuid(_UID_RANGE[0])
-    ctypes.CDLL(None, use_errno=True).prctl(38, ctypes.c_ulong(1), 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
-
-
-def _bwrap_works(bwrap: str) -> bool:
-    """bwrap may be installed where it cannot create namespaces (a container without the capability,
-    unprivileged user namespaces turned off): tried once, as the worker will run it."""
-    if bwrap not in _BWRAP_OK:
-        try:
-            r = subprocess.run([bwrap, "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"],
-                               capture_output=True, timeout=20, cwd="/", preexec_fn=_as_the_worker)
-            _BWRAP_OK[bwrap] = r.returncode == 0
-        except (OSError, subprocess.SubprocessError):  # not runnable by the worker, a hang, a failed preexec
-            _BWRAP_OK[bwrap] = False
-    return _BWRAP_OK[bwrap]
 
 
 def choose_uid() -> int | None:
@@ -410,32 +372,6 @@ class Launch:
     renames: dict[str, str] = field(default_factory=dict)
 
 
-# what bubblewrap covers with a fresh tmpfs (as the supervisor's PRIVATE); /var/run is a link to /run
-_BWRAP_PRIVATE = ("/tmp", "/var/tmp", "/run")
-
-
-def _bwrap_argv(argv: list[str], home: str, keep: list[str], hide: list[str] = ()) -> list[str]:
-    """bwrap's options: a read-only root, private /dev, /proc and ``_BWRAP_PRIVATE``, ``home`` writable,
-    the ``keep`` paths that a private tmpfs covers (the target, the interpreter or a venv in /tmp) bound
-    back read-only, then the ``hide`` paths emptied on top."""
-    out = ["bwrap", "--die-with-parent", "--unshare-all", "--new-session", "--ro-bind", "/", "/",
-           "--dev", "/dev", "--proc", "/proc"]
-    private = [p for p in _BWRAP_PRIVATE if os.path.isdir(p) and not os.path.islink(p)]
-    for point in private:
-        out += ["--tmpfs", point]
-    out += ["--bind", home, home]
-    covered = sorted({p for p in keep if os.path.exists(p) and any(p.startswith(q + "/") for q in private)})
-    for path in [p for p in covered if not any(p != q and p.startswith(q + "/") for q in covered)]:
-        out += ["--ro-bind", path, path]
-    for path in dict.fromkeys([PACKAGE_DIR, *hide]):
-        if os.path.isdir(path):
-            out += ["--tmpfs", path, "--remount-ro", path]
-        elif os.path.exists(path):
-            out += ["--ro-bind", "/dev/null", path]
-    out += ["--chdir", home, "--"]
-    return out + argv
-
-
 _HIDE_CACHE: dict[tuple, list[str]] = {}
 
 
@@ -479,7 +415,7 @@ def launch(target: Any, *, memory: int | None, forbid: list[str], isolation: str
     hide = hidden_paths(forbid, keep)
     visible = sorted({*keep, *interpreter_paths(), *needed_paths(), *_working_folder()})
     if isolation == "bwrap":
-        argv = [shutil.which("bwrap") or "bwrap"] + _bwrap_argv(argv, home, visible, hide)[1:]
+        argv = bwrap_argv(shutil.which("bwrap") or "bwrap", argv, home, visible, [PACKAGE_DIR, *hide])
     cfg = {"argv": argv, "env": worker_env(home), "cwd": home, "uid": uid, "gid": uid,
            "keep_fds": [to_r, from_w, *extra_fds[1:]], "ctl_fd": ctl_r, "info_fd": info_w, "status_fd": status_r,
            "reveal": interpreter_paths() if uid is not None else [], "read_only": [home],
