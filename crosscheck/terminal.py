@@ -16,6 +16,8 @@
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import shutil
 import sys
 import textwrap
@@ -24,7 +26,7 @@ from collections.abc import Sequence
 from typing import IO, Any
 
 __all__ = ["width", "fit_table", "wrap", "elide", "colour", "use_colour", "Progress", "LOG_WIDTH", "short_message",
-           "headline", "details"]
+           "headline", "details", "shell_wrap", "fit_lines", "paint_verdict"]
 
 LOG_WIDTH = 100  # columns when the output is not a terminal (a CI log, a file, a pipe)
 _MIN_WIDTH = 60
@@ -57,6 +59,93 @@ def wrap(text: str, columns: int, indent: str = "", subsequent: str | None = Non
     return textwrap.wrap(text, columns, initial_indent=indent,
                          subsequent_indent=indent if subsequent is None else subsequent,
                          break_on_hyphens=False) or [indent.rstrip()]
+
+
+def shell_wrap(command: str, columns: int, prefix: str = "", indent: str = "    ") -> list[str]:
+    """A shell command as lines of at most ``columns`` characters, continued with `` \\`` at argument
+    boundaries (an option stays with its value), so the lines pasted into a shell run the same argv:
+    joined (each `` \\`` + newline removed), they ``shlex.split`` to what ``command`` splits to. A
+    single argument longer than a line keeps its line to itself. A command that does not split (an
+    unmatched quote) is one line, as given."""
+    try:
+        words = [shlex.quote(w) for w in shlex.split(command)]
+    except ValueError:
+        return [prefix + command]
+    groups: list[str] = []
+    for w in words:  # "--seed 12": an option and its value on one line where they fit on one
+        if (groups and groups[-1].startswith("-") and " " not in groups[-1] and not w.startswith("-")
+                and len(indent) + len(groups[-1]) + len(w) + 3 <= columns):
+            groups[-1] += " " + w
+        else:
+            groups.append(w)
+    lines: list[str] = []
+    line = prefix
+    while groups:
+        g = groups.pop(0)
+        lead = line if line == prefix else line + " "
+        if len(lead + g) + 2 <= columns:  # room for " \\" on the line it may end
+            line = lead + g
+        elif " " in g and (line == prefix or len(indent + g) + 2 > columns):  # option and value: apart
+            groups[:0] = g.split(" ")
+        elif line == prefix:  # the first argument stays beside the prefix, however long
+            line = lead + g
+        else:
+            lines.append(line + " \\")
+            line = indent + g
+    return lines + [line]
+
+
+def _continuation(line: str) -> tuple[str, str]:
+    """(first-line indent, next-lines indent) for a prose line: its own indent, then four more, or
+    the quoted-output mark ``  | `` repeated."""
+    lead = line[: len(line) - len(line.lstrip(" "))]
+    if line.startswith(lead + "| "):
+        return lead, lead + "|   "
+    numbered = re.match(r"\d+\. ", line[len(lead):])  # "  1. transposed at dW1 ...": under its text
+    return lead, lead + " " * (len(numbered.group(0)) if numbered else 4)
+
+
+def fit_lines(lines: Sequence[str], columns: int, *, heads: Sequence[int] = (), colour: bool = False) -> list[str]:
+    """A report's lines fitted to ``columns`` (0: as they are): prose wrapped with an indent, a
+    ``reproduce:`` line wrapped as a shell command (:func:`shell_wrap`); a line that fits is left
+    alone. With ``colour``, the verdict word that starts each of the lines ``heads`` indexes is
+    painted (:func:`paint_verdict`): only lines the report wrote itself, never quoted output."""
+    out: list[str] = []
+    for i, logical in enumerate(lines):
+        for j, line in enumerate(logical.split("\n")):  # an array's rows are lines of their own
+            out += _fit_line(line, columns, paint=colour and i in heads and j == 0)
+    return out
+
+
+def _fit_line(line: str, columns: int, *, paint: bool) -> list[str]:
+    """One physical line as the lines that fit ``columns`` (see :func:`fit_lines`)."""
+    if columns <= 0 or len(line) <= columns:
+        fitted = [line]
+    elif line.lstrip().startswith("reproduce: "):
+        lead = line[: len(line) - len(line.lstrip())]
+        fitted = shell_wrap(line.lstrip()[len("reproduce: "):], columns, prefix=lead + "reproduce: ",
+                            indent=lead + "    ")
+    else:
+        first, rest = _continuation(line)
+        fitted = textwrap.wrap(line[len(first):], columns, initial_indent=first, subsequent_indent=rest,
+                               break_on_hyphens=False, break_long_words=False) or [line]
+    if paint:
+        fitted[0] = paint_verdict(fitted[0])
+    return fitted
+
+
+_VERDICT_COLOURS = {"PASS": "green", "FAIL": "red", "ERROR": "red", "MISSING": "yellow", "UNEXPLAINED": "red"}
+_VERDICT = re.compile(r"(\s*\[?)(PASS|FAIL|ERROR|MISSING|UNEXPLAINED)\b")
+
+
+def paint_verdict(line: str) -> str:
+    """``line`` with the verdict word that starts it (after spaces or ``[``) in its colour. The caller
+    decides whether colour is on (:func:`use_colour`) and that the line is its own, not quoted text."""
+    m = _VERDICT.match(line)
+    if not m:
+        return line
+    word = m.group(2)
+    return f"{line[:m.start(2)]}\033[{_CODES[_VERDICT_COLOURS[word]]}m{word}\033[0m{line[m.end(2):]}"
 
 
 def fit_table(rows: Sequence[Sequence[str]], columns: int, *, flexible: Sequence[int] = (),
@@ -158,7 +247,7 @@ def short_message(report: Any) -> str:
     """Verdict, first diagnosis (or the error and the tail of its output), case, reproduce line.
 
     report: a ``CheckReport`` (``verdict`` "fail" or "error") or a ``LayersReport``."""
-    full = report.summary().splitlines()
+    full = _logical(report)
     if not full:
         return ""
     lines = [full[0]]
@@ -191,7 +280,7 @@ def short_message(report: Any) -> str:
 def headline(report: Any) -> str:
     """The verdict with the diagnosis ids in one line: the test summary's line. A check report's first
     line is that; a layer report's failing layers are joined (``FAIL affine: [transposed_dw]; ...``)."""
-    full = report.summary().splitlines()
+    full = _logical(report)
     if not hasattr(report, "verdict"):
         failing = [" ".join(line.split()) for line in full[1:] if line.strip().startswith(("FAIL ", "ERROR "))]
         if failing:
@@ -209,4 +298,11 @@ def details(report: Any, shown: str) -> str:
         seen.add(f"1. {d.id} at {d.parameter} (layer {d.layer}): {d.detail}")
     if first is not None and len(first) == 1:  # its header would head nothing
         seen.add("diagnosis, most likely first:")
-    return "\n".join(line for line in report.summary().splitlines() if line.strip() not in seen)
+    rest = [line for line in _logical(report) if line.strip() not in seen]
+    return "\n".join(fit_lines(rest, width()))
+
+
+def _logical(report: Any) -> list[str]:
+    """A report's unwrapped lines (``lines()`` where it has them): what is matched against, then fitted."""
+    lines = report.lines() if hasattr(report, "lines") else report.summary().split("\n")
+    return "\n".join(lines).splitlines()

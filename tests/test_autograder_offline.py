@@ -207,7 +207,7 @@ def test_the_bundle_ships_the_wheel_the_pins_and_the_teachers_files(autograder):
 def test_correct_wrong_and_cheating_submissions_offline(autograder):
     root, _, _ = autograder
     correct, log = _run(root, {"nn.py": CORRECT, "fc_net.py": FC_NET})
-    assert correct["score"] == 15 and [t["status"] for t in correct["tests"]] == ["passed"] * 3
+    assert correct["score"] == 15 and [t["status"] for t in correct["tests"]] == ["passed"] * 3, (correct, log)
     assert correct["stdout_visibility"] == "visible" and correct["visibility"] == "visible"
 
     wrong, log = _run(root, {"nn.py": WRONG, "fc_net.py": FC_NET.replace("        dscores /= N\n", "")})

@@ -1,6 +1,6 @@
 """Every sample output in README.md and docs/*.md is what its command prints today (docs/samples.py
-normalises only durations, rates and rounding-level errors). A stale sample fails naming the page
-and the command; `python docs/samples.py` rewrites them all."""
+normalises only durations, rates, rounding-level errors and line breaks). A stale sample fails naming
+the page and the command; `python docs/samples.py` rewrites them all."""
 
 from __future__ import annotations
 
@@ -37,3 +37,8 @@ def test_normalising_keeps_real_differences():
     # timings and rounding-level errors vary by machine; a real number does not (batchnorm's 1.00e+04)
     assert samples.normalise("in 1.3 s, 2,905 draws/s, 3.1e-16") == samples.normalise("in 12.0 s, 5 draws/s, 9e-17")
     assert samples.normalise("relative error 2.23e+04") != samples.normalise("relative error 1.00e+04")
+    # a wrapped line may break one word earlier; a word changed, added or dropped still differs
+    assert samples.normalise("PASS: all (seed 1, 9.9 s) on\n    3 examples") == samples.normalise(
+        "PASS: all (seed 1, 10.0 s)\n    on 3 examples")
+    assert samples.normalise("on 3 examples") != samples.normalise("on\n    4 examples")
+    assert samples.normalise("a  b") != samples.normalise("a b")  # table alignment within a line still counts

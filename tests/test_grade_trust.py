@@ -90,9 +90,12 @@ def _record(tmp_path: Path, config: Path, seed: int | None) -> dict:
     os.chmod(record, 0o777)
     try:
         sub = _folder(tmp_path, "recorder", {"nn.py": CORRECT + RECORDER.format(record=record)})
-        os.environ["CROSSCHECK_SANDBOX_NAMESPACES"] = "0"  # the student's own machine: nothing read-only
+        # the student's own machine: nothing read-only, no private /tmp (no bubblewrap either)
+        local = tmp_path / "local.toml"
+        local.write_text(config.read_text().replace("[grade]\n", '[grade]\nisolation = "process"\n', 1))
+        os.environ["CROSSCHECK_SANDBOX_NAMESPACES"] = "0"
         try:
-            report = grade_submission(config, sub, seed=seed)
+            report = grade_submission(local, sub, seed=seed)
         finally:
             del os.environ["CROSSCHECK_SANDBOX_NAMESPACES"]
         assert report.score == 10, [p.reason for p in report.parts]

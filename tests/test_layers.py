@@ -198,6 +198,7 @@ def test_documented_layer_commands_run_as_written(capsys, monkeypatch):
     # the README shows what a newcomer sees on their own machine: the dev profile, not CI's
     monkeypatch.delenv("CI", raising=False)
     monkeypatch.setenv("CROSSCHECK_PROFILE", "dev")
+    monkeypatch.setenv("COLUMNS", "100")  # as docs/samples.py runs it (pytest-xdist sets 80)
     assert main(["check", "examples/layers/layers.py", "--api", "cs231n", "--examples", "3"]) == 0
     assert main(["check", "examples/layers/layers.py", "--api", "cs231n", "--layers", "affine,relu,batchnorm",
                  "--dropout-p", "keep", "--examples", "3"]) == 0

@@ -12,6 +12,9 @@ import pytest
 from crosscheck.errors import ImplementationError, UsageError
 from crosscheck.sandbox.client import Opaque, Sandbox, Target, parse_target, trim_output
 
+# isort: split
+from _modes import MODES  # after crosscheck: a test below names the line of its first crosscheck import
+
 IMPL = '''
 import os, sys, time, signal
 import numpy as np
@@ -131,8 +134,9 @@ def test_spec_is_passed_only_to_functions_that_take_it(impl):
     ("killed", "memory", "SIGKILL"),
     ("hog", "memory", "memory cap of 100 MB"),
 ])
-def test_failures_are_told_apart_and_the_next_call_gets_a_fresh_worker(impl, name, kind, words):
-    with Sandbox(target(impl, name), timeout=0.5, memory=100) as sb:
+@pytest.mark.parametrize("isolation", MODES)  # bubblewrap reports a signal as exit 128+N: told apart still
+def test_failures_are_told_apart_and_the_next_call_gets_a_fresh_worker(impl, name, kind, words, isolation):
+    with Sandbox(target(impl, name), timeout=0.5, memory=100, isolation=isolation) as sb:
         first = sb._worker.proc
         with pytest.raises(ImplementationError, match=words.replace("(", r"\(").replace(")", r"\)")) as e:
             sb.call(*inputs())

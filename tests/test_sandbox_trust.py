@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _modes import MODES, WHY_NO_BWRAP
 from test_sandbox_attacks import ATTACKS, check, isolation, runner  # noqa: F401 - fixtures
 
 import crosscheck
@@ -130,25 +131,31 @@ def _namespaces() -> list[str]:
 # ---- 1. forbidden modules hidden by the OS --------------------------------------------------------
 
 @pytest.mark.skipif(not LINUX, reason="seccomp and mount namespaces are Linux's")
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("namespaces", ["1", "0"])
 @pytest.mark.parametrize("probe", sorted(PROBES))
-def test_a_forbidden_module_is_out_of_reach_by_any_route(tmp_path, monkeypatch, probe, namespaces):
+def test_a_forbidden_module_is_out_of_reach_by_any_route(tmp_path, monkeypatch, probe, namespaces, mode):
     monkeypatch.setenv("CROSSCHECK_SANDBOX_NAMESPACES", namespaces)
-    assert _outcome(_student(tmp_path / "student.py", probe), forbid_imports=FORBID) != "cheated"
+    target = _student(tmp_path / "student.py", probe)
+    assert _outcome(target, forbid_imports=FORBID, isolation=mode) != "cheated"
 
 
 @pytest.mark.skipif(not LINUX, reason="mount namespaces are Linux's")
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("probe", sorted(PROBES))
-def test_with_a_mount_namespace_crosscheck_is_hidden_even_with_no_forbid_list(tmp_path, probe):
-    if "hidden" not in _namespaces():
+def test_with_a_mount_namespace_crosscheck_is_hidden_even_with_no_forbid_list(tmp_path, probe, mode):
+    if mode == "process" and "hidden" not in _namespaces():
         pytest.skip("no mount namespace here: --forbid-import is best-effort (docs/sandbox.md)")
-    assert _outcome(_student(tmp_path / "student.py", probe)) != "cheated"
+    assert _outcome(_student(tmp_path / "student.py", probe), isolation=mode) != "cheated"
 
 
 def test_the_report_says_whether_forbidding_is_best_effort(monkeypatch):
     monkeypatch.setenv("CROSSCHECK_SANDBOX_NAMESPACES", "0")
-    with Sandbox(CORRECT_TARGET, forbid_imports="torch") as sb:
+    with Sandbox(CORRECT_TARGET, forbid_imports="torch", isolation="process") as sb:
         assert sb.info["forbid"].startswith("best-effort")
+    if WHY_NO_BWRAP is None:  # bubblewrap brings its own mount namespace
+        with Sandbox(CORRECT_TARGET, forbid_imports="torch", isolation="bwrap") as sb:
+            assert sb.info["forbid"].startswith("hidden")
 
 
 # the same attacks through `crosscheck check`, as root and as an ordinary user, every isolation mode
@@ -269,8 +276,9 @@ def _sysv_keys() -> set[int]:
 
 
 @pytest.mark.skipif(not LINUX, reason="/dev/shm, SysV IPC and unix sockets as Linux has them")
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("namespaces", ["1", "0"])
-def test_shared_memory_and_host_sockets_do_not_outlive_or_escape_the_check(tmp_path, monkeypatch, namespaces):
+def test_shared_memory_and_host_sockets_do_not_outlive_or_escape_the_check(tmp_path, monkeypatch, namespaces, mode):
     import socket
     import tempfile
 
@@ -286,7 +294,7 @@ def test_shared_memory_and_host_sockets_do_not_outlive_or_escape_the_check(tmp_p
     path = tmp_path / "leaver.py"
     path.write_text(textwrap.dedent(LEAVER).format(name=name, key=key, sock=sock_path))
     try:
-        with Sandbox(f"{path}:leave", timeout=30) as sb:
+        with Sandbox(f"{path}:leave", timeout=30, isolation=mode) as sb:
             r = sb.call(*_params())
             assert "CONNECTED" not in r.output and r.value.tolist() == 0, r.output
             assert "shmid -1" not in r.output, r.output  # the segment was made: its removal is what is tested
@@ -469,3 +477,27 @@ def test_check_output_carries_no_escape_sequence(runner):  # noqa: F811
 def test_check_refuses_an_overlapping_reply(runner):  # noqa: F811
     code, report, r = check(runner, "overlapping_reply")
     assert code == 3 and report["error"]["kind"] in ("bad_output", "exit"), r.stdout + r.stderr
+
+
+# ---- 3. a target that is a link out of its folder (check; grade refuses more: test_grade_trust) ----------
+
+@pytest.mark.parametrize("link", ["outside", "nowhere", "inside"])
+def test_check_refuses_a_target_that_links_out_of_its_folder(tmp_path, capsys, link):
+    from crosscheck.cli import main
+
+    solution, student = tmp_path / "solution", tmp_path / "student"
+    solution.mkdir()
+    student.mkdir()
+    (solution / "nn.py").write_text(RIGHT)
+    (student / "impl").mkdir()
+    (student / "impl" / "nn.py").write_text(RIGHT)
+    to = {"outside": "../solution/nn.py", "nowhere": "gone.py", "inside": "impl/nn.py"}[link]
+    os.symlink(to, student / "nn.py")
+    code = main(["check", f"{student / 'nn.py'}:right", "--preset", "torch", "--hidden", "identity",
+                 "--examples", "2"])
+    out, err = capsys.readouterr()
+    if link == "inside":  # a link within the folder is the student's own file
+        assert code == 0, out + err
+        return
+    assert code == 2 and len(err.strip().splitlines()) == 1, out + err
+    assert ("is a link to" in err and "outside its folder" in err) if link == "outside" else "no such file" in err

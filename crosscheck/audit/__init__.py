@@ -70,6 +70,7 @@ def run_from_args(args: Any) -> int:
         raise UsageError("--markdown and --json - both write to stdout; give --json a file")
     functions = [f.strip() for f in (args.functions or "").split(",") if f.strip()] or None
     before = bl.load(args.baseline) if args.baseline else None  # a bad file fails before the work
+    from .. import terminal
     from ..terminal import Progress
 
     progress = Progress("crosscheck audit: probing")  # on a TTY only, after 2 s
@@ -84,7 +85,7 @@ def run_from_args(args: Any) -> int:
     if args.markdown:
         print(format_markdown(result))
     elif not to_stdout:
-        print(format_table(result, include_agree=args.all))
+        print(format_table(result, include_agree=args.all, colour=terminal.use_colour(sys.stdout)))
     if args.json:
         _write_json(to_json(result), args.json)
     if args.save_baseline:

@@ -131,7 +131,8 @@ def summary_line(result: AuditResult) -> str:
             f"convention, {len(result.findings)} unexplained ({result.elapsed_s:.1f} s)")
 
 
-def format_table(result: AuditResult, *, include_agree: bool = False, columns: int | None = None) -> str:
+def format_table(result: AuditResult, *, include_agree: bool = False, columns: int | None = None,
+                 colour: bool = False) -> str:
     """The terminal report, ``columns`` wide (default: the terminal's, 100 in a log): one block per
     convention (what differs, the fix), then its rows: function | aspect | torch | jax | reference |
     agree?. Cells that do not fit are elided; ``--json`` and ``--markdown`` hold the full text."""
@@ -148,8 +149,9 @@ def format_table(result: AuditResult, *, include_agree: bool = False, columns: i
     for (status, conventions), members in blocks.items():
         lines.append("")
         if status == "finding":
-            lines += terminal.wrap("UNEXPLAINED (no known convention explains these rows): "
-                                   + members[0]["detail"], cols, subsequent="  ")
+            found = terminal.wrap("UNEXPLAINED (no known convention explains these rows): "
+                                  + members[0]["detail"], cols, subsequent="  ")
+            lines += [terminal.paint_verdict(found[0]) if colour else found[0], *found[1:]]
         elif status == "agree":
             lines.append("agree:")
         for c in conventions:

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import terminal
 from ..errors import GradientMismatch, ImplementationError, UsageError, bounded
 from ..model.case import Case
 from ..model.presets import PRESETS, CheckOptions, resolve_options
@@ -463,7 +464,8 @@ def run_from_args(args: Any) -> int:
     if args.json != "-":
         _write_outputs(report, args.json, args.plot)
     # with --json -, stdout carries the JSON alone
-    print(report.summary(), file=sys.stderr if args.json == "-" else sys.stdout)
+    stream = sys.stderr if args.json == "-" else sys.stdout
+    print(report.summary(terminal.width(stream), colour=terminal.use_colour(stream)), file=stream)
     if args.plot and report.case is None:
         print(f"no plot written to {args.plot}: there is no failing case to draw",
               file=sys.stderr if args.json == "-" else sys.stdout)

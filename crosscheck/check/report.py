@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import terminal
 from ..diagnosis.diagnose import Diagnosis, user_arrays
 from ..errors import ImplementationError
 from ..model.case import Case
@@ -98,8 +99,19 @@ class CheckReport:
             "environment": self.environment,
         })
 
-    def summary(self) -> str:
-        """The terminal report: verdict, diagnosis, minimal case, captured output, reproduction."""
+    def summary(self, columns: int | None = None, *, colour: bool = False) -> str:
+        """The terminal report: verdict, diagnosis, minimal case, captured output, reproduction.
+
+        Fitted to ``columns`` (default: the terminal's width, 100 in a log; 0: unwrapped): prose
+        wrapped with an indent, the reproduce command with shell continuations. ``colour`` paints
+        the verdict word (the CLI passes ``terminal.use_colour()``)."""
+        lines = self.lines()
+        head = 1 if self.detected else 0
+        return "\n".join(terminal.fit_lines(lines, terminal.width() if columns is None else columns,
+                                            heads=(head,), colour=colour))
+
+    def lines(self) -> list[str]:
+        """The report's logical lines, unwrapped (what :meth:`summary` fits to a width)."""
         from ..output import format_array
 
         conv = self.options.describe_layout()
@@ -118,7 +130,7 @@ class CheckReport:
             if self.output.strip():
                 lines.append("implementation output on the last example (trimmed):")
                 lines += quoted(trim_output(self.output, 600))
-            return "\n".join(lines)
+            return lines
         if self.verdict == "error":
             assert self.error is not None
             lines.append(f"ERROR [{self.error.kind}]: {self.target} failed to run (exit 3): {self.error}")
@@ -162,7 +174,7 @@ class CheckReport:
             lines.append("implementation output (trimmed):")
             lines += quoted(self.output)
         lines.append(f"reproduce: {self.reproduce}")
-        return "\n".join(lines)
+        return lines
 
 
 def quoted(text: str, *, width: int = 160, max_lines: int = 60) -> list[str]:

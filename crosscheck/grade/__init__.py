@@ -42,11 +42,11 @@ def grade_submission(config: GradeConfig | str | os.PathLike, submission: str | 
     return grade(config, submission, progress=progress, seed=seed)
 
 
-def render(report: GradeReport, fmt: str) -> str:
+def render(report: GradeReport, fmt: str, *, colour: bool = False) -> str:
     """``report`` as ``fmt``: gradescope, json, junit or text."""
     from .formats import render as _render
 
-    return _render(report, fmt)
+    return _render(report, fmt, colour=colour)
 
 
 def write_autograder(config: GradeConfig | str | os.PathLike, out: str | os.PathLike, *,
@@ -126,7 +126,9 @@ def run_from_args(args: Any) -> int:
             if part.visibility == "visible":
                 print_progress(part)
     report = grade_submission(config, args.submission, progress=progress, seed=seed)
-    text = render(report, args.format)
+    from ..terminal import use_colour
+
+    text = render(report, args.format, colour=not (args.out and args.out != "-") and use_colour(sys.stdout))
     if args.out and args.out != "-":
         _write_atomically(args.out, text)
         total = f"{report.score:g} / {report.max_score:g} points; "
@@ -161,7 +163,9 @@ def _self_check(args: Any) -> int:
     from .runner import print_progress
 
     report = grade_submission(config, submission, progress=print_progress)
-    sys.stdout.write(render(report, args.format))
+    from ..terminal import use_colour
+
+    sys.stdout.write(render(report, args.format, colour=use_colour(sys.stdout)))
     sys.stdout.flush()
     hidden = len(load_config(args.config).checks) - len(config.checks)
     if hidden:

@@ -13,6 +13,7 @@ import json
 import re
 import xml.etree.ElementTree as ET
 
+from ..terminal import paint_verdict
 from .results import GradeReport
 
 __all__ = ["FORMATS", "render", "gradescope", "own_json", "junit", "text"]
@@ -119,7 +120,8 @@ def junit(report: GradeReport) -> str:
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def text(report: GradeReport) -> str:
+def text(report: GradeReport, *, colour: bool = False) -> str:
+    """The terminal report; ``colour`` paints each part's verdict mark (the CLI passes ``use_colour()``)."""
     lines = [f"crosscheck grade: {_num(report.score)} / {_num(report.max_score)} points "
              f"({report.submission}, {report.config}" + (f", seed {report.seed})" if report.seed is not None else ")")]
     for check in report.checks:
@@ -128,14 +130,15 @@ def text(report: GradeReport) -> str:
         for p in check.parts:
             mark = {"pass": "PASS", "fail": "FAIL", "missing": "MISSING"}.get(p.verdict, "ERROR")
             label = p.label or check.spec.name
-            lines.append(f"  [{mark}] {label}: {_num(p.score)} / {_num(p.max_score)}"
-                         + (f": {p.reason}" if p.reason else ""))
+            line = (f"  [{mark}] {label}: {_num(p.score)} / {_num(p.max_score)}"
+                    + (f": {p.reason}" if p.reason else ""))
+            lines.append(paint_verdict(line) if colour else line)
             if p.verdict != "pass" and p.reproduce:
                 lines.append(f"         reproduce: {p.reproduce}")
     return "\n".join(lines) + "\n"
 
 
-def render(report: GradeReport, fmt: str) -> str:
+def render(report: GradeReport, fmt: str, *, colour: bool = False) -> str:
     if fmt == "gradescope":
         return json.dumps(gradescope(report), indent=2) + "\n"
     if fmt == "json":
@@ -143,5 +146,5 @@ def render(report: GradeReport, fmt: str) -> str:
     if fmt == "junit":
         return junit(report)
     if fmt == "text":
-        return text(report)
+        return text(report, colour=colour)
     raise ValueError(f"unknown format {fmt!r}")

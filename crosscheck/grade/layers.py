@@ -81,7 +81,7 @@ def _text(report, verdict, paths) -> str:
     if verdict.verdict == "missing":
         return f"MISSING: {paths.rel(verdict.detail)}"
     one = LayersReport(report.target, report.api, [verdict], report.dtype, report.seed, report.dropout_p)
-    lines = one.summary().splitlines()
+    lines = "\n".join(one.lines()).splitlines()  # unwrapped (a JSON field)
     # drop the header (the whole module's) and the closing counts line (it carries a timing)
     body = [ln for ln in lines[1:-1]]
     while body and not body[0].strip():

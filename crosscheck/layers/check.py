@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import terminal
 from ..errors import ImplementationError, UsageError
 from ..sandbox.client import Sandbox, Target, find_target_file, trim_output
 from ..sandbox.notebook import notebook_chunks
@@ -548,7 +549,8 @@ def run_from_args(args: Any) -> int:
                           budget=getattr(args, "budget", None))
     if args.json != "-":  # the report first: nothing printed can lose it
         write_json(report, args.json)
-    print(report.summary(), file=sys.stderr if args.json == "-" else sys.stdout)
+    stream = sys.stderr if args.json == "-" else sys.stdout
+    print(report.summary(terminal.width(stream), colour=terminal.use_colour(stream)), file=stream)
     if args.json == "-":
         write_json(report, args.json)
     return report.exit_code

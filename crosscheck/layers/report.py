@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import terminal
 from ..output import plural, stamp
 
 __all__ = ["LayerVerdict", "LayersReport", "Part", "VERDICTS"]
@@ -132,7 +133,17 @@ class LayersReport:
                 "layers": [v.to_dict() for v in self.layers], "elapsed_s": round(self.elapsed, 3),
                 "environment": self.environment})
 
-    def summary(self) -> str:
+    def summary(self, columns: int | None = None, *, colour: bool = False) -> str:
+        """The text report, fitted to ``columns`` (default: the terminal's width, 100 in a log; 0:
+        unwrapped) as ``terminal.fit_lines`` does; ``colour`` paints each layer's verdict word."""
+        lines = self.lines()
+        own = {"  " + v.headline() for v in self.layers}  # the verdict list under the title
+        heads = [i for i, line in enumerate(lines) if line in own]
+        return "\n".join(terminal.fit_lines(lines, terminal.width() if columns is None else columns,
+                                            heads=heads, colour=colour))
+
+    def lines(self) -> list[str]:
+        """The report's logical lines, unwrapped."""
         from ..output import format_array
 
         counts = {k: sum(v.verdict == k for v in self.layers) for k in ("pass", "fail", "error", "missing")}
@@ -175,7 +186,7 @@ class LayersReport:
         lines.append("")
         lines.append(f"{counts['pass']} passed, {counts['fail']} failed, {counts['error']} errors, "
                      f"{counts['missing']} missing ({self.elapsed:.1f} s); exit {self.exit_code}")
-        return "\n".join(lines)
+        return lines
 
 
 def jsonable(value: Any) -> Any:

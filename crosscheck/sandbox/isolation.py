@@ -35,10 +35,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import UsageError
+from .bwrap import bwrap_argv, bwrap_problem, bwrap_works
 from .hiding import forbidden_locations, needed_paths, without_needed
 
 __all__ = ["ISOLATION_MODES", "ENV_ALLOW", "Launch", "make_undumpable", "resolve_isolation", "launch",
-           "default_forbidden", "set_default_forbidden"]
+           "default_forbidden", "set_default_forbidden", "bwrap_problem"]
 
 ISOLATION_MODES = ("auto", "bwrap", "process")
 _HERE = os.path.dirname(os.path.realpath(__file__))
@@ -58,6 +59,15 @@ SUPERVISOR_SOURCE = _source("supervisor.py")
 
 # reads the worker's code from the protocol pipe and runs it in one fresh namespace
 BOOT = """import json, os, struct, sys, types
+if len(sys.argv) > 3:  # under bubblewrap, which turns a death by signal N into exit 128+N: report the real one
+    _pid = os.fork()
+    if _pid:
+        os.close(int(sys.argv[1]))
+        os.close(int(sys.argv[2]))
+        _st = os.waitpid(_pid, 0)[1]
+        os.write(int(sys.argv[3]), _st.to_bytes(4, "little", signed=True))
+        os._exit(0)
+    os.close(int(sys.argv[3]))
 def _read(n, fd=int(sys.argv[1])):
     b = b""
     while len(b) < n:
@@ -78,7 +88,7 @@ sys.exit(_g["main"](sys.argv))
 # what the worker's environment may inherit; everything else (tokens, keys, CI secrets) stays out
 ENV_ALLOW = ("PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_NUMERIC", "LC_MESSAGES", "TZ", "TERM",
              "LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES")
-_UID_RANGE = (1_600_000_000, 1_700_000_000)  # far from any passwd entry
+_UID_RANGE = (1_600_000_000, 1_700_000_000)  # far from any passwd entry (bwrap.PROBE_UID is its first)
 _COPY_FILES, _COPY_BYTES = 5000, 64 * 2**20
 
 
@@ -116,27 +126,11 @@ def resolve_isolation(isolation: str) -> str:
     if sys.platform != "linux" and isolation != "process":
         return "process"
     bwrap = shutil.which("bwrap")
-    if isolation == "bwrap" and bwrap is None:
-        raise UsageError("--isolation bwrap: bubblewrap is not installed (apt-get install bubblewrap), "
-                         "or use --isolation process")
+    if isolation == "bwrap" and bwrap_problem() is not None:
+        raise UsageError(f"--isolation bwrap: {bwrap_problem()}; or use --isolation process")
     if isolation == "auto":
-        return "bwrap" if bwrap is not None and _bwrap_works(bwrap) else "process"
+        return "bwrap" if bwrap is not None and bwrap_works(bwrap) else "process"
     return isolation
-
-
-_BWRAP_OK: dict[str, bool] = {}
-
-
-def _bwrap_works(bwrap: str) -> bool:
-    """bwrap may be installed where it cannot create namespaces (a container without the capability)."""
-    if bwrap not in _BWRAP_OK:
-        try:
-            r = subprocess.run([bwrap, "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"],
-                               capture_output=True, timeout=20)
-            _BWRAP_OK[bwrap] = r.returncode == 0
-        except (OSError, subprocess.TimeoutExpired):
-            _BWRAP_OK[bwrap] = False
-    return _BWRAP_OK[bwrap]
 
 
 def choose_uid() -> int | None:
@@ -183,6 +177,9 @@ def module_root(module: str, file: str | None) -> str | None:
             root = os.path.dirname(root)
         return root
     search = [os.path.realpath(p or os.getcwd()) for p in sys.path if isinstance(p, str)]
+    cwd = os.path.realpath(os.getcwd())
+    if cwd not in search:  # the console script's sys.path[0] is its bin folder: look here first, as `python -m` does
+        search.insert(0, cwd)
     try:
         spec = importlib.machinery.PathFinder.find_spec(parts[0], search)
     except (ImportError, ValueError):
@@ -275,6 +272,23 @@ def _working_folder() -> list[str]:
     return [] if cwd in ("/", "/tmp", "/var/tmp", "/run", "/var/run") else [cwd]
 
 
+def refuse_escaping_link(path: str) -> None:
+    """A target that is a link to a file outside its own folder (``nn.py -> ../solution/nn.py``) or to
+    nothing is refused with a one-line UsageError: what is checked is the file the folder holds, never
+    another one (a link inside the folder is fine). ``grade`` refuses more: any such entry of the
+    submission (``crosscheck.grade.submission``)."""
+    if not os.path.islink(path):
+        return
+    folder = os.path.realpath(os.path.dirname(os.path.abspath(path)))
+    try:
+        real = os.path.realpath(path, strict=True)
+    except OSError as e:  # a loop, a dangling link
+        raise UsageError(f"TARGET {path} is a link that leads nowhere ({e.strerror or e})") from None
+    if not real.startswith(folder + os.sep):
+        raise UsageError(f"TARGET {path} is a link to {real}, outside its folder {folder}: crosscheck checks "
+                         "only a file its folder holds (pass the file's own path)")
+
+
 def place_target(target: Any, *, copy_to: str | None, owner: int | None = None) -> Placement:
     """Absolute paths for the worker (its working directory is not ours); a copy under ``copy_to``,
     owned by ``owner`` and readable by it alone, when that is given and an unprivileged user could
@@ -289,6 +303,7 @@ def place_target(target: Any, *, copy_to: str | None, owner: int | None = None) 
         return _with_paths(place_target(type(target)(**{**vars(target), "paths": ()}), copy_to=copy_to, owner=owner),
                            extra)
     if d["kind"] in ("file", "source"):
+        refuse_escaping_link(d["path"])
         d["path"] = os.path.realpath(d["path"])
         folder = os.path.dirname(d["path"])
         if copy_to is not None and not (_others_can_read(d["path"]) and _others_can_read(folder)):
@@ -357,20 +372,6 @@ class Launch:
     renames: dict[str, str] = field(default_factory=dict)
 
 
-def _bwrap_argv(argv: list[str], home: str, keep: list[str], hide: list[str] = ()) -> list[str]:
-    out = ["bwrap", "--die-with-parent", "--unshare-all", "--new-session", "--ro-bind", "/", "/",
-           "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/run", "--bind", home, home]
-    for path in keep:
-        out += ["--ro-bind", path, path]
-    for path in dict.fromkeys([PACKAGE_DIR, *hide]):
-        if os.path.isdir(path):
-            out += ["--tmpfs", path, "--remount-ro", path]
-        elif os.path.exists(path):
-            out += ["--ro-bind", "/dev/null", path]
-    out += ["--chdir", home, "--"]
-    return out + argv
-
-
 _HIDE_CACHE: dict[tuple, list[str]] = {}
 
 
@@ -402,31 +403,37 @@ def launch(target: Any, *, memory: int | None, forbid: list[str], isolation: str
     ctl_r, ctl_w = os.pipe()
     info_r, info_w = os.pipe()
     argv = [sys.executable, "-I", "-B", "-u", "-c", BOOT, str(to_r), str(from_w)]
+    status_r = status_w = None
+    if isolation == "bwrap":  # the worker's own wait status, past bwrap's exit code (BOOT)
+        status_r, status_w = os.pipe()
+        argv.append(str(status_w))
+    extra_fds = () if status_r is None else (status_r, status_w)
     keep = [os.path.dirname(placement.target["path"])] if placement.target.get("path") else []
     if placement.target.get("file"):
         keep.append(os.path.dirname(placement.target["file"]))
     keep += placement.paths
     hide = hidden_paths(forbid, keep)
+    visible = sorted({*keep, *interpreter_paths(), *needed_paths(), *_working_folder()})
     if isolation == "bwrap":
-        argv = [shutil.which("bwrap") or "bwrap"] + _bwrap_argv(argv, home, keep, hide)[1:]
+        argv = bwrap_argv(shutil.which("bwrap") or "bwrap", argv, home, visible, [PACKAGE_DIR, *hide])
     cfg = {"argv": argv, "env": worker_env(home), "cwd": home, "uid": uid, "gid": uid,
-           "keep_fds": [to_r, from_w], "ctl_fd": ctl_r, "info_fd": info_w,
+           "keep_fds": [to_r, from_w, *extra_fds[1:]], "ctl_fd": ctl_r, "info_fd": info_w, "status_fd": status_r,
            "reveal": interpreter_paths() if uid is not None else [], "read_only": [home],
-           "hide": hide, "keep": sorted({home, *keep, *interpreter_paths(), *needed_paths(), *_working_folder()}),
+           "hide": hide, "keep": sorted({home, *visible}),
            "shm_mb": min(memory or 256, 256),
            # CROSSCHECK_SANDBOX_NAMESPACES=0: as on a machine that allows none (debugging, tests of that path)
            "namespaces": os.environ.get("CROSSCHECK_SANDBOX_NAMESPACES", "1") != "0"}
     try:
         proc = subprocess.Popen([sys.executable, "-I", "-B", "-c", SUPERVISOR_SOURCE, json.dumps(cfg)],
                                 stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
-                                pass_fds=(to_r, from_w, ctl_r, info_w), start_new_session=True,
+                                pass_fds=(to_r, from_w, ctl_r, info_w, *extra_fds), start_new_session=True,
                                 env={"PATH": os.environ.get("PATH", os.defpath)}, cwd=home)
     except BaseException:
-        for fd in (to_r, to_w, from_r, from_w, ctl_r, ctl_w, info_r, info_w):
+        for fd in (to_r, to_w, from_r, from_w, ctl_r, ctl_w, info_r, info_w, *extra_fds):
             os.close(fd)
         shutil.rmtree(base, ignore_errors=True)
         raise
-    for fd in (to_r, from_w, ctl_r, info_w):
+    for fd in (to_r, from_w, ctl_r, info_w, *extra_fds):
         os.close(fd)
     info_text = b""
     try:

@@ -304,6 +304,17 @@ def _sweep_children() -> None:
         time.sleep(0.005)
 
 
+def _own(base: str, uid: int) -> None:
+    """``base``'s tree (the private directory and the target's copy, made for the unprivileged user)
+    to ``uid``, links not followed: the worker falls back to running as root."""
+    for folder, dirs, files in os.walk(base):
+        for name in [folder, *(os.path.join(folder, n) for n in dirs + files)]:
+            try:
+                os.chown(name, uid, uid, follow_symlinks=False)
+            except OSError:
+                pass
+
+
 def _remove(base: str, parent_fd: int) -> None:
     import shutil
 
@@ -445,6 +456,7 @@ def main(argv: list[str]) -> int:
     # before PR_SET_DUMPABLE: a non-dumpable process may not write its own uid_map
     namespaces = enter_namespaces(root) if cfg.get("namespaces", True) else []
     prctl(PR_SET_DUMPABLE, 0)  # the worker (same uid when not root) cannot ptrace or read our memory
+    dropping = cfg.get("uid") is not None
     if cfg.get("uid") is not None and cfg.get("reveal"):
         if "mount" in namespaces:
             try:
@@ -456,6 +468,8 @@ def main(argv: list[str]) -> int:
             notes.append("the interpreter is not readable by an unprivileged user and mount namespaces are "
                          "unavailable; the worker runs as root")
             cfg["uid"] = cfg["gid"] = None
+        if dropping and cfg["uid"] is None:  # its private directory back to root (bubblewrap drops root's DAC override)
+            _own(os.path.dirname(cfg["cwd"]), os.getuid())
     if "mount" in namespaces:
         covered, failed = private_mounts(cfg.get("keep", []), int(cfg.get("shm_mb", 64)))
         if failed:
@@ -519,6 +533,13 @@ def main(argv: list[str]) -> int:
             _, status = os.waitpid(first, 0)
     if report_r is not None and not killed:
         data = os.read(report_r, 4)
+        status = int.from_bytes(data, "little", signed=True) if len(data) == 4 else status
+    if cfg.get("status_fd") is not None and not killed:  # bubblewrap's exit code hides a signal: the worker's own
+        os.set_blocking(cfg["status_fd"], False)
+        try:
+            data = os.read(cfg["status_fd"], 4)
+        except OSError:  # nothing written: bwrap itself failed before the worker ran
+            data = b""
         status = int.from_bytes(data, "little", signed=True) if len(data) == 4 else status
     if "pid" not in namespaces:
         try:  # the worker's process group (children that did not start a session of their own)

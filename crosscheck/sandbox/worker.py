@@ -136,6 +136,12 @@ def install_guard(forbidden: list[str], hidden: list[str]) -> dict:
                     refuse(next(top for prefix, top in blocked if real.startswith(prefix)), f"reading {path}")
                 if os.path.join(real, "") in blocked_folders:
                     refuse(blocked_folders[os.path.join(real, "")], f"opening {path}")
+        elif event in ("os.listdir", "os.scandir") and blocked_folders and isinstance(args[0], str):
+            # a package folder hidden by an empty mount imports as a namespace package; its submodules
+            # are looked up by listing it: refused here with the reason, not "No module named ..."
+            folder = os.path.join(os.path.realpath(args[0]), "")
+            if folder in blocked_folders:
+                refuse(blocked_folders[folder], f"listing {args[0]}")
 
     sys.addaudithook(hook)
     return state

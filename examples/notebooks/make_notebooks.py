@@ -38,9 +38,10 @@ backprop  # show it'''
 
 # the instructor's autograder cell (nbgrader: a locked "autograder tests" cell worth 5 points)
 NBGRADER_CELL = '''# Autograder tests (locked): crosscheck runs backprop in its sandbox and names the mistake
+# (it raises on a wrong backprop; the report is assigned, so a passing cell has no output for nbgrader to score)
 import crosscheck
 
-crosscheck.check_implementation(
+report = crosscheck.check_implementation(
     backprop, batch="rows", weights="in_out", bias="vector", params="dict",
     hidden="tanh", output="identity", loss="half_sse", reduction="mean",
     examples=15, forbid_imports=["torch", "jax"])'''
