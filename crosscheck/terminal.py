@@ -101,7 +101,8 @@ def _continuation(line: str) -> tuple[str, str]:
     lead = line[: len(line) - len(line.lstrip(" "))]
     if line.startswith(lead + "| "):
         return lead, lead + "|   "
-    numbered = re.match(r"\d+\. ", line[len(lead):])  # "  1. transposed at dW1 ...": under its text
+    # "  1. transposed at dW1 ..." and "  [FAIL] depth 2: ...": continued under the text, past the mark
+    numbered = re.match(r"\d+\. |\[[A-Z]+\] ", line[len(lead):])
     return lead, lead + " " * (len(numbered.group(0)) if numbered else 4)
 
 

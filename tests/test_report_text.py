@@ -179,3 +179,44 @@ def test_the_grade_text_paints_each_parts_mark_and_nothing_else():
     assert ESC not in plain and painted.count(ESC) == 4  # two marks, each on and off
     assert "\x1b[32mPASS\x1b[0m] mlp" in painted and "\x1b[31mFAIL\x1b[0m] mlp" in painted
     assert "[PASS] forged by the student" in painted  # the student's text is never painted
+
+
+def _grade_report(reason: str, reproduce: str):
+    class Part:
+        verdict, label, score, max_score = "fail", "depth 2, hidden sigmoid", 0, 2
+
+    Part.reason, Part.reproduce = reason, reproduce
+
+    class Spec:
+        name, target, points = "Backprop with any hidden activation", "nn.py:backprop", 2
+
+    class Check:
+        spec, score, parts = Spec, 0, [Part]
+
+    class Report:
+        score, max_score, submission, config, seed = 0, 2, "submissions/wrong", "grading.toml", 0
+        checks = [Check]
+
+    return Report
+
+
+@pytest.mark.parametrize("columns", [60, 80, 100])
+def test_the_grade_text_fits_the_width_and_its_reproduce_line_stays_a_command(columns):
+    from crosscheck.grade.formats import text
+
+    command = ("crosscheck check 'hw 7/nn.py:backprop' --preset torch --hidden sigmoid --output identity "
+               "--loss half_sse --reduction mean --depth 2 --seed 0 --examples 30 "
+               "--forbid-import torch,jax,tensorflow,autograd,crosscheck")
+    reason = ("activation_derivative at dW1 (layer 1): sigmoid' computed as sigmoid(z) itself: the value, "
+              "not the derivative, in layer 1 (sigmoid)")
+    report = _grade_report(reason, command)
+    whole = text(report)
+    assert max(map(len, whole.splitlines())) > columns  # something needed wrapping: the test can fail
+    lines = text(report, columns=columns).splitlines()
+    _fits(lines, columns)
+    at = next(i for i, line in enumerate(lines) if line.lstrip().startswith("reproduce: "))
+    prefix = lines[at][: lines[at].index("reproduce: ") + len("reproduce: ")]
+    assert shlex.split(_joined(lines[at:], prefix)) == shlex.split(command)
+    head = next(i for i, line in enumerate(lines) if "[FAIL]" in line)
+    assert all(line.startswith(" " * len("  [FAIL] ")) for line in lines[head + 1:at])  # under the reason
+    assert " ".join(text(report, columns=columns).split()).replace(" \\ ", " ") == " ".join(whole.split())

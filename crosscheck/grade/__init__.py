@@ -42,11 +42,11 @@ def grade_submission(config: GradeConfig | str | os.PathLike, submission: str | 
     return grade(config, submission, progress=progress, seed=seed)
 
 
-def render(report: GradeReport, fmt: str, *, colour: bool = False) -> str:
-    """``report`` as ``fmt``: gradescope, json, junit or text."""
+def render(report: GradeReport, fmt: str, *, colour: bool = False, columns: int = 0) -> str:
+    """``report`` as ``fmt``: gradescope, json, junit or text (fitted to ``columns``; 0: unwrapped)."""
     from .formats import render as _render
 
-    return _render(report, fmt, colour=colour)
+    return _render(report, fmt, colour=colour, columns=columns)
 
 
 def write_autograder(config: GradeConfig | str | os.PathLike, out: str | os.PathLike, *,
@@ -126,9 +126,11 @@ def run_from_args(args: Any) -> int:
             if part.visibility == "visible":
                 print_progress(part)
     report = grade_submission(config, args.submission, progress=progress, seed=seed)
-    from ..terminal import use_colour
+    from ..terminal import use_colour, width
 
-    text = render(report, args.format, colour=not (args.out and args.out != "-") and use_colour(sys.stdout))
+    to_file = bool(args.out and args.out != "-")  # a file keeps whole lines (grep, diff); a screen is fitted
+    text = render(report, args.format, colour=not to_file and use_colour(sys.stdout),
+                  columns=0 if to_file else width(sys.stdout))
     if args.out and args.out != "-":
         _write_atomically(args.out, text)
         total = f"{report.score:g} / {report.max_score:g} points; "
@@ -163,9 +165,9 @@ def _self_check(args: Any) -> int:
     from .runner import print_progress
 
     report = grade_submission(config, submission, progress=print_progress)
-    from ..terminal import use_colour
+    from ..terminal import use_colour, width
 
-    sys.stdout.write(render(report, args.format, colour=use_colour(sys.stdout)))
+    sys.stdout.write(render(report, args.format, colour=use_colour(sys.stdout), columns=width(sys.stdout)))
     sys.stdout.flush()
     hidden = len(load_config(args.config).checks) - len(config.checks)
     if hidden:

@@ -13,7 +13,7 @@ import json
 import re
 import xml.etree.ElementTree as ET
 
-from ..terminal import paint_verdict
+from ..terminal import fit_lines
 from .results import GradeReport
 
 __all__ = ["FORMATS", "render", "gradescope", "own_json", "junit", "text"]
@@ -120,25 +120,28 @@ def junit(report: GradeReport) -> str:
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def text(report: GradeReport, *, colour: bool = False) -> str:
-    """The terminal report; ``colour`` paints each part's verdict mark (the CLI passes ``use_colour()``)."""
+def text(report: GradeReport, *, colour: bool = False, columns: int = 0) -> str:
+    """The terminal report, fitted to ``columns`` (0: unwrapped, for a file): a reason wrapped under
+    its part, a ``reproduce:`` line wrapped as a shell command that still pastes. ``colour`` paints each
+    part's verdict mark (the CLI passes ``use_colour()`` and ``terminal.width()``)."""
     lines = [f"crosscheck grade: {_num(report.score)} / {_num(report.max_score)} points "
              f"({report.submission}, {report.config}" + (f", seed {report.seed})" if report.seed is not None else ")")]
+    heads: list[int] = []
     for check in report.checks:
         lines.append("")
         lines.append(f"{check.spec.name} ({check.spec.target}): {_num(check.score)} / {_num(check.spec.points)}")
         for p in check.parts:
             mark = {"pass": "PASS", "fail": "FAIL", "missing": "MISSING"}.get(p.verdict, "ERROR")
             label = p.label or check.spec.name
-            line = (f"  [{mark}] {label}: {_num(p.score)} / {_num(p.max_score)}"
-                    + (f": {p.reason}" if p.reason else ""))
-            lines.append(paint_verdict(line) if colour else line)
+            heads.append(len(lines))
+            lines.append(f"  [{mark}] {label}: {_num(p.score)} / {_num(p.max_score)}"
+                         + (f": {p.reason}" if p.reason else ""))
             if p.verdict != "pass" and p.reproduce:
                 lines.append(f"         reproduce: {p.reproduce}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(fit_lines(lines, columns, heads=heads, colour=colour)) + "\n"
 
 
-def render(report: GradeReport, fmt: str, *, colour: bool = False) -> str:
+def render(report: GradeReport, fmt: str, *, colour: bool = False, columns: int = 0) -> str:
     if fmt == "gradescope":
         return json.dumps(gradescope(report), indent=2) + "\n"
     if fmt == "json":
@@ -146,5 +149,5 @@ def render(report: GradeReport, fmt: str, *, colour: bool = False) -> str:
     if fmt == "junit":
         return junit(report)
     if fmt == "text":
-        return text(report, colour=colour)
+        return text(report, colour=colour, columns=columns)
     raise ValueError(f"unknown format {fmt!r}")
