@@ -89,7 +89,7 @@ def sweep_part(examples: int, draws: int | None, seed: int, backends: str) -> di
 
         jax.monitoring.register_event_duration_secs_listener(on_duration)
         jax.monitoring.register_event_listener(on_event)
-    from crosscheck.sweep.run import DEFAULT_DRAWS, SweepConfig, run_sweep
+    from crosscheck.sweep import DEFAULT_DRAWS, SweepConfig, run_sweep
 
     t0, cpu0 = time.perf_counter(), time.process_time()
     result = run_sweep(SweepConfig(backends=tuple(names), examples=examples, draws=draws, seed=seed))

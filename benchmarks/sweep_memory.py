@@ -13,8 +13,8 @@ import resource
 import sys
 
 from crosscheck.backends import get_backend
+from crosscheck.sweep import SweepConfig, run_sweep
 from crosscheck.sweep.args import BYTES_PER_VALUE_COPIES, estimate_bytes
-from crosscheck.sweep.run import SweepConfig, run_sweep
 
 
 def main(draws: int) -> None:

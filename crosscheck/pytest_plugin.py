@@ -62,7 +62,8 @@ from .errors import UsageError
 if TYPE_CHECKING:  # pragma: no cover
     import hypothesis
 
-    from .sweep.run import SweepConfig, SweepResult
+    from .sweep.config import SweepConfig
+    from .sweep.result import SweepResult
 
 __all__ = ["CrosscheckConfig", "KNOWN_BACKENDS", "DEVICES", "cuda_available"]
 
@@ -112,7 +113,7 @@ class CrosscheckConfig:
 
     def sweep_config(self, **overrides: Any) -> SweepConfig:
         """A ``crosscheck.sweep.SweepConfig`` with this session's backends, device, profile and shard."""
-        from .sweep.run import SweepConfig
+        from .sweep.config import SweepConfig
 
         base = SweepConfig(backends=self.backends, device=self.device, profile=self.profile, shard=self.shard)
         try:
@@ -216,7 +217,7 @@ def _resolve(config: pytest.Config) -> CrosscheckConfig:
     shard_text = _option(config, "shard")
     shard = None
     if shard_text is not None:
-        from .sweep.run import parse_shard
+        from .sweep.config import parse_shard
 
         shard = parse_shard(shard_text)
     return CrosscheckConfig(backends=backends, profile=profile, device=device, shard=shard,

@@ -8,7 +8,7 @@ import pytest
 
 from crosscheck.layers import oracles as O
 from crosscheck.layers.api import LAYERS
-from crosscheck.layers.check import compare_parts
+from crosscheck.layers.evaluate import compare_parts
 from crosscheck.layers.recurrent_oracles import oracle_inputs
 from crosscheck.layers.sweep import _NUMERIC, _numeric_error, sweep_layers
 from crosscheck.reference.layers import norm

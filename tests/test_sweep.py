@@ -11,7 +11,8 @@ import pytest
 from crosscheck.cli import main
 from crosscheck.errors import UsageError
 from crosscheck.model import activations as activations_module
-from crosscheck.sweep.run import SweepConfig, parse_shard, run_sweep
+from crosscheck.sweep.config import SweepConfig, parse_shard
+from crosscheck.sweep.run import run_sweep
 
 ALL_BIAS = ["augmented", "column", "none", "row", "vector"]
 

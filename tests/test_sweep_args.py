@@ -12,7 +12,8 @@ from crosscheck.cli import main
 from crosscheck.errors import UsageError
 from crosscheck.sweep import run as sweep_module
 from crosscheck.sweep.args import check_memory, estimate_bytes, machine_bytes
-from crosscheck.sweep.run import SweepConfig, _route_draw, run_sweep
+from crosscheck.sweep.config import SweepConfig
+from crosscheck.sweep.run import _route_draw, run_sweep
 
 
 def _one_line_error(capsys) -> str:

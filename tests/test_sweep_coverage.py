@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 
 from crosscheck.cli import main
+from crosscheck.sweep.config import SweepConfig
 from crosscheck.sweep.covering import covering_architectures, expected_coverage, missing
-from crosscheck.sweep.run import SweepConfig, run_sweep
+from crosscheck.sweep.run import run_sweep
 
 
 def _met(archs) -> dict:

@@ -24,7 +24,7 @@ def layer_names(spec: CheckSpec) -> list[str]:
     from ..layers.api import ALIASES, LAYER_NAMES, LAYERS, layer_for_function
 
     if spec.options.get("api") == "module":  # layer classes (nnfs, Module/Sequential), by class name
-        from ..layers.check import select_layers
+        from ..layers.target import select_layers
 
         chosen = spec.options.get("layers")
         if chosen is not None and len(set(chosen)) != len(chosen):
@@ -51,7 +51,7 @@ def layer_names(spec: CheckSpec) -> list[str]:
 
 def validate_layer_check(spec: CheckSpec) -> tuple[str, str] | None:
     """(key, message) for the first bad layer option, or None."""
-    from ..layers.check import APIS, DROPOUT_P
+    from ..layers.target import APIS, DROPOUT_P
 
     o = spec.options
     if o["api"] not in APIS:

@@ -56,7 +56,7 @@ def _both_signs(inputs: dict) -> bool:
 def discriminating(layer: Any, evaluate: Callable[[dict, int, dict], Any], opts: dict, dtype: str) -> Any | None:
     """The layer's outcome on its discriminating case when it fails there, else None.
 
-    ``evaluate(dims, value_seed, opts)`` runs the implementation (``crosscheck.layers.check``); an
+    ``evaluate(dims, value_seed, opts)`` runs the implementation (``crosscheck.layers.evaluate``); an
     implementation error on this case (the slip raises on these dimensions) is skipped."""
     from ..errors import ImplementationError
 

@@ -8,7 +8,7 @@ compared with the reference's:
 - torch and JAX compute in the sweep's dtype on the same (rounded) inputs, and are judged by the
   tolerance policy of ``crosscheck.tolerance`` against the float64 reference, as the layer check judges
   student code (in float32 a part also passes within ten times the reference's own float32 error:
-  ``crosscheck.layers.check.compare_parts``);
+  ``crosscheck.layers.evaluate.compare_parts``);
 - central finite differences (every family) and the complex step (analytic families: no max, no
   comparison on the input) of the reference forward pass, in float64, judged in their own unit as
   ``crosscheck.reference.numeric`` explains: max |numeric - analytic| / max(1, |L|, max |analytic|)
@@ -30,7 +30,7 @@ import numpy as np
 from ..errors import UsageError
 from ..reference.numeric import CS_TOLERANCE, FD_TOLERANCE
 from .api import LAYERS
-from .check import compare_parts
+from .evaluate import compare_parts
 from .oracles import FAMILIES, Family, add_mask, jax_vjp, numeric_vjp, reference_vjp, torch_vjp
 from .recurrent_oracles import oracle_inputs
 
@@ -150,7 +150,7 @@ def sweep_layers(*, layers: Any = None, oracles: Any = None, examples: int | Non
     from hypothesis import HealthCheck, settings
 
     from ..profiles import current_profile, settings_for
-    from .check import select_layers
+    from .target import select_layers
 
     if dtype not in ("float64", "float32"):
         raise UsageError(f"dtype must be float64 or float32, got {dtype!r}")

@@ -12,7 +12,8 @@ import os
 import sys
 
 from ..errors import UsageError
-from .run import DEFAULT_DRAWS, SweepConfig, parse_shard, replay, run_sweep
+from .config import DEFAULT_DRAWS, SweepConfig, parse_shard
+from .run import replay, run_sweep
 
 __all__ = ["config_from_args", "run_from_args", "estimate_bytes", "machine_bytes", "load_replay",
            "BYTES_PER_VALUE_COPIES"]

@@ -29,9 +29,8 @@ conventions, float32 rounding, TF32-like precision settings), never by loosening
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 
 import numpy as np
 
@@ -46,126 +45,18 @@ from ..reference import get_route, recursive, route_names
 from ..reference.forward import loss_value
 from ..reference.numeric import CS_TOLERANCE, FD_TOLERANCE, OracleNotApplicable, scaled_error
 from ..tolerance import policy_for
+from .config import DEFAULT_DRAWS, SweepConfig
 from .covering import covering_architectures, missing
+from .result import SweepResult, failure_report
 from .triage import explain, float32_context
 
-__all__ = ["SweepConfig", "SweepResult", "run_sweep", "parse_shard", "DEFAULT_DRAWS"]
+__all__ = ["run_sweep", "replay"]
 
 SWEEP_L2 = (0.0, 0.0, 0.0, 0.1, 0.7)  # penalty strengths a sweep draws from
 SWEEP_L1 = (0.0, 0.0, 0.0, 0.05, 0.3)
-DEFAULT_DRAWS = 64  # benchmarks/README.md: 64 draws/example balances draws/s and architectures/s
 # The formula routes are exact algebra in float64 and meet the float64 policy; the numeric
 # oracles carry truncation error and are judged by their documented accuracy.
 NUMERIC_TOLERANCE = {"finite_difference": FD_TOLERANCE, "complex_step": CS_TOLERANCE}
-
-
-@dataclass(frozen=True)
-class SweepConfig:
-    backends: tuple[str, ...] | None = None  # None: every installed one
-    routes: tuple[str, ...] | None = None  # None: all six
-    dtype: str = "float64"
-    device: str = "cpu"
-    precision: str = "default"
-    examples: int | None = None  # None: the profile's max_examples
-    draws: int | None = None
-    seed: int = 0
-    profile: str | None = None
-    kinks: bool = False
-    strict_kinks: bool = False
-    shard: tuple[int, int] | None = None
-    activations: tuple[str, ...] | None = None
-    losses: tuple[str, ...] | None = None
-    depth: tuple[int, int] = (1, 4)
-    widths: tuple[int, int] = (2, 9)
-    batch_sizes: tuple[int, int] = (1, 6)
-
-    def command(self) -> str:
-        """The command line that runs this sweep again (every option that shapes it)."""
-        parts = ["crosscheck sweep", f"--seed {self.seed}", f"--dtype {self.dtype}"]
-        if self.backends:
-            parts.append(f"--backends {','.join(self.backends)}")
-        if self.routes:
-            parts.append(f"--routes {','.join(self.routes)}")
-        if self.examples:
-            parts.append(f"--examples {self.examples}")
-        if self.draws:
-            parts.append(f"--draws {self.draws}")
-        if self.device != "cpu":
-            parts.append(f"--device {self.device}")
-        if self.precision != "default":
-            parts.append(f"--precision {self.precision}")
-        if self.profile:
-            parts.append(f"--profile {self.profile}")
-        if self.kinks:
-            parts.append("--kinks")
-        if self.strict_kinks:
-            parts.append("--strict-kinks")
-        if self.shard:
-            parts.append(f"--shard {self.shard[0]}/{self.shard[1]}")
-        if self.activations:
-            parts.append(f"--activations {','.join(self.activations)}")
-        if self.losses:
-            parts.append(f"--losses {','.join(self.losses)}")
-        return " ".join(parts)
-
-
-@dataclass
-class SweepResult:
-    config: SweepConfig
-    passed: bool = True
-    cases: int = 0  # compared (network, draw, backend) triples, independent backends only (not numpy)
-    draws: int = 0  # (network, parameter draw) pairs
-    architectures: int = 0  # distinct networks
-    examples: int = 0  # hypothesis examples checked (this shard)
-    route_checks: int = 0
-    elapsed_s: float = 0.0
-    coverage: dict = field(default_factory=dict)
-    failures: list = field(default_factory=list)
-    notes: list = field(default_factory=list)  # kink-convention and precision findings
-    table: dict = field(default_factory=dict)  # (activation, backend) -> {axis value: worst rel}
-    fingerprints: list = field(default_factory=list)
-    environment: dict = field(default_factory=dict)
-    skipped_backends: dict = field(default_factory=dict)
-    skipped_routes: dict = field(default_factory=dict)  # route -> examples where it did not apply
-    backend_stats: dict = field(default_factory=dict)  # backend -> compile counts (jax: compile_stats())
-
-    def to_dict(self) -> dict:
-        from ..output import stamp
-
-        return stamp("sweep", {
-            "passed": self.passed,
-            "cases": self.cases,
-            "draws": self.draws,
-            "architectures": self.architectures,
-            "examples": self.examples,
-            "route_checks": self.route_checks,
-            "elapsed_s": round(self.elapsed_s, 4),
-            "coverage": self.coverage,
-            "failures": self.failures,
-            "notes": self.notes,
-            "summary": {f"{a}|{b}": cells for (a, b), cells in sorted(self.table.items())},
-            "skipped_backends": self.skipped_backends,
-            "skipped_routes": self.skipped_routes,
-            "backends": self.backend_stats,
-            "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self.config).items()},
-            "command": self.config.command(),
-            "environment": self.environment,
-        })
-
-    def report_text(self) -> str:
-        from .report import sweep_report
-
-        return sweep_report(self)
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    try:
-        i, n = (int(p) for p in text.split("/"))
-    except ValueError:
-        raise UsageError(f"--shard must look like I/N (e.g. 2/4), got {text!r}") from None
-    if n < 1 or not 1 <= i <= n:
-        raise UsageError(f"--shard I/N needs 1 <= I <= N, got {text!r}")
-    return i, n
 
 
 def _resolve_backends(config: SweepConfig) -> tuple[list, dict]:
@@ -502,46 +393,12 @@ class _Sweep:
             sweep_example()
         except AssertionError:
             self.result.passed = False
-            self.result.failures.append(self._failure_report())
+            self.result.failures.append(failure_report(self.config, self.last_failure))
         finally:
             if self._progress_line is not None:
                 self._progress_line.close()
         return self._finish()
 
-    def _failure_report(self) -> dict:
-        f = dict(self.last_failure or {})
-        replay = {k: f[k] for k in ("network", "convention", "batch_size", "seed", "draws", "dtype", "kinks")
-                  if k in f}
-        backends = sorted({p["who"].split(" ")[0] for p in f.get("problems", []) if not p["who"].startswith("route")})
-        # the replay spec carries dtype, kinks and draws; the flags carry every other option the
-        # verdict depends on, so the command fails when run as printed
-        cmd = f"crosscheck sweep --replay '{json.dumps(replay, separators=(',', ':'))}'"
-        cfg = self.config
-        if backends:
-            cmd += f" --backends {','.join(backends)}"
-        else:  # only routes failed: no backend is needed to reproduce it
-            cmd += " --backends numpy"
-        if cfg.routes:
-            cmd += f" --routes {','.join(cfg.routes)}"
-        if cfg.device != "cpu":
-            cmd += f" --device {cfg.device}"
-        if cfg.precision != "default":
-            cmd += f" --precision {cfg.precision}"
-        if cfg.strict_kinks:
-            cmd += " --strict-kinks"
-        f["reproduce"] = cmd
-        f["minimal_case"] = self._minimal_case(f)
-        return f
-
-    def _minimal_case(self, f: dict) -> dict | None:
-        if not f:
-            return None
-        net = Network.from_dict(f["network"])
-        d = draw(net, f["seed"], batch_size=f["batch_size"], draws=f["draws"], kinks=f.get("kinks", False),
-                 dtype=f["dtype"])
-        first = next((p.get("draw", 0) for p in f["problems"]), 0) or 0
-        params, X, Y = d.one(first)
-        return Case(net, Convention.from_dict(f["convention"]), params, X, Y).to_dict()
 
     def _finish(self) -> SweepResult:
         r = self.result
@@ -593,6 +450,6 @@ def replay(config: SweepConfig, spec: dict) -> SweepResult:
         sweep.check(net, conv, int(spec["batch_size"]), int(spec["seed"]))
     except AssertionError:
         sweep.result.passed = False
-        sweep.result.failures.append(sweep._failure_report())
+        sweep.result.failures.append(failure_report(sweep.config, sweep.last_failure))
     return sweep._finish()
 
