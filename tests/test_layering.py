@@ -63,11 +63,11 @@ LAYERS: tuple[tuple[str, int, str], ...] = (
 )
 # the worker side of the sandbox: its sources run in a fresh interpreter where crosscheck is hidden
 WORKER_SIDE = ("crosscheck.sandbox.worker", "crosscheck.sandbox.protocol", "crosscheck.sandbox.supervisor",
-               "crosscheck.sandbox.filters", "crosscheck.sandbox.adapters")
-# the worker imports protocol only when tests load it from the package; in a worker BOOT runs both together
-WORKER_SIDE_ALLOWED = {("crosscheck.sandbox.worker", "crosscheck.sandbox.protocol"),
-                       ("crosscheck.sandbox.worker", "crosscheck.sandbox.filters"),
-                       ("crosscheck.sandbox.worker", "crosscheck.sandbox.adapters")}
+               "crosscheck.sandbox.filters", "crosscheck.sandbox.adapters", "crosscheck.sandbox.guard",
+               "crosscheck.sandbox.loading")
+# the worker imports its siblings only when tests load it from the package; in a worker BOOT runs them together
+WORKER_SIDE_ALLOWED = {("crosscheck.sandbox.worker", f"crosscheck.sandbox.{sibling}")
+                       for sibling in ("protocol", "filters", "adapters", "guard", "loading")}
 # independence of oracles: these may not import the reference (the numpy backend *is* the reference)
 INDEPENDENT_OF_REFERENCE = ("crosscheck.backends.base", "crosscheck.backends.torch", "crosscheck.backends.jax",
                             "crosscheck.backends.padded")

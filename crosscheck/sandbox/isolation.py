@@ -54,7 +54,8 @@ def _source(name: str) -> str:
 # read now, at import, before any implementation runs: a worker that rewrites these files on disk
 # changes nothing for this process
 WORKER_SOURCES = [("protocol", _source("protocol.py")), ("filters", _source("filters.py")),
-                  ("adapters", _source("adapters.py")), ("worker", _source("worker.py"))]
+                  ("adapters", _source("adapters.py")), ("guard", _source("guard.py")),
+                  ("loading", _source("loading.py")), ("worker", _source("worker.py"))]
 SUPERVISOR_SOURCE = _source("supervisor.py")
 
 # reads the worker's code from the protocol pipe and runs it in one fresh namespace
