@@ -64,10 +64,12 @@ LAYERS: tuple[tuple[str, int, str], ...] = (
 # the worker side of the sandbox: its sources run in a fresh interpreter where crosscheck is hidden
 WORKER_SIDE = ("crosscheck.sandbox.worker", "crosscheck.sandbox.protocol", "crosscheck.sandbox.supervisor",
                "crosscheck.sandbox.filters", "crosscheck.sandbox.adapters", "crosscheck.sandbox.guard",
-               "crosscheck.sandbox.loading")
-# the worker imports its siblings only when tests load it from the package; in a worker BOOT runs them together
+               "crosscheck.sandbox.loading", "crosscheck.sandbox.namespaces")
+# the worker and the supervisor import their siblings only when tests load them from the package; in the
+# sandbox one boot runs each one's files together (crosscheck.sandbox.isolation)
 WORKER_SIDE_ALLOWED = {("crosscheck.sandbox.worker", f"crosscheck.sandbox.{sibling}")
-                       for sibling in ("protocol", "filters", "adapters", "guard", "loading")}
+                       for sibling in ("protocol", "filters", "adapters", "guard", "loading")} \
+    | {("crosscheck.sandbox.supervisor", "crosscheck.sandbox.namespaces")}
 # independence of oracles: these may not import the reference (the numpy backend *is* the reference)
 INDEPENDENT_OF_REFERENCE = ("crosscheck.backends.base", "crosscheck.backends.torch", "crosscheck.backends.jax",
                             "crosscheck.backends.padded")

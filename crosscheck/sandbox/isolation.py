@@ -56,7 +56,15 @@ def _source(name: str) -> str:
 WORKER_SOURCES = [("protocol", _source("protocol.py")), ("filters", _source("filters.py")),
                   ("adapters", _source("adapters.py")), ("guard", _source("guard.py")),
                   ("loading", _source("loading.py")), ("worker", _source("worker.py"))]
-SUPERVISOR_SOURCE = _source("supervisor.py")
+SUPERVISOR_SOURCES = [("namespaces", _source("namespaces.py")), ("supervisor", _source("supervisor.py"))]
+
+# runs the supervisor's code, passed after its config, in one fresh namespace (as BOOT does the worker's)
+SUPERVISOR_BOOT = """import json, sys
+_g = {"__name__": "_crosscheck_supervisor"}
+for _name, _text in json.loads(sys.argv[2]):
+    exec(compile(_text, "<crosscheck " + _name + ">", "exec"), _g)
+sys.exit(_g["main"](sys.argv))
+"""
 
 # reads the worker's code from the protocol pipe and runs it in one fresh namespace
 BOOT = """import json, os, struct, sys, types
@@ -425,7 +433,8 @@ def launch(target: Any, *, memory: int | None, forbid: list[str], isolation: str
            # CROSSCHECK_SANDBOX_NAMESPACES=0: as on a machine that allows none (debugging, tests of that path)
            "namespaces": os.environ.get("CROSSCHECK_SANDBOX_NAMESPACES", "1") != "0"}
     try:
-        proc = subprocess.Popen([sys.executable, "-I", "-B", "-c", SUPERVISOR_SOURCE, json.dumps(cfg)],
+        proc = subprocess.Popen([sys.executable, "-I", "-B", "-c", SUPERVISOR_BOOT, json.dumps(cfg),
+                                 json.dumps(SUPERVISOR_SOURCES)],
                                 stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
                                 pass_fds=(to_r, from_w, ctl_r, info_w, *extra_fds), start_new_session=True,
                                 env={"PATH": os.environ.get("PATH", os.defpath)}, cwd=home)
