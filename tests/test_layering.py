@@ -41,7 +41,8 @@ LAYERS: tuple[tuple[str, int, str], ...] = (
     ("draws", 4, "NumPy value draws for a network, with kink margins"),
     ("layout", 4, "`crosscheck shapes`: every quantity's shape and formula in a convention"),
     ("plot", 4, "gradient heatmaps"),
-    ("sandbox", 4, "untrusted code confined: client, isolation, supervisor, worker, protocol"),
+    ("sandbox", 4, "untrusted code confined: client, targets, verdicts, isolation, boot, supervisor, worker, "
+                 "protocol"),
     ("environment", 5, "versions and precision settings of the frameworks, `crosscheck env`"),
     ("strategies", 5, "public hypothesis strategies: networks, conventions, cases"),
     ("frameworks", 5, "a user's own torch or JAX model read into a convention: network_from_torch, "

@@ -2,7 +2,7 @@
 
 Separate from ``worker`` because it is one concern with its own reasoning (which events reveal an
 import, how a hidden folder is told apart), installed before the target's first line runs. Like
-every worker-side file, the parent sends its text (``crosscheck.sandbox.isolation.WORKER_SOURCES``)
+every worker-side file, the parent sends its text (``crosscheck.sandbox.boot.WORKER_SOURCES``)
 and BOOT runs it in the worker's one namespace, so it imports nothing of crosscheck.
 """
 

@@ -3,7 +3,7 @@ attribute it names (a function, or a ``Class.method`` bound as ``fn(params, X, Y
 
 Separate from ``worker`` (the request loop) because finding and importing the user's code is its own
 concern, and the part a new kind of TARGET changes. Like every worker-side file, the parent sends
-its text (``crosscheck.sandbox.isolation.WORKER_SOURCES``) and BOOT runs it in the worker's one
+its text (``crosscheck.sandbox.boot.WORKER_SOURCES``) and BOOT runs it in the worker's one
 namespace, so it imports nothing of crosscheck.
 """
 

@@ -4,7 +4,7 @@ read-only mounts, the interpreter revealed to an unprivileged user).
 
 Separate from ``supervisor`` (the process's order of events and the tree kill) because each of these
 is a self-contained mount operation with its own kernel rules. The parent sends this file's text
-with the supervisor's (``crosscheck.sandbox.isolation.SUPERVISOR_SOURCES``) and runs both in one
+with the supervisor's (``crosscheck.sandbox.boot.SUPERVISOR_SOURCES``) and runs both in one
 fresh namespace, so it imports nothing of crosscheck.
 """
 

@@ -1,7 +1,7 @@
 """The sandbox's supervisor: the trusted process between crosscheck and the worker.
 
 ``crosscheck.sandbox`` runs this file's text, with ``namespaces``' (its kernel calls), as ``python -I -B
--c SUPERVISOR_BOOT CONFIG SOURCES`` (``crosscheck.sandbox.isolation``: the package is never on its
+-c SUPERVISOR_BOOT CONFIG SOURCES`` (``crosscheck.sandbox.boot``: the package is never on its
 path) before any untrusted code exists. It
 
 1. makes itself non-dumpable and a child subreaper, so every orphan of the worker's tree, even one

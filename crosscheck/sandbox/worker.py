@@ -3,7 +3,7 @@
 ``crosscheck.sandbox`` starts it as ``python -I -B -u -c BOOT READ_FD WRITE_FD`` in a private empty
 directory with a scrubbed environment (as an unprivileged user when crosscheck runs as root). The
 package is never on its path: BOOT reads this file's text and its siblings' (``protocol``,
-``filters``, ``adapters``, ``guard``, ``loading``: ``isolation.WORKER_SOURCES``) from the pipe and
+``filters``, ``adapters``, ``guard``, ``loading``: ``boot.WORKER_SOURCES``) from the pipe and
 runs them in one fresh namespace (``__name__ == "_crosscheck_worker"``), so nothing here can import
 crosscheck, and an audit hook (``guard``) refuses ``crosscheck`` and every ``--forbid-import`` module
 for the whole run.
@@ -205,7 +205,7 @@ def main(argv: list[str]) -> int:
     try:
         if target.get("attr"):
             fn = load_target(target)
-            if target.get("bind"):  # file.py:Class.method (crosscheck.sandbox.client.bind_method)
+            if target.get("bind"):  # file.py:Class.method (crosscheck.sandbox.targets.bind_method)
                 fn = bound_method(fn, target["bind"])
             if target.get("pack"):  # another signature or parameter layout (crosscheck.sandbox.adapters)
                 fn = packed_function(fn, target["pack"])
