@@ -145,16 +145,15 @@ def _forbidden(state: dict) -> dict | None:
             "message": f"forbidden import: {v['module']} ({v['name']} at {v['where']})"}
 
 
-def op_call(state: dict, req: dict) -> tuple[dict, list[np.ndarray]]:
-    """``fn(params, X, Y[, spec=])``; replies the result and the inputs as they are afterwards."""
-    if "fn" not in state:
-        return {"status": "missing", "message": "this target is a module, not a function"}, []
-    fn, params, X, Y = state["fn"], req["params"], req["X"], req["Y"]
+def _run_user(call: Any) -> tuple[dict, Any]:
+    """``call()`` (the user's code), timed: ``{"status": "ok"}`` and its result, or how it ended instead
+    (a MemoryError, sys.exit, any other exception), its traceback starting in the user's code. The one
+    place both ops (``call`` and the layer API's ``invoke``) run untrusted code, so they report alike."""
     meta: dict = {"status": "ok"}
     result: Any = None
     t0 = time.perf_counter()
     try:
-        result = fn(params, X, Y, spec=req["spec"]) if state["accepts_spec"] else fn(params, X, Y)
+        result = call()
     except MemoryError as e:
         meta = {"status": "memory", "message": _safe_str(e), "traceback": _user_traceback(e)}
     except SystemExit as e:
@@ -163,6 +162,16 @@ def op_call(state: dict, req: dict) -> tuple[dict, list[np.ndarray]]:
         meta = {"status": "raised", "message": _safe_str(e), "traceback": _user_traceback(e)}
     meta["elapsed"] = time.perf_counter() - t0
     _flush()
+    return meta, result
+
+
+def op_call(state: dict, req: dict) -> tuple[dict, list[np.ndarray]]:
+    """``fn(params, X, Y[, spec=])``; replies the result and the inputs as they are afterwards."""
+    if "fn" not in state:
+        return {"status": "missing", "message": "this target is a module, not a function"}, []
+    fn, params, X, Y = state["fn"], req["params"], req["X"], req["Y"]
+    meta, result = _run_user(lambda: fn(params, X, Y, spec=req["spec"]) if state["accepts_spec"]
+                             else fn(params, X, Y))
     arrays: list[np.ndarray] = []
     try:
         if meta["status"] == "ok":
@@ -318,18 +327,8 @@ def _invoke(module: Any, handles: dict[int, Any], req: dict) -> tuple[dict, list
     except KeyError:
         meta.update(status="missing", message="a kept value this call refers to is gone")
         return meta, []
-    t0 = time.perf_counter()
-    result: Any = None
-    try:
-        result = fn(*args)
-    except MemoryError as e:
-        meta = {"status": "memory", "message": _safe_str(e), "traceback": _user_traceback(e), "id": req.get("id")}
-    except SystemExit as e:
-        meta = {"status": "exit", "message": f"sys.exit({e.code!r})", "code": repr(e.code), "id": req.get("id")}
-    except BaseException as e:  # noqa: BLE001 - everything the user's code raises is reported
-        meta = {"status": "raised", "message": _safe_str(e), "traceback": _user_traceback(e), "id": req.get("id")}
-    meta["elapsed"] = time.perf_counter() - t0
-    _flush()
+    meta, result = _run_user(lambda: fn(*args))
+    meta["id"] = req.get("id")
     arrays: list[np.ndarray] = []
     try:
         if meta["status"] == "ok":
