@@ -110,7 +110,6 @@ class _Worker:
         return self.launch.from_worker
 
 
-
 class Sandbox:
     """Runs ``fn(params, X, Y)`` (plus ``spec=`` when fn accepts it) in a worker process.
 

@@ -83,7 +83,6 @@ def accepts_spec(fn: Any) -> bool:
                or p.kind == p.VAR_KEYWORD for p in sig.parameters.values())
 
 
-
 def _import_source(target: dict) -> Any:
     """Code sent as text (a notebook's cells, a ``__main__`` function), each statement compiled under its
     cell's name so that a traceback names the cell."""
@@ -174,7 +173,6 @@ def load_target(target: dict) -> Any:
     if target["kind"] == "file":
         return _load_file(target["path"], target["attr"], target.get("module_name"))
     return _load_module(target["module"], target["attr"], target.get("file"))
-
 
 
 def import_target_module(target: dict) -> Any:

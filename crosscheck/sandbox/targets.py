@@ -2,8 +2,8 @@
 names), parsed from a TARGET string or a function, and the module names an import may be forbidden.
 
 Separate from ``client`` (the running worker) because naming the code under test is checked here,
-in the parent, before any process starts, and is what the CLI, the pytest plugin and the layer
-check need without a sandbox: a mistyped TARGET is a one-line ``UsageError`` from here.
+in the parent, before any process starts, and is what the check and grade jobs, the pytest plugin
+and the layer check need without a sandbox: a mistyped TARGET is a one-line ``UsageError`` from here.
 """
 
 from __future__ import annotations
@@ -164,7 +164,6 @@ def _from_callable(fn: Callable) -> Target:
         # load the script under another name, so its `if __name__ == "__main__":` block does not run again
         return Target("file", qualname, path=file, module_name="__crosscheck_main__")
     return Target("module", qualname, module=module, file=file)
-
 
 
 def parse_forbidden(modules: Any) -> tuple[str, ...]:

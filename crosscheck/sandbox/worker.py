@@ -253,7 +253,6 @@ def main(argv: list[str]) -> int:
         send(wfd, meta, arrays)
 
 
-
 # ---- the layer API: a module's functions called by name, non-array results kept here -------------
 # ``{"op": "invoke", "name": F, "args": [...], "keep": [i, ...]}`` calls ``module.F(*args)``. Arguments
 # are arrays, numbers, strings and dicts/lists/tuples of them (bn_param, conv_param, ...) or handles
