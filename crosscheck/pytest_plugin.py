@@ -243,8 +243,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_config_key] = resolved
     forbid = _option(config, "forbid_import")
     if forbid:
-        from .sandbox.client import parse_forbidden
         from .sandbox.isolation import set_default_forbidden
+        from .sandbox.targets import parse_forbidden
 
         try:
             set_default_forbidden(parse_forbidden(forbid))
@@ -374,7 +374,7 @@ class SweepFailed(AssertionError):
 # ---- where a failing check's report goes, and where relative targets are found -------------------
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item):
-    from .sandbox.client import target_search_dirs
+    from .sandbox.targets import target_search_dirs
 
     folders = [str(item.path.parent), str(item.config.rootpath)]
     with target_search_dirs(list(dict.fromkeys(folders))):

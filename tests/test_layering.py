@@ -41,7 +41,8 @@ LAYERS: tuple[tuple[str, int, str], ...] = (
     ("draws", 4, "NumPy value draws for a network, with kink margins"),
     ("layout", 4, "`crosscheck shapes`: every quantity's shape and formula in a convention"),
     ("plot", 4, "gradient heatmaps"),
-    ("sandbox", 4, "untrusted code confined: client, isolation, supervisor, worker, protocol"),
+    ("sandbox", 4, "untrusted code confined: client, targets, verdicts, isolation, boot, supervisor, worker, "
+                 "protocol"),
     ("environment", 5, "versions and precision settings of the frameworks, `crosscheck env`"),
     ("strategies", 5, "public hypothesis strategies: networks, conventions, cases"),
     ("frameworks", 5, "a user's own torch or JAX model read into a convention: network_from_torch, "
@@ -63,11 +64,13 @@ LAYERS: tuple[tuple[str, int, str], ...] = (
 )
 # the worker side of the sandbox: its sources run in a fresh interpreter where crosscheck is hidden
 WORKER_SIDE = ("crosscheck.sandbox.worker", "crosscheck.sandbox.protocol", "crosscheck.sandbox.supervisor",
-               "crosscheck.sandbox.filters", "crosscheck.sandbox.adapters")
-# the worker imports protocol only when tests load it from the package; in a worker BOOT runs both together
-WORKER_SIDE_ALLOWED = {("crosscheck.sandbox.worker", "crosscheck.sandbox.protocol"),
-                       ("crosscheck.sandbox.worker", "crosscheck.sandbox.filters"),
-                       ("crosscheck.sandbox.worker", "crosscheck.sandbox.adapters")}
+               "crosscheck.sandbox.filters", "crosscheck.sandbox.adapters", "crosscheck.sandbox.guard",
+               "crosscheck.sandbox.loading", "crosscheck.sandbox.namespaces")
+# the worker and the supervisor import their siblings only when tests load them from the package; in the
+# sandbox one boot runs each one's files together (crosscheck.sandbox.isolation)
+WORKER_SIDE_ALLOWED = {("crosscheck.sandbox.worker", f"crosscheck.sandbox.{sibling}")
+                       for sibling in ("protocol", "filters", "adapters", "guard", "loading")} \
+    | {("crosscheck.sandbox.supervisor", "crosscheck.sandbox.namespaces")}
 # independence of oracles: these may not import the reference (the numpy backend *is* the reference)
 INDEPENDENT_OF_REFERENCE = ("crosscheck.backends.base", "crosscheck.backends.torch", "crosscheck.backends.jax",
                             "crosscheck.backends.padded")

@@ -184,12 +184,12 @@ def _ordinary_user() -> pwd.struct_passwd | None:
 # /root may hide it), then drops to the user and runs crosscheck; the supervisor's own reveal() does it
 _AS_USER = """import json, os, sys
 cfg = json.loads(sys.argv[1])
-g = {"__name__": "supervisor"}
-exec(compile(open(cfg["supervisor"]).read(), "supervisor", "exec"), g)
-if g["_libc"].unshare(g["CLONE_NEWNS"]) == 0:
+g = {"__name__": "namespaces"}
+exec(compile(open(cfg["namespaces"]).read(), "namespaces", "exec"), g)
+if g["libc"].unshare(g["CLONE_NEWNS"]) == 0:
     g["mount"](None, "/", None, g["MS_REC"] | g["MS_PRIVATE"])
     g["reveal"](cfg["reveal"])
-elif any(g["_blocker"](p) for p in cfg["reveal"]):
+elif any(g["blocker"](p) for p in cfg["reveal"]):
     sys.exit(77)  # the interpreter is hidden from other users and no mount namespace can show it
 os.setgroups([])
 os.setgid(cfg["gid"])
@@ -220,9 +220,9 @@ def _mount_namespaces() -> bool:
 def _interpreter_hidden() -> bool:
     """Whether a directory on the way to the interpreter shuts other users out (/root/.pyenv)."""
     from crosscheck.sandbox.isolation import interpreter_paths
-    from crosscheck.sandbox.supervisor import _blocker
+    from crosscheck.sandbox.namespaces import blocker
 
-    return any(_blocker(p) for p in interpreter_paths())
+    return any(blocker(p) for p in interpreter_paths())
 
 
 @pytest.fixture(params=["current", "ordinary"])
@@ -250,7 +250,7 @@ def runner(request, isolation):
     from crosscheck.sandbox.isolation import interpreter_paths
 
     def run(argv, env):
-        cfg = {"supervisor": os.path.join(PACKAGE, "sandbox", "supervisor.py"), "uid": user.pw_uid, "gid": user.pw_gid,
+        cfg = {"namespaces": os.path.join(PACKAGE, "sandbox", "namespaces.py"), "uid": user.pw_uid, "gid": user.pw_gid,
                "cwd": work, "argv": argv, "env": env, "reveal": interpreter_paths() + [work]}
         r = subprocess.run([sys.executable, "-I", "-c", _AS_USER, json.dumps(cfg)], capture_output=True,
                            text=True, timeout=240)

@@ -15,7 +15,8 @@ from ..diagnosis.diagnose import Diagnosis, diagnose
 from ..errors import ConventionError, ImplementationError, UsageError
 from ..model.case import Case
 from ..model.presets import CheckOptions
-from ..sandbox.client import Sandbox, Target
+from ..sandbox.client import Sandbox
+from ..sandbox.targets import Target
 from .defaults import DEFAULTS, width_bounds
 from .evaluate import Outcome, evaluate, extra_diagnoses
 from .report import CheckReport

@@ -34,8 +34,9 @@ from ..errors import GradientMismatch, ImplementationError, UsageError, bounded
 from ..model.case import Case
 from ..model.presets import PRESETS, CheckOptions, resolve_options
 from ..output import require_writable, write_atomic, write_text
-from ..sandbox.client import Sandbox, Target, bind_method, parse_forbidden, parse_target
+from ..sandbox.client import Sandbox
 from ..sandbox.isolation import default_forbidden
+from ..sandbox.targets import Target, bind_method, parse_forbidden, parse_target
 from ..terminal import short_message
 from .defaults import BATCH_SIZES, DEFAULTS, depth_range, width_bounds
 from .evaluate import Outcome, cover, evaluate, note_extras
@@ -172,7 +173,7 @@ def _returns(returns: Any) -> tuple[str, ...]:
 
 def _bound(target: Target, options: CheckOptions, params_attr: str | None, returns: Any, args: Any = None,
            label_base: int | None = None) -> Target:
-    """A ``Class.method`` target bound as ``crosscheck.sandbox.client.bind_method`` explains; a function with
+    """A ``Class.method`` target bound as ``crosscheck.sandbox.targets.bind_method`` explains; a function with
     another signature or parameter layout packed as ``crosscheck.check.packing`` explains; others unchanged."""
     bound = bind_method(target, weights=options.convention().weights, params_attr="params" if params_attr is None
                         else params_attr, returns=_returns(returns), reg=options.l2 or 0.0)

@@ -13,7 +13,7 @@ from ..errors import ImplementationError
 from ..model.case import Case
 from ..model.presets import CheckOptions
 from ..output import plural, stamp
-from ..sandbox.client import trim_output
+from ..sandbox.verdicts import trim_output
 
 __all__ = ["CheckReport", "EXIT", "quoted"]
 

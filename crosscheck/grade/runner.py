@@ -173,7 +173,7 @@ def _run_function_part(spec: CheckSpec, part: Part, paths: _Paths, out: PartResu
         return True
     target: Any = f"{paths.abs(spec.path)}:{spec.attr}"
     if spec.adapter is not None:  # the teacher's function runs, importing the submission's file from its folder
-        from ..sandbox.client import Target
+        from ..sandbox.targets import Target
 
         file, _, attr = spec.adapter.partition(":")
         target = Target("file", attr, path=os.path.join(paths.config or "", file),

@@ -5,7 +5,7 @@ probe runs it the same way: a bwrap that works for root only (or a setuid one, w
 disarms) is not used by ``auto``. Under bwrap the worker sees a read-only root, private ``/dev``,
 ``/proc``, ``/tmp``, ``/var/tmp`` and ``/run``, its home writable, and crosscheck's package and the
 forbidden modules emptied; bwrap's own exit code turns a death by signal N into 128+N, which
-``isolation.BOOT`` works around (docs/sandbox.md).
+``boot.BOOT`` works around (docs/sandbox.md).
 """
 
 from __future__ import annotations

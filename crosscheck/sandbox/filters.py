@@ -1,7 +1,7 @@
 """A seccomp filter for the worker, in pure Python (``ctypes``): system calls that untrusted code
 does not need and that would pass the other guards by, refused with EPERM.
 
-Worker side: the parent sends this file's text with the worker's (``crosscheck.sandbox.isolation``),
+Worker side: the parent sends this file's text with the worker's (``crosscheck.sandbox.boot``),
 so it imports nothing of crosscheck. ``seccomp_deny(...)`` installs the filter on every thread of the worker
 (``SECCOMP_FILTER_FLAG_TSYNC``), after the worker is up and before the target is imported; a filter
 cannot be removed, and children inherit it. It needs Linux on x86_64 or aarch64 and

@@ -5,8 +5,8 @@ untrusted instruction exists:
 
 - the parent makes itself non-dumpable (:func:`make_undumpable`);
 - the code of the supervisor and the worker is read once, when this module is imported, and handed
-  over as text (``python -I``: no PYTHONPATH, no user site, no current directory), so crosscheck's
-  package is never on the worker's path and rewriting its files later changes nothing;
+  over as text (``python -I``: no PYTHONPATH, no user site, no current directory; ``boot``), so
+  crosscheck's package is never on the worker's path and rewriting its files later changes nothing;
 - the worker gets a private empty directory as working directory, HOME and TMPDIR, and an
   environment built from an allowlist (``ENV_ALLOW``): none of the parent's secrets;
 - as root, it runs as a fresh unprivileged uid/gid unique to this sandbox (``choose_uid``); a target
@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import UsageError
+from .boot import BOOT, SUPERVISOR_BOOT, SUPERVISOR_SOURCES
 from .bwrap import bwrap_argv, bwrap_problem, bwrap_works
 from .hiding import forbidden_locations, needed_paths, without_needed
 
@@ -42,48 +43,8 @@ __all__ = ["ISOLATION_MODES", "ENV_ALLOW", "Launch", "make_undumpable", "resolve
            "default_forbidden", "set_default_forbidden", "bwrap_problem"]
 
 ISOLATION_MODES = ("auto", "bwrap", "process")
-_HERE = os.path.dirname(os.path.realpath(__file__))
-PACKAGE_DIR = os.path.dirname(_HERE)  # the whole crosscheck package is hidden from the worker, not just this wing
-
-
-def _source(name: str) -> str:
-    with open(os.path.join(_HERE, name), encoding="utf-8") as f:
-        return f.read()
-
-
-# read now, at import, before any implementation runs: a worker that rewrites these files on disk
-# changes nothing for this process
-WORKER_SOURCES = [("protocol", _source("protocol.py")), ("filters", _source("filters.py")),
-                  ("adapters", _source("adapters.py")), ("worker", _source("worker.py"))]
-SUPERVISOR_SOURCE = _source("supervisor.py")
-
-# reads the worker's code from the protocol pipe and runs it in one fresh namespace
-BOOT = """import json, os, struct, sys, types
-if len(sys.argv) > 3:  # under bubblewrap, which turns a death by signal N into exit 128+N: report the real one
-    _pid = os.fork()
-    if _pid:
-        os.close(int(sys.argv[1]))
-        os.close(int(sys.argv[2]))
-        _st = os.waitpid(_pid, 0)[1]
-        os.write(int(sys.argv[3]), _st.to_bytes(4, "little", signed=True))
-        os._exit(0)
-    os.close(int(sys.argv[3]))
-def _read(n, fd=int(sys.argv[1])):
-    b = b""
-    while len(b) < n:
-        c = os.read(fd, n - len(b))
-        if not c:
-            sys.exit(0)
-        b += c
-    return b
-_n, = struct.unpack(">Q", _read(8))
-_m = sys.modules["_crosscheck_worker"] = types.ModuleType("_crosscheck_worker")
-_g = _m.__dict__
-for _name, _text in json.loads(_read(_n)):
-    exec(compile(_text, "<crosscheck " + _name + ">", "exec"), _g)
-del sys.modules["_crosscheck_worker"], _read, _n, _name, _text, _m
-sys.exit(_g["main"](sys.argv))
-"""
+# the whole crosscheck package is hidden from the worker, not just this wing
+PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 
 # what the worker's environment may inherit; everything else (tokens, keys, CI secrets) stays out
 ENV_ALLOW = ("PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_NUMERIC", "LC_MESSAGES", "TZ", "TERM",
@@ -424,7 +385,8 @@ def launch(target: Any, *, memory: int | None, forbid: list[str], isolation: str
            # CROSSCHECK_SANDBOX_NAMESPACES=0: as on a machine that allows none (debugging, tests of that path)
            "namespaces": os.environ.get("CROSSCHECK_SANDBOX_NAMESPACES", "1") != "0"}
     try:
-        proc = subprocess.Popen([sys.executable, "-I", "-B", "-c", SUPERVISOR_SOURCE, json.dumps(cfg)],
+        proc = subprocess.Popen([sys.executable, "-I", "-B", "-c", SUPERVISOR_BOOT, json.dumps(cfg),
+                                 json.dumps(SUPERVISOR_SOURCES)],
                                 stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
                                 pass_fds=(to_r, from_w, ctl_r, info_w, *extra_fds), start_new_session=True,
                                 env={"PATH": os.environ.get("PATH", os.defpath)}, cwd=home)

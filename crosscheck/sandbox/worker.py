@@ -2,10 +2,11 @@
 
 ``crosscheck.sandbox`` starts it as ``python -I -B -u -c BOOT READ_FD WRITE_FD`` in a private empty
 directory with a scrubbed environment (as an unprivileged user when crosscheck runs as root). The
-package is never on its path: BOOT reads this file's text and ``protocol``'s from the pipe and runs
-them in one fresh namespace (``__name__ == "_crosscheck_worker"``), so nothing here can import
-crosscheck, and an audit hook refuses ``crosscheck`` and every ``--forbid-import`` module for the
-whole run.
+package is never on its path: BOOT reads this file's text and its siblings' (``protocol``,
+``filters``, ``adapters``, ``guard``, ``loading``: ``boot.WORKER_SOURCES``) from the pipe and
+runs them in one fresh namespace (``__name__ == "_crosscheck_worker"``), so nothing here can import
+crosscheck, and an audit hook (``guard``) refuses ``crosscheck`` and every ``--forbid-import`` module
+for the whole run.
 
 Its stdout and stderr (fd 1 and 2) are files the parent reads; the protocol runs on two private
 pipes, so nothing the implementation prints can disturb it. Frames: pickles from the trusted
@@ -21,9 +22,6 @@ between requests.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import inspect
 import os
 import sys
 import time
@@ -32,188 +30,23 @@ from typing import Any
 
 import numpy as np
 
-if __name__ != "_crosscheck_worker":  # imported from the package (tests); in the worker, BOOT runs protocol first
+if __name__ != "_crosscheck_worker":  # imported from the package (tests); in the worker, BOOT runs these first
     from crosscheck.sandbox.adapters import packed_function
     from crosscheck.sandbox.filters import seccomp_deny
+    from crosscheck.sandbox.guard import OWN_CODE, already_imported, install_guard
+    from crosscheck.sandbox.loading import (
+        UsageProblem,
+        accepts_spec,
+        bound_method,
+        import_target_module,
+        load_target,
+        public_functions,
+    )
     from crosscheck.sandbox.protocol import HANDLE_KEY, MAX_DEPTH, encode, recv, send
 
 FILE_LIMIT = 64 * 2**20  # bytes of stdout/stderr per call (RLIMIT_FSIZE); the parent truncates between calls
 OPEN_FILES = 256  # RLIMIT_NOFILE: enough for torch or JAX, not for exhausting the machine's descriptors
 TASKS = 512  # RLIMIT_NPROC (counted per user, threads included): a fork bomb stops here
-_OWN = "<crosscheck"  # co_filename prefix of the code BOOT runs (this file and protocol)
-
-
-class _UsageProblem(Exception):
-    """TARGET names a module, file or attribute that does not exist, or is not callable."""
-
-
-class ForbiddenImport(ImportError):
-    """An import the check forbids (``--forbid-import``, or crosscheck itself)."""
-
-
-# ---- the import guard -----------------------------------------------------------------------------
-
-def _is_own(filename: str) -> bool:
-    return filename.startswith(_OWN) or filename.startswith("<frozen importlib") \
-        or os.sep + "importlib" + os.sep in filename
-
-
-def _where() -> str:
-    """file:line of the user's code that asked for the import (frames of importlib and this file skipped)."""
-    frame = sys._getframe(2)
-    while frame is not None:
-        name = frame.f_code.co_filename
-        if not _is_own(name):
-            return f"{name}:{frame.f_lineno}"
-        frame = frame.f_back
-    return "unknown location"
-
-
-def _locations(name: str) -> list[str]:
-    """Where module ``name`` would be loaded from, found without importing anything."""
-    parts = name.split(".")
-    try:
-        spec = importlib.util.find_spec(parts[0])  # a top-level name: finders only, nothing executed
-    except (ImportError, ValueError):
-        return []
-    if spec is None:
-        return []
-    out = []
-    for base in list(spec.submodule_search_locations or []) or ([spec.origin] if spec.origin else []):
-        path = os.path.join(base, *parts[1:]) if len(parts) > 1 else base
-        for candidate in (path, path + ".py"):
-            if os.path.exists(candidate):
-                out.append(os.path.realpath(candidate))
-    return out
-
-
-def install_guard(forbidden: list[str], hidden: list[str]) -> dict:
-    """Refuse ``forbidden`` modules and their submodules for the rest of the process (audit hooks
-    cannot be removed): the ``import`` event catches import statements, and the ``open`` event any
-    other way in (``importlib.import_module``, a loader, reading the files), since every route to a
-    module's code opens its files. The first refused ``--forbid-import`` module is kept in the
-    returned dict: it decides the verdict (exit 3) even if the implementation catches the ImportError.
-    crosscheck itself (and the ``hidden`` directories, its package) is refused as not importable."""
-    state: dict[str, Any] = {"violation": None}
-    names = tuple(forbidden)
-    prefixes = tuple(n + "." for n in names)
-    located = [(d, "crosscheck") for d in hidden]
-    for n in names:
-        located += [(loc, n) for loc in _locations(n)]
-    blocked: list[tuple[str, str]] = []  # (path prefix, module): a package's folder, a module's file and its .pyc
-    for path, top in located:
-        path = os.path.realpath(path)
-        if os.path.isdir(path):
-            blocked.append((os.path.join(path, ""), top))
-        else:
-            stem = os.path.splitext(os.path.basename(path))[0]
-            blocked += [(path, top), (os.path.join(os.path.dirname(path), "__pycache__", stem + "."), top)]
-    blocked_prefixes = tuple(p for p, _ in blocked)
-    blocked_folders = {p: top for p, top in blocked if p.endswith(os.sep)}  # opened as a dir_fd, say
-
-    def refuse(top: str, what: str) -> None:
-        where = _where()
-        if top == "crosscheck":  # not a teacher's rule: a plain ImportError, with the reason
-            raise ForbiddenImport(f"crosscheck is not importable in the sandbox ({what} at {where}): keep the "
-                                  "function under test in a module that does not import crosscheck, or import "
-                                  "it under `if __name__ == '__main__':`")
-        if state["violation"] is None:
-            state["violation"] = {"module": top, "name": what, "where": where}
-        raise ForbiddenImport(f"forbidden import: {top} ({what} at {where}; crosscheck --forbid-import)")
-
-    def hook(event: str, args: tuple) -> None:
-        if event == "import":
-            name = args[0]
-            if isinstance(name, str) and (name in names or name.startswith(prefixes)):
-                refuse(next(n for n in names if name == n or name.startswith(n + ".")), f"import of {name}")
-        elif event == "open" and blocked:
-            path = args[0]
-            if isinstance(path, bytes):
-                path = os.fsdecode(path)
-            if isinstance(path, str):
-                real = os.path.realpath(path)
-                if real.startswith(blocked_prefixes):
-                    refuse(next(top for prefix, top in blocked if real.startswith(prefix)), f"reading {path}")
-                if os.path.join(real, "") in blocked_folders:
-                    refuse(blocked_folders[os.path.join(real, "")], f"opening {path}")
-        elif event in ("os.listdir", "os.scandir") and blocked_folders and isinstance(args[0], str):
-            # a package folder hidden by an empty mount imports as a namespace package; its submodules
-            # are looked up by listing it: refused here with the reason, not "No module named ..."
-            folder = os.path.join(os.path.realpath(args[0]), "")
-            if folder in blocked_folders:
-                refuse(blocked_folders[folder], f"listing {args[0]}")
-
-    sys.addaudithook(hook)
-    return state
-
-
-def _preloaded(forbidden: list[str]) -> list[str]:
-    """Forbidden names the worker itself has already imported (an audit hook cannot refuse those)."""
-    return [n for n in forbidden if any(m == n or m.startswith(n + ".") for m in list(sys.modules))]
-
-
-# ---- loading the target ----------------------------------------------------------------------
-
-def _resolve(module: Any, qualname: str, where: str) -> Any:
-    obj = module
-    for part in qualname.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            names = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_")
-                           and getattr(v, "__module__", None) == module.__name__)
-            hint = f"; callables defined there: {', '.join(names)}" if names else ""
-            raise _UsageProblem(f"{where} has no attribute {qualname!r}{hint}") from None
-    if not callable(obj):
-        raise _UsageProblem(f"{where}:{qualname} is a {type(obj).__name__}, not a callable")
-    return obj
-
-
-def _load_file(path: str, qualname: str, module_name: str | None) -> Any:
-    return _resolve(_import_file(path, module_name), qualname, path)
-
-
-def _import_file(path: str, module_name: str | None) -> Any:
-    if not os.path.isfile(path):
-        raise _UsageProblem(f"no such file: {path}")
-    if os.path.dirname(path) not in sys.path:
-        sys.path.insert(0, os.path.dirname(path))
-    stem = os.path.splitext(os.path.basename(path))[0]
-    name = module_name or (stem if stem.isidentifier() and stem not in sys.modules else "_crosscheck_target")
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise _UsageProblem(f"cannot import {path} as a Python module")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)  # the user's code: its exceptions are import failures (exit 3)
-    return module
-
-
-def _load_module(module_name: str, qualname: str, fallback_file: str | None) -> Any:
-    module = _import_module(module_name, fallback_file, f"{module_name}:{qualname}")
-    return _resolve(module, qualname, f"module {module_name!r}")
-
-
-def _import_module(module_name: str, fallback_file: str | None, display: str) -> Any:
-    try:
-        return importlib.import_module(module_name)
-    except ModuleNotFoundError as e:
-        missing = e.name or ""
-        if missing and (module_name == missing or module_name.startswith(missing + ".")):
-            if fallback_file:
-                return _import_file(fallback_file, None)
-            raise _UsageProblem(f"no module named {missing!r} (TARGET {display}; "
-                                f"is it installed, or on the path of the current directory?)") from None
-        raise
-
-
-def _accepts_spec(fn: Any) -> bool:
-    try:
-        sig = inspect.signature(fn)
-    except (TypeError, ValueError):
-        return False
-    return any(p.name == "spec" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-               or p.kind == p.VAR_KEYWORD for p in sig.parameters.values())
 
 
 # ---- limits --------------------------------------------------------------------------------------
@@ -290,7 +123,7 @@ def _safe_str(exc: BaseException) -> str:
 def _user_traceback(exc: BaseException) -> str:
     tb = exc.__traceback__
     # drop the worker's own frames so the traceback starts in the user's code
-    while tb is not None and (tb.tb_frame.f_code.co_filename.startswith(_OWN)
+    while tb is not None and (tb.tb_frame.f_code.co_filename.startswith(OWN_CODE)
                               or tb.tb_frame.f_code.co_filename == globals().get("__file__")):
         tb = tb.tb_next
     return "".join(traceback.format_exception(type(exc), exc, tb))
@@ -312,16 +145,15 @@ def _forbidden(state: dict) -> dict | None:
             "message": f"forbidden import: {v['module']} ({v['name']} at {v['where']})"}
 
 
-def op_call(state: dict, req: dict) -> tuple[dict, list[np.ndarray]]:
-    """``fn(params, X, Y[, spec=])``; replies the result and the inputs as they are afterwards."""
-    if "fn" not in state:
-        return {"status": "missing", "message": "this target is a module, not a function"}, []
-    fn, params, X, Y = state["fn"], req["params"], req["X"], req["Y"]
+def _run_user(call: Any) -> tuple[dict, Any]:
+    """``call()`` (the user's code), timed: ``{"status": "ok"}`` and its result, or how it ended instead
+    (a MemoryError, sys.exit, any other exception), its traceback starting in the user's code. The one
+    place both ops (``call`` and the layer API's ``invoke``) run untrusted code, so they report alike."""
     meta: dict = {"status": "ok"}
     result: Any = None
     t0 = time.perf_counter()
     try:
-        result = fn(params, X, Y, spec=req["spec"]) if state["accepts_spec"] else fn(params, X, Y)
+        result = call()
     except MemoryError as e:
         meta = {"status": "memory", "message": _safe_str(e), "traceback": _user_traceback(e)}
     except SystemExit as e:
@@ -330,6 +162,16 @@ def op_call(state: dict, req: dict) -> tuple[dict, list[np.ndarray]]:
         meta = {"status": "raised", "message": _safe_str(e), "traceback": _user_traceback(e)}
     meta["elapsed"] = time.perf_counter() - t0
     _flush()
+    return meta, result
+
+
+def op_call(state: dict, req: dict) -> tuple[dict, list[np.ndarray]]:
+    """``fn(params, X, Y[, spec=])``; replies the result and the inputs as they are afterwards."""
+    if "fn" not in state:
+        return {"status": "missing", "message": "this target is a module, not a function"}, []
+    fn, params, X, Y = state["fn"], req["params"], req["X"], req["Y"]
+    meta, result = _run_user(lambda: fn(params, X, Y, spec=req["spec"]) if state["accepts_spec"]
+                             else fn(params, X, Y))
     arrays: list[np.ndarray] = []
     try:
         if meta["status"] == "ok":
@@ -346,107 +188,13 @@ OPS: dict[str, Any] = {"call": op_call}
 
 # ---- the loop ----------------------------------------------------------------------------------
 
-def _import_source(target: dict) -> Any:
-    """Code sent as text (a notebook's cells, a ``__main__`` function), each statement compiled under its
-    cell's name so that a traceback names the cell."""
-    import linecache
-    import types
-
-    module = types.ModuleType(target.get("module_name") or "__crosscheck_notebook__")
-    module.__file__ = target.get("path") or "<__main__>"
-    sys.modules[module.__name__] = module
-    for filename, source, cell in target["chunks"]:
-        linecache.cache[filename] = (len(cell), None, cell.splitlines(True), filename)
-        exec(compile(source, filename, "exec", dont_inherit=True), module.__dict__)  # noqa: S102 - the user's code
-    return module
-
-
-# constructor parameters a course's network class takes, by what crosscheck fills them with
-_INIT_NAMES = {"input": ("input_dim", "input_size", "n_inputs", "n_input", "n_in", "D"),
-               "hidden": ("hidden_dim", "hidden_size", "n_hidden", "H"),
-               "hiddens": ("hidden_dims", "hidden_sizes", "hidden_layers", "layer_sizes"),
-               "output": ("num_classes", "output_size", "output_dim", "n_outputs", "n_output", "n_out", "C"),
-               "reg": ("reg", "lambd", "reg_lambda", "l2")}
-
-
-def bound_method(cls: Any, bind: dict) -> Any:
-    """``Class.method`` as ``fn(params, X, Y)``: a fresh instance per call, built with constructor arguments
-    read off the parameters' shapes, the parameters written into it, the gradients picked from the return."""
-    import inspect
-
-    if not isinstance(cls, type):
-        raise _UsageProblem(f"{cls!r} is not a class (Class.method targets name a class and its method)")
-    method_name, attr, returns = bind["method"], bind.get("params_attr", "params"), list(bind.get("returns", []))
-    if not callable(getattr(cls, method_name, None)):
-        raise _UsageProblem(f"class {cls.__name__} has no method {method_name!r}")
-    try:
-        init = inspect.signature(cls.__init__).parameters
-        takes = inspect.signature(getattr(cls, method_name)).parameters
-    except (TypeError, ValueError):
-        init, takes = {}, {}
-
-    def widths(params: Any) -> list[int]:
-        if isinstance(params, dict):
-            ws = [params[k] for k in sorted((k for k in params if k[:1] == "W" and k[1:].isdigit()),
-                                            key=lambda k: int(k[1:]))]
-        else:
-            ws = [pair[0] for pair in params]
-        shapes = [w.shape if bind.get("weights") == "in_out" else w.shape[::-1] for w in ws]
-        return [shapes[0][0]] + [s[1] for s in shapes]
-
-    def fn(params: Any, X: Any, Y: Any) -> Any:
-        n = widths(params)
-        values = {"input": n[0], "hidden": n[1] if len(n) == 3 else None, "hiddens": list(n[1:-1]),
-                  "output": n[-1], "reg": bind.get("reg", 0.0)}
-        kwargs = {}
-        for name, p in list(init.items())[1:]:
-            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-                continue
-            what = next((k for k, names in _INIT_NAMES.items() if name in names), None)
-            if what is not None and values[what] is not None:
-                kwargs[name] = values[what]
-            elif name == "dtype":
-                kwargs[name] = X.dtype
-            elif p.default is p.empty:
-                raise TypeError(f"cannot build {cls.__name__}: crosscheck has no value for its parameter {name!r}")
-        obj = cls(**kwargs)
-        items = params.items() if isinstance(params, dict) else (
-            (f"{w}{i}", a) for i, pair in enumerate(params, start=1) for w, a in zip("Wb", pair))
-        store = getattr(obj, attr, None) if attr else None
-        for key, value in items:
-            if isinstance(store, dict):
-                store[key] = value.copy()
-            else:
-                setattr(obj, key, value.copy())
-        method = getattr(obj, method_name)
-        extra = {"reg": bind.get("reg", 0.0)} if "reg" in takes else {}
-        out = method(X, Y, **extra)
-        if len(returns) > 1:
-            if not isinstance(out, (tuple, list)) or len(out) != len(returns):
-                raise TypeError(f"{cls.__name__}.{method_name} returned {type(out).__name__}, declared "
-                                f"--returns {','.join(returns)}")
-            out = out[returns.index("grads")]
-        return out
-
-    fn.__name__ = method_name
-    return fn
-
-
-def _load(target: dict) -> Any:
-    if target["kind"] == "source":
-        return _resolve(_import_source(target), target["attr"], target.get("path") or "__main__")
-    if target["kind"] == "file":
-        return _load_file(target["path"], target["attr"], target.get("module_name"))
-    return _load_module(target["module"], target["attr"], target.get("file"))
-
-
 def main(argv: list[str]) -> int:
     rfd, wfd = int(argv[1]), int(argv[2])
     init = recv(rfd)
     if init is None:
         return 0
     forbidden = list(init.get("forbid", []))
-    preloaded = _preloaded([n for n in forbidden if n != "crosscheck"])
+    preloaded = already_imported([n for n in forbidden if n != "crosscheck"])
     if preloaded:
         send(wfd, {"status": "usage", "message": f"cannot forbid {', '.join(preloaded)}: the sandbox's worker "
                    "has imported it before your code runs"}, [])
@@ -465,14 +213,14 @@ def main(argv: list[str]) -> int:
     send(wfd, {"status": "booted", "seccomp": state["seccomp"] or "on"}, [])  # from here on the parent counts --timeout
     try:
         if target.get("attr"):
-            fn = _load(target)
-            if target.get("bind"):  # file.py:Class.method (crosscheck.sandbox.client.bind_method)
+            fn = load_target(target)
+            if target.get("bind"):  # file.py:Class.method (crosscheck.sandbox.targets.bind_method)
                 fn = bound_method(fn, target["bind"])
             if target.get("pack"):  # another signature or parameter layout (crosscheck.sandbox.adapters)
                 fn = packed_function(fn, target["pack"])
         else:  # a whole module: the layer API, its functions called by name ("invoke")
-            state["module"], state["handles"] = _import_target_module(target), {}
-    except _UsageProblem as e:
+            state["module"], state["handles"] = import_target_module(target), {}
+    except UsageProblem as e:
         send(wfd, _forbidden(state) or {"status": "usage", "message": str(e)}, [])
         return 0
     except MemoryError as e:
@@ -486,9 +234,9 @@ def main(argv: list[str]) -> int:
         return 0
     ready: dict[str, Any] = {"status": "ready", "accepts_spec": False}
     if "module" in state:
-        ready["functions"] = _public_functions(state["module"])
+        ready["functions"] = public_functions(state["module"])
     else:
-        state["fn"], state["accepts_spec"] = fn, _accepts_spec(fn)
+        state["fn"], state["accepts_spec"] = fn, accepts_spec(fn)
         ready["accepts_spec"] = state["accepts_spec"]
     _flush()
     send(wfd, _forbidden(state) or ready, [])
@@ -505,7 +253,6 @@ def main(argv: list[str]) -> int:
         send(wfd, meta, arrays)
 
 
-
 # ---- the layer API: a module's functions called by name, non-array results kept here -------------
 # ``{"op": "invoke", "name": F, "args": [...], "keep": [i, ...]}`` calls ``module.F(*args)``. Arguments
 # are arrays, numbers, strings and dicts/lists/tuples of them (bn_param, conv_param, ...) or handles
@@ -513,18 +260,6 @@ def main(argv: list[str]) -> int:
 # is not a number, array or container of them, stay here under a new key (CS231n's ``cache``); the
 # reply carries the rest as arrays, and the arguments as they are after the call (running statistics
 # written into bn_param, inputs mutated by mistake).
-
-def _import_target_module(target: dict) -> Any:
-    if target["kind"] == "source":
-        return _import_source(target)
-    if target["kind"] == "file":
-        return _import_file(target["path"], target.get("module_name"))
-    return _import_module(target["module"], target.get("file"), target["module"])
-
-
-def _public_functions(module: Any) -> list[str]:
-    return sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_")
-                  and (not isinstance(v, type) or getattr(v, "__module__", None) == module.__name__))
 
 
 def _with_handles(obj: Any, handles: dict[int, Any], depth: int = 0) -> Any:
@@ -591,18 +326,8 @@ def _invoke(module: Any, handles: dict[int, Any], req: dict) -> tuple[dict, list
     except KeyError:
         meta.update(status="missing", message="a kept value this call refers to is gone")
         return meta, []
-    t0 = time.perf_counter()
-    result: Any = None
-    try:
-        result = fn(*args)
-    except MemoryError as e:
-        meta = {"status": "memory", "message": _safe_str(e), "traceback": _user_traceback(e), "id": req.get("id")}
-    except SystemExit as e:
-        meta = {"status": "exit", "message": f"sys.exit({e.code!r})", "code": repr(e.code), "id": req.get("id")}
-    except BaseException as e:  # noqa: BLE001 - everything the user's code raises is reported
-        meta = {"status": "raised", "message": _safe_str(e), "traceback": _user_traceback(e), "id": req.get("id")}
-    meta["elapsed"] = time.perf_counter() - t0
-    _flush()
+    meta, result = _run_user(lambda: fn(*args))
+    meta["id"] = req.get("id")
     arrays: list[np.ndarray] = []
     try:
         if meta["status"] == "ok":
