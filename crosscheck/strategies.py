@@ -225,11 +225,17 @@ def conventions(
     return strategy
 
 
-@functools.cache
 def _sampled(values: tuple) -> st.SearchStrategy:
     """``st.sampled_from(values)``, built once per tuple: the composites here run per example,
     and building a strategy costs about as much as drawing from it (the draws are the same)."""
-    return st.sampled_from(values)
+    # keyed with each value's type: (1,) == (1.0,) == (True,) as dict keys, and a batch-size
+    # strategy handed an --l2 strength's (1.0,) would draw m = 1.0
+    return _sampled_typed(tuple((type(v), v) for v in values))
+
+
+@functools.cache
+def _sampled_typed(typed: tuple) -> st.SearchStrategy:
+    return st.sampled_from(tuple(v for _, v in typed))
 
 
 def _batch_sizes(lo: int, hi: int, network: Network, convention: Convention, distinct: bool):

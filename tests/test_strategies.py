@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hypothesis import find, given, settings
+from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from crosscheck.draws import KINK_MARGIN, draw, kink_distance
@@ -101,3 +102,12 @@ def test_float32_draws_are_rounded_once():
     net = Network.simple((3, 5, 2), hidden="tanh")
     d = draw(net, 1, batch_size=4, draws=2, dtype="float32")
     assert d.X.dtype == np.float32 and d.params[0][0].dtype == np.float32
+
+
+@settings(max_examples=20, database=None)
+@given(data=st.data())
+def test_a_batch_size_is_an_int_after_a_strength_of_the_same_value_was_drawn(data):
+    # the strategies are built once per tuple of values; (1.0,) and (1,) are equal as keys
+    data.draw(networks(l2=1.0, widths=(1, 3), depth=1))
+    _net, _conv, m, _seed = data.draw(architectures(batch_sizes=(1, 1), distinct=False))
+    assert type(m) is int and m == 1

@@ -21,7 +21,8 @@ import numpy as np
 
 from .. import terminal
 from ..errors import ImplementationError, UsageError
-from ..sandbox.client import Sandbox, Target
+from ..sandbox.client import Sandbox
+from ..sandbox.targets import Target
 from .api import LAYERS, Layer
 from .diagnose import GENERIC_IDS, diagnose  # imported before any untrusted call, like everything a verdict needs
 from .evaluate import Outcome, evaluate
@@ -202,8 +203,8 @@ def _failing_case(layer: Layer, outcome: Outcome) -> dict:
 
 def _validate(api: str, dropout_p: str, dtype: str, seed: Any, examples: Any, timeout: Any, memory: Any,
               forbid_imports: Any) -> tuple[str, ...]:
-    from ..sandbox.client import parse_forbidden
     from ..sandbox.isolation import default_forbidden
+    from ..sandbox.targets import parse_forbidden
 
     if api not in APIS:
         raise UsageError(f"unknown api {api!r}; choose from {', '.join(APIS)}")

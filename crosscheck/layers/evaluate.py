@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import ImplementationError
-from ..sandbox.client import Sandbox, trim_output
+from ..sandbox.client import Sandbox
+from ..sandbox.verdicts import trim_output
 from ..tolerance import policy_for
 from .api import REFERENCE_DTYPE, BadReturn, Layer, NotImplementedResult
 from .report import Part

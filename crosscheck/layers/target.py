@@ -13,8 +13,8 @@ import sys
 from typing import Any
 
 from ..errors import UsageError
-from ..sandbox.client import Target, find_target_file
 from ..sandbox.notebook import notebook_chunks
+from ..sandbox.targets import Target, find_target_file
 from .api import ALIASES, LAYER_NAMES, LAYERS, layer_for_function
 from .objects import OBJECT_LAYERS
 
