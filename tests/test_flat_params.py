@@ -94,6 +94,9 @@ def test_each_wrong_twin_is_named(name, mistake):
                  marks=pytest.mark.slow),  # it crashes (IndexError): exit 1 with the diagnosis, not 3
     pytest.param("nnCostFunction_octave", {"flat_order": "C"}, "column (F, Octave's) order and counts the class "
                  "labels from 1: declare --flat-order F --label-base 1", marks=pytest.mark.slow),
+    # a base neither 0 nor 1 declared (a typo): both of the bases code uses are tried
+    pytest.param("nnCostFunction_octave", {"flat_order": "F", "label_base": 2},
+                 "counts the class labels from 1: declare --label-base 1", marks=pytest.mark.slow),
 ])
 def test_a_declaration_the_code_does_not_follow_is_named_with_its_flag(name, options, words):
     with pytest.raises(GradientMismatch) as info:

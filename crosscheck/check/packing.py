@@ -85,8 +85,9 @@ def other_packs(pack: dict, targets: str | None) -> list[tuple[dict, str]]:
     """The declarations a function with a failing pack may follow instead, each with the flags that say so:
     the other unrolling order of a flat vector, the other label base, and both."""
     orders = [pack["order"]] + ([{"C": "F", "F": "C"}[pack["order"]]] if pack["flat"] else [])
-    bases = [pack["label_base"]] + ([1 - pack["label_base"]] if targets in ("onehot", "labels")
-                                    and pack["label_base"] in (0, 1) else [])
+    # the two bases code uses (Python's 0, Octave's 1), whichever was declared
+    bases = [pack["label_base"]] + ([b for b in (0, 1) if b != pack["label_base"]]
+                                    if targets in ("onehot", "labels") else [])
     out = []
     for order in orders:
         for base in bases:
