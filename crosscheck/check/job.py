@@ -34,7 +34,7 @@ from ..errors import GradientMismatch, ImplementationError, UsageError, bounded
 from ..model.case import Case
 from ..model.presets import PRESETS, CheckOptions, resolve_options
 from ..output import require_writable, write_atomic, write_text
-from ..sandbox.client import Sandbox
+from ..sandbox.client import Sandbox, limit_flags
 from ..sandbox.isolation import default_forbidden
 from ..sandbox.targets import Target, bind_method, parse_forbidden, parse_target
 from ..terminal import short_message
@@ -146,12 +146,7 @@ def _reproduce(target: Target, options: CheckOptions, *, preset: str | None, see
     argv = ["crosscheck", "check", target.display] + flags + ["--seed", str(seed), "--examples", str(examples)]
     if dtype != "float64":
         argv += ["--dtype", dtype]
-    if timeout != 10.0:
-        argv += ["--timeout", f"{timeout:g}"]
-    if memory is not None and memory != 1024:
-        argv += ["--memory", str(memory)]
-    if forbid:
-        argv += ["--forbid-import", ",".join(forbid)]
+    argv += limit_flags(timeout=timeout, memory=memory, forbid=forbid)
     if strict_kinks:  # without it a kink-only difference passes: the command must fail as this run did
         argv += ["--strict-kinks"]
     if budget is not None:

@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import terminal
 from ..errors import ImplementationError, UsageError
-from ..sandbox.client import Sandbox
+from ..sandbox.client import Sandbox, limit_flags
 from ..sandbox.targets import Target
 from .api import LAYERS, Layer
 from .diagnose import GENERIC_IDS, diagnose  # imported before any untrusted call, like everything a verdict needs
@@ -147,13 +147,7 @@ def _reproduce(target: Target, layer: str, *, api: str, seed: int, examples: int
         argv += ["--dropout-p", dropout_p]
     if dtype != "float64":
         argv += ["--dtype", dtype]
-    if timeout != 10.0:
-        argv += ["--timeout", f"{timeout:g}"]
-    if memory is not None and memory != 1024:
-        argv += ["--memory", str(memory)]
-    if forbid:
-        argv += ["--forbid-import", ",".join(forbid)]
-    return shlex.join(argv)
+    return shlex.join(argv + limit_flags(timeout=timeout, memory=memory, forbid=forbid))
 
 
 def _size(outcome: Outcome) -> int:

@@ -62,9 +62,18 @@ from .verdicts import KINDS, died, drain, failed_call, failed_import, join_outpu
 # the names from targets, verdicts and protocol stay importable here, where callers (crosscheck.layers among
 # them) have always found them: this module is the sandbox's parent-side face
 __all__ = ["Sandbox", "SandboxResult", "Target", "Opaque", "Handle", "parse_target", "parse_forbidden",
-           "find_target_file", "trim_output", "KINDS"]
+           "find_target_file", "trim_output", "KINDS", "limit_flags"]
 
 _BOOT_TIMEOUT = 60.0  # starting Python and NumPy in the worker (trusted code, before the target's import)
+TIMEOUT_S, MEMORY_MB = 10.0, 1024  # a Sandbox's defaults: a reproduce command leaves them unsaid
+
+
+def limit_flags(*, timeout: float, memory: int | None, forbid: Sequence[str] = ()) -> list[str]:
+    """The ``crosscheck check`` flags that give a reproduce command these limits, none for a default."""
+    flags = [] if timeout == TIMEOUT_S else ["--timeout", f"{timeout:g}"]
+    if memory is not None and memory != MEMORY_MB:
+        flags += ["--memory", str(memory)]
+    return flags + (["--forbid-import", ",".join(forbid)] if forbid else [])
 
 
 # ---- results ------------------------------------------------------------------------------------
@@ -118,7 +127,7 @@ class Sandbox:
     callable raises ``UsageError``. After any failure the next call starts a fresh worker.
     """
 
-    def __init__(self, target: Any, *, timeout: float = 10.0, memory: int | None = 1024,
+    def __init__(self, target: Any, *, timeout: float = TIMEOUT_S, memory: int | None = MEMORY_MB,
                  forbid_imports: Any = None, isolation: str = "auto",
                  startup_timeout: float | None = None, budget: float | None = None) -> None:
         self.target = target if isinstance(target, Target) else parse_target(target)
