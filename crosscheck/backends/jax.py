@@ -58,7 +58,7 @@ from ..errors import UsageError
 from ..model.case import Case, Gradients
 from ..model.conventions import Convention
 from ..model.network import Network
-from . import padded
+from . import padded, programs
 from .base import (
     Backend,
     Ops,
@@ -223,6 +223,7 @@ class JaxBackend(Backend):
         self.compilation_cache = enable_persistent_cache()
         self._compiles = compile_counter()
         self._compiles_at_start = self._compiles.snapshot()
+        self._exported_at_start = programs.exported_loads()
         self._natives: dict[str, tuple] = {}  # dtype -> padded.natives(), on the first padded call
 
     def _put(self, a: Any) -> Any:
@@ -357,16 +358,19 @@ class JaxBackend(Backend):
             if dtype.name not in self._natives:  # traced in this dtype's scope, as the program is
                 self._natives[dtype.name] = padded.natives(_jax())
             key = (self.precision, dtype.name, self._natives[dtype.name])
-            fn = _padded_program(key)
-            before = _PROGRAM_TRACES.get(key, 0)
+            before = programs.program_traces(key)
             inputs = tuple(args[k] for k in padded.ARGS)
             if self._device != _jax().devices()[0]:
                 # one transfer for all arguments (one device_put per array costs more than the call)
+                fn = programs.traced_program(key)
                 inputs = _jax().device_put(inputs, self._device)
-            # on the default device, NumPy arguments go straight to the program (jit's own
-            # transfer is cheaper than a device_put first); the call returns before it has run
-            pending = fn(*inputs)
-            self.padded_traces += _PROGRAM_TRACES[key] - before
+            else:
+                # the program traced here or read back exported (crosscheck.backends.programs);
+                # NumPy arguments go straight to it (jit's own transfer is cheaper than a
+                # device_put first)
+                fn = programs.padded_program(key, inputs)
+            pending = fn(*inputs)  # returns before the program has run
+            self.padded_traces += programs.program_traces(key) - before
         self.programs.add((f"K={shape.depth} P={shape.width} M={shape.samples} D={shape.draws}", dtype.name))
 
         def finish() -> Gradients:
@@ -382,8 +386,11 @@ class JaxBackend(Backend):
     def compile_stats(self) -> dict:
         """Compiles since this backend was made (process-wide, ``crosscheck.backends.compiles``):
         ``compiles`` (XLA compiles; persistent-cache reads excluded), ``cache_hits``, ``traces``,
-        ``compile_s``, and the padded ``programs`` this backend ran (bucket shape and dtype)."""
+        ``compile_s``, the padded ``programs`` this backend ran (bucket shape and dtype), and how many
+        were read back ``exported`` by an earlier process instead of traced
+        (``crosscheck.backends.programs``)."""
         stats = self._compiles.since(self._compiles_at_start)
+        stats["exported"] = programs.exported_loads() - self._exported_at_start
         stats["programs"] = sorted(f"{family} {dtype}" for family, dtype in self.programs)
         stats["calls"] = dict(self.calls)
         return stats
@@ -401,31 +408,6 @@ class JaxBackend(Backend):
                  effective_matmul_precision=effective,
                  tf32_like=self.device == "cuda" and _tf32_like(effective))
         return s
-
-
-# The padded programs, shared by every backend in the process: jit compiles each once per
-# bucket shape and dtype (x64 and the matmul precision are part of jit's cache key).
-_PROGRAMS: dict[tuple, Any] = {}
-_PROGRAM_TRACES: dict[tuple, int] = {}
-
-
-def _padded_program(key: tuple) -> Any:
-    """The jitted program for ``key = (precision, dtype, padded.natives(jax))``."""
-    fn = _PROGRAMS.get(key)
-    if fn is not None:
-        return fn
-    jax = _jax()
-    loss = padded.padded_loss(jax)
-    _PROGRAM_TRACES[key] = 0
-
-    def counted(*args):
-        _PROGRAM_TRACES[key] += 1  # runs at trace time only
-        return loss(*args)
-
-    batched = (0,) * 5 + (None,) * (len(padded.ARGS) - 5)  # ws, bs, X, Y, labels carry the draws
-    fn = jax.jit(jax.vmap(jax.grad(counted, argnums=(0, 1)), in_axes=batched))
-    _PROGRAMS[key] = fn
-    return fn
 
 
 def _check_dtype(dtype: Any) -> np.dtype:
