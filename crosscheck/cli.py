@@ -221,6 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--kinks", action="store_true", help="place some pre-activations exactly on kinks")
     s.add_argument("--strict-kinks", action="store_true", help="count kink-only disagreements as failures")
     s.add_argument("--shard", metavar="I/N", help="run shard I of N (1-based); shards add up to the whole sweep")
+    s.add_argument("--jobs", metavar="N", default="auto", help="processes sharing the examples (the same "
+                   "examples and report as one; default auto: one per core from 100 examples on, where "
+                   "forking is safe)")
     s.add_argument("--activations", metavar="LIST", help="restrict activations (comma list; default: all)")
     s.add_argument("--losses", metavar="LIST", help="restrict losses (comma list; default: all; see "
                    "crosscheck check --help for what each is)")

@@ -15,7 +15,7 @@ from importlib import import_module
 from ..errors import UsageError
 from .base import DEVICES, PRECISIONS, Backend
 
-__all__ = ["BACKEND_NAMES", "available_backends", "get_backend", "parse_backends", "Backend"]
+__all__ = ["BACKEND_NAMES", "available_backends", "get_backend", "import_backends", "parse_backends", "Backend"]
 
 BACKEND_NAMES = ("numpy", "torch", "jax")
 
@@ -57,6 +57,16 @@ def get_backend(name: str, *, device: str = "cpu", precision: str = "default") -
         raise UsageError(reason)
     _, module, cls = _REGISTRY[name]
     return getattr(import_module(module), cls)(device=device, precision=precision)
+
+
+def import_backends(names) -> None:
+    """Import the libraries and backend modules of ``names`` (the installed ones) without making a
+    backend: nothing starts (no JAX runtime, no CUDA), so a process can still fork after this
+    (``crosscheck.sweep.jobs`` imports once here instead of once per job)."""
+    for name in names:
+        if name in _REGISTRY and _missing_reason(name) is None:
+            import_module(_REGISTRY[name][0])
+            import_module(_REGISTRY[name][1])
 
 
 def parse_backends(text: str | None) -> list[str]:

@@ -12,7 +12,7 @@ import os
 import sys
 
 from ..errors import UsageError
-from .config import DEFAULT_DRAWS, SweepConfig, parse_shard
+from .config import DEFAULT_DRAWS, SweepConfig, parse_jobs, parse_shard
 from .run import replay, run_sweep
 
 __all__ = ["config_from_args", "run_from_args", "estimate_bytes", "machine_bytes", "load_replay",
@@ -84,6 +84,7 @@ def config_from_args(args) -> SweepConfig:
         precision=args.precision, examples=args.examples, draws=args.draws, seed=args.seed,
         profile=args.profile, kinks=args.kinks, strict_kinks=args.strict_kinks,
         shard=parse_shard(args.shard) if args.shard else None, activations=acts, losses=losses,
+        jobs=parse_jobs(getattr(args, "jobs", "auto")),
     )
 
 

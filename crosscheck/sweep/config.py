@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 from ..errors import UsageError
 
-__all__ = ["SweepConfig", "parse_shard", "DEFAULT_DRAWS"]
+__all__ = ["SweepConfig", "parse_shard", "parse_jobs", "DEFAULT_DRAWS", "MAX_JOBS"]
 
+MAX_JOBS = 256
 DEFAULT_DRAWS = 64  # benchmarks/README.md: 64 draws/example balances draws/s and architectures/s
 
 
@@ -36,6 +37,7 @@ class SweepConfig:
     depth: tuple[int, int] = (1, 4)
     widths: tuple[int, int] = (2, 9)
     batch_sizes: tuple[int, int] = (1, 6)
+    jobs: int | None = None  # forked processes sharing the examples (crosscheck.sweep.jobs); None: auto
 
     def command(self) -> str:
         """The command line that runs this sweep again (every option that shapes it)."""
@@ -60,6 +62,8 @@ class SweepConfig:
             parts.append("--strict-kinks")
         if self.shard:
             parts.append(f"--shard {self.shard[0]}/{self.shard[1]}")
+        if self.jobs is not None:
+            parts.append(f"--jobs {self.jobs}")
         if self.activations:
             parts.append(f"--activations {','.join(self.activations)}")
         if self.losses:
@@ -75,3 +79,16 @@ def parse_shard(text: str) -> tuple[int, int]:
     if n < 1 or not 1 <= i <= n:
         raise UsageError(f"--shard I/N needs 1 <= I <= N, got {text!r}")
     return i, n
+
+
+def parse_jobs(text: str | int | None) -> int | None:
+    """``--jobs``: a count from 1, or ``auto`` (None)."""
+    if text is None or str(text).strip().lower() == "auto":
+        return None
+    try:
+        n = int(str(text))
+    except ValueError:
+        raise UsageError(f"--jobs must be a count or auto, got {text!r}") from None
+    if not 1 <= n <= MAX_JOBS:
+        raise UsageError(f"--jobs must be between 1 and {MAX_JOBS} (or auto), got {n}")
+    return n

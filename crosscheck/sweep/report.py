@@ -106,8 +106,9 @@ def sweep_report(result) -> str:
     # one counting noun; draws, architectures, examples and route checks are in --json
     counted = plural(r.cases, "case") if r.cases else \
         f"{plural(r.route_checks, 'route check')} (no framework compared: the reference's routes only)"
-    out.append(f"crosscheck sweep {verdict}{shard}: {counted} in {r.elapsed_s:.1f} s "
-               f"[{r.config.dtype}, {r.config.device}]")
+    jobs = r.environment.get("jobs", 1)
+    out.append(f"crosscheck sweep {verdict}{shard}: {counted} in {r.elapsed_s:.1f} s"
+               + (f" ({jobs} jobs)" if jobs > 1 else "") + f" [{r.config.dtype}, {r.config.device}]")
     cov = r.coverage
     cols = terminal.width()
     facts = [f"backends: {', '.join(cov.get('backends', [])) or '-'}"

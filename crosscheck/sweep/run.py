@@ -47,6 +47,7 @@ from ..reference.numeric import CS_TOLERANCE, FD_TOLERANCE, OracleNotApplicable,
 from ..tolerance import policy_for
 from .config import DEFAULT_DRAWS, SweepConfig
 from .covering import covering_architectures, missing
+from .jobs import resolve_jobs, run_jobs
 from .result import SweepResult, failure_report
 from .triage import explain, float32_context
 
@@ -96,6 +97,7 @@ class _Sweep:
         self.result = SweepResult(config, skipped_backends=skipped)
         self.progress = progress
         self.index = 0
+        self.indices: list[int] = []  # the example index of each fingerprint (jobs merge by it)
         self.seen_networks: set[str] = set()
         self.cov = {k: set() for k in ("activations", "losses", "batch", "weights", "bias", "params",
                                         "reductions", "targets", "penalties", "loss_targets")}
@@ -113,8 +115,8 @@ class _Sweep:
         cfg = self.config
         index = self.index
         self.index += 1
-        if cfg.shard and index % cfg.shard[1] != cfg.shard[0] - 1:
-            return
+        if cfg.shard and index % cfg.shard[1] != cfg.shard[0] - 1 and self.last_failure is None:
+            return  # another shard's example (once failing, every example: hypothesis shrinks fully)
         D = cfg.draws or DEFAULT_DRAWS
         try:
             draws = draw(net, seed, batch_size=m, draws=D, kinks=cfg.kinks, dtype=cfg.dtype)
@@ -136,6 +138,7 @@ class _Sweep:
         res.examples += 1
         res.draws += D
         res.fingerprints.append(_fingerprint(net, conv, m, seed))
+        self.indices.append(index)
         self.seen_networks.add(net.describe())
         self._cover(net, conv)
         problems: list[dict] = []
@@ -399,6 +402,10 @@ class _Sweep:
                 self._progress_line.close()
         return self._finish()
 
+    def run_collect(self) -> tuple[SweepResult, set[str], list[int]]:
+        """``run()`` with what merging jobs needs besides the result (``crosscheck.sweep.jobs``)."""
+        result = self.run()
+        return result, self.seen_networks, self.indices
 
     def _finish(self) -> SweepResult:
         r = self.result
@@ -435,8 +442,29 @@ def _environment(backends, config: SweepConfig) -> dict:
 
 
 def run_sweep(config: SweepConfig, *, progress: bool = False) -> SweepResult:
-    """Run a sweep (or one shard of it) and return its result; never raises on a mismatch."""
-    return _Sweep(config, progress).run()
+    """Run a sweep (or one shard of it) and return its result; never raises on a mismatch.
+
+    ``config.jobs`` forked processes share the examples (``crosscheck.sweep.jobs``; None: one per
+    core where that is safe and pays); the result is the same as one process's."""
+    from ..profiles import settings_for
+
+    examples = config.examples or settings_for(config.profile).max_examples
+    jobs, why = resolve_jobs(config, examples)
+    if jobs > 1:
+        # what every job needs, imported once here rather than in each job after the fork (as one
+        # job imports its backends before its clock starts)
+        import hypothesis  # noqa: F401
+
+        from .. import strategies  # noqa: F401
+        from ..backends import available_backends, import_backends
+
+        import_backends(config.backends or [n for n, why in available_backends().items() if why is None])
+        return run_jobs(config, jobs, _Sweep, progress)
+    result = _Sweep(config, progress).run()
+    result.environment["jobs"] = 1
+    if why:
+        result.environment["jobs_note"] = why
+    return result
 
 
 def replay(config: SweepConfig, spec: dict) -> SweepResult:

@@ -1,0 +1,200 @@
+"""A sweep split between forked jobs (crosscheck.sweep.jobs): the same examples and totals as one
+job, every job's failure found and shrunk, a job that dies is an error (never a pass), and jobs are
+refused where forking is unsafe.
+
+Each sweep with jobs runs in a fresh interpreter: whether this process may fork depends on what
+earlier tests started here (JAX's runtime), and no test may depend on another's state."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from crosscheck.errors import UsageError
+from crosscheck.sweep import SweepConfig
+from crosscheck.sweep.config import parse_jobs
+from crosscheck.sweep.jobs import job_shard, resolve_jobs
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="sweep jobs fork: Linux only")
+
+
+def _run(script: str, timeout: int = 300) -> dict:
+    code = textwrap.dedent("""
+        import json, sys
+        from dataclasses import asdict
+        from crosscheck.sweep import SweepConfig, run_sweep
+        def summary(r):
+            return {"passed": r.passed, "examples": r.examples, "draws": r.draws, "cases": r.cases,
+                    "architectures": r.architectures, "route_checks": r.route_checks,
+                    "fingerprints": r.fingerprints, "coverage": r.coverage, "failures": r.failures,
+                    "table": sorted(f"{a}|{b}" for a, b in r.table), "jobs": r.environment.get("jobs"),
+                    "skipped_routes": r.skipped_routes}
+    """) + textwrap.dedent(script)
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_XDIST_WORKER"}
+    env["PYTHONPATH"] = str(ROOT)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env,
+                         timeout=timeout)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_jobs_check_exactly_the_examples_one_job_checks():
+    got = _run("""
+        base = SweepConfig(backends=("numpy",), examples=120, seed=4, draws=4)
+        one = summary(run_sweep(SweepConfig(**{**asdict(base), "jobs": 1})))
+        three = summary(run_sweep(SweepConfig(**{**asdict(base), "jobs": 3})))
+        print(json.dumps({"one": one, "three": three}))
+    """)
+    one, three = got["one"], got["three"]
+    assert one["jobs"] == 1 and three["jobs"] == 3
+    assert one["passed"] and three["passed"]
+    assert three["fingerprints"] == one["fingerprints"]  # the same examples, in the same order
+    for key in ("examples", "draws", "cases", "architectures", "route_checks", "coverage", "table",
+                "skipped_routes"):
+        assert three[key] == one[key], key
+
+
+def test_jobs_inside_a_shard_add_up_to_that_shard():
+    got = _run("""
+        base = SweepConfig(backends=("numpy",), routes=("recursive",), examples=90, seed=2, draws=2, shard=(2, 3))
+        one = summary(run_sweep(SweepConfig(**{**asdict(base), "jobs": 1})))
+        two = summary(run_sweep(SweepConfig(**{**asdict(base), "jobs": 2})))
+        print(json.dumps({"one": one, "two": two}))
+    """)
+    assert got["two"]["fingerprints"] == got["one"]["fingerprints"]
+    assert got["two"]["examples"] == got["one"]["examples"] == 30
+
+
+def test_a_failure_in_any_job_fails_the_sweep_and_is_shrunk():
+    pytest.importorskip("torch")
+    got = _run("""
+        from dataclasses import replace
+        from crosscheck.model import activations
+        tanh = activations.ACTIVATIONS["tanh"]
+        def planted(torch):  # a wrong derivative: value right, gradient 1.001x
+            return lambda x: torch.tanh(x) + 1e-3 * (torch.tanh(x) - torch.tanh(x).detach())
+        activations.ACTIVATIONS["tanh"] = replace(tanh, torch=planted)
+        cfg = SweepConfig(backends=("torch",), routes=("recursive",), examples=120, seed=0,
+                          activations=("tanh", "identity"), jobs=2)
+        print(json.dumps(summary(run_sweep(cfg))))
+    """)
+    assert not got["passed"] and got["jobs"] == 2
+    assert got["failures"], "every job's failure is reported"
+    for failure in got["failures"]:
+        assert failure["problems"][0]["who"] == "torch"
+        assert "tanh" in json.dumps(failure["network"])
+        assert len(failure["network"]["widths"]) <= 3  # shrunk as far as one job shrinks
+        assert failure["reproduce"].startswith("crosscheck sweep --replay ")
+
+
+def test_a_job_that_dies_is_an_error_not_a_pass():
+    out = _run("""
+        import os, signal
+        from crosscheck.errors import CrosscheckError
+        from crosscheck.sweep import run as run_module
+        check = run_module._Sweep.check
+        def dying(self, *arch):
+            if self.config.shard == (2, 2) and self.index > 5:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return check(self, *arch)
+        run_module._Sweep.check = dying
+        try:
+            run_sweep(SweepConfig(backends=("numpy",), routes=("recursive",), examples=40, draws=2, jobs=2))
+            print(json.dumps({"raised": None}))
+        except CrosscheckError as e:
+            print(json.dumps({"raised": str(e)}))
+    """)
+    assert out["raised"] and "sweep job 2 of 2 died with signal 9" in out["raised"]
+
+
+def test_a_job_that_raises_reports_what_it_raised():
+    out = _run("""
+        from crosscheck.errors import CrosscheckError
+        from crosscheck.sweep import run as run_module
+        check = run_module._Sweep.check
+        def raising(self, *arch):
+            if self.config.shard == (2, 2):
+                raise MemoryError("out of memory in job 2")
+            return check(self, *arch)
+        run_module._Sweep.check = raising
+        try:
+            run_sweep(SweepConfig(backends=("numpy",), routes=("recursive",), examples=40, draws=2, jobs=2))
+            print(json.dumps({"raised": None}))
+        except CrosscheckError as e:
+            print(json.dumps({"raised": str(e)}))
+    """)
+    assert out["raised"] == "sweep job 2 of 2 raised MemoryError: out of memory in job 2"
+
+
+def test_jobs_are_refused_once_jax_has_started_and_auto_runs_one():
+    pytest.importorskip("jax")
+    out = _run("""
+        import jax
+        jax.numpy.zeros(1)  # JAX's runtime (threads) started in this process
+        from crosscheck.errors import UsageError
+        try:
+            run_sweep(SweepConfig(backends=("numpy",), examples=10, draws=2, jobs=2))
+            refused = None
+        except UsageError as e:
+            refused = str(e)
+        r = run_sweep(SweepConfig(backends=("numpy",), routes=("recursive",), examples=200, draws=2))
+        print(json.dumps({"refused": refused, "jobs": r.environment["jobs"], "note": r.environment.get("jobs_note"),
+                          "examples": r.examples}))
+    """)
+    assert out["refused"] and "JAX's runtime is already started" in out["refused"]
+    assert out["jobs"] == 1 and "JAX" in out["note"] and out["examples"] == 200
+
+
+def test_job_shards_partition_the_callers_shard():
+    for shard in (None, (1, 1), (2, 3), (3, 3)):
+        i, n = shard or (1, 1)
+        mine = {k for k in range(600) if k % n == i - 1}
+        for jobs in (1, 2, 3, 4):
+            parts = [job_shard(shard, j, jobs) for j in range(jobs)]
+            picked = [{k for k in range(600) if k % N == I - 1} for I, N in parts]
+            assert set().union(*picked) == mine
+            assert sum(len(p) for p in picked) == len(mine)  # no example in two jobs
+
+
+def test_auto_jobs_follow_the_cores_and_the_example_count(monkeypatch):
+    import crosscheck.sweep.jobs as jobs
+
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    monkeypatch.setattr(jobs, "_cannot_fork", lambda config: None)
+    monkeypatch.setattr(jobs, "usable_cpus", lambda: 2)
+    assert resolve_jobs(SweepConfig(), 20)[0] == 1
+    assert resolve_jobs(SweepConfig(), 100)[0] == 2
+    assert resolve_jobs(SweepConfig(), 1000)[0] == 2
+    monkeypatch.setattr(jobs, "usable_cpus", lambda: 64)
+    assert resolve_jobs(SweepConfig(), 100_000)[0] == jobs.MAX_AUTO_JOBS
+    assert resolve_jobs(SweepConfig(jobs=3), 20)[0] == 3  # asked for: as asked
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")
+    count, why = resolve_jobs(SweepConfig(), 1000)
+    assert count == 1 and "xdist" in why
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "two", "257", "1.5"])
+def test_bad_job_counts_are_usage_errors(text):
+    with pytest.raises(UsageError):
+        parse_jobs(text)
+
+
+def test_the_cli_reports_its_jobs(tmp_path):
+    out = tmp_path / "r.json"
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_XDIST_WORKER"}
+    env["PYTHONPATH"] = str(ROOT)
+    run = subprocess.run([sys.executable, "-m", "crosscheck", "sweep", "--backends", "numpy", "--examples", "60",
+                          "--draws", "2", "--jobs", "2", "--no-progress", "--json", str(out)],
+                         capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "(2 jobs)" in run.stdout.splitlines()[0]
+    report = json.loads(out.read_text())
+    assert report["environment"]["jobs"] == 2 and report["config"]["jobs"] == 2
+    assert report["examples"] == 60
