@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -64,7 +65,7 @@ def naive_part(networks: int, seed: int) -> dict:
     return {"networks": done, "elapsed_s": time.perf_counter() - t0, "failed": failed}
 
 
-def sweep_part(examples: int, draws: int | None, seed: int, backends: str) -> dict:
+def sweep_part(examples: int, draws: int | None, seed: int, backends: str, jobs: str = "") -> dict:
     # imports outside the timer, for this tree and a baseline tree alike (the sweep imports
     # hypothesis lazily, inside its elapsed_s)
     import hypothesis  # noqa: F401
@@ -91,17 +92,28 @@ def sweep_part(examples: int, draws: int | None, seed: int, backends: str) -> di
         jax.monitoring.register_event_listener(on_event)
     from crosscheck.sweep import DEFAULT_DRAWS, SweepConfig, run_sweep
 
+    # a tree with sweep jobs: auto (its default) or a count; a tree without them ignores this
+    extra = {} if not jobs or "jobs" not in SweepConfig.__dataclass_fields__ else \
+        {"jobs": None if jobs == "auto" else int(jobs)}
     t0, cpu0 = time.perf_counter(), time.process_time()
-    result = run_sweep(SweepConfig(backends=tuple(names), examples=examples, draws=draws, seed=seed))
+    children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = run_sweep(SweepConfig(backends=tuple(names), examples=examples, draws=draws, seed=seed, **extra))
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu += (children.ru_utime - children0.ru_utime) + (children.ru_stime - children0.ru_stime)  # forked jobs
     jax_env = result.environment.get("jax", {})
+    jobs_used = result.environment.get("jobs", 1)
+    reported = result.to_dict().get("backends", {}).get("jax") or {}
+    if jobs_used > 1:  # the forked jobs' compiles happen in their processes: their own counts, summed
+        counts = {"backend": reported.get("compiles", 0) + reported.get("cache_hits", 0),
+                  "hits": reported.get("cache_hits", 0), "seconds": reported.get("compile_s", 0.0)}
     return {"passed": result.passed, "examples": result.examples, "draws": result.draws,
             "architectures": result.architectures, "cases": result.cases, "elapsed_s": result.elapsed_s,
             "wall_s": wall, "cpu_s": cpu, "draws_per_example": draws or DEFAULT_DRAWS, "jax_mode": jax_env.get("mode"),
             "jax_cache": jax_env.get("compilation_cache"),
             "xla_compiles": counts["backend"] - counts["hits"], "cache_hits": counts["hits"],
-            "compile_s": round(counts["seconds"], 3),
-            "reported": result.to_dict().get("backends", {}).get("jax")}
+            "compile_s": round(counts["seconds"], 3), "jobs": jobs_used,
+            "reported": reported}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--draws", default="", help="comma list of draws per example (default: the sweep's)")
     ap.add_argument("--jax-mode", default="auto", help="comma list of JaxBackend modes to sweep with")
     ap.add_argument("--backends", default="numpy,torch,jax")
+    ap.add_argument("--jobs", default="auto", help="comma list of sweep job counts (auto: the sweep's default)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cache-runs", type=int, default=0,
                     help="run each sweep N times with a fresh persistent cache folder (cold, then warm); "
@@ -125,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.part == "sweep":
         d = int(args.draws) if args.draws else None
-        print(json.dumps(sweep_part(int(args.examples), d, args.seed, args.backends)))
+        print(json.dumps(sweep_part(int(args.examples), d, args.seed, args.backends, args.jobs)))
         return 0
 
     print(f"environment: {environment()}")
@@ -143,10 +156,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as cache:
         for examples in args.examples.split(","):
             for tree, path in trees:
-                for mode in args.jax_mode.split(","):
+                for mode, jobs in [(m, j) for m in args.jax_mode.split(",") for j in args.jobs.split(",")]:
+                    if tree == "baseline" and jobs != args.jobs.split(",")[0]:
+                        continue  # a baseline without sweep jobs runs once
                     for d in draws_list:
                         part = ["--part", "sweep", "--examples", examples, "--seed", str(args.seed),
-                                "--backends", args.backends] + (["--draws", d] if d else [])
+                                "--backends", args.backends, "--jobs", jobs] + (["--draws", d] if d else [])
                         # the script of this tree, the package of `path`; a fresh cache folder per
                         # tree, run cold then warm (`--cache-runs`), or no persistent cache at all
                         # (the baseline runs as it defaults: main had the persistent cache off)
@@ -167,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for label, mode, r in runs:
         dps, aps = r["draws"] / r["elapsed_s"], r["architectures"] / r["elapsed_s"]
-        name = f"{label}, D={r['draws_per_example']}" + (f", jax {mode}" if mode != "auto" else "")
+        name = f"{label}, D={r['draws_per_example']}" + (f", jax {mode}" if mode != "auto" else "") + \
+            (f", {r['jobs']} jobs" if r.get("jobs", 1) > 1 else "")
         print(f"{name:<44} {r['examples']:>8} {r['draws']:>6} {r['architectures']:>6} {r['elapsed_s']:>7.2f}s "
               f"{dps:>9.0f} {dps / naive_rate:>7.0f}x {aps:>8.1f} {aps / naive_rate:>7.1f}x "
               f"{r['xla_compiles']:>8} {r['cache_hits']:>5} {r['compile_s']:>9.2f} {r.get('cpu_s', float('nan')):>6.2f}"

@@ -229,7 +229,11 @@ def draw(network: Network, seed: int, *, batch_size: int, draws: int = 1, kinks:
     if kinks:
         _place_on_kinks(network, params, rng)
 
+    exact = np.dtype(dtype) == np.float64  # float64 draws are their own rounding: no copies
+
     def rounded(params, X):
+        if exact:
+            return params, X
         return tuple((W.astype(dtype).astype(np.float64),
                       None if b is None else b.astype(dtype).astype(np.float64)) for W, b in params), \
             X.astype(dtype).astype(np.float64)
@@ -256,6 +260,6 @@ def draw(network: Network, seed: int, *, batch_size: int, draws: int = 1, kinks:
         if not ok.all():
             raise DrawError(f"could not draw values for {network.describe()} that keep a "
                                f"{KINK_MARGIN} margin from kinks and avoid saturation")
-    cast = lambda a: None if a is None else np.ascontiguousarray(a.astype(dtype))  # noqa: E731
+    cast = lambda a: None if a is None else np.ascontiguousarray(a.astype(dtype, copy=False))  # noqa: E731
     return Draws(network, tuple((cast(W), cast(b)) for W, b in params), cast(X), cast(Y),
                  np.asarray(kinked))

@@ -19,7 +19,7 @@ import pytest
 from crosscheck.errors import UsageError
 from crosscheck.sweep import SweepConfig
 from crosscheck.sweep.config import parse_jobs
-from crosscheck.sweep.jobs import job_shard, resolve_jobs
+from crosscheck.sweep.jobs import resolve_jobs
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="sweep jobs fork: Linux only")
@@ -72,7 +72,7 @@ def test_jobs_inside_a_shard_add_up_to_that_shard():
     assert got["two"]["examples"] == got["one"]["examples"] == 30
 
 
-def test_a_failure_in_any_job_fails_the_sweep_and_is_shrunk():
+def test_a_failure_is_shrunk_to_the_case_one_process_reports():
     pytest.importorskip("torch")
     got = _run("""
         from dataclasses import replace
@@ -82,16 +82,35 @@ def test_a_failure_in_any_job_fails_the_sweep_and_is_shrunk():
             return lambda x: torch.tanh(x) + 1e-3 * (torch.tanh(x) - torch.tanh(x).detach())
         activations.ACTIVATIONS["tanh"] = replace(tanh, torch=planted)
         cfg = SweepConfig(backends=("torch",), routes=("recursive",), examples=120, seed=0,
-                          activations=("tanh", "identity"), jobs=2)
-        print(json.dumps(summary(run_sweep(cfg))))
+                          activations=("tanh", "identity"))
+        print(json.dumps({"one": summary(run_sweep(replace(cfg, jobs=1))),
+                          "two": summary(run_sweep(replace(cfg, jobs=2)))}))
     """)
-    assert not got["passed"] and got["jobs"] == 2
-    assert got["failures"], "every job's failure is reported"
-    for failure in got["failures"]:
-        assert failure["problems"][0]["who"] == "torch"
-        assert "tanh" in json.dumps(failure["network"])
-        assert len(failure["network"]["widths"]) <= 3  # shrunk as far as one job shrinks
-        assert failure["reproduce"].startswith("crosscheck sweep --replay ")
+    one, two = got["one"], got["two"]
+    assert not one["passed"] and not two["passed"] and two["jobs"] == 2
+    (f1,), (f2,) = one["failures"], two["failures"]
+    assert f2["problems"][0]["who"] == "torch"
+    assert len(f2["network"]["widths"]) <= 3  # shrunk
+    for key in ("network", "convention", "batch_size", "seed", "reproduce"):
+        assert f2[key] == f1[key], key  # the very case one process reports
+
+
+def test_a_failing_covering_example_is_reported_as_one_process_reports_it():
+    pytest.importorskip("torch")
+    got = _run("""
+        from dataclasses import replace
+        from crosscheck.model import activations
+        relu = activations.ACTIVATIONS["relu"]
+        def planted(torch):  # a wrong derivative everywhere: every example with relu fails
+            return lambda x: torch.relu(x) * 1.5 - 0.5 * torch.relu(x).detach()
+        activations.ACTIVATIONS["relu"] = replace(relu, torch=planted)
+        cfg = SweepConfig(backends=("torch",), routes=("recursive",), examples=120, seed=0)
+        print(json.dumps({"one": summary(run_sweep(replace(cfg, jobs=1))),
+                          "two": summary(run_sweep(replace(cfg, jobs=2)))}))
+    """)
+    (f1,), (f2,) = got["one"]["failures"], got["two"]["failures"]
+    for key in ("network", "convention", "batch_size", "seed"):
+        assert f2[key] == f1[key], key
 
 
 def test_a_job_that_dies_is_an_error_not_a_pass():
@@ -101,7 +120,7 @@ def test_a_job_that_dies_is_an_error_not_a_pass():
         from crosscheck.sweep import run as run_module
         check = run_module._Sweep.check
         def dying(self, *arch):
-            if self.config.shard == (2, 2) and self.index > 5:
+            if self.index > 5 and self.index % 16 >= 8:  # the examples of the second job's chunks
                 os.kill(os.getpid(), signal.SIGKILL)
             return check(self, *arch)
         run_module._Sweep.check = dying
@@ -120,7 +139,7 @@ def test_a_job_that_raises_reports_what_it_raised():
         from crosscheck.sweep import run as run_module
         check = run_module._Sweep.check
         def raising(self, *arch):
-            if self.config.shard == (2, 2):
+            if self.index % 16 >= 8:  # the examples of the second job's chunks
                 raise MemoryError("out of memory in job 2")
             return check(self, *arch)
         run_module._Sweep.check = raising
@@ -150,17 +169,6 @@ def test_jobs_are_refused_once_jax_has_started_and_auto_runs_one():
     """)
     assert out["refused"] and "JAX's runtime is already started" in out["refused"]
     assert out["jobs"] == 1 and "JAX" in out["note"] and out["examples"] == 200
-
-
-def test_job_shards_partition_the_callers_shard():
-    for shard in (None, (1, 1), (2, 3), (3, 3)):
-        i, n = shard or (1, 1)
-        mine = {k for k in range(600) if k % n == i - 1}
-        for jobs in (1, 2, 3, 4):
-            parts = [job_shard(shard, j, jobs) for j in range(jobs)]
-            picked = [{k for k in range(600) if k % N == I - 1} for I, N in parts]
-            assert set().union(*picked) == mine
-            assert sum(len(p) for p in picked) == len(mine)  # no example in two jobs
 
 
 def test_auto_jobs_follow_the_cores_and_the_example_count(monkeypatch):

@@ -383,6 +383,26 @@ class JaxBackend(Backend):
 
         return finish
 
+    def warm_up(self, dtype: Any = np.float64, draws: int = 64) -> None:
+        """Load (trace, or read back exported) the padded program of the smallest bucket for
+        ``draws`` draws, as the first padded call of a sweep would: a forked sweep job does this
+        while its first examples are still being generated (``crosscheck.sweep.jobs``). Runs the
+        program once on zeros; no call is counted."""
+        if self.mode == "native" or not self.jit:
+            return
+        dtype = _check_dtype(dtype)
+        net = Network((2, 2), ("identity",))
+        params = ((np.zeros((draws, 2, 2), dtype), np.zeros((draws, 2), dtype)),)
+        zeros = np.zeros((draws, 2, 1), dtype)
+        args = padded.pack(net, params, zeros, zeros, padded.padded_shape(net, 1, draws))
+        with scoped(dtype, self.precision):
+            if dtype.name not in self._natives:
+                self._natives[dtype.name] = padded.natives(_jax())
+            key = (self.precision, dtype.name, self._natives[dtype.name])
+            inputs = tuple(args[k] for k in padded.ARGS)
+            if self._device == _jax().devices()[0]:
+                _jax().block_until_ready(programs.padded_program(key, inputs)(*inputs))
+
     def compile_stats(self) -> dict:
         """Compiles since this backend was made (process-wide, ``crosscheck.backends.compiles``):
         ``compiles`` (XLA compiles; persistent-cache reads excluded), ``cache_hits``, ``traces``,

@@ -1,21 +1,24 @@
-"""A sweep on several cores: the same examples, split between forked jobs, one result.
+"""A sweep on several cores: this process generates the examples, forked jobs check them.
 
-Hypothesis runs one example at a time, so a sweep is one core's work. ``jobs`` > 1 forks that many
-processes, each running the whole sweep's hypothesis search (the same seed, so the same examples
-in the same order) but checking only its own share of them (``shard``: job ``j`` of ``J`` checks
-example ``i`` when ``i % J == j``, inside the caller's own ``--shard I/N``), and merges their
-results: the examples checked, the draws, the cases, the coverage and the distinct architectures
-are exactly those of one job doing all the work (``tests/test_sweep_jobs.py``). Generating an
-example is a fifth of its cost (docs/measurements.md), so two jobs check 1.6-1.7x as many
-examples per second as one on a 2-core machine.
+Hypothesis runs one example at a time, so a sweep is one core's work, and generating an example is
+a fifth of its cost (docs/measurements.md). With ``jobs`` > 1 this process walks hypothesis's
+search (``crosscheck.sweep.search``) with a test that passes every example and sends each one, a
+chunk at a time, to ``jobs`` forked processes that check them as they arrive (each starts its
+backends, e.g. JAX's program, while the first examples are being generated). A search is
+deterministic in its seed and its test's outcomes, so these are exactly the examples one process
+checks, in the same order, and the merged result has the same examples, draws, cases, coverage
+and distinct architectures (``tests/test_sweep_jobs.py``).
 
-A job that fails keeps checking every example from then on, so hypothesis shrinks its failure as
-far as one job alone would; every job's failure is reported.
+A failure is shrunk as one process shrinks it: the jobs report the first failing example (in
+the search's order), and this process walks the same search again, checking every example no job
+passed; it meets that example first and hypothesis shrinks it. (A covering example is reported
+unshrunk, as in one process.) The minimal case is then the one a single process reports.
 
 Forking is safe only before JAX has started its runtime (its threads do not survive a fork) and
-off CUDA, so ``jobs=None`` (auto) runs one job there, inside a pytest-xdist worker (the cores are
-taken), for fewer than ``EXAMPLES_PER_JOB`` examples a job, and where ``fork`` does not exist;
-a job count asked for explicitly where it cannot fork is a ``UsageError``.
+off CUDA, so ``jobs=None`` (auto) runs one process there, inside a pytest-xdist worker (the cores
+are taken), and for fewer than ``EXAMPLES_PER_JOB`` examples a job; a job count asked for
+explicitly where forking is unsafe is a ``UsageError``. A job that raises or dies is an error,
+never a pass.
 """
 
 from __future__ import annotations
@@ -28,14 +31,14 @@ import time
 from dataclasses import replace
 
 from ..errors import CrosscheckError, UsageError
-from .config import SweepConfig
+from .config import DEFAULT_DRAWS, SweepConfig
 from .covering import missing
-from .result import SweepResult
+from .result import SweepResult, fingerprint
 
-__all__ = ["resolve_jobs", "run_jobs", "job_shard", "EXAMPLES_PER_JOB", "MAX_AUTO_JOBS"]
+__all__ = ["resolve_jobs", "run_jobs", "merge", "EXAMPLES_PER_JOB", "MAX_AUTO_JOBS"]
 
 EXAMPLES_PER_JOB = 50  # below this a job's start (JAX's program, ~0.5 s) costs more than it saves
-MAX_AUTO_JOBS = 8  # every job generates every example: past a few jobs generation dominates
+MAX_AUTO_JOBS = 8  # one process generates for all: past ~8 jobs generation is the bottleneck
 
 
 def usable_cpus() -> int:
@@ -80,56 +83,202 @@ def resolve_jobs(config: SweepConfig, examples: int) -> tuple[int, str]:
     return jobs, ""
 
 
-def job_shard(shard: tuple[int, int] | None, job: int, jobs: int) -> tuple[int, int]:
-    """Job ``job`` (0-based) of ``jobs`` inside the caller's shard ``(I, N)``: the shard
-    ``(I + N job, N jobs)``, so example ``i`` is checked when ``i % N == I - 1`` and
-    ``(i // N) % jobs == job``."""
-    i, n = shard or (1, 1)
-    return i + n * job, n * jobs
+def _in_shard(shard: tuple[int, int] | None, index: int) -> bool:
+    return shard is None or index % shard[1] == shard[0] - 1
+
+
+CHUNK = 8  # examples per message to a job: a job starts on its first chunk while this process generates on
 
 
 def run_jobs(config: SweepConfig, jobs: int, sweep_class, progress: bool) -> SweepResult:
-    """Run ``config`` as ``jobs`` forked jobs (this process is job 0) and merge their results."""
+    """Generate ``config``'s examples here and check them in ``jobs`` forked jobs; merge their
+    results, and shrink the first failure (module docstring)."""
+    from .search import search, search_plan
+
     t0 = time.perf_counter()
-    children: list[tuple[int, int]] = []  # (pid, read end of its pipe)
+    job_config = replace(config, shard=None, jobs=1)  # this process picks the shard's examples
+    children: list[tuple[int, int, int]] = []  # (pid, write end of its examples, read end of its result)
     try:
-        for job in range(1, jobs):
-            read, write = os.pipe()
+        for _ in range(jobs):
+            examples_r, examples_w = os.pipe()
+            result_r, result_w = os.pipe()
             pid = os.fork()
-            if pid == 0:  # the child: run its share, send the result, exit without cleanup
-                os.close(read)
-                _child(replace(config, shard=job_shard(config.shard, job, jobs), jobs=1), sweep_class, write)
-            os.close(write)
-            children.append((pid, read))
-        own = sweep_class(replace(config, shard=job_shard(config.shard, 0, jobs), jobs=1), progress)
-        results = [own.run_collect()]
-        for job, (pid, read) in enumerate(children, start=1):
-            results.append(_receive(pid, read, job, jobs))
+            if pid == 0:  # the job: check what arrives, send the result, exit without cleanup
+                for _, w, r in children:  # the other jobs' pipes stay theirs
+                    os.close(w)
+                    os.close(r)
+                os.close(examples_w)
+                os.close(result_r)
+                _job(job_config, sweep_class, examples_r, result_w)
+            os.close(examples_r)
+            os.close(result_w)
+            children.append((pid, examples_w, result_r))
+        plan = search_plan(config)
+        sender = _Sender([w for _, w, _ in children], config.shard, plan.max_examples, progress)
+        try:
+            for arch in plan.first:
+                sender.send(arch)
+            search(plan, config.seed, sender.send)
+        finally:
+            sender.close()
+        parts = [_receive(pid, r, job, jobs) for job, (pid, _, r) in enumerate(children)]
         children = []
     finally:
-        for pid, read in children:  # interrupted, or a job failed: no job outlives the sweep
-            _stop(pid, read)
-    merged = merge(config, results, jobs)
+        for pid, w, r in children:  # interrupted, or a job failed: no job outlives the sweep
+            _stop(pid, w, r)
+    merged = merge(config, [(p["result"], p["networks"], p["indices"]) for p in parts], jobs)
+    failed = [p for p in parts if p["failure"] is not None]
+    if failed:
+        first = min(failed, key=lambda p: p["failed_at"])
+        merged.passed = False
+        merged.failures = [_shrunk(config, sweep_class, plan, first, parts) or first["failure"]]
     merged.elapsed_s = time.perf_counter() - t0
     return merged
 
 
-def _child(config: SweepConfig, sweep_class, write: int) -> None:
+class _Sender:
+    """This process's side: every example of the search gets its index; those of this shard go,
+    a chunk at a time, to the jobs in turn."""
+
+    def __init__(self, pipes: list[int], shard, total: int, progress: bool) -> None:
+        self.pipes, self.shard, self.total = pipes, shard, total
+        self.index = 0
+        self.chunk: list = []
+        self.turn = 0
+        self.sent = 0
+        self.line = None
+        if progress:
+            from ..terminal import Progress
+
+            self.line = Progress("  sweep", enabled=True)
+
+    def send(self, arch: tuple) -> None:
+        index = self.index
+        self.index += 1
+        if not _in_shard(self.shard, index):
+            return
+        self.chunk.append((index, arch))
+        if len(self.chunk) >= CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self.chunk:
+            return
+        data = pickle.dumps(self.chunk)
+        w = self.pipes[self.turn % len(self.pipes)]
+        self.turn += 1
+        try:
+            os.write(w, len(data).to_bytes(8, "little"))
+            _write_all(w, data)
+        except BrokenPipeError:
+            pass  # the job died: receiving its result says so
+        self.sent += len(self.chunk)
+        self.chunk = []
+        if self.line is not None:
+            total = self.total if not self.shard else -(-self.total // self.shard[1])
+            self.line.update(min(self.sent, total), total, "examples")
+
+    def close(self) -> None:
+        self._flush()
+        for w in self.pipes:
+            os.close(w)
+        if self.line is not None:
+            self.line.close()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _read_exactly(f, n: int) -> bytes | None:
+    data = f.read(n)
+    return data if data is not None and len(data) == n else None
+
+
+def _job(config: SweepConfig, sweep_class, examples_r: int, result_w: int) -> None:
     code = 0
     try:
         _die_with_parent()
         if "torch" in sys.modules:  # one core per job; and a forked OpenMP pool must not be used
             sys.modules["torch"].set_num_threads(1)
-        payload = ("ok", sweep_class(config, False).run_collect())
+        from hypothesis.errors import UnsatisfiedAssumption
+
+        from .result import failure_report
+
+        sweep = sweep_class(config, False)
+        for backend in sweep.backends:  # started now, while the first examples are generated
+            if hasattr(backend, "warm_up"):
+                backend.warm_up(config.dtype, config.draws or DEFAULT_DRAWS)
+        failed_at, failure = None, None
+        with os.fdopen(examples_r, "rb") as f:
+            while (head := _read_exactly(f, 8)) is not None:
+                chunk = pickle.loads(_read_exactly(f, int.from_bytes(head, "little")) or b"")
+                for index, arch in chunk:
+                    if failure is not None:
+                        continue  # the first failure is all a sweep reports: the rest is not checked
+                    sweep.index = index
+                    try:
+                        sweep.check(*arch)
+                    except UnsatisfiedAssumption:  # no valid values for it: not a case
+                        continue
+                    except AssertionError:
+                        failed_at, failure = index, failure_report(config, sweep.last_failure)
+        result = sweep._finish()
+        result.passed = failure is None
+        payload = ("ok", {"result": result, "networks": sweep.seen_networks, "indices": sweep.indices,
+                          "failed_at": failed_at, "failure": failure,
+                          "passed": set(result.fingerprints)})
     except BaseException as e:  # noqa: BLE001 - every outcome goes back to the parent
         payload = ("error", (type(e).__name__, str(e), isinstance(e, UsageError)))
         code = 1
     try:
-        data = pickle.dumps(payload)
-        with os.fdopen(write, "wb") as f:
-            f.write(data)
+        with os.fdopen(result_w, "wb") as f:
+            f.write(pickle.dumps(payload))
     finally:
         os._exit(code)
+
+
+def _shrunk(config: SweepConfig, sweep_class, plan, first: dict, parts: list) -> dict | None:
+    """The first failure, shrunk: hypothesis's search walked again with the same seed, checking in
+    this process every example no job passed (the failing one first, then hypothesis's smaller
+    candidates). None when the failure was a covering example (not shrunk, as in one process) or
+    the walk did not meet it again."""
+    from hypothesis.errors import UnsatisfiedAssumption
+
+    from .result import failure_report
+    from .search import search
+
+    if first["failed_at"] < len(plan.first):
+        return None
+    passed = set().union(*(p["passed"] for p in parts))
+    failing = first["failure"]
+    shard = config.shard
+    sweep = sweep_class(replace(config, shard=None, jobs=1), False)
+    state = {"index": len(plan.first), "failing": False}
+
+    def check_again(arch):
+        index = state["index"]
+        state["index"] += 1
+        if not state["failing"]:
+            net, conv, m, seed = arch
+            if not _in_shard(shard, index) or fingerprint(net, conv, m, seed) in passed:
+                return  # a job passed it (or another shard's): as in the generating walk
+        try:
+            sweep.check(*arch)
+        except UnsatisfiedAssumption:
+            return  # the generating walk passed it too
+        except AssertionError:
+            state["failing"] = True
+            raise
+
+    try:
+        search(plan, config.seed, check_again)
+    except AssertionError:
+        return failure_report(config, sweep.last_failure)
+    failing.setdefault("notes", []).append("not shrunk: hypothesis's second walk did not meet it again")
+    return None
 
 
 def _die_with_parent() -> None:
@@ -142,7 +291,7 @@ def _die_with_parent() -> None:
         pass
 
 
-def _receive(pid: int, read: int, job: int, jobs: int):
+def _receive(pid: int, read: int, job: int, jobs: int) -> dict:
     with os.fdopen(read, "rb") as f:
         data = f.read()
     _, status = os.waitpid(pid, 0)
@@ -159,16 +308,17 @@ def _receive(pid: int, read: int, job: int, jobs: int):
     return body
 
 
-def _stop(pid: int, read: int) -> None:
+def _stop(pid: int, *fds: int) -> None:
     try:
         os.kill(pid, signal.SIGTERM)
         os.waitpid(pid, 0)
     except (ProcessLookupError, ChildProcessError):
         pass
-    try:
-        os.close(read)
-    except OSError:
-        pass
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
 
 
 def merge(config: SweepConfig, parts: list, jobs: int) -> SweepResult:

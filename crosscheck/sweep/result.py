@@ -17,7 +17,12 @@ from ..model.conventions import Convention
 from ..model.network import Network
 from .config import SweepConfig
 
-__all__ = ["SweepResult", "failure_report", "minimal_case"]
+__all__ = ["SweepResult", "failure_report", "minimal_case", "fingerprint"]
+
+
+def fingerprint(net: Network, conv: Convention, m: int, seed: int) -> str:
+    """One example's identity: what it checks is a function of this string alone."""
+    return f"{net.describe()}|{conv.describe()}|m={m}|seed={seed}"
 
 
 @dataclass

@@ -46,15 +46,14 @@ from ..reference.forward import loss_value
 from ..reference.numeric import CS_TOLERANCE, FD_TOLERANCE, OracleNotApplicable, scaled_error
 from ..tolerance import policy_for
 from .config import DEFAULT_DRAWS, SweepConfig
-from .covering import covering_architectures, missing
+from .covering import missing
 from .jobs import resolve_jobs, run_jobs
-from .result import SweepResult, failure_report
+from .result import SweepResult, failure_report, fingerprint
+from .search import search, search_plan
 from .triage import explain, float32_context
 
 __all__ = ["run_sweep", "replay"]
 
-SWEEP_L2 = (0.0, 0.0, 0.0, 0.1, 0.7)  # penalty strengths a sweep draws from
-SWEEP_L1 = (0.0, 0.0, 0.0, 0.05, 0.3)
 # The formula routes are exact algebra in float64 and meet the float64 policy; the numeric
 # oracles carry truncation error and are judged by their documented accuracy.
 NUMERIC_TOLERANCE = {"finite_difference": FD_TOLERANCE, "complex_step": CS_TOLERANCE}
@@ -81,10 +80,6 @@ def _resolve_routes(config: SweepConfig) -> list[str]:
         if n not in route_names():
             raise UsageError(f"unknown route {n!r}; known: {', '.join(route_names())}")
     return names
-
-
-def _fingerprint(net: Network, conv: Convention, m: int, seed: int) -> str:
-    return f"{net.describe()}|{conv.describe()}|m={m}|seed={seed}"
 
 
 class _Sweep:
@@ -137,7 +132,7 @@ class _Sweep:
         res = self.result
         res.examples += 1
         res.draws += D
-        res.fingerprints.append(_fingerprint(net, conv, m, seed))
+        res.fingerprints.append(fingerprint(net, conv, m, seed))
         self.indices.append(index)
         self.seen_networks.add(net.describe())
         self._cover(net, conv)
@@ -356,44 +351,17 @@ class _Sweep:
 
     # ---- the whole run -----------------------------------------------------------------
     def run(self) -> SweepResult:
-        from hypothesis import HealthCheck, given
-        from hypothesis import seed as hseed
         from hypothesis.errors import UnsatisfiedAssumption
 
-        from ..profiles import settings_for
-        from ..strategies import architectures, conventions, networks
-
-        cfg = self.config
-        # every target form each loss takes, every reduction, and a penalty on a share of the
-        # networks (35% of 500 drawn; 0 comes first, so shrinking drops a penalty first)
-        nets = networks(depth=cfg.depth, widths=cfg.widths, activations=cfg.activations, losses=cfg.losses,
-                        targets=None, l2=SWEEP_L2, l1=SWEEP_L1, penalty_forms=None, penalty_bias=None)
-        strategy = architectures(networks=nets, conventions=conventions(), batch_sizes=cfg.batch_sizes)
-        overrides = {"deadline": None, "database": None,
-                     "suppress_health_check": list(HealthCheck)}
-        if cfg.examples:
-            overrides["max_examples"] = cfg.examples
-        settings = settings_for(cfg.profile, **overrides)
-        self.max_examples = settings.max_examples
-        # the first examples: a covering design (crosscheck.sweep.covering), within the same total
-        first = covering_architectures(activations=cfg.activations, losses=cfg.losses, depth=cfg.depth,
-                                       widths=cfg.widths, batch_sizes=cfg.batch_sizes)
-        first = first[:max(self.max_examples - 1, 0)]
-        settings = settings_for(cfg.profile, **{**overrides, "max_examples": max(self.max_examples - len(first), 1)})
-
-        @hseed(cfg.seed)
-        @settings
-        @given(strategy)
-        def sweep_example(arch):
-            self.check(*arch)
-
+        plan = search_plan(self.config)
+        self.max_examples = plan.max_examples
         try:
-            for arch in first:
+            for arch in plan.first:
                 try:
                     self.check(*arch)
                 except UnsatisfiedAssumption:  # no valid values for it (reject()): not a case
                     continue
-            sweep_example()
+            search(plan, self.config.seed, lambda arch: self.check(*arch))
         except AssertionError:
             self.result.passed = False
             self.result.failures.append(failure_report(self.config, self.last_failure))
@@ -428,7 +396,14 @@ def _route_draw(seed: int, on_kink: np.ndarray) -> int:
     (deterministic, so a replay checks the same one), among the draws off every kink."""
     off = np.flatnonzero(~np.asarray(on_kink))
     pool = off if off.size else np.arange(len(on_kink))
-    return int(pool[np.random.default_rng([int(seed), 0x5EED]).integers(pool.size)])
+    # splitmix64's finaliser: the seed's bits mixed evenly, for a thousandth of a generator's cost
+    z = (int(seed) + 0x9E3779B97F4A7C15) & _MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return int(pool[(z ^ (z >> 31)) % pool.size])
+
+
+_MASK64 = (1 << 64) - 1
 
 
 def _environment(backends, config: SweepConfig) -> dict:
