@@ -33,15 +33,16 @@ def _erfc(z):
 
 
 def _sigmoid(z):
-    # exp of a negative magnitude only: no overflow for large |z|, works for complex z too.
+    # exp of a negative magnitude only: no overflow for large |z|, works for complex z too. Both
+    # branches on every entry, then a select: the same values as masking each half (bit for bit),
+    # at half the cost on the sweep's small arrays
     if np.iscomplexobj(z):
         return 1.0 / (1.0 + np.exp(-z))
-    out = np.empty_like(z, dtype=np.result_type(z, np.float64) if z.dtype.kind != "f" else z.dtype)
-    pos = z >= 0
-    out[pos] = 1.0 / (1.0 + np.exp(-z[pos]))
-    e = np.exp(z[~pos])
-    out[~pos] = e / (1.0 + e)
-    return out
+    z = np.asarray(z)
+    if z.dtype.kind != "f":
+        z = z.astype(np.result_type(z, np.float64))
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
 def _softplus(z):

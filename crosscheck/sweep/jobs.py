@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import select
 import signal
 import sys
 import time
@@ -112,6 +113,7 @@ def run_jobs(config: SweepConfig, jobs: int, sweep_class, progress: bool) -> Swe
                 _job(job_config, sweep_class, examples_r, result_w)
             os.close(examples_r)
             os.close(result_w)
+            _small_pipe(examples_w)
             children.append((pid, examples_w, result_r))
         plan = search_plan(config)
         sender = _Sender([w for _, w, _ in children], config.shard, plan.max_examples, progress)
@@ -165,8 +167,12 @@ class _Sender:
         if not self.chunk:
             return
         data = pickle.dumps(self.chunk)
-        w = self.pipes[self.turn % len(self.pipes)]
-        self.turn += 1
+        # the next job whose queue has room, in turn: a job that runs ahead gets more (the queues
+        # are kept short, _small_pipe), so the jobs finish together
+        order = self.pipes[self.turn % len(self.pipes):] + self.pipes[:self.turn % len(self.pipes)]
+        _, ready, _ = select.select([], order, [])
+        w = next(p for p in order if p in ready)
+        self.turn = self.pipes.index(w) + 1
         try:
             os.write(w, len(data).to_bytes(8, "little"))
             _write_all(w, data)
@@ -184,6 +190,17 @@ class _Sender:
             os.close(w)
         if self.line is not None:
             self.line.close()
+
+
+def _small_pipe(fd: int) -> None:
+    """A few chunks of room (Linux: F_SETPIPE_SZ), not 64 KiB: a job's queue stays short, so the
+    examples go to whichever job is free."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 16384)
+    except (OSError, ImportError):
+        pass
 
 
 def _write_all(fd: int, data: bytes) -> None:
