@@ -15,7 +15,8 @@ from importlib import import_module
 from ..errors import UsageError
 from .base import DEVICES, PRECISIONS, Backend
 
-__all__ = ["BACKEND_NAMES", "available_backends", "get_backend", "import_backends", "parse_backends", "Backend"]
+__all__ = ["BACKEND_NAMES", "available_backends", "get_backend", "import_backends", "preload_backends",
+           "parse_backends", "Backend"]
 
 BACKEND_NAMES = ("numpy", "torch", "jax")
 
@@ -67,6 +68,20 @@ def import_backends(names) -> None:
         if name in _REGISTRY and _missing_reason(name) is None:
             import_module(_REGISTRY[name][0])
             import_module(_REGISTRY[name][1])
+
+
+def preload_backends(names, **options) -> dict:
+    """What the first call of each backend in ``names`` would import or trace (its module's
+    ``preload(**options)``, where it has one), still without starting anything: done once before
+    forking sweep jobs. Returns ``{name: state}`` for each backend's ``adopt``."""
+    import_backends(names)
+    states = {}
+    for name in names:
+        if name in _REGISTRY and _missing_reason(name) is None:
+            module = import_module(_REGISTRY[name][1])
+            if hasattr(module, "preload"):
+                states[name] = module.preload(**options)
+    return states
 
 
 def parse_backends(text: str | None) -> list[str]:

@@ -71,7 +71,7 @@ from .base import (
 )
 from .compiles import compile_counter
 
-__all__ = ["JaxBackend", "jax_settings", "scoped", "MODES", "AUTO_NATIVE_DRAWS", "AUTO_NATIVE_REPEATS",
+__all__ = ["JaxBackend", "jax_settings", "scoped", "preload", "MODES", "AUTO_NATIVE_DRAWS", "AUTO_NATIVE_REPEATS",
            "enable_persistent_cache", "default_cache_dir", "native_share", "NATIVE_SHARE", "CACHE_ENV"]
 
 _CACHE_SIZE = 256
@@ -178,6 +178,28 @@ def enable_persistent_cache(directory: str | None = None) -> str | None:
     # crosscheck's compiles take 0.1-2 s, many under JAX's default 1 s threshold for storing
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     return directory
+
+
+def preload(dtype: Any = np.float64, precision: str = "default") -> dict:
+    """Import what a process's first padded call imports (``jax.export`` and its serialiser, and
+    the CPU LAPACK handlers an exported call initialises) and trace ``padded.natives`` for
+    ``dtype``, without starting JAX's runtime: a process about to fork sweep jobs does this once
+    for all of them (``crosscheck.sweep.jobs``). Returns what ``JaxBackend.adopt`` takes."""
+    import jax.export  # noqa: F401
+
+    try:
+        import flatbuffers  # noqa: F401
+    except ImportError:
+        pass
+    try:
+        from jax._src.lax import linalg
+
+        linalg.initialize_lapack()  # imports scipy's BLAS; no threads, no device
+    except Exception:  # noqa: BLE001 - an internal of JAX's that moved: the job does it itself
+        pass
+    dtype = _check_dtype(dtype)
+    with scoped(dtype, precision):
+        return {"natives": {dtype.name: padded.natives(_jax())}}
 
 
 def _has_gpu() -> bool:
@@ -382,6 +404,11 @@ class JaxBackend(Backend):
             return user_grads_to_canonical(conv, network, pack_user_grads(conv, dWs, dbs))
 
         return finish
+
+    def adopt(self, preloaded: dict) -> None:
+        """Take ``preload()``'s natives, traced by the process that forked this one an instant ago
+        (the tables cannot have changed in between), instead of tracing them again."""
+        self._natives.update(preloaded.get("natives", {}))
 
     def warm_up(self, dtype: Any = np.float64, draws: int = 64) -> None:
         """Load (trace, or read back exported) the padded program of the smallest bucket for

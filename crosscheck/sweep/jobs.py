@@ -23,6 +23,7 @@ never a pass.
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 import select
@@ -91,12 +92,13 @@ def _in_shard(shard: tuple[int, int] | None, index: int) -> bool:
 CHUNK = 8  # examples per message to a job: a job starts on its first chunk while this process generates on
 
 
-def run_jobs(config: SweepConfig, jobs: int, sweep_class, progress: bool) -> SweepResult:
+def run_jobs(config: SweepConfig, jobs: int, sweep_class, progress: bool, t0: float | None = None,
+             preloaded: dict | None = None) -> SweepResult:
     """Generate ``config``'s examples here and check them in ``jobs`` forked jobs; merge their
     results, and shrink the first failure (module docstring)."""
     from .search import search, search_plan
 
-    t0 = time.perf_counter()
+    t0 = time.perf_counter() if t0 is None else t0
     job_config = replace(config, shard=None, jobs=1)  # this process picks the shard's examples
     children: list[tuple[int, int, int]] = []  # (pid, write end of its examples, read end of its result)
     try:
@@ -110,7 +112,7 @@ def run_jobs(config: SweepConfig, jobs: int, sweep_class, progress: bool) -> Swe
                     os.close(r)
                 os.close(examples_w)
                 os.close(result_r)
-                _job(job_config, sweep_class, examples_r, result_w)
+                _job(job_config, sweep_class, examples_r, result_w, preloaded or {})
             os.close(examples_r)
             os.close(result_w)
             _small_pipe(examples_w)
@@ -214,10 +216,11 @@ def _read_exactly(f, n: int) -> bytes | None:
     return data if data is not None and len(data) == n else None
 
 
-def _job(config: SweepConfig, sweep_class, examples_r: int, result_w: int) -> None:
+def _job(config: SweepConfig, sweep_class, examples_r: int, result_w: int, preloaded: dict) -> None:
     code = 0
     try:
         _die_with_parent()
+        gc.freeze()  # what the parent made is never garbage here: collections skip it (and its pages)
         if "torch" in sys.modules:  # one core per job; and a forked OpenMP pool must not be used
             sys.modules["torch"].set_num_threads(1)
         from hypothesis.errors import UnsatisfiedAssumption
@@ -226,6 +229,8 @@ def _job(config: SweepConfig, sweep_class, examples_r: int, result_w: int) -> No
 
         sweep = sweep_class(config, False)
         for backend in sweep.backends:  # started now, while the first examples are generated
+            if backend.name in preloaded and hasattr(backend, "adopt"):
+                backend.adopt(preloaded[backend.name])
             if hasattr(backend, "warm_up"):
                 backend.warm_up(config.dtype, config.draws or DEFAULT_DRAWS)
         failed_at, failure = None, None
