@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
                         cached = args.cache_runs and tree == "this tree"
                         for i in range(args.cache_runs if cached else 1):
                             env = {"CROSSCHECK_JAX_MODE": mode, "PYTHONPATH": path,
-                                   "CROSSCHECK_JAX_CACHE": os.path.join(cache, examples) if cached
+                                   "CROSSCHECK_JAX_CACHE": os.path.join(cache, f"{examples}-{mode}-{jobs}") if cached
                                    else "off" if tree == "this tree" else ""}
                             # a baseline reads its own default cache folder (main's default is on)
                             label = f"{tree}, " + ("default cache" if tree == "baseline" else

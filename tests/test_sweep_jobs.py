@@ -206,3 +206,24 @@ def test_the_cli_reports_its_jobs(tmp_path):
     report = json.loads(out.read_text())
     assert report["environment"]["jobs"] == 2 and report["config"]["jobs"] == 2
     assert report["examples"] == 60
+
+
+def test_preloading_for_jobs_starts_nothing():
+    pytest.importorskip("jax")
+    out = _run("""
+        from crosscheck.backends import preload_backends
+        state = preload_backends(["numpy", "jax"], dtype="float64")
+        from jax._src import xla_bridge
+        print(json.dumps({"started": xla_bridge.backends_are_initialized(), "keys": sorted(state),
+                          "natives": sorted(state["jax"]["natives"])}))
+    """)
+    assert out == {"started": False, "keys": ["jax"], "natives": ["float64"]}
+
+
+def test_the_callers_objects_are_collectable_again_after_a_sweep():
+    import gc
+
+    from crosscheck.sweep import run_sweep
+
+    run_sweep(SweepConfig(backends=("numpy",), routes=("recursive",), examples=3, draws=2, jobs=1))
+    assert gc.get_freeze_count() == 0
