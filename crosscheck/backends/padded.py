@@ -392,9 +392,10 @@ def padded_loss(jax: Any) -> Any:
             W, b, act_l, mask, codes_l = inputs
             return select_layer(act_l, linear(W, b, A, in_out), A, mask, codes_l), None
 
-        # the layer body is traced once, whatever the depth bucket; unrolled, the program runs
-        # without a loop (1.9 -> 1.5 ms of CPU per call at K=4, P=16, 64 draws: docs/measurements.md)
-        A, _ = lax.scan(layer, X, (ws, bs, act, neurons, codes), unroll=True)
+        # a scan compiles the layer body once, whatever the depth bucket. Unrolled it ran 1.9 -> 1.5 ms
+        # of CPU per call, but its executable is twice the size and a process reads it back ~0.1-0.2 s
+        # slower: a loss for a 200-example sweep, a wash at 1000 (docs/measurements.md)
+        A, _ = lax.scan(layer, X, (ws, bs, act, neurons, codes))
         per_sample = select_loss(loss_code, A, Y, labels, rows, cols, alpha)
         return jnp.where(cols, per_sample, 0).sum() / divisor + penalty(ws, bs, weights, wmask, bmask)
 
