@@ -101,6 +101,7 @@ def run_jobs(config: SweepConfig, jobs: int, sweep_class, progress: bool, t0: fl
     t0 = time.perf_counter() if t0 is None else t0
     job_config = replace(config, shard=None, jobs=1)  # this process picks the shard's examples
     children: list[tuple[int, int, int]] = []  # (pid, write end of its examples, read end of its result)
+    sender = None
     try:
         for _ in range(jobs):
             examples_r, examples_w = os.pipe()
@@ -125,11 +126,13 @@ def run_jobs(config: SweepConfig, jobs: int, sweep_class, progress: bool, t0: fl
             search(plan, config.seed, sender.send)
         finally:
             sender.close()
-        parts = [_receive(pid, r, job, jobs) for job, (pid, _, r) in enumerate(children)]
-        children = []
+        parts = []
+        while children:  # each job's result read (its pipe closed, the job reaped) before the next
+            pid, _, r = children.pop(0)
+            parts.append(_receive(pid, r, len(parts), jobs))
     finally:
         for pid, w, r in children:  # interrupted, or a job failed: no job outlives the sweep
-            _stop(pid, w, r)
+            _stop(pid, r, *(() if sender is not None else (w,)))  # the sender closes what it got
     merged = merge(config, [(p["result"], p["networks"], p["indices"]) for p in parts], jobs)
     failed = [p for p in parts if p["failure"] is not None]
     if failed:
