@@ -227,3 +227,42 @@ def test_the_callers_objects_are_collectable_again_after_a_sweep():
 
     run_sweep(SweepConfig(backends=("numpy",), routes=("recursive",), examples=3, draws=2, jobs=1))
     assert gc.get_freeze_count() == 0
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux's /proc: field 4 of stat is the parent)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def test_sigterm_ends_the_sweep_and_its_jobs_with_one_message():
+    import signal
+    import time
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_XDIST_WORKER"}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.Popen([sys.executable, "-m", "crosscheck", "sweep", "--backends", "numpy", "--examples",
+                             "100000", "--draws", "2", "--jobs", "2", "--no-progress"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+    jobs: list[int] = []
+    deadline = time.monotonic() + 60
+    while len(jobs) < 2 and time.monotonic() < deadline:  # the forked jobs: the sweep's children
+        time.sleep(0.2)
+        jobs = _children(proc.pid)
+    assert len(jobs) == 2, "the sweep did not fork its two jobs"
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143
+    assert err.count("terminated") == 1, err
+    time.sleep(0.5)
+    for pid in jobs:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)  # no job outlives the sweep

@@ -223,6 +223,9 @@ def _job(config: SweepConfig, sweep_class, examples_r: int, result_w: int, prelo
     code = 0
     try:
         _die_with_parent()
+        # the sweep's process answers Ctrl-C and SIGTERM (and stops the jobs): a job just ends
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         gc.freeze()  # what the parent made is never garbage here: collections skip it (and its pages)
         if "torch" in sys.modules:  # one core per job; and a forked OpenMP pool must not be used
             sys.modules["torch"].set_num_threads(1)
