@@ -266,3 +266,20 @@ def test_sigterm_ends_the_sweep_and_its_jobs_with_one_message():
     for pid in jobs:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)  # no job outlives the sweep
+
+
+def test_the_jobs_notes_merge_into_the_sweeps_counts():
+    from crosscheck.sweep.jobs import merge
+    from crosscheck.sweep.result import SweepResult
+
+    config = SweepConfig(backends=("numpy",))
+    parts = []
+    for count, size, detail in ((3, 1e-7, "small"), (2, 4e-7, "large")):
+        r = SweepResult(config)
+        r.notes = [{"kind": "float32_rounding", "backend": "torch", "size": size, "detail": detail, "count": count},
+                   {"kind": "kink_convention", "backend": "jax", "detail": "relu'(0) = 1"}]
+        parts.append((r, set(), []))
+    notes = merge(config, parts, 2).notes
+    (rounding,) = [n for n in notes if n["kind"] == "float32_rounding"]
+    assert rounding["count"] == 5 and rounding["size"] == 4e-7 and rounding["detail"] == "large"
+    assert [n["kind"] for n in notes].count("kink_convention") == 1

@@ -35,7 +35,7 @@ from dataclasses import replace
 from ..errors import CrosscheckError, UsageError
 from .config import DEFAULT_DRAWS, SweepConfig
 from .covering import missing
-from .result import SweepResult, fingerprint
+from .result import SweepResult, add_note, fingerprint
 
 __all__ = ["resolve_jobs", "run_jobs", "merge", "EXAMPLES_PER_JOB", "MAX_AUTO_JOBS"]
 
@@ -377,7 +377,8 @@ def merge(config: SweepConfig, parts: list, jobs: int) -> SweepResult:
                 mine[k] = max(mine.get(k, 0.0), v)
         for name, n in result.skipped_routes.items():
             out.skipped_routes[name] = out.skipped_routes.get(name, 0) + n
-        _merge_notes(out.notes, result.notes)
+        for note in result.notes:
+            add_note(out.notes, note)
         _merge_stats(out.backend_stats, result.backend_stats)
     out.fingerprints = [fp for _, fp in sorted(fingerprints)]
     out.architectures = len(seen)
@@ -387,23 +388,6 @@ def merge(config: SweepConfig, parts: list, jobs: int) -> SweepResult:
     out.coverage["missing"] = missing(out.coverage, config.activations, config.losses)
     out.environment = dict(first.environment, jobs=jobs)
     return out
-
-
-def _merge_notes(notes: list, more: list) -> None:
-    for note in more:
-        if note["kind"] == "float32_rounding":
-            old = next((n for n in notes if n["kind"] == note["kind"] and n["backend"] == note["backend"]), None)
-            if old is None:
-                notes.append(dict(note))
-            else:
-                count = old["count"] + note["count"]
-                if note["size"] > old["size"]:
-                    old.update(note)
-                old["count"] = count
-            continue
-        key = (note["kind"], note["backend"], note["detail"])
-        if all((n["kind"], n["backend"], n["detail"]) != key for n in notes):
-            notes.append(note)
 
 
 def _merge_stats(stats: dict, more: dict) -> None:

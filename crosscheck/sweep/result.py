@@ -17,7 +17,7 @@ from ..model.conventions import Convention
 from ..model.network import Network
 from .config import SweepConfig
 
-__all__ = ["SweepResult", "failure_report", "minimal_case", "fingerprint"]
+__all__ = ["SweepResult", "failure_report", "minimal_case", "fingerprint", "add_note"]
 
 
 def fingerprint(net: Network, conv: Convention, m: int, seed: int) -> str:
@@ -72,6 +72,25 @@ class SweepResult:
         from .report import sweep_report
 
         return sweep_report(self)
+
+
+def add_note(notes: list, note: dict) -> None:
+    """Add a triage note (``crosscheck.sweep.triage``) to ``notes``: float32 rounding notes as one
+    per backend (how many, the largest and where), others once each. A note may carry its own
+    ``count`` (a job's notes merged into the sweep's)."""
+    if note["kind"] == "float32_rounding":
+        old = next((n for n in notes if n["kind"] == note["kind"] and n["backend"] == note["backend"]), None)
+        if old is None:
+            notes.append({**note, "count": note.get("count", 1)})
+        else:
+            count = old["count"] + note.get("count", 1)
+            if note["size"] > old["size"]:
+                old.update(note)
+            old["count"] = count
+        return
+    key = (note["kind"], note["backend"], note["detail"])
+    if all((n["kind"], n["backend"], n["detail"]) != key for n in notes):
+        notes.append(note)
 
 
 def failure_report(config: SweepConfig, last_failure: dict | None) -> dict:

@@ -49,7 +49,7 @@ from ..tolerance import policy_for
 from .config import DEFAULT_DRAWS, SweepConfig
 from .covering import missing
 from .jobs import resolve_jobs, run_jobs
-from .result import SweepResult, failure_report, fingerprint
+from .result import SweepResult, add_note, failure_report, fingerprint
 from .search import search, search_plan
 from .triage import explain, float32_context
 
@@ -323,20 +323,7 @@ class _Sweep:
         return problem
 
     def _note(self, note: dict) -> None:
-        if note["kind"] == "float32_rounding":  # one note per backend: how many, how large, where worst
-            old = next((n for n in self.result.notes if n["kind"] == note["kind"]
-                        and n["backend"] == note["backend"]), None)
-            if old is None:
-                self.result.notes.append({**note, "count": 1})
-            else:
-                count = old["count"] + 1
-                if note["size"] > old["size"]:
-                    old.update(note)
-                old["count"] = count
-            return
-        key = (note["kind"], note["backend"], note["detail"])
-        if all((n["kind"], n["backend"], n["detail"]) != key for n in self.result.notes):
-            self.result.notes.append(note)
+        add_note(self.result.notes, note)
 
     def _tick(self) -> None:
         """The progress line (a TTY only: ``run_from_args`` decides), from 2 s on, with an ETA."""
