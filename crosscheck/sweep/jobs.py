@@ -7,7 +7,9 @@ chunk at a time, to ``jobs`` forked processes that check them as they arrive (ea
 backends, e.g. JAX's program, while the first examples are being generated). A search is
 deterministic in its seed and its test's outcomes, so these are exactly the examples one process
 checks, in the same order, and the merged result has the same examples, draws, cases, coverage
-and distinct architectures (``tests/test_sweep_jobs.py``).
+and distinct architectures (``tests/test_sweep_jobs.py``). One exception: an example with no valid
+values (``draws.DrawError``, rare) is skipped by a job, where one process rejects it and hypothesis
+draws another, so the two sequences part there.
 
 A failure is shrunk as one process shrinks it: the jobs report the first failing example (in
 the search's order), and this process walks the same search again, checking every example no job
