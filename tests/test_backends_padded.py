@@ -206,6 +206,32 @@ def test_buckets():
     assert padded.padded_shape(net, 3, 16) == padded.PaddedShape(4, 16, 8, 16)
     deep = Network((3, 17, 4, 5, 6, 2), ("tanh",) * 4 + ("identity",))
     assert padded.padded_shape(deep, 9, 100) == padded.PaddedShape(8, 32, 16, 128)
+    # a fitted smallest bucket (a sweep's largest sizes): exactly those sizes up to them, the
+    # power-of-two buckets past them
+    assert padded.padded_shape(net, 3, 64, smallest=(4, 10, 6)) == padded.PaddedShape(4, 10, 6, 64)
+    aug = Convention("columns", "out_in", "augmented", "pairs")
+    assert padded.padded_shape(net, 6, 64, aug, smallest=(4, 10, 6)) == padded.PaddedShape(4, 10, 6, 64)
+    assert padded.padded_shape(deep, 7, 64, smallest=(4, 10, 6)) == padded.PaddedShape(8, 32, 8, 64)
+
+
+def test_a_fitted_bucket_serves_a_sweeps_networks_and_larger_ones_still_fit_above():
+    """fit_buckets (what a sweep does with its ranges): networks within the sizes run in one
+    program of exactly those sizes; a wider network takes the power-of-two bucket; both agree
+    with the float64 reference and the exactly-zero padding check runs on both."""
+    backend = JaxBackend(mode="padded")
+    backend.fit_buckets(depth=4, width=10, samples=6)
+    nets = [(Network((3, 9, 2), ("tanh", "identity"), loss="softmax_ce"), 6),
+            (Network((9, 4, 5, 3, 9), ("relu", "elu", "sigmoid", "identity")), 2),
+            (Network((3, 12, 2), ("tanh", "identity")), 3)]
+    for net, m in nets:
+        d = draw(net, 3, batch_size=m, draws=8)
+        expected = recursive.gradients(net, d.params, d.X, d.Y)
+        worst, ok = compare_batched(expected, backend.gradients_batched(net, None, d.params, d.X, d.Y))
+        assert ok.all(), (net.describe(), worst)
+    assert sorted(backend.programs) == [("K=4 P=10 M=6 D=16", "float64"), ("K=4 P=16 M=6 D=16", "float64")]
+    before = backend.smallest_bucket
+    backend.fit_buckets(depth=4, width=64, samples=6)  # past PAD_LIMITS: nothing changes
+    assert backend.smallest_bucket == before
 
 
 # ---- the user's own layout through the same program (a sweep's native share) ----------------

@@ -1,6 +1,6 @@
-"""The padded program read back from an earlier process's export (crosscheck.backends.programs):
+"""The padded program read back compiled from an earlier process (crosscheck.backends.programs):
 the same numbers bit for bit as the traced program, found only under its own key (a patched
-native traces anew), and a damaged file is traced over, never trusted."""
+native traces anew), and a damaged, foreign or other-writable file is traced over, never trusted."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from crosscheck.model.network import Network
 from crosscheck.reference import recursive
 
 jax = pytest.importorskip("jax")
-pytest.importorskip("flatbuffers")
 
 from crosscheck.backends import programs  # noqa: E402
 from crosscheck.backends.jax import JaxBackend  # noqa: E402
@@ -33,7 +32,7 @@ NETWORKS = [
 @pytest.fixture
 def fresh_programs(tmp_path, monkeypatch):
     """A cache folder of its own and an empty per-process table: each call is a 'new process'."""
-    monkeypatch.setattr(programs, "_export_folder", lambda: str(tmp_path))
+    monkeypatch.setattr(programs, "_store_folder", lambda: str(tmp_path))
 
     def new_process():
         programs._CALLABLES.clear()
@@ -59,35 +58,35 @@ def _same(a, b):
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_an_exported_program_gives_the_traced_programs_numbers_bit_for_bit(fresh_programs, dtype):
+def test_a_stored_program_gives_the_traced_programs_numbers_bit_for_bit(fresh_programs, dtype):
     folder, new_process = fresh_programs
     traced = []
     for net, conv in NETWORKS:
         got, backend = _run(net, conv, dtype)
         traced.append(got)
-    stored = list((folder / programs.EXPORT_FOLDER).glob("*.jaxexport"))
+    stored = list((folder / programs.STORE_FOLDER).glob("*.xla"))
     assert stored, "the first process stores its program"
     new_process()
-    before = programs.exported_loads()
+    before = programs.stored_loads()
     for (net, conv), first in zip(NETWORKS, traced):
         got, backend = _run(net, conv, dtype)
         _same(got, first)
         assert backend.padded_traces == 0  # read back, not traced
-    assert programs.exported_loads() > before
-    # and against the program traced directly, without any export
+    assert programs.stored_loads() > before
+    # and against the program traced directly, nothing stored
     new_process()
     for (net, conv), first in zip(NETWORKS, traced):
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(programs, "_export_folder", lambda: None)
+            mp.setattr(programs, "_store_folder", lambda: None)
             got, backend = _run(net, conv, dtype)
         _same(got, first)
-    assert not list((folder / programs.EXPORT_FOLDER).glob("*.tmp"))
+    assert not list((folder / programs.STORE_FOLDER).glob("*.tmp"))
 
 
-def test_a_patched_native_is_not_served_by_an_earlier_export(fresh_programs, monkeypatch):
+def test_a_patched_native_is_not_served_by_an_earlier_program(fresh_programs, monkeypatch):
     folder, new_process = fresh_programs
     net = Network((3, 4, 2), ("tanh", "identity"))
-    _run(net, None)  # the right program, exported
+    _run(net, None)  # the right program, stored
     new_process()
     tanh = activations_module.ACTIVATIONS["tanh"]
     stop = jax.lax.stop_gradient
@@ -101,18 +100,83 @@ def test_a_patched_native_is_not_served_by_an_earlier_export(fresh_programs, mon
     assert backend.padded_traces == 1  # a new key: traced, not read back
 
 
-def test_a_damaged_export_is_traced_over(fresh_programs):
+def test_a_damaged_program_is_traced_over(fresh_programs):
     folder, new_process = fresh_programs
     net, conv = NETWORKS[0]
     first, _ = _run(net, conv)
-    (stored,) = (folder / programs.EXPORT_FOLDER).glob("*.jaxexport")
+    (stored,) = (folder / programs.STORE_FOLDER).glob("*.xla")
     stored.write_bytes(stored.read_bytes()[:100])
     new_process()
-    before = programs.exported_loads()
+    before = programs.stored_loads()
     got, backend = _run(net, conv)
     _same(got, first)
-    assert programs.exported_loads() == before and backend.padded_traces == 1
+    assert programs.stored_loads() == before and backend.padded_traces == 1
     new_process()  # the damaged file was replaced by a good one
     got, backend = _run(net, conv)
     _same(got, first)
-    assert programs.exported_loads() == before + 1 and backend.padded_traces == 0
+    assert programs.stored_loads() == before + 1 and backend.padded_traces == 0
+
+
+def _stored_file(folder):
+    (stored,) = (folder / programs.STORE_FOLDER).glob("*.xla")
+    return stored
+
+
+def test_a_program_file_others_could_write_is_not_loaded(fresh_programs):
+    """A stored program is machine code: only a file the user alone could have written runs."""
+    folder, new_process = fresh_programs
+    net, conv = NETWORKS[0]
+    first, _ = _run(net, conv)
+    stored = _stored_file(folder)
+    stored.chmod(0o666)
+    new_process()
+    before = programs.stored_loads()
+    got, backend = _run(net, conv)
+    _same(got, first)
+    assert programs.stored_loads() == before and backend.padded_traces == 1
+
+
+def test_a_foreign_pickle_is_refused_without_running_it(fresh_programs, tmp_path):
+    """The stored wrapper is unpickled with JAX's own classes only: a file that would call
+    anything else (here os.system) is refused, and the program is traced over it."""
+    import pickle
+
+    folder, new_process = fresh_programs
+    net, conv = NETWORKS[1]
+    first, _ = _run(net, conv)
+    stored = _stored_file(folder)
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            import os
+            return (os.system, (f"touch {marker}",))
+
+    stored.write_bytes(pickle.dumps(Payload()))
+    new_process()
+    before = programs.stored_loads()
+    got, backend = _run(net, conv)
+    _same(got, first)
+    assert not marker.exists()
+    assert programs.stored_loads() == before and backend.padded_traces == 1
+
+
+def test_a_program_whose_read_back_copy_differs_is_not_stored(fresh_programs, monkeypatch):
+    """Before a program is stored it is read back and run: a copy that does not give the same
+    numbers bit for bit (or fails to load) is never stored."""
+    folder, new_process = fresh_programs
+    real = programs._deserialize
+
+    def off_by_one_ulp(data, inputs):
+        fn = real(data, inputs)
+        return lambda *args: tuple(np.nextafter(np.asarray(g), np.inf) for g in fn(*args))
+
+    monkeypatch.setattr(programs, "_deserialize", off_by_one_ulp)
+    net, conv = NETWORKS[2]
+    first, backend = _run(net, conv)
+    assert not list((folder / programs.STORE_FOLDER).glob("*.xla"))
+    monkeypatch.setattr(programs, "_deserialize", real)
+    new_process()
+    got, backend = _run(net, conv)  # traced again, and this time stored
+    _same(got, first)
+    assert backend.padded_traces == 1 and _stored_file(folder)

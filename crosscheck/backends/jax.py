@@ -181,22 +181,12 @@ def enable_persistent_cache(directory: str | None = None) -> str | None:
 
 
 def preload(dtype: Any = np.float64, precision: str = "default") -> dict:
-    """Import what a process's first padded call imports (``jax.export`` and its serialiser, and
-    the CPU LAPACK handlers an exported call initialises) and trace ``padded.natives`` for
-    ``dtype``, without starting JAX's runtime: a process about to fork sweep jobs does this once
-    for all of them (``crosscheck.sweep.jobs``). Returns what ``JaxBackend.adopt`` takes."""
-    import jax.export  # noqa: F401
+    """Import what a process's first padded call imports (JAX's executable loader) and trace
+    ``padded.natives`` for ``dtype``, without starting JAX's runtime: a process about to fork sweep
+    jobs does this once for all of them (``crosscheck.sweep.jobs``). Returns what
+    ``JaxBackend.adopt`` takes."""
+    import jax.experimental.serialize_executable  # noqa: F401
 
-    try:
-        import flatbuffers  # noqa: F401
-    except ImportError:
-        pass
-    try:
-        from jax._src.lax import linalg
-
-        linalg.initialize_lapack()  # imports scipy's BLAS; no threads, no device
-    except Exception:  # noqa: BLE001 - an internal of JAX's that moved: the job does it itself
-        pass
     dtype = _check_dtype(dtype)
     with scoped(dtype, precision):
         return {"natives": {dtype.name: padded.natives(_jax())}}
@@ -245,8 +235,9 @@ class JaxBackend(Backend):
         self.compilation_cache = enable_persistent_cache()
         self._compiles = compile_counter()
         self._compiles_at_start = self._compiles.snapshot()
-        self._exported_at_start = programs.exported_loads()
+        self._stored_at_start = programs.stored_loads()
         self._natives: dict[str, tuple] = {}  # dtype -> padded.natives(), on the first padded call
+        self.smallest_bucket = padded.SMALLEST  # (depth, width, samples): fit_buckets
 
     def _put(self, a: Any) -> Any:
         if a is None:
@@ -369,12 +360,12 @@ class JaxBackend(Backend):
         dispatched; the returned function waits, unpacks and checks the padding."""
         dtype = _check_dtype(X.dtype)
         if layout:
-            shape = padded.padded_shape(network, X.shape[2], D, conv)
+            shape = padded.padded_shape(network, X.shape[2], D, conv, self.smallest_bucket)
             Ws, bs = split_user_params(conv, network, conv.params_to_user(params, network))
             Yu = conv.y_to_user(Y, network.targets)
             args = padded.pack_layout(network, conv, Ws, bs, conv.x_to_user(X), Yu, shape)
         else:
-            shape = padded.padded_shape(network, X.shape[2], D)
+            shape = padded.padded_shape(network, X.shape[2], D, smallest=self.smallest_bucket)
             args = padded.pack(network, params, X, Y, shape)
         with scoped(dtype, self.precision):
             if dtype.name not in self._natives:  # traced in this dtype's scope, as the program is
@@ -387,7 +378,7 @@ class JaxBackend(Backend):
                 fn = programs.traced_program(key)
                 inputs = _jax().device_put(inputs, self._device)
             else:
-                # the program traced here or read back exported (crosscheck.backends.programs);
+                # the program traced here or read back compiled (crosscheck.backends.programs);
                 # NumPy arguments go straight to it (jit's own transfer is cheaper than a
                 # device_put first)
                 fn = programs.padded_program(key, inputs)
@@ -405,13 +396,22 @@ class JaxBackend(Backend):
 
         return finish
 
+    def fit_buckets(self, *, depth: int, width: int, samples: int) -> None:
+        """Make the smallest padded bucket the given largest sizes (an augmented layout's extra
+        neuron included in ``width``): a sweep passes its ranges' largest, so one program serves
+        every network it draws with the least padding; larger networks take the power-of-two
+        buckets above. Past ``padded.PAD_LIMITS`` nothing changes."""
+        limits = padded.PAD_LIMITS
+        if depth <= limits["depth"] and width <= limits["width"] and samples <= limits["samples"]:
+            self.smallest_bucket = (max(1, int(depth)), max(1, int(width)), max(1, int(samples)))
+
     def adopt(self, preloaded: dict) -> None:
         """Take ``preload()``'s natives, traced by the process that forked this one an instant ago
         (the tables cannot have changed in between), instead of tracing them again."""
         self._natives.update(preloaded.get("natives", {}))
 
     def warm_up(self, dtype: Any = np.float64, draws: int = 64) -> None:
-        """Load (trace, or read back exported) the padded program of the smallest bucket for
+        """Load (trace, or read back compiled) the padded program of the smallest bucket for
         ``draws`` draws, as the first padded call of a sweep would: a forked sweep job does this
         while its first examples are still being generated (``crosscheck.sweep.jobs``). Runs the
         program once on zeros; no call is counted."""
@@ -421,7 +421,7 @@ class JaxBackend(Backend):
         net = Network((2, 2), ("identity",))
         params = ((np.zeros((draws, 2, 2), dtype), np.zeros((draws, 2), dtype)),)
         zeros = np.zeros((draws, 2, 1), dtype)
-        args = padded.pack(net, params, zeros, zeros, padded.padded_shape(net, 1, draws))
+        args = padded.pack(net, params, zeros, zeros, padded.padded_shape(net, 1, draws, smallest=self.smallest_bucket))
         with scoped(dtype, self.precision):
             if dtype.name not in self._natives:
                 self._natives[dtype.name] = padded.natives(_jax())
@@ -434,10 +434,10 @@ class JaxBackend(Backend):
         """Compiles since this backend was made (process-wide, ``crosscheck.backends.compiles``):
         ``compiles`` (XLA compiles; persistent-cache reads excluded), ``cache_hits``, ``traces``,
         ``compile_s``, the padded ``programs`` this backend ran (bucket shape and dtype), and how many
-        were read back ``exported`` by an earlier process instead of traced
+        were read back compiled (``stored``) from an earlier process instead of traced
         (``crosscheck.backends.programs``)."""
         stats = self._compiles.since(self._compiles_at_start)
-        stats["exported"] = programs.exported_loads() - self._exported_at_start
+        stats["stored"] = programs.stored_loads() - self._stored_at_start
         stats["programs"] = sorted(f"{family} {dtype}" for family, dtype in self.programs)
         stats["calls"] = dict(self.calls)
         return stats

@@ -90,6 +90,10 @@ class _Sweep:
         self.config = config
         self.routes = _resolve_routes(config)
         self.backends, skipped = _resolve_backends(config)
+        for backend in self.backends:
+            if hasattr(backend, "fit_buckets"):  # one padded program fitted to this sweep's networks
+                backend.fit_buckets(depth=config.depth[1], width=config.widths[1] + 1,
+                                    samples=config.batch_sizes[1])
         self.result = SweepResult(config, skipped_backends=skipped)
         self.progress = progress
         self.index = 0
