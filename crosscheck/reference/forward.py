@@ -30,10 +30,12 @@ def forward(network: Network, params, X: np.ndarray) -> tuple[list[np.ndarray], 
         z = W @ A[-1]
         if b is not None:
             bias = b[..., :, None]
-            # in place where it fits: fresh arrays are the route's main cost at scale (page faults)
-            if np.broadcast_shapes(z.shape, bias.shape) == z.shape and np.can_cast(bias.dtype, z.dtype):
-                z += bias
-            else:
+            # in place where it fits: fresh arrays are the route's main cost at scale (page faults);
+            # where it does not (the bias broadcasts z wider, or only a wider dtype holds the sum)
+            # numpy refuses before writing anything, and the sum is a new array
+            try:
+                np.add(z, bias, out=z, casting="safe")
+            except (ValueError, TypeError):
                 z = z + bias
         Z.append(z)
         A.append(network.sigma(layer, z))
