@@ -283,3 +283,20 @@ def test_the_jobs_notes_merge_into_the_sweeps_counts():
     (rounding,) = [n for n in notes if n["kind"] == "float32_rounding"]
     assert rounding["count"] == 5 and rounding["size"] == 4e-7 and rounding["detail"] == "large"
     assert [n["kind"] for n in notes].count("kink_convention") == 1
+
+
+def test_a_cold_sweep_with_jobs_compiles_jaxs_program_once(tmp_path):
+    """Two jobs start on an empty cache folder at once: one compiles the padded program, the other
+    waits for it and reads it back stored (crosscheck.backends.programs), so the run compiles once."""
+    pytest.importorskip("jax")
+    got = _run(f"""
+        import os
+        os.environ["CROSSCHECK_JAX_CACHE"] = {str(tmp_path / "cache")!r}
+        r = run_sweep(SweepConfig(backends=("numpy", "jax"), routes=("recursive",), examples=24, seed=3,
+                                  draws=4, jobs=2))
+        s = summary(r)
+        s["jax"] = r.to_dict()["backends"]["jax"]
+        print(json.dumps(s))
+    """)
+    assert got["passed"] and got["jobs"] == 2
+    assert got["jax"]["compiles"] == 1 and got["jax"]["stored"] == 1, got["jax"]

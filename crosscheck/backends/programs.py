@@ -26,12 +26,14 @@ jax is imported inside functions only.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
 import pickle
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -236,20 +238,50 @@ def padded_program(key: tuple, inputs: tuple) -> Any:
         return fn
     path = _stored_path(key, signature)
     fn = None if path is None else _load(path, inputs)
+    if fn is None and path is not None:
+        # one process compiles, the others (a sweep's jobs, cold) wait for its stored program
+        with _compiling(path):
+            fn = _load(path, inputs)
+            if fn is None:
+                fn = _compiled_and_stored(key, path, inputs)
     if fn is None:
         fn = _traced(key)
-        if path is not None:
-            try:
-                compiled = _compiled_fresh(fn.lower(*inputs))
-            except Exception:  # noqa: BLE001 - compiled apart it fails: jit's own call serves (and says why)
-                compiled = None
-            if compiled is not None:
-                data = _serialised(compiled, inputs)
-                if data is not None:
-                    _store(path, data)
-                fn = compiled  # the executable jit would run, without a second lookup
     _CALLABLES[(key, signature)] = fn
     return fn
+
+
+def _compiled_and_stored(key: tuple, path: Path, inputs: tuple) -> Any | None:
+    try:
+        compiled = _compiled_fresh(_traced(key).lower(*inputs))
+    except Exception:  # noqa: BLE001 - compiled apart it fails: jit's own call serves (and says why)
+        return None
+    data = _serialised(compiled, inputs)
+    if data is not None:
+        _store(path, data)
+    return compiled  # the executable jit would run, without a second lookup
+
+
+@contextlib.contextmanager
+def _compiling(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path``'s lock file while this process compiles it: another process
+    waits, then reads the stored program instead of compiling it too. The lock goes with its
+    holder (a process that dies releases it); without one (no folder, no flock) nothing waits."""
+    try:
+        import fcntl
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    except (ImportError, OSError):
+        yield
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:
+            pass  # a file system without locks: compile as if alone
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def traced_program(key: tuple) -> Any:
