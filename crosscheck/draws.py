@@ -254,8 +254,9 @@ def draw(network: Network, seed: int, *, batch_size: int, draws: int = 1, kinks:
         X[bad] = new_X
         if Y is not None:
             Y[bad] = new_Y
-        p64, X64 = rounded(params, X)
-        ok, kinked = _valid(network, p64, X64, kinks)
+        # validity is per draw: only the redrawn ones are checked again
+        p_new, X_new = rounded(tuple((W[bad], None if b is None else b[bad]) for W, b in params), X[bad])
+        ok[bad], kinked[bad] = _valid(network, p_new, X_new, kinks)
     else:
         if not ok.all():
             raise DrawError(f"could not draw values for {network.describe()} that keep a "
