@@ -141,6 +141,8 @@ def _trees(inputs: tuple) -> tuple:
 
 
 def _load(path: Path, inputs: tuple) -> Any | None:
+    if not hasattr(os, "getuid"):
+        return None  # no owner to check (Windows): nothing stored is run, the program is traced
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except OSError:  # not stored yet (or a link: not ours to follow)
