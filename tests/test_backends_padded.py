@@ -215,9 +215,9 @@ def test_buckets():
 
 
 def test_a_fitted_bucket_serves_a_sweeps_networks_and_larger_ones_still_fit_above():
-    """fit_buckets (what a sweep does with its ranges): networks within the sizes run in one
-    program of exactly those sizes; a wider network takes the power-of-two bucket; both agree
-    with the float64 reference and the exactly-zero padding check runs on both."""
+    """fit_buckets (what a sweep does with its ranges): networks within the default sweep's sizes
+    run in one program of exactly those sizes; a wider network takes the power-of-two bucket; both
+    agree with the float64 reference and the exactly-zero padding check runs on both."""
     backend = JaxBackend(mode="padded")
     backend.fit_buckets(depth=4, width=10, samples=6)
     nets = [(Network((3, 9, 2), ("tanh", "identity"), loss="softmax_ce"), 6),
@@ -229,9 +229,11 @@ def test_a_fitted_bucket_serves_a_sweeps_networks_and_larger_ones_still_fit_abov
         worst, ok = compare_batched(expected, backend.gradients_batched(net, None, d.params, d.X, d.Y))
         assert ok.all(), (net.describe(), worst)
     assert sorted(backend.programs) == [("K=4 P=10 M=6 D=16", "float64"), ("K=4 P=16 M=6 D=16", "float64")]
-    before = backend.smallest_bucket
-    backend.fit_buckets(depth=4, width=64, samples=6)  # past PAD_LIMITS: nothing changes
-    assert backend.smallest_bucket == before
+    # ranges past the sweep bucket: the general buckets (shared with every other caller)
+    backend.fit_buckets(depth=4, width=12, samples=6)
+    assert backend.smallest_bucket == padded.SMALLEST
+    backend.fit_buckets(depth=3, width=6, samples=2)
+    assert backend.smallest_bucket == padded.SWEEP_BUCKET
 
 
 # ---- the user's own layout through the same program (a sweep's native share) ----------------

@@ -397,13 +397,14 @@ class JaxBackend(Backend):
         return finish
 
     def fit_buckets(self, *, depth: int, width: int, samples: int) -> None:
-        """Make the smallest padded bucket the given largest sizes (an augmented layout's extra
-        neuron included in ``width``): a sweep passes its ranges' largest, so one program serves
-        every network it draws with the least padding; larger networks take the power-of-two
-        buckets above. Past ``padded.PAD_LIMITS`` nothing changes."""
-        limits = padded.PAD_LIMITS
-        if depth <= limits["depth"] and width <= limits["width"] and samples <= limits["samples"]:
-            self.smallest_bucket = (max(1, int(depth)), max(1, int(width)), max(1, int(samples)))
+        """Fit the smallest padded bucket to a sweep's largest sizes (an augmented layout's extra
+        neuron included in ``width``): where they fit ``padded.SWEEP_BUCKET`` (the default sweep's
+        ranges), that bucket, so one program serves every network the sweep draws with less
+        padding; otherwise the general ``padded.SMALLEST``. Only these two, so sweeps with other
+        ranges share programs instead of compiling one each."""
+        K, P, M = padded.SWEEP_BUCKET
+        fits = depth <= K and width <= P and samples <= M
+        self.smallest_bucket = padded.SWEEP_BUCKET if fits else padded.SMALLEST
 
     def adopt(self, preloaded: dict) -> None:
         """Take ``preload()``'s natives, traced by the process that forked this one an instant ago

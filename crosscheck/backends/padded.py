@@ -48,7 +48,7 @@ from ..model.conventions import Convention
 from ..model.losses import LOSSES
 from ..model.network import Network
 
-__all__ = ["PaddedShape", "PaddingError", "padded_shape", "SMALLEST", "fits", "paddable",
+__all__ = ["PaddedShape", "PaddingError", "padded_shape", "SMALLEST", "SWEEP_BUCKET", "fits", "paddable",
            "pack", "unpack", "pack_layout", "unpack_layout", "padded_loss", "natives", "PAD_LIMITS", "ARGS",
            "ACTIVATION_CODES", "LOSS_CODES", "MIXED", "PASS", "LABELS"]
 
@@ -96,6 +96,8 @@ _CANONICAL_CONV = Convention("columns", "out_in", "vector", "pairs")
 
 
 SMALLEST = (4, 16, 8)  # the smallest bucket's (depth, width, samples) unless a caller fits one
+# a sweep's default ranges: depth 1-4, widths 2-9 (+1: an augmented layout's formal neuron), batch 1-6
+SWEEP_BUCKET = (4, 10, 6)
 
 
 def _bucket(n: int, smallest: int) -> int:
@@ -108,8 +110,8 @@ def padded_shape(network: Network, m: int, draws: int, convention: Convention | 
     """Round every size up to a bucket, so that many architectures share one shape (an
     augmented layout needs one more row and column: the constant 1 and the formal neuron).
 
-    ``smallest``: the smallest bucket's (depth, width, samples); a sweep passes its own ranges'
-    largest sizes, so every network it draws fits one program with no more padding than its
+    ``smallest``: the smallest bucket's (depth, width, samples); a default sweep passes
+    ``SWEEP_BUCKET``, so every network it draws fits one program with no more padding than its
     largest network needs (P = 10 instead of 16 for widths up to 9: half the program's work)."""
     extra = 1 if convention is not None and convention.augmented else 0
     K, P, M = smallest
