@@ -45,22 +45,25 @@ def fresh_programs(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def stored_once(tmp_path_factory):
-    """A folder holding the float64 program of NETWORKS (one program serves them all), compiled once
-    for the tests that start from a stored program (a fresh compile costs seconds)."""
+    """A folder holding the float64 program of NETWORKS (one program serves them all), compiled and
+    stored once by a first "process" for the tests that start from a stored program (a fresh
+    compile costs seconds), with that process's gradients."""
     folder = tmp_path_factory.mktemp("stored")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(programs, "_store_folder", lambda: str(folder))
         programs._CALLABLES.clear()
-        _run(*NETWORKS[0])
+        programs._TRACED.clear()
+        traced = [_run(net, conv)[0] for net, conv in NETWORKS]  # compiled here, the first process
         programs._CALLABLES.clear()
-    assert len(list((folder / programs.STORE_FOLDER).glob("*.xla"))) == 1
-    return folder
+        programs._TRACED.clear()
+    assert len(list((folder / programs.STORE_FOLDER).glob("*.xla"))) == 1, "the first process stores it"
+    return folder, traced  # and what that first process computed, for the tests to compare with
 
 
 def _copy_stored(stored_once, folder):
     import shutil
 
-    shutil.copytree(stored_once / programs.STORE_FOLDER, folder / programs.STORE_FOLDER,
+    shutil.copytree(stored_once[0] / programs.STORE_FOLDER, folder / programs.STORE_FOLDER,
                     ignore=shutil.ignore_patterns("*.lock"))
 
 
@@ -79,14 +82,14 @@ def _same(a, b):
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_a_stored_program_gives_the_traced_programs_numbers_bit_for_bit(fresh_programs, dtype):
+def test_a_stored_program_gives_the_traced_programs_numbers_bit_for_bit(fresh_programs, stored_once, dtype):
     folder, new_process = fresh_programs
-    traced = []
-    for net, conv in NETWORKS:
-        got, backend = _run(net, conv, dtype)
-        traced.append(got)
-    stored = list((folder / programs.STORE_FOLDER).glob("*.xla"))
-    assert stored, "the first process stores its program"
+    if dtype == "float64":  # the module's first process compiled and stored it
+        _copy_stored(stored_once, folder)
+        traced = stored_once[1]
+    else:
+        traced = [_run(net, conv, dtype)[0] for net, conv in NETWORKS]
+        assert list((folder / programs.STORE_FOLDER).glob("*.xla")), "the first process stores its program"
     new_process()
     before = programs.stored_loads()
     for (net, conv), first in zip(NETWORKS, traced):
@@ -202,3 +205,27 @@ def test_a_program_whose_read_back_copy_differs_is_not_stored(fresh_programs, mo
     net, conv = NETWORKS[2]
     _run(net, conv)
     assert not list((folder / programs.STORE_FOLDER).glob("*.xla"))
+
+
+def test_a_second_process_waits_for_the_first_ones_compile(tmp_path):
+    """The lock beside a stored program (what makes a cold two-job sweep compile once; end to end in
+    tests/test_sweep_jobs.py, slow): a process that finds the lock taken waits until the holder has
+    stored its program, then finds it there."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    path = tmp_path / "program.xla"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; "
+         "from crosscheck.backends.programs import _compiling\n"
+         f"with _compiling(Path({str(path)!r})):\n"
+         "    print('holding', flush=True); time.sleep(1.0); Path(" + repr(str(path)) + ").write_bytes(b'x')"],
+        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parent.parent)
+    assert holder.stdout.readline().strip() == "holding"
+    t0 = time.monotonic()
+    with programs._compiling(path):
+        waited = time.monotonic() - t0
+        assert path.read_bytes() == b"x"  # stored by the holder before it let go
+    assert holder.wait(timeout=30) == 0 and waited > 0.5

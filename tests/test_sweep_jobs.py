@@ -285,6 +285,7 @@ def test_the_jobs_notes_merge_into_the_sweeps_counts():
     assert [n["kind"] for n in notes].count("kink_convention") == 1
 
 
+@pytest.mark.slow
 def test_a_cold_sweep_with_jobs_compiles_jaxs_program_once(tmp_path):
     """Two jobs start on an empty cache folder at once: one compiles the padded program, the other
     waits for it and reads it back stored (crosscheck.backends.programs), so the run compiles once."""
