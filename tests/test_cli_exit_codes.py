@@ -98,8 +98,11 @@ def test_a_signal_to_a_running_check_leaves_no_process_behind(sig, code):
                 time.sleep(600)
         """))
     os.chmod(os.path.join(d, "hangs.py"), 0o644)
+    # A shell starts background jobs with SIGINT ignored and Python keeps an inherited SIG_IGN (as
+    # nohup'd programs should): give the check the default disposition a terminal's Ctrl-C meets.
     p = subprocess.Popen([sys.executable, "-m", "crosscheck", "check", f"{d}/hangs.py:f", "--timeout", "300"],
-                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=_default_sigint)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not _processes(marker):
@@ -112,6 +115,10 @@ def test_a_signal_to_a_running_check_leaves_no_process_behind(sig, code):
     finally:
         if p.poll() is None:
             p.kill()
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _processes(text: str) -> list[int]:
