@@ -37,6 +37,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from . import padded
 
 __all__ = ["padded_program", "traced_program", "program_traces", "stored_loads", "STORE_FOLDER"]
@@ -205,8 +207,6 @@ def _serialised(compiled: Any, inputs: tuple) -> bytes | None:
         if (in_tree, out_tree) != _trees(inputs):
             return None  # a calling convention the loader would not rebuild
         again = _deserialize(data, inputs)(*inputs)
-        import numpy as np
-
         if all(np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
                for a, b in zip(again, compiled(*inputs))):
             return data
