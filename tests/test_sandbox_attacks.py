@@ -269,9 +269,10 @@ def _chown_tree(path: str, like: str) -> None:
             os.chown(name, st.st_uid, st.st_gid)
 
 
-def check(runner, attack: str, *extra: str, **fmt: str):
+def check(runner, attack: str, *extra: str, settle: float = 0.0, **fmt: str):
     """Copy crosscheck into the work directory (the attack may rewrite it), write the student's file,
-    run `crosscheck check` on it there; returns (exit code, report on disk after 3 s, run)."""
+    run `crosscheck check` on it there; returns (exit code, report on disk ``settle`` seconds after
+    the check returned, run)."""
     work, isolation, run = runner
     secret = SECRET + os.urandom(8).hex()
     fmt.setdefault("marker", "ATTACK-SURVIVOR-" + os.urandom(8).hex())  # unique: other runs may be going on
@@ -295,7 +296,7 @@ def check(runner, attack: str, *extra: str, **fmt: str):
         env["CROSSCHECK_SANDBOX_NAMESPACES"] = "0"
     r = run([sys.executable, "-m", "crosscheck", "check", f"{student}:attack", *OPTIONS, "--json", report,
              "--isolation", isolation.split("-")[0], *extra], env)
-    time.sleep(3)  # what the implementation left behind has had time to act
+    time.sleep(settle)  # an attack that leaves a process behind: time for it to act, had it survived
     with open(report) as f:
         return r.returncode, json.load(f), r
 
@@ -329,7 +330,8 @@ def test_the_parents_memory_is_out_of_reach(runner):
 
 def test_a_process_in_its_own_session_dies_with_the_check_and_cannot_forge_the_report(runner):
     marker = "ATTACK-SURVIVOR-" + os.urandom(8).hex()
-    code, report, r = check(runner, "survivor", marker=marker)
+    # the survivor writes 1.5 s after it starts: 3 s is time for it to act, were it alive
+    code, report, r = check(runner, "survivor", marker=marker, settle=3.0)
     assert (code, report["verdict"]) == (1, "fail") and "forged" not in report, r.stdout + r.stderr
     _no_process_left(marker)
 
