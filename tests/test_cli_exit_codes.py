@@ -99,10 +99,12 @@ def test_a_signal_to_a_running_check_leaves_no_process_behind(sig, code):
         """))
     os.chmod(os.path.join(d, "hangs.py"), 0o644)
     # A shell starts background jobs with SIGINT ignored and Python keeps an inherited SIG_IGN (as
-    # nohup'd programs should): give the check the default disposition a terminal's Ctrl-C meets.
-    p = subprocess.Popen([sys.executable, "-m", "crosscheck", "check", f"{d}/hangs.py:f", "--timeout", "300"],
-                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         preexec_fn=_default_sigint)
+    # nohup'd programs should): the check gets the default disposition a terminal's Ctrl-C meets,
+    # set before exec (no preexec_fn: a fork in this JAX-threaded process could deadlock)
+    argv = [sys.executable, "-m", "crosscheck", "check", f"{d}/hangs.py:f", "--timeout", "300"]
+    p = subprocess.Popen([sys.executable, "-c", "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+                          "os.execv(sys.executable, sys.argv[1:])", *argv],
+                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not _processes(marker):
@@ -115,10 +117,6 @@ def test_a_signal_to_a_running_check_leaves_no_process_behind(sig, code):
     finally:
         if p.poll() is None:
             p.kill()
-
-
-def _default_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _processes(text: str) -> list[int]:
