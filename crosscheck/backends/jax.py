@@ -181,15 +181,15 @@ def enable_persistent_cache(directory: str | None = None) -> str | None:
 
 
 def preload(dtype: Any = np.float64, precision: str = "default") -> dict:
-    """Import what a process's first padded call imports (JAX's executable loader) and trace
-    ``padded.natives`` for ``dtype``, without starting JAX's runtime: a process about to fork sweep
+    """Import what a process's first padded call imports (JAX's executable loader) and read
+    ``padded.natives_key`` for ``dtype``, without starting JAX's runtime: a process about to fork sweep
     jobs does this once for all of them (``crosscheck.sweep.jobs``). Returns what
     ``JaxBackend.adopt`` takes."""
     import jax.experimental.serialize_executable  # noqa: F401
 
     dtype = _check_dtype(dtype)
     with scoped(dtype, precision):
-        return {"natives": {dtype.name: padded.natives(_jax())}}
+        return {"natives": {dtype.name: padded.natives_key(_jax())}}
 
 
 def _has_gpu() -> bool:
@@ -236,7 +236,7 @@ class JaxBackend(Backend):
         self._compiles = compile_counter()
         self._compiles_at_start = self._compiles.snapshot()
         self._stored_at_start = programs.stored_loads()
-        self._natives: dict[str, tuple] = {}  # dtype -> padded.natives(), on the first padded call
+        self._natives: dict[str, tuple] = {}  # dtype -> padded.natives_key(), on the first padded call
         self.smallest_bucket = padded.SMALLEST  # (depth, width, samples): fit_buckets
 
     def _put(self, a: Any) -> Any:
@@ -368,8 +368,8 @@ class JaxBackend(Backend):
             shape = padded.padded_shape(network, X.shape[2], D, smallest=self.smallest_bucket)
             args = padded.pack(network, params, X, Y, shape)
         with scoped(dtype, self.precision):
-            if dtype.name not in self._natives:  # traced in this dtype's scope, as the program is
-                self._natives[dtype.name] = padded.natives(_jax())
+            if dtype.name not in self._natives:  # in this dtype's scope, as the program is traced
+                self._natives[dtype.name] = padded.natives_key(_jax())
             key = (self.precision, dtype.name, self._natives[dtype.name])
             before = programs.program_traces(key)
             inputs = tuple(args[k] for k in padded.ARGS)
@@ -407,8 +407,8 @@ class JaxBackend(Backend):
         self.smallest_bucket = padded.SWEEP_BUCKET if fits else padded.SMALLEST
 
     def adopt(self, preloaded: dict) -> None:
-        """Take ``preload()``'s natives, traced by the process that forked this one an instant ago
-        (the tables cannot have changed in between), instead of tracing them again."""
+        """Take ``preload()``'s natives key, read by the process that forked this one an instant ago
+        (the tables cannot have changed in between), instead of reading them again."""
         self._natives.update(preloaded.get("natives", {}))
 
     def warm_up(self, dtype: Any = np.float64, draws: int = 64) -> None:
@@ -425,7 +425,7 @@ class JaxBackend(Backend):
         args = padded.pack(net, params, zeros, zeros, padded.padded_shape(net, 1, draws, smallest=self.smallest_bucket))
         with scoped(dtype, self.precision):
             if dtype.name not in self._natives:
-                self._natives[dtype.name] = padded.natives(_jax())
+                self._natives[dtype.name] = padded.natives_key(_jax())
             key = (self.precision, dtype.name, self._natives[dtype.name])
             inputs = tuple(args[k] for k in padded.ARGS)
             if self._device == _jax().devices()[0]:

@@ -47,10 +47,11 @@ from ..model.case import Gradients
 from ..model.conventions import Convention
 from ..model.losses import LOSSES
 from ..model.network import Network
+from .fingerprint import fingerprint
 
 __all__ = ["PaddedShape", "PaddingError", "padded_shape", "SMALLEST", "SWEEP_BUCKET", "fits", "paddable",
-           "pack", "unpack", "pack_layout", "unpack_layout", "padded_loss", "natives", "PAD_LIMITS", "ARGS",
-           "ACTIVATION_CODES", "LOSS_CODES", "MIXED", "PASS", "LABELS"]
+           "pack", "unpack", "pack_layout", "unpack_layout", "padded_loss", "natives", "natives_key", "PAD_LIMITS",
+           "ARGS", "ACTIVATION_CODES", "LOSS_CODES", "MIXED", "PASS", "LABELS"]
 
 # Past these the padded computation costs more than a compile saves (measured in
 # benchmarks/bench_sweep.py and bench_batched.py): "auto" mode runs such calls natively.
@@ -301,6 +302,20 @@ def unpack(network: Network, gW: np.ndarray, gb: np.ndarray, D: int) -> Gradient
 
 
 # ---- the program ---------------------------------------------------------------------------
+
+def natives_key(jax: Any) -> tuple:
+    """The natives' part of a program's key: what the tables' JAX natives compute, read from their
+    code (``crosscheck.backends.fingerprint``: 0.5 ms), or where one cannot be read so, from the
+    trace of their gradients (``natives``: 0.05-0.1 s of JAX tracing, which a sweep paid before it
+    could fork its jobs). A changed or patched native changes either."""
+    activations = [(name, act.jax(jax)) for name, act in ACTIVATIONS.items()]
+    losses = [(name, loss.jax(jax)) for name, loss in LOSSES.items() if name in _ROW_FILL]
+    losses.append(("labels", LOSSES["softmax_ce"].jax_labels(jax)))
+    code = fingerprint(activations, losses)
+    if code is not None:
+        return ("code", code, *_ROW_FILL.items())
+    return ("trace", *natives(jax))
+
 
 def natives(jax: Any) -> tuple:
     """What the tables' JAX natives compute, derivatives included: the jaxpr of each one's

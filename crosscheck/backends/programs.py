@@ -12,8 +12,9 @@ A stored program is found by a key that holds everything the compiled one depend
 jaxlib's versions, the platform and its version, the machine (the CPU's model and feature flags:
 XLA compiles for the host it runs on, and a cache folder may be shared between machines), the
 ``XLA_FLAGS``, the dtype and matmul precision, the arguments' shapes and dtypes, the source of the
-modules that build the program, and ``padded.natives`` (the jaxprs of the natives' derivatives), so
-a changed or patched native traces anew. Without a cache folder (``CROSSCHECK_JAX_CACHE=off``), off
+modules that build the program, and ``padded.natives_key`` (what the natives compute, read from
+their code by ``crosscheck.backends.fingerprint``, or the jaxprs of their derivatives where it cannot
+be read), so a changed or patched native traces anew. Without a cache folder (``CROSSCHECK_JAX_CACHE=off``), off
 the CPU, or when a stored file cannot be read, the program is traced as before: the stored file is
 a shortcut, never a different computation (the tests compare the two bit for bit).
 
