@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
 import numpy as np
@@ -183,9 +183,8 @@ class Network:
             act = get_activation(a)
             return act.value(Z) if attr == "value" else act.prime(Z)
         out = np.empty_like(Z)
-        for name in set(a):
-            rows = [i for i, n in enumerate(a) if n == name]
-            act = get_activation(name)
+        for name, rows in _neuron_groups(a):
+            act = get_activation(name)  # looked up each time: the table may be patched (tests do)
             out[..., rows, :] = act.value(Z[..., rows, :]) if attr == "value" else act.prime(Z[..., rows, :])
         return out
 
@@ -267,3 +266,9 @@ class Network:
         """A network with one activation for every hidden layer and one for the output."""
         k = len(widths) - 1
         return cls(tuple(widths), (hidden,) * (k - 1) + (output,), **kw)
+
+
+@cache
+def _neuron_groups(names: tuple[str, ...]) -> tuple[tuple[str, list[int]], ...]:
+    """A layer's neurons grouped by activation name, in first-seen order: ``(name, rows)``."""
+    return tuple((name, [i for i, n in enumerate(names) if n == name]) for name in dict.fromkeys(names))

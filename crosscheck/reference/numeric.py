@@ -98,7 +98,7 @@ def _unflatten(theta: np.ndarray, layout: list) -> tuple:
     """``theta: (..., P)`` back to ((W, b), ...), leading axes kept."""
     lead, out, at = theta.shape[:-1], [], 0
     for w_shape, b_shape in layout:
-        n = int(np.prod(w_shape))
+        n = math.prod(w_shape)
         W = theta[..., at: at + n].reshape(*lead, *w_shape)
         at += n
         b = None
