@@ -89,7 +89,8 @@ def test_a_patched_native_or_constant_changes_the_natives_key(monkeypatch):
         m.setattr(activations_module, "LEAKY_SLOPE", activations_module.LEAKY_SLOPE * 2)
         assert padded.natives_key(jax) != before
     tanh = activations_module.ACTIVATIONS["tanh"]
-    monkeypatch.setitem(activations_module.ACTIVATIONS, "tanh", replace(tanh, jax=lambda j: (lambda x: j.numpy.tanh(x))))
+    rewritten = replace(tanh, jax=lambda j: (lambda x: j.numpy.tanh(x)))
+    monkeypatch.setitem(activations_module.ACTIVATIONS, "tanh", rewritten)
     assert padded.natives_key(jax) != before
 
 
