@@ -71,6 +71,8 @@ def test_what_cannot_be_read_exactly_gives_none():
     assert fingerprint(object()) is None
     assert fingerprint(lambda: np) is not None  # a library module: named
     assert fingerprint(lambda: activations_module) is None  # one of ours: its attributes could change unseen
+    tanh = activations_module.ACTIVATIONS["tanh"]
+    assert fingerprint(lambda: tanh) is None  # an object of ours: its methods' code is not read
 
 
 def test_the_natives_key_is_the_same_in_another_process():

@@ -90,15 +90,8 @@ def _text(obj: Any, seen: set[int]) -> str:
     named = _library(obj)  # a library's callable object (custom_jvp, ufunc, builtin) or class
     if named is not None:
         return named
-    if _is_record(obj):  # a frozen table entry of ours (Activation, Loss): its fields
-        fields = obj.__dataclass_fields__
-        return f"{type(obj).__qualname__}(" + ",".join(f"{k}={_text(getattr(obj, k), seen)}" for k in fields) + ")"
+    # an object of ours (its methods' code is not read) or of another library: not readable here
     raise _Unreadable(type(obj).__qualname__)
-
-
-def _is_record(obj: Any) -> bool:
-    params = getattr(type(obj), "__dataclass_params__", None)
-    return params is not None and params.frozen
 
 
 def _function(fn: types.FunctionType, seen: set[int]) -> str:

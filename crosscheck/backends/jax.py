@@ -368,9 +368,7 @@ class JaxBackend(Backend):
             shape = padded.padded_shape(network, X.shape[2], D, smallest=self.smallest_bucket)
             args = padded.pack(network, params, X, Y, shape)
         with scoped(dtype, self.precision):
-            if dtype.name not in self._natives:  # in this dtype's scope, as the program is traced
-                self._natives[dtype.name] = padded.natives_key(_jax())
-            key = (self.precision, dtype.name, self._natives[dtype.name])
+            key = self._program_key(dtype)
             before = programs.program_traces(key)
             inputs = tuple(args[k] for k in padded.ARGS)
             if self._device != _jax().devices()[0]:
@@ -406,6 +404,13 @@ class JaxBackend(Backend):
         fits = depth <= K and width <= P and samples <= M
         self.smallest_bucket = padded.SWEEP_BUCKET if fits else padded.SMALLEST
 
+    def _program_key(self, dtype: np.dtype) -> tuple:
+        """The padded program's key for ``dtype`` (``crosscheck.backends.programs``); called inside
+        the dtype's scope, as the program is traced."""
+        if dtype.name not in self._natives:
+            self._natives[dtype.name] = padded.natives_key(_jax())
+        return (self.precision, dtype.name, self._natives[dtype.name])
+
     def adopt(self, preloaded: dict) -> None:
         """Take ``preload()``'s natives key, read by the process that forked this one an instant ago
         (the tables cannot have changed in between), instead of reading them again."""
@@ -424,9 +429,7 @@ class JaxBackend(Backend):
         zeros = np.zeros((draws, 2, 1), dtype)
         args = padded.pack(net, params, zeros, zeros, padded.padded_shape(net, 1, draws, smallest=self.smallest_bucket))
         with scoped(dtype, self.precision):
-            if dtype.name not in self._natives:
-                self._natives[dtype.name] = padded.natives_key(_jax())
-            key = (self.precision, dtype.name, self._natives[dtype.name])
+            key = self._program_key(dtype)
             inputs = tuple(args[k] for k in padded.ARGS)
             if self._device == _jax().devices()[0]:
                 _jax().block_until_ready(programs.padded_program(key, inputs)(*inputs))

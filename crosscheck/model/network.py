@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cache, cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
@@ -268,7 +268,7 @@ class Network:
         return cls(tuple(widths), (hidden,) * (k - 1) + (output,), **kw)
 
 
-@cache
+@lru_cache(maxsize=4096)  # a long sweep meets many per-neuron tuples: bounded
 def _neuron_groups(names: tuple[str, ...]) -> tuple[tuple[str, list[int]], ...]:
     """A layer's neurons grouped by activation name, in first-seen order: ``(name, rows)``."""
     return tuple((name, [i for i, n in enumerate(names) if n == name]) for name in dict.fromkeys(names))
