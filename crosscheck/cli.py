@@ -153,6 +153,26 @@ class _Terminated(KeyboardInterrupt):
     """SIGTERM (what CI cancellation sends): unwinds like Ctrl-C, so the sandbox's tree is ended first."""
 
 
+def _redeliver_dropped_interrupts(previous: Any) -> Any:
+    """A sys.unraisablehook: an interrupt raised while Python runs a gc callback or a ``__del__`` is
+    printed and dropped, not raised (hypothesis times every collection with a gc callback), so a
+    SIGTERM or Ctrl-C landing there was lost and the command ran on. Sent again instead, until it
+    lands in the command's own code; anything else goes to the ``previous`` hook."""
+    import threading
+
+    def hook(unraisable: Any) -> None:
+        kind = unraisable.exc_type
+        if kind is not None and issubclass(kind, KeyboardInterrupt):
+            signum = signal.SIGTERM if issubclass(kind, _Terminated) else signal.SIGINT
+            # from another thread, a moment later: sent from here, its handler would run (and its
+            # exception be dropped again) inside this hook
+            threading.Timer(0.01, os.kill, (os.getpid(), signum)).start()
+            return
+        previous(unraisable)
+
+    return hook
+
+
 class _StdoutGuard:
     """sys.stdout for a job: when the reader leaves (``| head -1``, ``| true``), further output goes to
     /dev/null and the job goes on, so the exit code stays the verdict's (a closed pipe is not a pass)."""
@@ -398,6 +418,8 @@ def main(argv: list[str] | None = None) -> int:
         previous = signal.signal(signal.SIGTERM, terminate)
     except ValueError:  # not the main thread: leave SIGTERM alone
         previous = None
+    previous_hook = sys.unraisablehook
+    sys.unraisablehook = _redeliver_dropped_interrupts(previous_hook)
     try:
         return int(job(args))
     except UsageError as e:
@@ -412,6 +434,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         guard.flush()
         sys.stdout = saved
+        sys.unraisablehook = previous_hook
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 

@@ -119,6 +119,35 @@ def test_a_signal_to_a_running_check_leaves_no_process_behind(sig, code):
             p.kill()
 
 
+# A gc callback that, two seconds into the command, sends the signal to its own process and runs
+# on: Python runs the handler inside the callback, where a raised exception is printed and dropped.
+_SIGNAL_IN_GC = """
+import gc, os, signal, sys, time
+from crosscheck.cli import main
+start, sent = time.monotonic(), []
+def callback(phase, info):
+    if not sent and time.monotonic() - start > 2:
+        sent.append(1)
+        os.kill(os.getpid(), int(sys.argv[1]))
+        for _ in range(1000):  # bytecodes for the handler to run in
+            pass
+gc.callbacks.append(callback)
+sys.exit(main(["sweep", "--backends", "numpy", "--examples", "100000", "--draws", "2", "--jobs", "1",
+               "--no-progress"]))
+"""
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_that_lands_in_a_gc_callback_still_ends_the_command(sig, code):
+    """Hypothesis times every collection with a gc callback; an interrupt raised there is dropped by
+    Python ("Exception ignored in ..."), and a SIGTERM so lost left a sweep running (seen in CI)."""
+    p = subprocess.run([sys.executable, "-c", "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+                        "os.execv(sys.executable, sys.argv[1:])", sys.executable, "-c", _SIGNAL_IN_GC, str(int(sig))],
+                       cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert p.returncode == code, p.stderr[-2000:]
+    assert "Exception ignored" not in p.stderr
+
+
 def _processes(text: str) -> list[int]:
     out = []
     for pid in os.listdir("/proc"):
